@@ -1,0 +1,112 @@
+# mapigw - hand-written Makefile.
+#   make            build build/release/mapigw
+#   make run        install what is missing, build, start on the demo profiles
+#   make test       install, build, run every suite (plain, then ASan+UBSan), lint openapi.yaml
+#   make bench      benchmarks (see bench/)
+# VARIANT=release|asan selects the build; each has its own folder under build/.
+
+VARIANT ?= release
+BUILD   ?= build/$(VARIANT)
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson libcurl libsodium
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DMAPIGW_VERSION='"$(VERSION)"' $(WARN) -MMD -MP \
+                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+ifeq ($(VARIANT),asan)
+  SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT     := -O1 -g
+else
+  SAN     :=
+  OPT     := -O2 -g
+endif
+CFLAGS  ?=
+CFLAGS  += $(CFLAGS_COMMON) $(OPT) $(SAN)
+LDFLAGS += $(SAN)
+
+CORE_SRC   := $(wildcard session-core/*.c)
+API_SRC    := $(wildcard api/*.c)
+SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+API_OBJ    := $(API_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ   := $(BUILD)/server/main.o
+
+UNIT_SRC     := $(wildcard tests/unit/*.c)
+BLACKBOX_SRC := $(wildcard tests/blackbox/*.c) $(wildcard tests/support/*.c)
+UNIT_OBJ     := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+BLACKBOX_OBJ := $(BLACKBOX_SRC:%.c=$(BUILD)/%.o)
+
+BIN      := $(BUILD)/mapigw
+UNIT_BIN := $(BUILD)/tests/unit
+BB_BIN   := $(BUILD)/tests/blackbox
+
+JOBS ?= 2
+
+.PHONY: all build deps run test test-variant check-logs lint-openapi bench clean format
+all: $(BIN)
+build: $(BIN) $(UNIT_BIN) $(BB_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BIN): $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNIT_BIN): $(UNIT_OBJ) $(CORE_OBJ) $(API_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
+
+$(BB_BIN): $(BLACKBOX_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
+
+deps:
+	@scripts/install-deps.sh build
+
+# make run: the demo. Data (maildir, spool, contacts) goes to ./data.
+RUN_ARGS ?= --listen 127.0.0.1 --port 8080 --profiles server/profiles.default.json --data-dir data
+run:
+	@scripts/install-deps.sh build
+	@$(MAKE) --no-print-directory VARIANT=release $(BUILD)/mapigw
+	./build/release/mapigw $(RUN_ARGS)
+
+# One variant's suites. Gateway logs of the black-box suites land in
+# $(BUILD)/test-logs; check-logs fails on any sanitizer report in them.
+test-variant: $(BIN) $(UNIT_BIN) $(BB_BIN)
+	@rm -rf $(BUILD)/test-logs && mkdir -p $(BUILD)/test-logs
+	@echo "== $(VARIANT): unit suites"
+	$(UNIT_BIN) --jobs $(JOBS) 2>&1 | tee $(BUILD)/test-logs/unit.out; test $${PIPESTATUS[0]} -eq 0
+	@echo "== $(VARIANT): black-box suites against $(BIN)"
+	MAPIGW_BIN=$(abspath $(BIN)) MAPIGW_TEST_LOGS=$(abspath $(BUILD)/test-logs) \
+	  MAPIGW_TEST_PROFILES=$(abspath tests/profiles) \
+	  $(BB_BIN) --jobs $(JOBS) 2>&1 | tee $(BUILD)/test-logs/blackbox.out; test $${PIPESTATUS[0]} -eq 0
+	@$(MAKE) --no-print-directory check-logs
+
+check-logs:
+	@if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' \
+	     $(BUILD)/test-logs/* 2>/dev/null; then \
+	   echo "sanitizer reports found in the files above" >&2; exit 1; \
+	 else echo "== $(VARIANT): no sanitizer report in $(BUILD)/test-logs"; fi
+
+lint-openapi:
+	@scripts/lint-openapi.sh
+
+test:
+	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory VARIANT=release test-variant
+	@$(MAKE) --no-print-directory VARIANT=asan test-variant
+	@$(MAKE) --no-print-directory lint-openapi
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i session-core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
+
+SHELL := /bin/bash
+-include $(shell find build -name '*.d' 2>/dev/null)

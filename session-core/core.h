@@ -1,0 +1,94 @@
+/* core.h - the session core's front door: logon, authentication of bearer
+ * tokens, logoff, expiry, caps.
+ *
+ * Ownership: core_new steals the profile store reference; core_free logs off
+ * every session. Sessions returned to callers are new references
+ * (session_unref them).
+ *
+ * Thread-safety: every function except core_new/core_free may be called
+ * concurrently from any number of threads.
+ */
+#pragma once
+
+#include "hresult.h"
+#include "profile.h"
+#include "session.h"
+#include "token.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct core core;
+
+typedef struct {
+    unsigned idle_timeout_s;           /* a session unused this long ends */
+    unsigned lifetime_s;               /* a session ends this long after logon */
+    unsigned max_sessions;             /* gateway-wide: NOT_ENOUGH_RESOURCES past it */
+    unsigned max_sessions_per_profile; /* SESSION_LIMIT past it */
+    unsigned max_handles_per_session;  /* SESSION_LIMIT past it (shared joins) */
+    long logon_timeout_short_ms;       /* MAPI_TIMEOUT_SHORT's "a few seconds" */
+} core_config;
+
+/* Sensible defaults: 1800 s idle, 86400 s lifetime, 10000 sessions, 1000 per
+ * profile, 1000 handles per session, 3000 ms. */
+void core_config_defaults(core_config *cfg);
+
+HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out);
+void core_free(core *c);
+
+/* Replaces the profile store (SIGHUP). New logons use it; open sessions keep
+ * the store they logged on with. Steals the reference. */
+void core_replace_profiles(core *c, profile_store *profiles);
+/* A new reference to the current store. */
+profile_store *core_profiles(core *c);
+
+typedef struct {
+    const char *profile;  /* NULL or "" for none */
+    const char *password; /* NULL for none */
+    uint32_t flags;       /* MAPILogonEx flags, as sent */
+} core_logon_request;
+
+typedef struct {
+    char token[TOKEN_STRING_LEN + 1]; /* the new handle: show it once, then wipe */
+    session *session;                 /* a new reference */
+    bool joined;                      /* joined an existing shared session */
+} core_logon_result;
+
+/* MAPILogonEx (mapi-session.md 1.2, api.md). Errors: UNKNOWN_FLAGS,
+ * INVALID_PARAMETER (several UI flags), LOGON_FAILED (unknown profile, bad
+ * password, no profile and no default, a prompt would be needed), TIMEOUT,
+ * SESSION_LIMIT, NOT_ENOUGH_RESOURCES, NOT_ENOUGH_MEMORY. */
+HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *out);
+
+/* Resolves a bearer token: S_OK with a new session reference and the handle's
+ * hash, or MAPI_E_END_OF_SESSION for anything that is not a live handle
+ * (malformed, unknown, logged off, expired). Marks the session used. */
+HRESULT core_authenticate(core *c, const char *token, size_t len, session **out,
+                          token_hash *handle);
+
+/* IMAPISession::Logoff of one handle. flags: MAPI_LOGOFF_SHARED ends every
+ * handle of a shared session; MAPI_LOGOFF_UI is ignored. Unknown flags:
+ * MAPI_E_UNKNOWN_FLAGS (nothing ends). */
+HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags);
+
+/* Admin: ends a session with all its handles; MAPI_E_NOT_FOUND if unknown. */
+HRESULT core_end_session(core *c, const char *session_id);
+
+/* Admin: a new reference to the session with that id, or NULL. */
+session *core_find_session(core *c, const char *session_id);
+
+/* Calls fn for every live session (a snapshot; fn may call session_*). */
+void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx);
+
+/* Ends sessions past their idle timeout or lifetime; returns how many. */
+size_t core_reap(core *c, time_t now);
+
+typedef struct {
+    size_t sessions;
+    size_t handles;
+    uint64_t logons_ok;
+    uint64_t logons_failed;
+} core_stats;
+void core_get_stats(core *c, core_stats *out);

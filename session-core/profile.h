@@ -1,0 +1,99 @@
+/* profile.h - the profile store: named MAPI profiles loaded from a JSON file.
+ *
+ * A profile has a name (1..64 UTF-8 characters), an authentication (an argon2id
+ * verifier, or none) and message services, each holding provider configurations.
+ * The store is immutable once loaded, except for each profile's verifier, which
+ * change-password replaces under the profile's own lock.
+ *
+ * Ownership: profile_store is reference-counted. A session keeps a reference to
+ * the store it logged on with, so a reload (SIGHUP) never pulls a profile from
+ * under a live session. profile, service_config and provider_config pointers are
+ * borrowed from the store and live as long as a reference to it.
+ *
+ * Thread-safety: every function may be called concurrently, once loaded.
+ */
+#pragma once
+
+#include "hresult.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROFILE_NAME_MAX_CHARS 64
+
+typedef struct profile_store profile_store;
+typedef struct profile profile;
+typedef struct service_config service_config;
+typedef struct provider_config provider_config;
+
+typedef enum {
+    PROFILE_AUTH_NONE,     /* anybody may log on; start-up warns about it */
+    PROFILE_AUTH_ARGON2ID, /* password checked against an argon2id verifier */
+} profile_auth_kind;
+
+/* Loads and validates a profiles file. base_dir resolves relative provider
+ * paths (NULL: the file's own folder). On failure returns MAPI_E_INVALID_PARAMETER
+ * (or NOT_ENOUGH_MEMORY) and writes a message naming the file, the profile and
+ * the field to err. Warnings (a profile without authentication, a provider
+ * without settings) are passed to warn, if not NULL. */
+HRESULT profile_store_load(const char *path, const char *base_dir, profile_store **out,
+                           char *err, size_t errlen,
+                           void (*warn)(void *ctx, const char *msg), void *warn_ctx);
+
+/* The same from a string in memory; source names it in messages. */
+HRESULT profile_store_load_string(const char *json, const char *source, const char *base_dir,
+                                  profile_store **out, char *err, size_t errlen,
+                                  void (*warn)(void *ctx, const char *msg), void *warn_ctx);
+
+profile_store *profile_store_ref(profile_store *store);
+void profile_store_unref(profile_store *store); /* NULL is fine */
+
+size_t profile_store_count(const profile_store *store);
+const profile *profile_store_at(const profile_store *store, size_t i);
+/* Exact (byte-wise) name match; NULL when absent. */
+const profile *profile_store_find(const profile_store *store, const char *name);
+/* The profile marked default, or NULL. */
+const profile *profile_store_default(const profile_store *store);
+
+const char *profile_name(const profile *p);
+profile_auth_kind profile_auth(const profile *p);
+size_t profile_service_count(const profile *p);
+const service_config *profile_service(const profile *p, size_t i);
+
+/* Checks a logon password. PROFILE_AUTH_NONE accepts anything (also NULL).
+ * S_OK or MAPI_E_LOGON_FAILED. Slow on purpose (argon2id). */
+HRESULT profile_check_password(const profile *p, const char *password);
+
+/* Replaces the verifier after checking old_password: S_OK, MAPI_E_NO_ACCESS
+ * (wrong old password), MAPI_E_NO_SUPPORT (profile without authentication),
+ * MAPI_E_INVALID_PARAMETER (empty new password). Lasts until the profiles file
+ * is reloaded or the gateway restarts. */
+HRESULT profile_change_password(const profile *p, const char *old_password,
+                                const char *new_password);
+
+/* The per-profile logon lock (MAPI's logon mutex, scoped per profile): 0 on
+ * success; with timeout_ms >= 0, returns -1 when not acquired in time. */
+int profile_logon_lock(const profile *p, long timeout_ms);
+void profile_logon_unlock(const profile *p);
+
+const char *service_name(const service_config *s);
+size_t service_provider_count(const service_config *s);
+const provider_config *service_provider(const service_config *s, size_t i);
+
+/* MAPI_STORE_PROVIDER, MAPI_AB_PROVIDER or MAPI_TRANSPORT_PROVIDER. */
+uint32_t provider_config_type(const provider_config *c);
+const char *provider_config_kind(const provider_config *c);
+const char *provider_config_display_name(const provider_config *c);
+uint32_t provider_config_resource_flags(const provider_config *c);
+/* The configured identity; all three NULL when the provider has none. */
+const char *provider_config_identity_display(const provider_config *c);
+const char *provider_config_identity_addrtype(const provider_config *c);
+const char *provider_config_identity_address(const provider_config *c);
+/* A kind-specific setting (strings, numbers and booleans are rendered as
+ * strings: "true"/"false"); NULL when absent. Relative paths are not resolved
+ * here: use provider_config_path. */
+const char *provider_config_setting(const provider_config *c, const char *key);
+/* The setting as a path resolved against the store's base folder; NULL when
+ * absent. The string lives as long as the store. */
+const char *provider_config_path(const provider_config *c, const char *key);

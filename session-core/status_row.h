@@ -1,0 +1,55 @@
+/* status_row.h - one row of a session's status table, as plain data.
+ *
+ * A status_row is a value: the session hands out copies (session_status_table)
+ * that the caller owns and frees with status_table_free. Nothing in it points
+ * into the session. Columns follow mapi-session.md section 4.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATUS_INSTANCE_KEY_LEN 8
+#define STATUS_ENTRY_ID_LEN 28 /* 4 flag bytes, 16-byte MAPIUID, 8-byte instance key */
+
+typedef struct {
+    uint8_t instance_key[STATUS_INSTANCE_KEY_LEN]; /* PR_INSTANCE_KEY, never reused */
+    uint32_t row_id;                                /* PR_ROWID: position in the table */
+    uint8_t entry_id[STATUS_ENTRY_ID_LEN];          /* PR_ENTRYID: opens the status object */
+    uint32_t object_type;                           /* PR_OBJECT_TYPE: always MAPI_STATUS */
+    char *display_name;                             /* PR_DISPLAY_NAME */
+    char *provider_display;                         /* PR_PROVIDER_DISPLAY */
+    char *provider_dll_name;                        /* PR_PROVIDER_DLL_NAME */
+    uint32_t resource_type;                         /* PR_RESOURCE_TYPE */
+    uint32_t resource_flags;                        /* PR_RESOURCE_FLAGS */
+    uint32_t resource_methods;                      /* PR_RESOURCE_METHODS */
+    uint32_t status_code;                           /* PR_STATUS_CODE */
+    char *status_string;                            /* PR_STATUS_STRING, may be NULL */
+    char *resource_path;                            /* PR_RESOURCE_PATH, may be NULL */
+    /* PR_IDENTITY_*: has_identity false means none of them. identity_entry_id
+     * may still be NULL for a provider that publishes a name and address but
+     * no entry id (QueryIdentity then builds a one-off entry id). */
+    bool has_identity;
+    char *identity_display;
+    char *identity_addrtype; /* not a MAPI column: what a one-off entry id needs */
+    char *identity_address;
+    uint8_t *identity_entry_id;
+    size_t identity_entry_id_len;
+    uint8_t *identity_search_key;
+    size_t identity_search_key_len;
+} status_row;
+
+typedef struct {
+    status_row *rows;
+    size_t count;
+    uint64_t version; /* changes whenever any row changes: the ETag */
+} status_table;
+
+/* Frees the rows' strings and buffers and the array; the struct itself is the
+ * caller's. NULL is fine. */
+void status_table_free(status_table *t);
+/* Deep-copies one row into *dst (zeroed first). 0, or -1 when out of memory
+ * (then *dst holds nothing to free). */
+int status_row_copy(status_row *dst, const status_row *src);
+void status_row_clear(status_row *r);
