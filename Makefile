@@ -54,7 +54,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BIN): $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(MAIN_OBJ)
+# openapi.yaml is compiled into the binary and served at GET /openapi.yaml.
+$(BUILD)/gen/openapi_yaml.c: openapi.yaml scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh mapigw_openapi_yaml $< > $@
+$(BUILD)/gen/openapi_yaml.o: $(BUILD)/gen/openapi_yaml.c
+	$(CC) -std=c11 -c $< -o $@
+
+$(BIN): $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(MAIN_OBJ) $(BUILD)/gen/openapi_yaml.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(UNIT_BIN): $(UNIT_OBJ) $(CORE_OBJ) $(API_OBJ)

@@ -1,0 +1,24 @@
+#include "provider.h"
+
+#include <string.h>
+
+/* One line per built-in kind: each lives in its own provider_<kind>.c. */
+extern const provider_ops PROVIDER_MAILDIR;
+extern const provider_ops PROVIDER_ABFILE;
+extern const provider_ops PROVIDER_SPOOL;
+
+static const provider_ops *const KINDS[] = {
+    &PROVIDER_MAILDIR,
+    &PROVIDER_ABFILE,
+    &PROVIDER_SPOOL,
+};
+
+const provider_ops *provider_kind_find(const char *kind)
+{
+    if (!kind)
+        return NULL;
+    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
+        if (strcmp(KINDS[i]->kind, kind) == 0)
+            return KINDS[i];
+    return NULL;
+}
