@@ -41,10 +41,14 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BLACKBOX_OBJ := $(BLACKBOX_SRC:%.c=$(BUILD)/%.o)
 
 BIN      := $(BUILD)/mapigw
-UNIT_BIN := $(BUILD)/tests/unit
-BB_BIN   := $(BUILD)/tests/blackbox
+UNIT_BIN := $(BUILD)/tests/unit-tests
+BB_BIN   := $(BUILD)/tests/blackbox-tests
 
 JOBS ?= 2
+# Sanitizer settings for every process of a test run (suites and gateways).
+export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:exitcode=23
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
 .PHONY: all build deps run test test-variant check-logs lint-openapi bench clean format
 all: $(BIN)

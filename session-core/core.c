@@ -1,0 +1,301 @@
+/* core.c - MAPILogonEx, bearer-token authentication, Logoff, expiry. */
+#include "core.h"
+
+#include "mapi_flags.h"
+#include "registry.h"
+#include "session_internal.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Checked against when the named profile does not exist, so that a wrong
+ * profile name costs as long as a wrong password: the answer's timing must
+ * not tell whether a profile exists (api.md). The password behind it is a
+ * discarded random string. */
+static const char DUMMY_VERIFIER[crypto_pwhash_STRBYTES] =
+    "$argon2id$v=19$m=65536,t=2,p=1$I12WMO39xL4qqPZXUcXHig$"
+    "amAdFS24EQ4xuTd9O4AtlE94ltUg/cHmkBgxyKpjW78";
+
+struct core {
+    core_config cfg;
+    pthread_mutex_t profiles_lock;
+    profile_store *profiles;
+    registry *reg;
+    atomic_uint_fast64_t logons_ok;
+    atomic_uint_fast64_t logons_failed;
+};
+
+void core_config_defaults(core_config *cfg)
+{
+    cfg->idle_timeout_s = 1800;
+    cfg->lifetime_s = 86400;
+    cfg->max_sessions = 10000;
+    cfg->max_sessions_per_profile = 1000;
+    cfg->max_handles_per_session = 1000;
+    cfg->logon_timeout_short_ms = 3000;
+}
+
+HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
+{
+    *out = NULL;
+    if (sodium_init() < 0) {
+        profile_store_unref(profiles);
+        return MAPI_E_NOT_INITIALIZED;
+    }
+    core *c = calloc(1, sizeof *c);
+    if (!c) {
+        profile_store_unref(profiles);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    c->cfg = *cfg;
+    registry_limits limits = {cfg->max_sessions, cfg->max_sessions_per_profile,
+                              cfg->max_handles_per_session};
+    c->reg = registry_memory_new(&limits);
+    if (!c->reg || pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
+        if (c->reg)
+            c->reg->ops->free(c->reg);
+        free(c);
+        profile_store_unref(profiles);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    c->profiles = profiles;
+    atomic_init(&c->logons_ok, 0);
+    atomic_init(&c->logons_failed, 0);
+    *out = c;
+    return S_OK;
+}
+
+void core_free(core *c)
+{
+    if (!c)
+        return;
+    c->reg->ops->free(c->reg); /* logs off every session */
+    pthread_mutex_destroy(&c->profiles_lock);
+    profile_store_unref(c->profiles);
+    free(c);
+}
+
+void core_replace_profiles(core *c, profile_store *profiles)
+{
+    pthread_mutex_lock(&c->profiles_lock);
+    profile_store *old = c->profiles;
+    c->profiles = profiles;
+    pthread_mutex_unlock(&c->profiles_lock);
+    profile_store_unref(old);
+}
+
+profile_store *core_profiles(core *c)
+{
+    pthread_mutex_lock(&c->profiles_lock);
+    profile_store *p = profile_store_ref(c->profiles);
+    pthread_mutex_unlock(&c->profiles_lock);
+    return p;
+}
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static unsigned bit_count(uint32_t v)
+{
+    unsigned n = 0;
+    for (; v; v &= v - 1)
+        n++;
+    return n;
+}
+
+/* Which profile a logon addresses (mapi-session.md 1.2 steps 1-3, with the
+ * gateway's per-profile shared sessions). *via_shared is the session a
+ * nameless logon joins. NULL when MAPI would need a dialog: LOGON_FAILED. */
+static const profile *resolve_profile(core *c, profile_store *store, const char *name,
+                                      uint32_t flags, session **via_shared)
+{
+    *via_shared = NULL;
+    if (name)
+        return profile_store_find(store, name);
+    if (flags & MAPI_USE_DEFAULT)
+        return profile_store_default(store);
+    if (!(flags & MAPI_NEW_SESSION) && c->reg->ops->sole_shared(c->reg, via_shared) == S_OK)
+        return (*via_shared)->profile;
+    return NULL;
+}
+
+/* The logon proper, with the profile's logon lock held. */
+static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uint32_t flags,
+                            const core_logon_request *req, bool nameless_join,
+                            core_logon_result *out)
+{
+    HRESULT hr = profile_check_password(p, req->password);
+    if (HR_FAILED(hr))
+        return MAPI_E_LOGON_FAILED;
+    token_hash h;
+    hr = token_new(out->token, &h);
+    if (HR_FAILED(hr))
+        return hr;
+
+    if (!(flags & MAPI_NEW_SESSION)) {
+        hr = c->reg->ops->join_shared(c->reg, profile_name(p), &h, &out->session);
+        if (hr == S_OK) {
+            out->joined = true;
+            return S_OK;
+        }
+        /* The shared session a nameless logon chose ended meanwhile: MAPI would
+         * now need a dialog to pick a profile. */
+        if (hr != MAPI_E_NOT_FOUND || nameless_join)
+            return hr == MAPI_E_NOT_FOUND ? MAPI_E_LOGON_FAILED : hr;
+    }
+
+    session *s = NULL;
+    hr = session_create(store, p, flags, c->cfg.idle_timeout_s, c->cfg.lifetime_s, time(NULL),
+                        &s);
+    if (HR_FAILED(hr))
+        return hr;
+    hr = c->reg->ops->add_session(c->reg, s, &h, (flags & MAPI_ALLOW_OTHERS) != 0);
+    if (HR_FAILED(hr)) {
+        session_unref(s);
+        return hr;
+    }
+    hr = session_logon_providers(s);
+    if (HR_FAILED(hr)) {
+        registry_ended ended = {NULL, 0};
+        c->reg->ops->remove_session(c->reg, s->id, &ended);
+        registry_ended_finish(&ended);
+        session_unref(s);
+        return hr;
+    }
+    out->session = s;
+    return S_OK;
+}
+
+HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t flags = req->flags;
+    if (!mapi_flags_known(&MAPI_LOGON_FLAG_NAMES, flags))
+        return MAPI_E_UNKNOWN_FLAGS;
+    if (bit_count(flags & MAPI_LOGON_UI_FLAGS) > 1)
+        return MAPI_E_INVALID_PARAMETER;
+    flags |= MAPI_EXTENDED | MAPI_UNICODE;
+
+    const char *name = req->profile && *req->profile ? req->profile : NULL;
+    profile_store *store = core_profiles(c);
+    session *via_shared = NULL;
+    const profile *p = NULL;
+    if (!name || utf8_chars(name) <= PROFILE_NAME_MAX_CHARS)
+        p = resolve_profile(c, store, name, flags, &via_shared);
+
+    HRESULT hr;
+    if (!p) {
+        if (name && req->password)
+            if (crypto_pwhash_str_verify(DUMMY_VERIFIER, req->password, strlen(req->password)) == 0)
+                hr = MAPI_E_LOGON_FAILED; /* cannot match: nobody knows its password */
+        hr = MAPI_E_LOGON_FAILED;
+    } else {
+        profile_store *pstore = via_shared ? via_shared->store : store;
+        long wait = (flags & MAPI_TIMEOUT_SHORT) ? c->cfg.logon_timeout_short_ms : -1;
+        if (profile_logon_lock(p, wait) != 0) {
+            hr = MAPI_E_TIMEOUT;
+        } else {
+            hr = logon_locked(c, p, pstore, flags, req, via_shared != NULL, out);
+            profile_logon_unlock(p);
+        }
+    }
+    session_unref(via_shared);
+    profile_store_unref(store);
+    if (HR_FAILED(hr)) {
+        sodium_memzero(out->token, sizeof out->token);
+        atomic_fetch_add(&c->logons_failed, 1);
+    } else {
+        atomic_fetch_add(&c->logons_ok, 1);
+    }
+    return hr;
+}
+
+HRESULT core_authenticate(core *c, const char *token, size_t len, session **out,
+                          token_hash *handle)
+{
+    *out = NULL;
+    token_hash h;
+    if (!token_parse(token, len, &h))
+        return MAPI_E_END_OF_SESSION;
+    session *s;
+    if (c->reg->ops->lookup(c->reg, &h, &s) != S_OK)
+        return MAPI_E_END_OF_SESSION;
+    time_t now = time(NULL);
+    if (session_expired(s, now)) {
+        /* Expiry is enforced on use, not only by the reaper. */
+        registry_ended ended = {NULL, 0};
+        c->reg->ops->remove_session(c->reg, s->id, &ended);
+        registry_ended_finish(&ended);
+        session_unref(s);
+        return MAPI_E_END_OF_SESSION;
+    }
+    session_touch(s, now);
+    *out = s;
+    if (handle)
+        *handle = h;
+    return S_OK;
+}
+
+HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
+{
+    if (!mapi_flags_known(&MAPI_LOGOFF_FLAG_NAMES, flags))
+        return MAPI_E_UNKNOWN_FLAGS;
+    registry_ended ended = {NULL, 0};
+    HRESULT hr = c->reg->ops->remove_handle(c->reg, handle, (flags & MAPI_LOGOFF_SHARED) != 0,
+                                            &ended);
+    registry_ended_finish(&ended);
+    return hr;
+}
+
+HRESULT core_end_session(core *c, const char *session_id)
+{
+    registry_ended ended = {NULL, 0};
+    HRESULT hr = c->reg->ops->remove_session(c->reg, session_id, &ended);
+    registry_ended_finish(&ended);
+    return hr;
+}
+
+session *core_find_session(core *c, const char *session_id)
+{
+    return c->reg->ops->find(c->reg, session_id);
+}
+
+void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx)
+{
+    session **all = NULL;
+    size_t n = 0;
+    if (c->reg->ops->snapshot(c->reg, &all, &n) != S_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        fn(ctx, all[i]);
+        session_unref(all[i]);
+    }
+    free(all);
+}
+
+static bool is_expired(const session *s, void *ctx)
+{
+    return session_expired(s, *(const time_t *)ctx);
+}
+
+size_t core_reap(core *c, time_t now)
+{
+    registry_ended ended = {NULL, 0};
+    c->reg->ops->remove_where(c->reg, is_expired, &now, &ended);
+    size_t n = ended.count;
+    registry_ended_finish(&ended);
+    return n;
+}
+
+void core_get_stats(core *c, core_stats *out)
+{
+    c->reg->ops->counts(c->reg, &out->sessions, &out->handles);
+    out->logons_ok = atomic_load(&c->logons_ok);
+    out->logons_failed = atomic_load(&c->logons_failed);
+}

@@ -1,0 +1,86 @@
+#include "status_row.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* NULL stays NULL: most optional columns are absent. */
+static int dup_str(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (!src)
+        return 0;
+    *dst = strdup(src);
+    return *dst ? 0 : -1;
+}
+
+static int dup_bytes(uint8_t **dst, const uint8_t *src, size_t len)
+{
+    *dst = NULL;
+    if (!src)
+        return 0;
+    /* malloc(0) may return NULL; one spare byte keeps "present but empty"
+     * distinguishable from "absent". */
+    *dst = malloc(len ? len : 1);
+    if (!*dst)
+        return -1;
+    if (len)
+        memcpy(*dst, src, len);
+    return 0;
+}
+
+void status_row_clear(status_row *r)
+{
+    if (!r)
+        return;
+    free(r->display_name);
+    free(r->provider_display);
+    free(r->provider_dll_name);
+    free(r->status_string);
+    free(r->resource_path);
+    free(r->identity_display);
+    free(r->identity_addrtype);
+    free(r->identity_address);
+    free(r->identity_entry_id);
+    free(r->identity_search_key);
+    memset(r, 0, sizeof *r);
+}
+
+int status_row_copy(status_row *dst, const status_row *src)
+{
+    /* Scalars and fixed arrays first, then every pointer replaced by its own
+     * copy; a failure part-way clears what was copied so far, so the caller
+     * never has to free a half-copied row. */
+    *dst = *src;
+    dst->display_name = dst->provider_display = dst->provider_dll_name = NULL;
+    dst->status_string = dst->resource_path = NULL;
+    dst->identity_display = dst->identity_addrtype = dst->identity_address = NULL;
+    dst->identity_entry_id = dst->identity_search_key = NULL;
+
+    if (dup_str(&dst->display_name, src->display_name) ||
+        dup_str(&dst->provider_display, src->provider_display) ||
+        dup_str(&dst->provider_dll_name, src->provider_dll_name) ||
+        dup_str(&dst->status_string, src->status_string) ||
+        dup_str(&dst->resource_path, src->resource_path) ||
+        dup_str(&dst->identity_display, src->identity_display) ||
+        dup_str(&dst->identity_addrtype, src->identity_addrtype) ||
+        dup_str(&dst->identity_address, src->identity_address) ||
+        dup_bytes(&dst->identity_entry_id, src->identity_entry_id,
+                  src->identity_entry_id_len) ||
+        dup_bytes(&dst->identity_search_key, src->identity_search_key,
+                  src->identity_search_key_len)) {
+        status_row_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
+void status_table_free(status_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->count; i++)
+        status_row_clear(&t->rows[i]);
+    free(t->rows);
+    t->rows = NULL;
+    t->count = 0;
+}

@@ -1,0 +1,263 @@
+/* Unit suite for core.c, registry.c and session.c: MAPILogonEx rules, shared
+ * sessions, Logoff, caps and expiry, called directly (no HTTP). */
+#include "../../session-core/core.h"
+#include "../../session-core/mapi_flags.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char verifier[crypto_pwhash_STRBYTES];
+
+/* Profiles without providers keep these tests about the session rules; the
+ * provider behaviour has its own suite. */
+static profile_store *load(const char *extra_profiles)
+{
+    cr_assert(sodium_init() >= 0);
+    cr_assert(crypto_pwhash_str(verifier, "pw", 2, crypto_pwhash_OPSLIMIT_MIN,
+                                crypto_pwhash_MEMLIMIT_MIN) == 0);
+    char json[4096];
+    snprintf(json, sizeof json,
+             "{\"default_profile\":\"p\",\"profiles\":["
+             "{\"name\":\"p\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]},"
+             "{\"name\":\"q\",\"auth\":{\"type\":\"none\"},\"services\":[]}%s]}",
+             verifier, extra_profiles);
+    profile_store *store = NULL;
+    char err[512] = "";
+    HRESULT hr = profile_store_load_string(json, "test.json", "/tmp", &store, err, sizeof err,
+                                           NULL, NULL);
+    cr_assert_eq(hr, S_OK, "load failed: %s", err);
+    return store;
+}
+
+static core *new_core(unsigned max_total, unsigned max_per_profile)
+{
+    core_config cfg;
+    core_config_defaults(&cfg);
+    cfg.max_sessions = max_total;
+    cfg.max_sessions_per_profile = max_per_profile;
+    cfg.logon_timeout_short_ms = 100;
+    core *c = NULL;
+    cr_assert_eq(core_new(&cfg, load(""), &c), S_OK);
+    return c;
+}
+
+static HRESULT logon(core *c, const char *name, const char *pw, uint32_t flags,
+                     core_logon_result *out)
+{
+    core_logon_request req = {name, pw, flags};
+    return core_logon(c, &req, out);
+}
+
+static session *auth(core *c, const char *token, token_hash *h)
+{
+    session *s = NULL;
+    HRESULT hr = core_authenticate(c, token, strlen(token), &s, h);
+    return hr == S_OK ? s : NULL;
+}
+
+Test(core, logon_new_sessions_are_distinct)
+{
+    core *c = new_core(100, 100);
+    core_logon_result a, b;
+    cr_assert_eq(logon(c, "p", "pw", MAPI_NEW_SESSION, &a), S_OK);
+    cr_assert_eq(logon(c, "p", "pw", MAPI_NEW_SESSION, &b), S_OK);
+    cr_assert_str_neq(a.token, b.token);
+    cr_assert_str_neq(session_id(a.session), session_id(b.session));
+    cr_assert_eq(session_flags(a.session) & (MAPI_EXTENDED | MAPI_UNICODE),
+                 MAPI_EXTENDED | MAPI_UNICODE);
+    cr_assert_not(a.joined);
+    session_unref(a.session);
+    session_unref(b.session);
+    core_free(c);
+}
+
+Test(core, logon_failures_are_logon_failed)
+{
+    core *c = new_core(100, 100);
+    core_logon_result r;
+    cr_assert_eq(logon(c, "nope", "pw", MAPI_NEW_SESSION, &r), MAPI_E_LOGON_FAILED);
+    cr_assert_eq(logon(c, "p", "wrong", MAPI_NEW_SESSION, &r), MAPI_E_LOGON_FAILED);
+    cr_assert_eq(logon(c, "p", NULL, MAPI_NEW_SESSION, &r), MAPI_E_LOGON_FAILED);
+    cr_assert_eq(logon(c, NULL, "pw", MAPI_NEW_SESSION, &r), MAPI_E_LOGON_FAILED);
+    cr_assert_eq(logon(c, "", "pw", 0, &r), MAPI_E_LOGON_FAILED);
+    core_stats st;
+    core_get_stats(c, &st);
+    cr_assert_eq(st.sessions, 0);
+    cr_assert_eq(st.logons_failed, 5);
+    core_free(c);
+}
+
+Test(core, flags_are_checked)
+{
+    core *c = new_core(100, 100);
+    core_logon_result r;
+    cr_assert_eq(logon(c, "q", NULL, 0x4, &r), MAPI_E_UNKNOWN_FLAGS);
+    cr_assert_eq(logon(c, "q", NULL, MAPI_LOGON_UI | MAPI_PASSWORD_UI, &r),
+                 MAPI_E_INVALID_PARAMETER);
+    cr_assert_eq(logon(c, "q", NULL, MAPI_LOGON_UI | MAPI_NEW_SESSION, &r), S_OK);
+    session_unref(r.session);
+    core_free(c);
+}
+
+Test(core, use_default_selects_default_profile)
+{
+    core *c = new_core(100, 100);
+    core_logon_result r;
+    cr_assert_eq(logon(c, NULL, "pw", MAPI_USE_DEFAULT | MAPI_NEW_SESSION, &r), S_OK);
+    cr_assert_str_eq(session_profile_name(r.session), "p");
+    session_unref(r.session);
+    cr_assert_eq(logon(c, "", "pw", MAPI_USE_DEFAULT | MAPI_EXPLICIT_PROFILE, &r), S_OK);
+    cr_assert_str_eq(session_profile_name(r.session), "p");
+    session_unref(r.session);
+    core_free(c);
+}
+
+Test(core, shared_session_join_and_logoff_shared)
+{
+    core *c = new_core(100, 100);
+    core_logon_result a, b, d;
+    cr_assert_eq(logon(c, "p", "pw", MAPI_ALLOW_OTHERS | MAPI_NEW_SESSION, &a), S_OK);
+    cr_assert(session_is_shared(a.session));
+    /* Joining still needs the profile's password. */
+    cr_assert_eq(logon(c, "p", "bad", 0, &b), MAPI_E_LOGON_FAILED);
+    cr_assert_eq(logon(c, "p", "pw", 0, &b), S_OK);
+    cr_assert(b.joined);
+    cr_assert_eq(a.session, b.session);
+    cr_assert_str_neq(a.token, b.token);
+    /* A nameless logon joins the gateway's only shared session. */
+    cr_assert_eq(logon(c, NULL, "pw", 0, &d), S_OK);
+    cr_assert(d.joined);
+    cr_assert_eq(session_handle_count(a.session), 3);
+
+    token_hash hb, ha;
+    session *sb = auth(c, b.token, &hb);
+    cr_assert_not_null(sb);
+    cr_assert_eq(core_logoff(c, &hb, 0), S_OK); /* plain: the others go on */
+    cr_assert_null(auth(c, b.token, NULL));
+    session *sa = auth(c, a.token, &ha);
+    cr_assert_not_null(sa);
+    cr_assert_eq(core_logoff(c, &ha, MAPI_LOGOFF_SHARED), S_OK);
+    cr_assert_null(auth(c, d.token, NULL));
+    cr_assert(session_is_ended(a.session));
+    status_table t;
+    cr_assert_eq(session_status_table(a.session, &t), MAPI_E_END_OF_SESSION);
+    session_unref(sa);
+    session_unref(sb);
+    session_unref(a.session);
+    session_unref(b.session);
+    session_unref(d.session);
+    core_free(c);
+}
+
+Test(core, nameless_logon_without_shared_fails)
+{
+    core *c = new_core(100, 100);
+    core_logon_result a, r;
+    cr_assert_eq(logon(c, "p", "pw", MAPI_NEW_SESSION, &a), S_OK);
+    cr_assert_eq(logon(c, NULL, "pw", 0, &r), MAPI_E_LOGON_FAILED);
+    session_unref(a.session);
+    core_free(c);
+}
+
+Test(core, logoff_rejects_unknown_flags)
+{
+    core *c = new_core(100, 100);
+    core_logon_result a;
+    token_hash h;
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION, &a), S_OK);
+    session *s = auth(c, a.token, &h);
+    cr_assert_eq(core_logoff(c, &h, 0x4), MAPI_E_UNKNOWN_FLAGS);
+    session *again = auth(c, a.token, NULL);
+    cr_assert_not_null(again);
+    session_unref(again);
+    cr_assert_eq(core_logoff(c, &h, 0), S_OK);
+    cr_assert_eq(core_logoff(c, &h, 0), MAPI_E_END_OF_SESSION);
+    session_unref(s);
+    session_unref(a.session);
+    core_free(c);
+}
+
+Test(core, caps)
+{
+    core *c = new_core(3, 2);
+    core_logon_result r[4];
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION, &r[0]), S_OK);
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION, &r[1]), S_OK);
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION, &r[2]), MAPI_E_SESSION_LIMIT);
+    cr_assert_eq(logon(c, "p", "pw", MAPI_NEW_SESSION, &r[2]), S_OK);
+    cr_assert_eq(logon(c, "p", "pw", MAPI_NEW_SESSION, &r[3]), MAPI_E_NOT_ENOUGH_RESOURCES);
+    for (int i = 0; i < 3; i++)
+        session_unref(r[i].session);
+    core_free(c);
+}
+
+Test(core, reap_ends_expired_sessions)
+{
+    core *c = new_core(100, 100);
+    core_logon_result r;
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION, &r), S_OK);
+    cr_assert_eq(core_reap(c, time(NULL)), 0);
+    cr_assert_eq(core_reap(c, time(NULL) + 1801), 1);
+    cr_assert_null(auth(c, r.token, NULL));
+    cr_assert(session_is_ended(r.session));
+    session_unref(r.session);
+    core_free(c);
+}
+
+static void *hold_lock(void *arg)
+{
+    const profile *p = arg;
+    profile_logon_lock(p, -1);
+    usleep(500 * 1000);
+    profile_logon_unlock(p);
+    return NULL;
+}
+
+Test(core, timeout_short_gives_timeout)
+{
+    core *c = new_core(100, 100);
+    profile_store *store = core_profiles(c);
+    const profile *q = profile_store_find(store, "q");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, hold_lock, (void *)q), 0);
+    usleep(100 * 1000);
+    core_logon_result r;
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION | MAPI_TIMEOUT_SHORT, &r), MAPI_E_TIMEOUT);
+    /* Without TIMEOUT_SHORT the logon waits its turn and succeeds. */
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION, &r), S_OK);
+    pthread_join(t, NULL);
+    session_unref(r.session);
+    profile_store_unref(store);
+    core_free(c);
+}
+
+Test(core, status_table_of_empty_profile_has_mapi_rows)
+{
+    core *c = new_core(100, 100);
+    core_logon_result r;
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION | MAPI_NO_MAIL, &r), S_OK);
+    status_table t;
+    cr_assert_eq(session_status_table(r.session, &t), S_OK);
+    cr_assert_eq(t.count, 3);
+    cr_assert_eq(t.rows[0].resource_type, MAPI_SUBSYSTEM);
+    cr_assert_eq(t.rows[1].resource_type, MAPI_SPOOLER);
+    cr_assert(t.rows[1].status_code & STATUS_FAILURE);
+    cr_assert_eq(t.rows[1].resource_methods, 0x9);
+    cr_assert_eq(t.rows[2].resource_type, MAPI_AB);
+    cr_assert_eq(session_settings_dialog(r.session, t.rows[0].instance_key, 0),
+                 MAPI_E_NO_SUPPORT);
+    cr_assert_eq(session_validate_state(r.session, t.rows[0].instance_key, 0x2, NULL),
+                 MAPI_E_UNKNOWN_FLAGS);
+    identity id;
+    cr_assert_eq(session_identity(r.session, &id), MAPI_W_NO_SERVICE);
+    cr_assert_gt(id.entry_id_len, 0);
+    identity_clear(&id);
+    status_table_free(&t);
+    session_unref(r.session);
+    core_free(c);
+}
