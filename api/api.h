@@ -71,10 +71,14 @@ void api_free(api *a);
 
 /* Handles one complete request; *resp is overwritten (zero it first or clear
  * a previous one). Always produces a response, even when out of memory (a
- * static 503 body then). */
+ * static 503 body then: release responses only with api_response_clear).
+ * HEAD is answered as GET, body included so that Content-Length matches; the
+ * server must not send the body of a HEAD response. */
 void api_handle(api *a, const api_request *req, api_response *resp);
 void api_response_clear(api_response *resp);
 
 /* For the server's readiness and shutdown: true while the api answers
- * logons (profiles loaded, not shutting down). */
+ * logons (profiles loaded, not shutting down). api_new returns a ready api;
+ * while not ready, /readyz and POST /sessions answer 503
+ * MAPI_E_NOT_INITIALIZED. */
 void api_set_ready(api *a, bool ready);

@@ -22,6 +22,7 @@ static core *C;
 static api *A;
 static char dir[64];
 static char abpath[128];
+static char abpath2[128];
 
 static void setup(void)
 {
@@ -29,6 +30,7 @@ static void setup(void)
     strcpy(dir, "/tmp/mapigw-test-api-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(abpath, sizeof abpath, "%s/ab.json", dir);
+    snprintf(abpath2, sizeof abpath2, "%s/ab2.json", dir);
 
     char verifier[crypto_pwhash_STRBYTES];
     cr_assert(crypto_pwhash_str(verifier, "right", 5, crypto_pwhash_OPSLIMIT_MIN,
@@ -44,8 +46,13 @@ static void setup(void)
              "\"settings\":{\"path\":\"%s\",\"create\":true}}]}]},"
              "{\"name\":\"bare\",\"auth\":{\"type\":\"none\"},\"services\":[]},"
              "{\"name\":\"secret\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},"
-             "\"services\":[]}]}",
-             abpath, verifier);
+             "\"services\":[{\"name\":\"Book\",\"providers\":[{\"type\":\"MAPI_AB_PROVIDER\","
+             "\"kind\":\"abfile\",\"display_name\":\"Book\","
+             "\"resource_flags\":[\"STATUS_PRIMARY_IDENTITY\"],"
+             "\"identity\":{\"display\":\"Sam\",\"address_type\":\"SMTP\","
+             "\"address\":\"sam@example.invalid\"},"
+             "\"settings\":{\"path\":\"%s\",\"create\":true}}]}]}]}",
+             abpath, verifier, abpath2);
     profile_store *store = NULL;
     char err[512] = "";
     HRESULT hr = profile_store_load_string(json, "test.json", dir, &store, err, sizeof err,
@@ -64,6 +71,7 @@ static void teardown(void)
     api_free(A);
     core_free(C);
     unlink(abpath);
+    unlink(abpath2);
     rmdir(dir);
 }
 
@@ -216,12 +224,15 @@ Test(api, wrong_method_is_405_with_allow)
     api_response_clear(&r);
 }
 
-Test(api, head_is_get_without_body)
+Test(api, head_is_answered_as_get)
 {
+    api_response g = call((rq){.method = "GET", .path = "/healthz"});
     api_response r = call((rq){.method = "HEAD", .path = "/healthz"});
     cr_assert_eq(r.status, 200);
-    cr_assert_eq(r.body_len, 0);
+    /* The body stays so that Content-Length matches GET; the server drops it. */
+    cr_assert_eq(r.body_len, g.body_len);
     api_response_clear(&r);
+    api_response_clear(&g);
 }
 
 /* ---- POST /sessions: body checks ---------------------------------------- */
@@ -621,6 +632,41 @@ Test(api, identity_warning_without_providers)
     api_response_clear(&r);
 }
 
+Test(api, change_password_on_the_identity_row)
+{
+    api_response l = post_sessions("{\"profile\":\"secret\",\"password\":\"right\"}");
+    cr_assert_eq(l.status, 201);
+    json_t *lj = body_json(&l);
+    snprintf(bearer, sizeof bearer, "Bearer %s", jstr(lj, "token"));
+    json_decref(lj);
+    api_response_clear(&l);
+    char ik[17], path[64];
+    row_key(MAPI_AB_PROVIDER, ik);
+    snprintf(path, sizeof path, "/status/%s/change-password", ik);
+
+    expect_problem((rq){.method = "POST", .path = path, .auth = bearer,
+                        .ctype = "application/json", .body = "{\"old_password\":\"right\"}"},
+                   400, "MAPI_E_INVALID_PARAMETER");
+    api_response r = call((rq){.method = "POST", .path = path, .auth = bearer,
+                               .ctype = "application/json",
+                               .body = "{\"old_password\":\"wrong\",\"new_password\":\"new\"}"});
+    json_decref(assert_problem(&r, 403, "MAPI_E_NO_ACCESS"));
+    cr_assert_null(strstr(r.body, "wrong"));
+    api_response_clear(&r);
+    r = call((rq){.method = "POST", .path = path, .auth = bearer, .ctype = "application/json",
+                  .body = "{\"old_password\":\"right\",\"new_password\":\"new\","
+                          "\"flags\":[\"MAPI_UNICODE\"]}"});
+    cr_assert_eq(r.status, 200, "%.*s", (int)r.body_len, r.body ? r.body : "");
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(jstr(j, "instance_key"), ik);
+    json_decref(j);
+    api_response_clear(&r);
+
+    r = post_sessions("{\"profile\":\"secret\",\"password\":\"new\"}");
+    cr_assert_eq(r.status, 201);
+    api_response_clear(&r);
+}
+
 /* ---- session resource and logoff ---------------------------------------- */
 
 Test(api, session_get_and_delete)
@@ -755,4 +801,60 @@ Test(api, openapi_served_when_configured)
     cr_assert_eq(r.status, 403);
     api_response_clear(&r);
     api_free(b);
+}
+
+/* ---- out of memory ------------------------------------------------------ */
+
+/* jansson's allocator fails after `budget` allocations: every JSON building
+ * step of the api then meets a failure somewhere, and each answer must still
+ * be a well-formed response (the normal one, or the 503 problem). */
+static long budget = -1;
+
+static void *failing_malloc(size_t n)
+{
+    if (budget == 0)
+        return NULL;
+    if (budget > 0)
+        budget--;
+    return malloc(n);
+}
+
+Test(api, out_of_memory_answers_503)
+{
+    logon_p();
+    char ik[17], path[64];
+    row_key(MAPI_SUBSYSTEM, ik);
+    snprintf(path, sizeof path, "/status/%s/validate-state", ik);
+    json_set_alloc_funcs(failing_malloc, free);
+    const rq reqs[] = {
+        {.method = "GET", .path = "/status", .auth = bearer},
+        {.method = "GET", .path = "/identity", .auth = bearer},
+        {.method = "GET", .path = "/nope"},
+        {.method = "POST", .path = path, .auth = bearer, .ctype = "application/json",
+         .body = "{\"flags\":[\"SUPPRESS_UI\"]}"},
+        {.method = "POST", .path = "/sessions", .ctype = "application/json",
+         .body = "{\"profile\":\"bare\",\"flags\":[\"MAPI_NEW_SESSION\"]}"},
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        bool saw_503 = false;
+        for (long n = 0; n < 400; n++) {
+            budget = n;
+            api_response r = call(reqs[i]);
+            budget = -1;
+            if (r.status == 503) {
+                saw_503 = true;
+                cr_assert_str_eq(r.content_type, "application/problem+json");
+                cr_assert_str_eq(r.mapi_error, "MAPI_E_NOT_ENOUGH_MEMORY");
+                json_t *j = body_json(&r);
+                cr_assert_str_eq(jstr(j, "mapi_code"), "0x8007000E");
+                json_decref(j);
+            } else {
+                cr_assert(r.status < 500, "%s %s with %ld allocations: %d", reqs[i].method,
+                          reqs[i].path, n, r.status);
+            }
+            api_response_clear(&r);
+        }
+        cr_assert(saw_503, "%s %s never ran out of memory", reqs[i].method, reqs[i].path);
+    }
+    json_set_alloc_funcs(malloc, free);
 }

@@ -1,0 +1,386 @@
+/* api.c - the api object, the route table and the dispatcher, and the helpers
+ * that fill an api_response.
+ *
+ * Routing is a static table {method, pattern, handler}, read top to bottom.
+ * A pattern is a list of "/"-separated segments where "{name}" matches any one
+ * non-empty segment. A path that matches no pattern is 404; a path that
+ * matches a pattern under other methods only is 405 with Allow.
+ */
+#include "api_internal.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *method;
+    const char *pattern;
+    api_handler handler;
+} api_route;
+
+static const api_route ROUTES[] = {
+    {"POST", "/sessions", h_sessions_post},
+    {"GET", "/sessions", h_sessions_list},
+    {"GET", "/sessions/{id}", h_session_get},
+    {"DELETE", "/sessions/{id}", h_session_delete},
+    {"GET", "/status", h_status_table},
+    {"GET", "/status/{ik}", h_status_row},
+    {"POST", "/status/{ik}/{method}", h_status_method},
+    {"GET", "/identity", h_identity},
+    {"GET", "/healthz", h_healthz},
+    {"GET", "/readyz", h_readyz},
+    {"GET", "/metrics", h_metrics},
+    {"GET", "/openapi.yaml", h_openapi},
+};
+#define ROUTE_COUNT (sizeof ROUTES / sizeof ROUTES[0])
+/* Requests for no known path are counted under this extra slot. */
+#define ROUTE_UNMATCHED ROUTE_COUNT
+static const char ROUTE_UNMATCHED_LABEL[] = "unmatched";
+
+/* The response that is left when memory runs out: it must not need malloc,
+ * so api_response_clear knows these two pointers and does not free them. */
+const char API_OOM_BODY[] =
+    "{\"type\":\"urn:mapigw:problem:MAPI_E_NOT_ENOUGH_MEMORY\",\"title\":\"Not enough memory\","
+    "\"status\":503,\"detail\":\"the gateway ran out of memory while answering\","
+    "\"mapi_error\":\"MAPI_E_NOT_ENOUGH_MEMORY\",\"mapi_code\":\"0x8007000E\"}";
+static char OOM_NO_STORE[] = "no-store";
+
+api *api_new(core *c, const api_config *cfg)
+{
+    api *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->core = c;
+    a->max_body_bytes = cfg->max_body_bytes;
+    a->openapi_yaml = cfg->openapi_yaml;
+    a->openapi_yaml_len = cfg->openapi_yaml_len;
+    a->version = strdup(cfg->version ? cfg->version : "0.0.0");
+    a->requests = calloc(ROUTE_COUNT + 1, sizeof *a->requests);
+    if (cfg->admin_key && cfg->admin_key[0]) {
+        a->admin_key = strdup(cfg->admin_key);
+        a->admin_key_len = strlen(cfg->admin_key);
+        if (!a->admin_key)
+            goto fail;
+    }
+    if (!a->version || !a->requests)
+        goto fail;
+    /* The api exists only once the core (and so the profiles) is loaded: it
+     * starts ready, and the server clears the flag when shutting down. */
+    atomic_init(&a->ready, true);
+    return a;
+fail:
+    api_free(a);
+    return NULL;
+}
+
+void api_free(api *a)
+{
+    if (!a)
+        return;
+    if (a->admin_key) {
+        sodium_memzero(a->admin_key, a->admin_key_len);
+        free(a->admin_key);
+    }
+    free(a->version);
+    free(a->requests);
+    free(a);
+}
+
+void api_set_ready(api *a, bool ready)
+{
+    atomic_store(&a->ready, ready);
+}
+
+void api_response_clear(api_response *resp)
+{
+    if (resp->body && resp->body != API_OOM_BODY) {
+        /* Bodies may hold a token (POST /sessions): wipe before freeing. */
+        sodium_memzero(resp->body, resp->body_len);
+        free(resp->body);
+    }
+    for (size_t i = 0; i < resp->header_count; i++)
+        if (resp->headers[i].value != OOM_NO_STORE)
+            free(resp->headers[i].value);
+    memset(resp, 0, sizeof *resp);
+}
+
+/* ---- response helpers --------------------------------------------------- */
+
+bool api_add_header(api_ctx *x, const char *name, const char *value)
+{
+    api_response *r = x->resp;
+    if (r->header_count >= API_MAX_HEADERS) {
+        /* A programming error, not a client's: answer 503 rather than drop
+         * a header silently. */
+        x->oom = true;
+        return false;
+    }
+    char *copy = strdup(value);
+    if (!copy) {
+        x->oom = true;
+        return false;
+    }
+    r->headers[r->header_count].name = name;
+    r->headers[r->header_count].value = copy;
+    r->header_count++;
+    return true;
+}
+
+char *api_dump_json(const json_t *json, size_t *len)
+{
+    size_t need = json_dumpb(json, NULL, 0, JSON_COMPACT);
+    if (need == 0)
+        return NULL;
+    char *buf = malloc(need + 1);
+    if (!buf)
+        return NULL;
+    if (json_dumpb(json, buf, need, JSON_COMPACT) != need) {
+        sodium_memzero(buf, need);
+        free(buf);
+        return NULL;
+    }
+    buf[need] = '\0';
+    *len = need;
+    return buf;
+}
+
+static void replace_body(api_response *r, char *body, size_t len)
+{
+    if (r->body && r->body != API_OOM_BODY) {
+        sodium_memzero(r->body, r->body_len);
+        free(r->body);
+    }
+    r->body = body;
+    r->body_len = len;
+}
+
+void api_reply_json(api_ctx *x, int status, json_t *body)
+{
+    if (!body) {
+        x->oom = true;
+        return;
+    }
+    size_t len = 0;
+    char *text = api_dump_json(body, &len);
+    json_decref(body);
+    if (!text) {
+        x->oom = true;
+        return;
+    }
+    replace_body(x->resp, text, len);
+    x->resp->status = status;
+    x->resp->content_type = "application/json";
+}
+
+void api_reply_empty(api_ctx *x, int status)
+{
+    replace_body(x->resp, NULL, 0);
+    x->resp->status = status;
+    x->resp->content_type = NULL;
+}
+
+void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data,
+                     size_t len)
+{
+    /* malloc(0) may return NULL: always allocate at least one byte. */
+    char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        x->oom = true;
+        return;
+    }
+    if (len)
+        memcpy(copy, data, len);
+    replace_body(x->resp, copy, len);
+    x->resp->status = status;
+    x->resp->content_type = content_type;
+}
+
+void api_reply_oom(api_ctx *x)
+{
+    x->oom = true;
+}
+
+/* Replaces whatever was built with the 503 problem. Tries heap copies first
+ * so that the usual ownership holds; falls back to the static strings. */
+static void finish_oom(api_response *r)
+{
+    const char *route = r->route;
+    api_response_clear(r);
+    r->route = route;
+    r->status = 503;
+    r->content_type = "application/problem+json";
+    r->mapi_error = "MAPI_E_NOT_ENOUGH_MEMORY";
+    size_t len = sizeof API_OOM_BODY - 1;
+    char *body = malloc(len + 1);
+    if (body)
+        memcpy(body, API_OOM_BODY, len + 1);
+    r->body = body;
+    if (!r->body)
+        r->body = (char *)API_OOM_BODY;
+    r->body_len = len;
+    r->headers[0].name = "Cache-Control";
+    r->headers[0].value = strdup("no-store");
+    if (!r->headers[0].value)
+        r->headers[0].value = OOM_NO_STORE;
+    r->header_count = 1;
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+/* Matches path against pattern, capturing "{...}" segments into x->params.
+ * Empty segments (a trailing slash, "//") never match anything. */
+static bool match_pattern(const char *pattern, const char *path, api_ctx *x)
+{
+    size_t params = 0;
+    const char *p = pattern, *s = path;
+    if (*s != '/')
+        return false;
+    while (*p) {
+        /* Both are at a '/'. */
+        if (*p != '/' || *s != '/')
+            return false;
+        p++, s++;
+        const char *pend = strchr(p, '/');
+        const char *send = strchr(s, '/');
+        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+        size_t slen = send ? (size_t)(send - s) : strlen(s);
+        if (slen == 0)
+            return false;
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (params >= API_MAX_PARAMS)
+                return false;
+            x->params[params].s = s;
+            x->params[params].len = slen;
+            params++;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (*s != '\0')
+        return false;
+    x->param_count = params;
+    return true;
+}
+
+/* Builds "GET, HEAD, POST" for the path into buf. */
+static void allowed_methods(const char *path, char *buf, size_t size)
+{
+    static const char *const ORDER[] = {"DELETE", "GET", "HEAD", "POST"};
+    bool allowed[4] = {false, false, false, false};
+    api_ctx scratch;
+    memset(&scratch, 0, sizeof scratch);
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        if (!match_pattern(ROUTES[i].pattern, path, &scratch))
+            continue;
+        for (size_t m = 0; m < 4; m++)
+            if (strcmp(ROUTES[i].method, ORDER[m]) == 0)
+                allowed[m] = true;
+        /* HEAD is served as GET without a body. */
+        if (strcmp(ROUTES[i].method, "GET") == 0)
+            allowed[2] = true;
+    }
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t m = 0; m < 4; m++) {
+        if (!allowed[m])
+            continue;
+        int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", ORDER[m]);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static void count_request(api *a, size_t route, int status)
+{
+    if (status < API_STATUS_MIN)
+        status = API_STATUS_MIN;
+    if (status >= API_STATUS_MIN + API_STATUS_SLOTS)
+        status = API_STATUS_MIN + API_STATUS_SLOTS - 1;
+    atomic_fetch_add_explicit(&a->requests[route][status - API_STATUS_MIN], 1,
+                              memory_order_relaxed);
+}
+
+void api_metrics_foreach(api *a,
+                         void (*fn)(void *ctx, const char *route, int status, uint64_t count),
+                         void *ctx)
+{
+    /* Several table rows share a pattern (GET and POST /sessions): the label
+     * is the pattern, so sum over the rows that carry it. */
+    for (size_t i = 0; i <= ROUTE_COUNT; i++) {
+        const char *label = i < ROUTE_COUNT ? ROUTES[i].pattern : ROUTE_UNMATCHED_LABEL;
+        bool seen = false;
+        for (size_t j = 0; j < i && i < ROUTE_COUNT; j++)
+            if (strcmp(ROUTES[j].pattern, label) == 0)
+                seen = true;
+        if (seen)
+            continue;
+        for (int st = 0; st < API_STATUS_SLOTS; st++) {
+            uint64_t sum = atomic_load_explicit(&a->requests[i][st], memory_order_relaxed);
+            for (size_t k = i + 1; k < ROUTE_COUNT && i < ROUTE_COUNT; k++)
+                if (strcmp(ROUTES[k].pattern, label) == 0)
+                    sum += atomic_load_explicit(&a->requests[k][st], memory_order_relaxed);
+            if (sum)
+                fn(ctx, label, st + API_STATUS_MIN, sum);
+        }
+    }
+}
+
+void api_handle(api *a, const api_request *req, api_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    api_ctx x;
+    memset(&x, 0, sizeof x);
+    x.a = a;
+    x.req = req;
+    x.resp = resp;
+
+    const char *method = req->method ? req->method : "";
+    const char *path = req->path ? req->path : "";
+    const char *effective = strcmp(method, "HEAD") == 0 ? "GET" : method;
+
+    size_t route = ROUTE_UNMATCHED;
+    size_t path_match = ROUTE_UNMATCHED;
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        if (!match_pattern(ROUTES[i].pattern, path, &x))
+            continue;
+        if (path_match == ROUTE_UNMATCHED)
+            path_match = i;
+        if (strcmp(ROUTES[i].method, effective) == 0) {
+            route = i;
+            break;
+        }
+    }
+
+    if (route != ROUTE_UNMATCHED) {
+        resp->route = ROUTES[route].pattern;
+        ROUTES[route].handler(&x);
+    } else if (path_match != ROUTE_UNMATCHED) {
+        route = path_match;
+        resp->route = ROUTES[route].pattern;
+        char allow[64];
+        allowed_methods(path, allow, sizeof allow);
+        api_problem(&x, MAPI_E_NO_SUPPORT, 405, "method %.16s is not allowed on %s; allowed: %s",
+                    method, ROUTES[route].pattern, allow);
+        api_add_header(&x, "Allow", allow);
+    } else {
+        resp->route = ROUTE_UNMATCHED_LABEL;
+        api_problem(&x, MAPI_E_NOT_FOUND, 0, "no resource at this path");
+    }
+
+    if (resp->status == 0 && !x.oom) {
+        /* A handler that forgot to answer is a bug; never send status 0. */
+        api_problem(&x, MAPI_E_CALL_FAILED, 0, "the request produced no answer");
+    }
+    if (!x.oom)
+        api_add_header(&x, "Cache-Control", "no-store");
+    if (x.oom)
+        finish_oom(resp);
+    /* HEAD keeps the GET body: RFC 9110 9.3.2 wants the same Content-Length
+     * as GET, and the server never sends a HEAD body (libmicrohttpd drops
+     * it itself). */
+    count_request(a, route, resp->status);
+}

@@ -1,0 +1,179 @@
+/* api_internal.h - what the api floor's files share: the api object, the
+ * per-request context, the response helpers (api.c), problem+json (problem.c),
+ * JSON rendering (render.c), request parsing (request.c), bearer
+ * authentication (auth.c) and the route handlers (h_*.c).
+ *
+ * Ownership rules, as in jansson: a function taking a json_t "_new" or named
+ * "steal" consumes the reference even on failure; getters return borrowed
+ * values. Every function that writes the response either succeeds or marks
+ * the context out of memory (x->oom), and api_handle turns that into the
+ * static 503 answer, so handlers need not unwind half-built responses.
+ */
+#pragma once
+
+#include "api.h"
+
+#include "../session-core/mapi_flags.h"
+#include "../session-core/status_row.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Status codes 100..599 are counted per route; anything else is clamped. */
+#define API_STATUS_MIN 100
+#define API_STATUS_SLOTS 500
+
+struct api {
+    core *core;
+    char *admin_key; /* NULL: admin endpoints off */
+    size_t admin_key_len;
+    size_t max_body_bytes;
+    const char *openapi_yaml; /* borrowed from the server */
+    size_t openapi_yaml_len;
+    char *version;
+    atomic_bool ready;
+    /* mapigw_http_requests_total: [route index][status - 100]. Relaxed atomics
+     * are enough: each counter is independent and only ever grows. */
+    _Atomic uint_least64_t (*requests)[API_STATUS_SLOTS];
+};
+
+/* A path segment captured by "{...}" in a route pattern; points into the
+ * request path (not NUL-terminated). */
+typedef struct {
+    const char *s;
+    size_t len;
+} api_span;
+
+#define API_MAX_PARAMS 2
+
+typedef struct {
+    api *a;
+    const api_request *req;
+    api_response *resp;
+    api_span params[API_MAX_PARAMS];
+    size_t param_count;
+    bool oom; /* building the response ran out of memory */
+} api_ctx;
+
+typedef void (*api_handler)(api_ctx *x);
+
+/* ---- api.c: response helpers -------------------------------------------- */
+
+/* Adds a header (the value is copied). false, and x->oom, on failure. */
+bool api_add_header(api_ctx *x, const char *name, const char *value);
+/* Sets a JSON answer; steals body (NULL counts as out of memory). */
+void api_reply_json(api_ctx *x, int status, json_t *body);
+/* Sets a body-less answer (204, 304). */
+void api_reply_empty(api_ctx *x, int status);
+/* Sets an answer with a copy of bytes and a static content type. */
+void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data,
+                     size_t len);
+/* Marks the response as failed for lack of memory (answered with a 503). */
+void api_reply_oom(api_ctx *x);
+
+/* Serialises json compactly into a fresh malloc'd buffer of exactly the needed
+ * size (no intermediate reallocations that would leave copies of secrets in
+ * freed memory). NULL when out of memory. */
+char *api_dump_json(const json_t *json, size_t *len);
+
+/* ---- problem.c ---------------------------------------------------------- */
+
+/* Answers with problem+json for hr. status 0 takes hresult_http_status(hr);
+ * HTTP-level errors (405, 413, 415) pass their own. Adds WWW-Authenticate to
+ * every 401 and Retry-After to TIMEOUT/BUSY. The detail must never hold a
+ * secret. */
+void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The problem body for out-of-memory answers; static. */
+extern const char API_OOM_BODY[];
+
+/* ---- render.c ----------------------------------------------------------- */
+
+/* Each returns a new reference, or NULL when out of memory. */
+json_t *render_flags(const mapi_name_set *set, uint32_t value);
+json_t *render_enum(const mapi_name_set *set, uint32_t value);
+json_t *render_hex(const uint8_t *data, size_t len);
+json_t *render_string_or_null(const char *s);
+json_t *render_time(time_t t);
+json_t *render_status_row(const status_row *row);
+/* The session resource of DECISIONS.md (no token). */
+json_t *render_session(session *s);
+json_t *render_identity(const identity *id);
+
+/* Sets key on obj, stealing value (also on failure, and NULL obj/value are
+ * failures). Lets builders chain "ok &= json_set(...)". */
+bool json_set(json_t *obj, const char *key, json_t *value);
+
+/* ---- request.c ---------------------------------------------------------- */
+
+/* true when ct is application/json, case-insensitive, parameters allowed. */
+bool content_type_is_json(const char *ct);
+/* The request body as a JSON object: checks Content-Type (415), size (413),
+ * syntax and duplicate keys (400). NULL with the problem written. */
+json_t *request_json_object(api_ctx *x);
+/* Every key of obj must be in allowed (NULL-terminated); else 400 naming it. */
+bool request_check_keys(api_ctx *x, json_t *obj, const char *const *allowed);
+/* Flags given as an array of names of set, or a non-negative integer. Unknown
+ * names: 400 UNKNOWN_FLAGS; unknown bits of an integer too when check_bits
+ * (else the callee checks them, in MAPI's order of checks); wrong types or
+ * ranges: 400 INVALID_PARAMETER. */
+bool request_json_flags(api_ctx *x, const mapi_name_set *set, const json_t *v,
+                        const char *key, bool check_bits, uint32_t *out);
+/* Flags in a query value: comma-separated names, or a decimal/0x-hex number. */
+bool request_query_flags(api_ctx *x, const mapi_name_set *set, const char *value,
+                         const char *key, uint32_t *out);
+/* Every query key must be in allowed (NULL-terminated) and appear once;
+ * access_token is ignored (never a credential, never an error). */
+bool request_check_query(api_ctx *x, const char *const *allowed);
+/* The value of a query key, or NULL (also for "?key" without "="). */
+const char *request_query(const api_ctx *x, const char *key, bool *present);
+/* The {ik} path segment: exactly 16 hex digits, else 400. */
+bool request_instance_key(api_ctx *x, const api_span *ik, uint8_t out[STATUS_INSTANCE_KEY_LEN]);
+/* Number of UTF-8 code points in a valid UTF-8 string. */
+size_t utf8_length(const char *s, size_t len);
+/* Overwrites the characters of a JSON string value (passwords) in place. */
+void json_string_wipe(json_t *v);
+
+/* ---- auth.c ------------------------------------------------------------- */
+
+typedef struct {
+    bool admin;       /* the admin key was presented: session is NULL */
+    session *session; /* a new reference, or NULL for admin */
+    token_hash handle;
+} api_auth;
+
+/* Authenticates the bearer. allow_admin: the admin key is accepted too. false
+ * with the 401 written. On success the caller must api_auth_release. */
+bool api_authenticate(api_ctx *x, bool allow_admin, api_auth *out);
+/* true when the Authorization header carries the configured admin key. */
+bool api_is_admin(api_ctx *x);
+void api_auth_release(api_auth *auth);
+
+/* ---- handlers ----------------------------------------------------------- */
+
+/* h_sessions.c */
+void h_sessions_post(api_ctx *x);
+void h_sessions_list(api_ctx *x);
+void h_session_get(api_ctx *x);
+void h_session_delete(api_ctx *x);
+/* h_status.c */
+void h_status_table(api_ctx *x);
+void h_status_row(api_ctx *x);
+void h_identity(api_ctx *x);
+/* h_methods.c */
+void h_status_method(api_ctx *x);
+/* h_ops.c */
+void h_healthz(api_ctx *x);
+void h_readyz(api_ctx *x);
+void h_metrics(api_ctx *x);
+void h_openapi(api_ctx *x);
+
+/* api.c: for /metrics, the route labels and their counters. */
+void api_metrics_foreach(api *a, void (*fn)(void *ctx, const char *route, int status,
+                                            uint64_t count),
+                         void *ctx);

@@ -1,0 +1,273 @@
+/* h_sessions.c - the session resources: POST /sessions (MAPILogonEx),
+ * GET /sessions (admin), GET and DELETE /sessions/{id} (IMAPISession::Logoff).
+ */
+#include "api_internal.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+/* api.md: unknown profile, wrong password and no default profile get one
+ * identical body, so that nobody can probe which profiles exist. */
+#define LOGON_FAILED_DETAIL "the logon was refused: check the profile and the password"
+
+static void logon_problem(api_ctx *x, HRESULT hr)
+{
+    if (hr == MAPI_E_LOGON_FAILED)
+        api_problem(x, hr, 0, LOGON_FAILED_DETAIL);
+    else if (hr == MAPI_E_UNKNOWN_FLAGS)
+        api_problem(x, hr, 0, "flags: undefined logon flag bits");
+    else if (hr == MAPI_E_INVALID_PARAMETER)
+        api_problem(x, hr, 0, "flags: at most one UI flag may be given");
+    else if (hr == MAPI_E_TIMEOUT)
+        api_problem(x, hr, 0, "MAPI_TIMEOUT_SHORT: another logon of this profile is running");
+    else if (hr == MAPI_E_SESSION_LIMIT)
+        api_problem(x, hr, 0, "too many sessions for this profile or session");
+    else if (hr == MAPI_E_NOT_ENOUGH_RESOURCES)
+        api_problem(x, hr, 0, "the gateway holds as many sessions as it may");
+    else
+        api_problem(x, hr, 0, "the logon failed");
+}
+
+/* The 201 body; the only response that ever carries a token. */
+static json_t *render_logon(const core_logon_result *res)
+{
+    session *s = res->session;
+    json_t *obj = json_object();
+    bool ok = obj != NULL;
+    ok &= json_set(obj, "id", json_string(session_id(s)));
+    ok &= json_set(obj, "token", json_string(res->token));
+    ok &= json_set(obj, "token_type", json_string("Bearer"));
+    ok &= json_set(obj, "profile", render_string_or_null(session_profile_name(s)));
+    ok &= json_set(obj, "flags", render_flags(&MAPI_LOGON_FLAG_NAMES, session_flags(s)));
+    ok &= json_set(obj, "shared", json_boolean(session_is_shared(s)));
+    ok &= json_set(obj, "joined", json_boolean(res->joined));
+    ok &= json_set(obj, "created_at", render_time(session_created_at(s)));
+    ok &= json_set(obj, "expires_at", render_time(session_expires_at(s)));
+    ok &= json_set(obj, "idle_timeout_s", json_integer(session_idle_timeout_s(s)));
+    if (!ok) {
+        json_string_wipe(json_object_get(obj, "token"));
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* Checks the body and fills req (pointers borrowed from body). */
+static bool parse_logon(api_ctx *x, json_t *body, core_logon_request *req)
+{
+    static const char *const KEYS[] = {"profile", "password", "flags", NULL};
+    if (!request_check_keys(x, body, KEYS))
+        return false;
+
+    json_t *name = json_object_get(body, "profile");
+    if (name && json_is_string(name)) {
+        const char *p = json_string_value(name);
+        size_t len = json_string_length(name);
+        if (utf8_length(p, len) > PROFILE_NAME_MAX_CHARS) {
+            api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
+                        "profile: at most %d characters", PROFILE_NAME_MAX_CHARS);
+            return false;
+        }
+        req->profile = p;
+    } else if (name && !json_is_null(name)) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "profile: expected a string or null");
+        return false;
+    }
+
+    json_t *password = json_object_get(body, "password");
+    if (password && json_is_string(password)) {
+        req->password = json_string_value(password);
+    } else if (password && !json_is_null(password)) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "password: expected a string or null");
+        return false;
+    }
+
+    req->flags = MAPI_LOGON_DEFAULT_FLAGS;
+    json_t *flags = json_object_get(body, "flags");
+    if (flags && !request_json_flags(x, &MAPI_LOGON_FLAG_NAMES, flags, "flags", true,
+                                        &req->flags))
+        return false;
+    /* The core checks this too; saying it here gives the precise reason. */
+    uint32_t ui = req->flags & MAPI_LOGON_UI_FLAGS;
+    if (ui & (ui - 1)) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
+                    "flags: MAPI_LOGON_UI, MAPI_PASSWORD_UI and MAPI_SERVICE_UI_ALWAYS exclude "
+                    "each other");
+        return false;
+    }
+    return true;
+}
+
+void h_sessions_post(api_ctx *x)
+{
+    if (!atomic_load(&x->a->ready)) {
+        api_problem(x, MAPI_E_NOT_INITIALIZED, 0, "the gateway is not accepting logons");
+        return;
+    }
+    json_t *body = request_json_object(x);
+    if (!body)
+        return;
+    core_logon_request req = {NULL, NULL, 0};
+    if (!parse_logon(x, body, &req)) {
+        json_string_wipe(json_object_get(body, "password"));
+        json_decref(body);
+        return;
+    }
+
+    core_logon_result res;
+    memset(&res, 0, sizeof res);
+    HRESULT hr = core_logon(x->a->core, &req, &res);
+    json_string_wipe(json_object_get(body, "password"));
+    json_decref(body);
+    if (HR_FAILED(hr) || !res.session) {
+        sodium_memzero(res.token, sizeof res.token);
+        session_unref(res.session);
+        logon_problem(x, HR_FAILED(hr) ? hr : MAPI_E_CALL_FAILED);
+        return;
+    }
+
+    char location[16 + SESSION_ID_LEN + 1];
+    snprintf(location, sizeof location, "/sessions/%s", session_id(res.session));
+    json_t *out = render_logon(&res);
+    sodium_memzero(res.token, sizeof res.token);
+    session_unref(res.session);
+    if (!out) {
+        /* The session exists but its token cannot be shown; it will expire
+         * unused. Nothing better is possible without memory. */
+        api_reply_oom(x);
+        return;
+    }
+    size_t len = 0;
+    char *text = api_dump_json(out, &len);
+    json_string_wipe(json_object_get(out, "token"));
+    json_decref(out);
+    if (!text) {
+        api_reply_oom(x);
+        return;
+    }
+    x->resp->status = 201;
+    x->resp->content_type = "application/json";
+    x->resp->body = text;
+    x->resp->body_len = len;
+    api_add_header(x, "Location", location);
+}
+
+typedef struct {
+    json_t *list;
+    bool ok;
+} list_ctx;
+
+static void add_session(void *ctx, session *s)
+{
+    list_ctx *l = ctx;
+    if (!l->ok || session_is_ended(s))
+        return;
+    json_t *obj = render_session(s);
+    if (!obj || json_array_append_new(l->list, obj) != 0)
+        l->ok = false;
+}
+
+void h_sessions_list(api_ctx *x)
+{
+    /* DECISIONS.md: without the admin key (or with admin endpoints off) the
+     * answer is 403, whatever else the request carries. */
+    if (!api_is_admin(x)) {
+        api_problem(x, MAPI_E_NO_ACCESS, 0, "listing sessions needs the admin key");
+        return;
+    }
+    list_ctx l = {json_array(), true};
+    if (!l.list) {
+        api_reply_oom(x);
+        return;
+    }
+    core_foreach_session(x->a->core, add_session, &l);
+    json_t *out = json_object();
+    bool ok = l.ok && out;
+    size_t count = json_array_size(l.list);
+    ok &= json_set(out, "sessions", l.list);
+    ok &= json_set(out, "count", json_integer((json_int_t)count));
+    if (!ok) {
+        json_decref(out);
+        api_reply_oom(x);
+        return;
+    }
+    api_reply_json(x, 200, out);
+}
+
+static bool same_id(const api_span *id, const char *sid)
+{
+    return strlen(sid) == id->len && memcmp(sid, id->s, id->len) == 0;
+}
+
+/* Copies the {id} segment into buf; session ids are short, so anything
+ * longer cannot name a session. */
+static bool id_string(const api_span *id, char buf[SESSION_ID_LEN + 1])
+{
+    if (id->len > SESSION_ID_LEN)
+        return false;
+    memcpy(buf, id->s, id->len);
+    buf[id->len] = '\0';
+    return true;
+}
+
+void h_session_get(api_ctx *x)
+{
+    api_auth auth;
+    if (!api_authenticate(x, true, &auth))
+        return;
+    const api_span *id = &x->params[0];
+    session *s = NULL;
+    if (auth.admin) {
+        char buf[SESSION_ID_LEN + 1];
+        if (id_string(id, buf))
+            s = core_find_session(x->a->core, buf);
+    } else if (same_id(id, session_id(auth.session))) {
+        s = session_ref(auth.session);
+    }
+    api_auth_release(&auth);
+    if (!s) {
+        /* Another session's id looks exactly like a missing one. */
+        api_problem(x, MAPI_E_NOT_FOUND, 0, "no such session for this bearer");
+        return;
+    }
+    api_reply_json(x, 200, render_session(s));
+    session_unref(s);
+}
+
+void h_session_delete(api_ctx *x)
+{
+    static const char *const QUERY[] = {"flags", NULL};
+    api_auth auth;
+    if (!api_authenticate(x, true, &auth))
+        return;
+    uint32_t flags = 0;
+    bool present;
+    const char *value = request_query(x, "flags", &present);
+    if (!request_check_query(x, QUERY) ||
+        (present && !request_query_flags(x, &MAPI_LOGOFF_FLAG_NAMES, value, "flags", &flags))) {
+        api_auth_release(&auth);
+        return;
+    }
+
+    const api_span *id = &x->params[0];
+    HRESULT hr;
+    if (auth.admin) {
+        /* The admin ends the whole session, every handle (DECISIONS.md). */
+        char buf[SESSION_ID_LEN + 1];
+        hr = id_string(id, buf) ? core_end_session(x->a->core, buf) : MAPI_E_NOT_FOUND;
+    } else if (same_id(id, session_id(auth.session))) {
+        hr = core_logoff(x->a->core, &auth.handle, flags);
+    } else {
+        hr = MAPI_E_NOT_FOUND;
+    }
+    api_auth_release(&auth);
+    if (hr == MAPI_E_NOT_FOUND)
+        api_problem(x, hr, 0, "no such session for this bearer");
+    else if (hr == MAPI_E_UNKNOWN_FLAGS)
+        api_problem(x, hr, 0, "flags: undefined logoff flag bits");
+    else if (HR_FAILED(hr))
+        api_problem(x, hr, 0, "the logoff failed");
+    else
+        api_reply_empty(x, 204);
+}

@@ -1,0 +1,251 @@
+/* render.c - MAPI values as JSON, in the shapes api.md and DECISIONS.md fix:
+ * flag sets {"value","names"}, enumerations {"value","name"}, binary values
+ * as upper-case hex, times as RFC 3339 UTC, status rows, sessions, identity.
+ *
+ * Every function returns a new reference or NULL when out of memory; partial
+ * objects are released before returning NULL.
+ */
+#include "api_internal.h"
+
+#include "../session-core/hex.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool json_set(json_t *obj, const char *key, json_t *value)
+{
+    if (!obj || !value) {
+        json_decref(value);
+        return false;
+    }
+    /* json_object_set_new steals value even when it fails. */
+    return json_object_set_new(obj, key, value) == 0;
+}
+
+json_t *render_flags(const mapi_name_set *set, uint32_t value)
+{
+    json_t *obj = json_object();
+    json_t *names = json_array();
+    bool ok = obj && names;
+    /* Names in the table's order, so clients can compare lists; a name whose
+     * bits are all set is listed (every name here is one bit). */
+    for (size_t i = 0; ok && i < set->count; i++) {
+        uint32_t bit = set->names[i].value;
+        if (bit != 0 && (value & bit) == bit)
+            ok = json_array_append_new(names, json_string(set->names[i].name)) == 0;
+    }
+    ok &= json_set(obj, "value", json_integer(value));
+    ok &= json_set(obj, "names", names); /* steals names */
+    if (!ok) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+json_t *render_enum(const mapi_name_set *set, uint32_t value)
+{
+    json_t *obj = json_object();
+    bool ok = obj != NULL;
+    ok &= json_set(obj, "value", json_integer(value));
+    ok &= json_set(obj, "name", render_string_or_null(mapi_enum_name(set, value)));
+    if (!ok) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+json_t *render_hex(const uint8_t *data, size_t len)
+{
+    char *hex = hex_encode_alloc(data, len);
+    if (!hex)
+        return NULL;
+    json_t *s = json_stringn(hex, 2 * len);
+    free(hex);
+    return s;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid:
+ * overlong forms, surrogates and code points above U+10FFFF are invalid, as
+ * jansson's own check has it. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* Strings from providers (status strings with file names, say) need not be
+ * UTF-8, and jansson refuses such strings: replace each bad byte with U+FFFD
+ * rather than fail the whole answer. */
+static json_t *json_string_lossy(const char *s)
+{
+    size_t len = strlen(s);
+    char *buf = malloc(3 * len + 1);
+    if (!buf)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence((const unsigned char *)s + i);
+        if (n == 0) {
+            memcpy(buf + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(buf + o, s + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    json_t *v = json_stringn(buf, o);
+    free(buf);
+    return v;
+}
+
+json_t *render_string_or_null(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *v = json_string(s);
+    return v ? v : json_string_lossy(s);
+}
+
+json_t *render_time(time_t t)
+{
+    struct tm tm;
+    char buf[32];
+    if (!gmtime_r(&t, &tm) || strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        return json_null(); /* a time beyond the calendar: nothing to say */
+    return json_string(buf);
+}
+
+static json_t *render_row_identity(const status_row *row)
+{
+    json_t *obj = json_object();
+    bool ok = obj != NULL;
+    ok &= json_set(obj, "display", render_string_or_null(row->identity_display));
+    /* A provider may publish a name and address but no entry id. */
+    if (row->identity_entry_id)
+        ok &= json_set(obj, "entry_id",
+                       render_hex(row->identity_entry_id, row->identity_entry_id_len));
+    ok &= json_set(obj, "search_key",
+                   row->identity_search_key
+                       ? render_hex(row->identity_search_key, row->identity_search_key_len)
+                       : json_null());
+    ok &= json_set(obj, "address_type", render_string_or_null(row->identity_addrtype));
+    ok &= json_set(obj, "address", render_string_or_null(row->identity_address));
+    if (!ok) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+json_t *render_status_row(const status_row *row)
+{
+    json_t *obj = json_object();
+    bool ok = obj != NULL;
+    ok &= json_set(obj, "instance_key", render_hex(row->instance_key, STATUS_INSTANCE_KEY_LEN));
+    ok &= json_set(obj, "row_id", json_integer(row->row_id));
+    ok &= json_set(obj, "entry_id", render_hex(row->entry_id, STATUS_ENTRY_ID_LEN));
+    ok &= json_set(obj, "object_type", json_integer(row->object_type));
+    ok &= json_set(obj, "display_name", render_string_or_null(row->display_name));
+    ok &= json_set(obj, "provider_display", render_string_or_null(row->provider_display));
+    ok &= json_set(obj, "provider_dll_name", render_string_or_null(row->provider_dll_name));
+    ok &= json_set(obj, "resource_type", render_enum(&MAPI_RESOURCE_TYPE_NAMES, row->resource_type));
+    ok &= json_set(obj, "resource_flags",
+                   render_flags(&MAPI_RESOURCE_FLAG_NAMES, row->resource_flags));
+    ok &= json_set(obj, "resource_methods",
+                   render_flags(&MAPI_RESOURCE_METHOD_NAMES, row->resource_methods));
+    ok &= json_set(obj, "status_code", render_flags(&MAPI_STATUS_CODE_NAMES, row->status_code));
+    ok &= json_set(obj, "status_string", render_string_or_null(row->status_string));
+    if (row->has_identity)
+        ok &= json_set(obj, "identity", render_row_identity(row));
+    if (!ok) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+json_t *render_session(session *s)
+{
+    json_t *obj = json_object();
+    bool ok = obj != NULL;
+    ok &= json_set(obj, "id", json_string(session_id(s)));
+    ok &= json_set(obj, "profile", render_string_or_null(session_profile_name(s)));
+    ok &= json_set(obj, "flags", render_flags(&MAPI_LOGON_FLAG_NAMES, session_flags(s)));
+    ok &= json_set(obj, "shared", json_boolean(session_is_shared(s)));
+    ok &= json_set(obj, "handles", json_integer((json_int_t)session_handle_count(s)));
+    ok &= json_set(obj, "created_at", render_time(session_created_at(s)));
+    ok &= json_set(obj, "last_used_at", render_time(session_last_used_at(s)));
+    ok &= json_set(obj, "expires_at", render_time(session_expires_at(s)));
+    ok &= json_set(obj, "idle_timeout_s", json_integer(session_idle_timeout_s(s)));
+    if (!ok) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+json_t *render_identity(const identity *id)
+{
+    json_t *obj = json_object();
+    bool ok = obj != NULL;
+    ok &= json_set(obj, "entry_id",
+                   id->entry_id ? render_hex(id->entry_id, id->entry_id_len) : json_null());
+    ok &= json_set(obj, "display", render_string_or_null(id->display));
+    ok &= json_set(obj, "search_key",
+                   id->search_key ? render_hex(id->search_key, id->search_key_len) : json_null());
+    if (id->has_source) {
+        json_t *src = json_object();
+        bool sok = src != NULL;
+        sok &= json_set(src, "instance_key",
+                        render_hex(id->source_instance_key, STATUS_INSTANCE_KEY_LEN));
+        sok &= json_set(src, "display_name", render_string_or_null(id->source_display_name));
+        if (!sok) {
+            json_decref(src);
+            src = NULL;
+        }
+        ok &= json_set(obj, "source", src);
+    } else {
+        ok &= json_set(obj, "source", json_null());
+    }
+    if (id->hr == MAPI_W_NO_SERVICE) {
+        /* Warnings are successes with a note (api.md "Conventions"). */
+        json_t *w = json_object();
+        bool wok = w != NULL;
+        wok &= json_set(w, "mapi_error", json_string("MAPI_W_NO_SERVICE"));
+        wok &= json_set(w, "mapi_code", json_string("0x00040203"));
+        if (!wok) {
+            json_decref(w);
+            w = NULL;
+        }
+        ok &= json_set(obj, "warning", w);
+    }
+    if (!ok) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
