@@ -14,11 +14,11 @@
  */
 #include "mapi_flags.h"
 #include "provider.h"
+#include "provider_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,24 +47,6 @@ typedef struct {
 } abfile_state;
 
 typedef enum { LOAD_OK, LOAD_MISSING, LOAD_UNREADABLE, LOAD_INVALID, LOAD_NOMEM } load_result;
-
-static void set_status(provider_status *st, uint32_t code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_status(provider_status *st, uint32_t code, const char *fmt, ...)
-{
-    va_list ap;
-    st->status_code = code;
-    va_start(ap, fmt);
-    vsnprintf(st->status_string, sizeof st->status_string, fmt, ap);
-    va_end(ap);
-}
-
-/* strerror is not thread-safe: the GNU strerror_r returns the text. */
-static const char *errtext(int err, char *buf, size_t len)
-{
-    return strerror_r(err, buf, len);
-}
 
 /* Checks the document's shape; on a problem writes which field into why. */
 static bool valid_shape(const json_t *root, char *why, size_t whylen)
@@ -110,7 +92,7 @@ static load_result abfile_load(const char *path, json_t **entries, char *why, si
             return LOAD_MISSING;
         }
         snprintf(why, whylen, "address book file not readable: %s: %s", path,
-                 errtext(errno, eb, sizeof eb));
+                 pfs_errtext(errno, eb, sizeof eb));
         return LOAD_UNREADABLE;
     }
     struct stat sb;
@@ -138,52 +120,6 @@ static load_result abfile_load(const char *path, json_t **entries, char *why, si
     *entries = json_incref(json_object_get(root, "entries"));
     json_decref(root);
     return LOAD_OK;
-}
-
-/* `mkdir -p` of the folder holding path (nothing for a bare file name).
- * Returns 0 or an errno value. */
-static int mkdir_parent(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return ENOMEM;
-    char *slash = strrchr(copy, '/');
-    int rc = 0;
-    if (slash) {
-        *slash = '\0';
-        /* Walk the prefix, creating each missing component; start after a
-         * leading '/' so the root itself is never created. */
-        for (char *p = copy + 1; p <= slash; p++) {
-            bool end = *p == '\0';
-            if (*p != '/' && !end)
-                continue;
-            *p = '\0';
-            if (p[-1] != '/' && mkdir(copy, ABFILE_DIR_MODE) != 0 && errno != EEXIST) {
-                rc = errno;
-                break;
-            }
-            if (end)
-                break;
-            *p = '/';
-        }
-    }
-    free(copy);
-    return rc;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* The initial file: the configured identity as the only entry, or none. */
@@ -219,7 +155,7 @@ out:
 static int abfile_create(const char *path, const provider_config *cfg)
 {
     static atomic_ulong counter;
-    int err = mkdir_parent(path);
+    int err = pfs_mkdir_parent(path, ABFILE_DIR_MODE);
     if (err)
         return err;
     char *text = initial_document(cfg);
@@ -238,9 +174,9 @@ static int abfile_create(const char *path, const provider_config *cfg)
         err = errno;
         goto out;
     }
-    err = write_all(fd, text, strlen(text));
+    err = pfs_write_all(fd, text, strlen(text));
     if (!err)
-        err = write_all(fd, "\n", 1);
+        err = pfs_write_all(fd, "\n", 1);
     /* The data must be on disk before the name points at it. */
     if (!err && fsync(fd) != 0)
         err = errno;
@@ -275,9 +211,9 @@ static load_result abfile_refresh(abfile_state *s)
     s->entries = entries;
     if (r == LOAD_OK) {
         size_t n = json_array_size(entries);
-        set_status(&s->st, STATUS_AVAILABLE, "%zu entr%s", n, n == 1 ? "y" : "ies");
+        pfs_set_status(&s->st, STATUS_AVAILABLE, "%zu entr%s", n, n == 1 ? "y" : "ies");
     } else {
-        set_status(&s->st, STATUS_FAILURE, "%s", why);
+        pfs_set_status(&s->st, STATUS_FAILURE, "%s", why);
     }
     return r;
 }
@@ -289,16 +225,6 @@ static void abfile_free(abfile_state *s)
     json_decref(s->entries);
     free(s->path);
     free(s);
-}
-
-static HRESULT abfile_check_config(const provider_config *cfg, char *err, size_t errlen)
-{
-    const char *create = provider_config_setting(cfg, "create");
-    if (create && strcmp(create, "true") != 0 && strcmp(create, "false") != 0) {
-        snprintf(err, errlen, "settings.create: must be true or false, not \"%s\"", create);
-        return MAPI_E_INVALID_PARAMETER;
-    }
-    return S_OK;
 }
 
 static HRESULT abfile_logon(const provider_config *cfg, void **state)
@@ -318,9 +244,8 @@ static HRESULT abfile_logon(const provider_config *cfg, void **state)
     }
 
     int create_err = 0;
-    const char *create = provider_config_setting(cfg, "create");
     struct stat sb;
-    if (create && strcmp(create, "true") == 0 && stat(path, &sb) != 0 && errno == ENOENT)
+    if (pfs_create_requested(cfg) && stat(path, &sb) != 0 && errno == ENOENT)
         create_err = abfile_create(path, cfg);
     if (create_err == ENOMEM) {
         abfile_free(s);
@@ -334,8 +259,8 @@ static HRESULT abfile_logon(const provider_config *cfg, void **state)
     }
     /* Still missing after a failed create: the create error says why. */
     if (r == LOAD_MISSING && create_err)
-        set_status(&s->st, STATUS_FAILURE, "cannot create address book file %s: %s", path,
-                   errtext(create_err, eb, sizeof eb));
+        pfs_set_status(&s->st, STATUS_FAILURE, "cannot create address book file %s: %s", path,
+                       pfs_errtext(create_err, eb, sizeof eb));
     *state = s;
     return S_OK;
 }
@@ -401,7 +326,7 @@ const provider_ops PROVIDER_ABFILE = {
     .dll_name = "mgwab",
     .provider_display = "mapigw",
     .resource_methods = STATUS_VALIDATE_STATE,
-    .check_config = abfile_check_config,
+    .check_config = pfs_check_create_setting,
     .logon = abfile_logon,
     .logoff = abfile_logoff,
     .status = abfile_status,

@@ -16,6 +16,7 @@
  */
 #include "mapi_flags.h"
 #include "provider.h"
+#include "provider_fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -49,18 +50,6 @@ typedef struct {
 /* What delivering one queued file came to. */
 typedef enum { DELIVER_OK, DELIVER_SKIPPED, DELIVER_FAILED, DELIVER_NOMEM } deliver_result;
 
-static void set_status(provider_status *st, uint32_t code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_status(provider_status *st, uint32_t code, const char *fmt, ...)
-{
-    va_list ap;
-    st->status_code = code;
-    va_start(ap, fmt);
-    vsnprintf(st->status_string, sizeof st->status_string, fmt, ap);
-    va_end(ap);
-}
-
 /* snprintf into a reason buffer. Long paths truncate the reason on purpose
  * (a status string has a fixed size); going through vsnprintf says so to the
  * compiler's truncation check. */
@@ -74,78 +63,6 @@ static void say(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* strerror is not thread-safe: the GNU strerror_r returns the text. */
-static const char *errtext(int err, char *buf, size_t len)
-{
-    return strerror_r(err, buf, len);
-}
-
-static char *path_join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + 1 + lb + 1);
-    if (!p)
-        return NULL;
-    memcpy(p, a, la);
-    p[la] = '/';
-    memcpy(p + la + 1, b, lb + 1);
-    return p;
-}
-
-/* `mkdir -p path` with mode. Returns 0 or an errno value. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return ENOMEM;
-    int rc = 0;
-    /* Start after a leading '/' so the root itself is never created. */
-    for (char *p = copy + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p != '/' && !end)
-            continue;
-        *p = '\0';
-        if (p[-1] != '/' && mkdir(copy, mode) != 0 && errno != EEXIST) {
-            rc = errno;
-            break;
-        }
-        if (end)
-            break;
-        *p = '/';
-    }
-    free(copy);
-    return rc;
-}
-
-/* Checks that dir is a folder we can list (and, with writable, create and
- * remove files in). On a problem writes the reason into st and returns false. */
-static bool check_folder(const char *dir, bool writable, provider_status *st)
-{
-    char eb[128];
-    struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            set_status(st, STATUS_FAILURE, "folder missing: %s", dir);
-        else
-            set_status(st, STATUS_FAILURE, "cannot check folder %s: %s", dir,
-                       errtext(errno, eb, sizeof eb));
-        return false;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-        set_status(st, STATUS_FAILURE, "not a folder: %s", dir);
-        return false;
-    }
-    if (access(dir, R_OK | X_OK) != 0) {
-        set_status(st, STATUS_FAILURE, "folder not readable: %s", dir);
-        return false;
-    }
-    if (writable && access(dir, W_OK) != 0) {
-        set_status(st, STATUS_FAILURE, "folder not writable: %s", dir);
-        return false;
-    }
-    return true;
-}
-
 /* A queued message: a regular file whose name does not start with a dot. */
 static bool is_message(int dirfd_, const char *name)
 {
@@ -157,45 +74,30 @@ static bool is_message(int dirfd_, const char *name)
 /* The number of queued messages, or -1 with errno. */
 static long count_queue(const char *queue)
 {
-    DIR *d = opendir(queue);
-    if (!d)
-        return -1;
-    long n = 0;
-    struct dirent *e;
-    errno = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (is_message(dirfd(d), e->d_name))
-            n++;
-        errno = 0;
-    }
-    int err = errno;
-    closedir(d);
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return n;
+    return pfs_count_entries(queue, is_message);
 }
 
 /* Re-checks the folders and the queue length into s->st; true when usable. */
 static bool spool_refresh(spool_state *s)
 {
     char eb[128];
-    if (!check_folder(s->queue, true, &s->st) || !check_folder(s->dcur, false, &s->st) ||
-        !check_folder(s->dnew, true, &s->st) || !check_folder(s->dtmp, true, &s->st)) {
+    if (!pfs_check_folder(s->queue, PFS_FOLDER_WRITABLE, &s->st) ||
+        !pfs_check_folder(s->dcur, 0, &s->st) ||
+        !pfs_check_folder(s->dnew, PFS_FOLDER_WRITABLE, &s->st) ||
+        !pfs_check_folder(s->dtmp, PFS_FOLDER_WRITABLE, &s->st)) {
         /* A failed create at logon explains a missing folder better. */
         if (s->create_error[0])
-            set_status(&s->st, STATUS_FAILURE, "%s", s->create_error);
+            pfs_set_status(&s->st, STATUS_FAILURE, "%s", s->create_error);
         return false;
     }
     long n = count_queue(s->queue);
     if (n < 0) {
-        set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->queue,
-                   errtext(errno, eb, sizeof eb));
+        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->queue,
+                       pfs_errtext(errno, eb, sizeof eb));
         return false;
     }
-    set_status(&s->st, STATUS_AVAILABLE | STATUS_OUTBOUND_ENABLED, "%ld message%s queued", n,
-               n == 1 ? "" : "s");
+    pfs_set_status(&s->st, STATUS_AVAILABLE | STATUS_OUTBOUND_ENABLED, "%ld message%s queued", n,
+                   n == 1 ? "" : "s");
     return true;
 }
 
@@ -216,10 +118,10 @@ static void spool_create(spool_state *s)
     char eb[128];
     const char *dirs[] = {s->queue, s->deliver_to, s->dcur, s->dnew, s->dtmp};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        int err = mkdir_p(dirs[i], SPOOL_DIR_MODE);
+        int err = pfs_mkdir_p(dirs[i], SPOOL_DIR_MODE);
         if (err) {
             snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s",
-                     dirs[i], errtext(err, eb, sizeof eb));
+                     dirs[i], pfs_errtext(err, eb, sizeof eb));
             return;
         }
     }
@@ -238,15 +140,9 @@ static int copy_fd(int in, int out)
                 continue;
             return errno;
         }
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                return errno;
-            }
-            off += w;
-        }
+        int err = pfs_write_all(out, buf, (size_t)n);
+        if (err)
+            return err;
     }
 }
 
@@ -281,7 +177,7 @@ static deliver_result deliver_one(const spool_state *s, int qfd, int tmpfd, int 
         int e = errno;
         if (e == ENOENT)
             return DELIVER_SKIPPED; /* gone: another instance delivered it */
-        say(why, whylen, "cannot open %s/%s: %s", s->queue, name, errtext(e, eb, sizeof eb));
+        say(why, whylen, "cannot open %s/%s: %s", s->queue, name, pfs_errtext(e, eb, sizeof eb));
         return e == ENOMEM ? DELIVER_NOMEM : DELIVER_FAILED;
     }
     /* Another instance delivering it holds the lock; once it is done the file
@@ -297,7 +193,7 @@ static deliver_result deliver_one(const spool_state *s, int qfd, int tmpfd, int 
     if (out < 0) {
         int e = errno;
         r = e == ENOMEM ? DELIVER_NOMEM : DELIVER_FAILED;
-        say(why, whylen, "cannot create a file in %s: %s", s->dtmp, errtext(e, eb, sizeof eb));
+        say(why, whylen, "cannot create a file in %s: %s", s->dtmp, pfs_errtext(e, eb, sizeof eb));
         goto out;
     }
     int err = copy_fd(in, out);
@@ -307,26 +203,26 @@ static deliver_result deliver_one(const spool_state *s, int qfd, int tmpfd, int 
         err = errno;
     if (err) {
         say(why, whylen, "cannot copy %s/%s to %s/%s: %s", s->queue, name, s->dtmp, uniq,
-                 errtext(err, eb, sizeof eb));
+            pfs_errtext(err, eb, sizeof eb));
         unlinkat(tmpfd, uniq, 0);
         goto out;
     }
     if (renameat(tmpfd, uniq, newfd, uniq) != 0) {
         say(why, whylen, "cannot move %s/%s to %s: %s", s->dtmp, uniq, s->dnew,
-                 errtext(errno, eb, sizeof eb));
+            pfs_errtext(errno, eb, sizeof eb));
         unlinkat(tmpfd, uniq, 0);
         goto out;
     }
     /* The rename must be durable before the queued copy goes. File systems
      * that cannot sync a folder say EINVAL: nothing more to be had there. */
     if (fsync(newfd) != 0 && errno != EINVAL) {
-        say(why, whylen, "cannot sync %s: %s", s->dnew, errtext(errno, eb, sizeof eb));
+        say(why, whylen, "cannot sync %s: %s", s->dnew, pfs_errtext(errno, eb, sizeof eb));
         unlinkat(newfd, uniq, 0); /* still queued: deliver it once, later */
         goto out;
     }
     if (unlinkat(qfd, name, 0) != 0) {
         say(why, whylen, "cannot remove %s/%s: %s", s->queue, name,
-                 errtext(errno, eb, sizeof eb));
+            pfs_errtext(errno, eb, sizeof eb));
         /* Take the delivery back so the next flush does not deliver it twice. */
         unlinkat(newfd, uniq, 0);
         goto out;
@@ -349,8 +245,8 @@ static HRESULT deliver_all(spool_state *s, char *why, size_t whylen)
     if (tmpfd < 0 || newfd < 0 || !q) {
         hr = errno == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED;
         say(why, whylen, "cannot open %s: %s",
-                 tmpfd < 0 ? s->dtmp : newfd < 0 ? s->dnew : s->queue,
-                 errtext(errno, eb, sizeof eb));
+            tmpfd < 0 ? s->dtmp : newfd < 0 ? s->dnew : s->queue,
+            pfs_errtext(errno, eb, sizeof eb));
         goto out;
     }
     struct dirent *e;
@@ -377,7 +273,7 @@ static HRESULT deliver_all(spool_state *s, char *why, size_t whylen)
     }
     if (errno && hr == S_OK) {
         hr = MAPI_E_CALL_FAILED;
-        say(why, whylen, "cannot read %s: %s", s->queue, errtext(errno, eb, sizeof eb));
+        say(why, whylen, "cannot read %s: %s", s->queue, pfs_errtext(errno, eb, sizeof eb));
     }
 out:
     if (q)
@@ -387,16 +283,6 @@ out:
     if (newfd >= 0)
         close(newfd);
     return hr;
-}
-
-static HRESULT spool_check_config(const provider_config *cfg, char *err, size_t errlen)
-{
-    const char *create = provider_config_setting(cfg, "create");
-    if (create && strcmp(create, "true") != 0 && strcmp(create, "false") != 0) {
-        snprintf(err, errlen, "settings.create: must be true or false, not \"%s\"", create);
-        return MAPI_E_INVALID_PARAMETER;
-    }
-    return S_OK;
 }
 
 static HRESULT spool_logon(const provider_config *cfg, void **state)
@@ -411,15 +297,14 @@ static HRESULT spool_logon(const provider_config *cfg, void **state)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     s->queue = strdup(queue);
     s->deliver_to = strdup(deliver_to);
-    s->dcur = path_join(deliver_to, "cur");
-    s->dnew = path_join(deliver_to, "new");
-    s->dtmp = path_join(deliver_to, "tmp");
+    s->dcur = pfs_path_join(deliver_to, "cur");
+    s->dnew = pfs_path_join(deliver_to, "new");
+    s->dtmp = pfs_path_join(deliver_to, "tmp");
     if (!s->queue || !s->deliver_to || !s->dcur || !s->dnew || !s->dtmp) {
         spool_free(s);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
-    const char *create = provider_config_setting(cfg, "create");
-    if (create && strcmp(create, "true") == 0)
+    if (pfs_create_requested(cfg))
         spool_create(s);
     /* Broken folders still log on: the row says what is wrong. */
     spool_refresh(s);
@@ -468,8 +353,8 @@ static HRESULT spool_flush_queues(void *state, uint32_t flags)
 
     /* The count first, so a long path cannot truncate it away. */
     long n = count_queue(s->queue);
-    set_status(&s->st, STATUS_FAILURE, "flush failed, %ld message%s still queued: %s", n,
-               n == 1 ? "" : "s", why);
+    pfs_set_status(&s->st, STATUS_FAILURE, "flush failed, %ld message%s still queued: %s", n,
+                   n == 1 ? "" : "s", why);
     return hr;
 }
 
@@ -479,7 +364,7 @@ const provider_ops PROVIDER_SPOOL = {
     .dll_name = "mgwspool",
     .provider_display = "mapigw",
     .resource_methods = STATUS_VALIDATE_STATE | STATUS_FLUSH_QUEUES,
-    .check_config = spool_check_config,
+    .check_config = pfs_check_create_setting,
     .logon = spool_logon,
     .logoff = spool_logoff,
     .status = spool_status,

@@ -1,0 +1,66 @@
+/* provider_fs.h - small file-system helpers the provider kinds share
+ * (provider_maildir.c, provider_abfile.c, provider_spool.c): status-row
+ * wording, `mkdir -p`, folder checks and counts, the "create" setting.
+ * Private to session-core/: a kind includes it, nothing above the core does.
+ *
+ * Ownership: pfs_path_join returns a malloc'd string the caller frees; every
+ * other pointer passed in is borrowed for the call only.
+ * Thread-safety: every helper is reentrant (no static state; strerror_r, never
+ * strerror), so concurrent sessions may call them at once. They block on the
+ * file system.
+ */
+#pragma once
+
+#include "hresult.h"
+#include "profile.h"
+#include "provider.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Sets st's code and its status string (printf-style, truncated to fit). */
+void pfs_set_status(provider_status *st, uint32_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The text of errno value err (GNU strerror_r): buf, or a static string. */
+const char *pfs_errtext(int err, char *buf, size_t len);
+
+/* a + "/" + b, malloc'd; NULL when out of memory. */
+char *pfs_path_join(const char *a, const char *b);
+
+/* `mkdir -p path`: every missing component is created with mode (the root
+ * never is). Returns 0 or an errno value (ENOMEM included). An existing
+ * non-folder component makes a later mkdir fail with ENOTDIR/EEXIST; the
+ * folder check reports it. path must not be empty. */
+int pfs_mkdir_p(const char *path, mode_t mode);
+
+/* `mkdir -p` of the folder holding path; nothing for a bare file name or a
+ * file in the root. Returns 0 or an errno value. */
+int pfs_mkdir_parent(const char *path, mode_t mode);
+
+/* pfs_check_folder flags. */
+enum {
+    PFS_FOLDER_WRITABLE = 1u << 0,   /* also: files can be created and removed */
+    PFS_FOLDER_SAY_NOTDIR = 1u << 1, /* ENOTDIR says "a parent is not a folder" */
+};
+
+/* Checks that dir exists, is a folder, and can be listed (and, with
+ * PFS_FOLDER_WRITABLE, written). On a problem writes the reason into st
+ * (STATUS_FAILURE) and returns false; st is left alone on success. */
+bool pfs_check_folder(const char *dir, unsigned flags, provider_status *st);
+
+/* Counts the entries of dir for which counts(dirfd, name) is true. Returns
+ * -1 with errno when the folder cannot be read. */
+long pfs_count_entries(const char *dir, bool (*counts)(int dirfd, const char *name));
+
+/* Writes all len bytes, retrying short writes and EINTR. 0 or an errno value. */
+int pfs_write_all(int fd, const void *buf, size_t len);
+
+/* The kinds' shared "create" setting: provider_ops.check_config for a kind
+ * whose only checked setting it is (true or false, or absent). */
+HRESULT pfs_check_create_setting(const provider_config *cfg, char *err, size_t errlen);
+
+/* true when the provider's "create" setting is "true". */
+bool pfs_create_requested(const provider_config *cfg);
