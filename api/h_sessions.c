@@ -11,9 +11,14 @@
  * identical body, so that nobody can probe which profiles exist. */
 #define LOGON_FAILED_DETAIL "the logon was refused: check the profile and the password"
 
-static void logon_problem(api_ctx *x, HRESULT hr)
+static void logon_problem(api_ctx *x, HRESULT hr, unsigned retry_after_s)
 {
-    if (hr == MAPI_E_LOGON_FAILED)
+    if (hr == MAPI_E_LOGON_FAILED && retry_after_s) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", retry_after_s);
+        api_problem(x, hr, 429, "too many failed logons from this client: retry later");
+        api_add_header(x, "Retry-After", secs);
+    } else if (hr == MAPI_E_LOGON_FAILED)
         api_problem(x, hr, 0, LOGON_FAILED_DETAIL);
     else if (hr == MAPI_E_UNKNOWN_FLAGS)
         api_problem(x, hr, 0, "flags: undefined logon flag bits");
@@ -108,7 +113,7 @@ void h_sessions_post(api_ctx *x)
     json_t *body = request_json_object(x);
     if (!body)
         return;
-    core_logon_request req = {NULL, NULL, 0};
+    core_logon_request req = {NULL, NULL, 0, x->req->client_addr};
     if (!parse_logon(x, body, &req)) {
         json_string_wipe(json_object_get(body, "password"));
         json_decref(body);
@@ -123,7 +128,7 @@ void h_sessions_post(api_ctx *x)
     if (HR_FAILED(hr) || !res.session) {
         sodium_memzero(res.token, sizeof res.token);
         session_unref(res.session);
-        logon_problem(x, HR_FAILED(hr) ? hr : MAPI_E_CALL_FAILED);
+        logon_problem(x, HR_FAILED(hr) ? hr : MAPI_E_CALL_FAILED, res.retry_after_s);
         return;
     }
 

@@ -4,6 +4,7 @@
 #include "mapi_flags.h"
 #include "registry.h"
 #include "session_internal.h"
+#include "throttle.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct core {
     pthread_mutex_t profiles_lock;
     profile_store *profiles;
     registry *reg;
+    throttle *failures;
     atomic_uint_fast64_t logons_ok;
     atomic_uint_fast64_t logons_failed;
 };
@@ -34,6 +36,8 @@ void core_config_defaults(core_config *cfg)
     cfg->max_sessions_per_profile = 1000;
     cfg->max_handles_per_session = 1000;
     cfg->logon_timeout_short_ms = 3000;
+    cfg->throttle_threshold = 5;
+    cfg->throttle_max_delay_s = 300;
 }
 
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
@@ -52,9 +56,11 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
     registry_limits limits = {cfg->max_sessions, cfg->max_sessions_per_profile,
                               cfg->max_handles_per_session};
     c->reg = registry_memory_new(&limits);
-    if (!c->reg || pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
+    c->failures = throttle_new(cfg->throttle_threshold, cfg->throttle_max_delay_s, 65536);
+    if (!c->reg || !c->failures || pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
         if (c->reg)
             c->reg->ops->free(c->reg);
+        throttle_free(c->failures);
         free(c);
         profile_store_unref(profiles);
         return MAPI_E_NOT_ENOUGH_MEMORY;
@@ -71,6 +77,7 @@ void core_free(core *c)
     if (!c)
         return;
     c->reg->ops->free(c->reg); /* logs off every session */
+    throttle_free(c->failures);
     pthread_mutex_destroy(&c->profiles_lock);
     profile_store_unref(c->profiles);
     free(c);
@@ -183,6 +190,14 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     flags |= MAPI_EXTENDED | MAPI_UNICODE;
 
     const char *name = req->profile && *req->profile ? req->profile : NULL;
+    time_t now = time(NULL);
+    /* A throttled client is answered before any password check: guessing
+     * costs it time and costs the gateway nothing. */
+    out->retry_after_s = throttle_check(c->failures, name, req->client, now);
+    if (out->retry_after_s) {
+        atomic_fetch_add(&c->logons_failed, 1);
+        return MAPI_E_LOGON_FAILED;
+    }
     profile_store *store = core_profiles(c);
     session *via_shared = NULL;
     const profile *p = NULL;
@@ -210,8 +225,11 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     if (HR_FAILED(hr)) {
         sodium_memzero(out->token, sizeof out->token);
         atomic_fetch_add(&c->logons_failed, 1);
+        if (hr == MAPI_E_LOGON_FAILED)
+            throttle_failure(c->failures, name, req->client, now);
     } else {
         atomic_fetch_add(&c->logons_ok, 1);
+        throttle_success(c->failures, name, req->client);
     }
     return hr;
 }
@@ -288,6 +306,7 @@ size_t core_reap(core *c, time_t now)
 {
     registry_ended ended = {NULL, 0};
     c->reg->ops->remove_where(c->reg, is_expired, &now, &ended);
+    throttle_sweep(c->failures, now);
     size_t n = ended.count;
     registry_ended_finish(&ended);
     return n;

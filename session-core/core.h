@@ -29,10 +29,13 @@ typedef struct {
     unsigned max_sessions_per_profile; /* SESSION_LIMIT past it */
     unsigned max_handles_per_session;  /* SESSION_LIMIT past it (shared joins) */
     long logon_timeout_short_ms;       /* MAPI_TIMEOUT_SHORT's "a few seconds" */
+    unsigned throttle_threshold;       /* failed logons per (profile, client) before 429 */
+    unsigned throttle_max_delay_s;     /* the longest wait a throttled client is given */
 } core_config;
 
 /* Sensible defaults: 1800 s idle, 86400 s lifetime, 10000 sessions, 1000 per
- * profile, 1000 handles per session, 3000 ms. */
+ * profile, 1000 handles per session, 3000 ms, throttling after 5 failures for
+ * up to 300 s. */
 void core_config_defaults(core_config *cfg);
 
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out);
@@ -48,17 +51,21 @@ typedef struct {
     const char *profile;  /* NULL or "" for none */
     const char *password; /* NULL for none */
     uint32_t flags;       /* MAPILogonEx flags, as sent */
+    const char *client;   /* the caller's address, for throttling; may be NULL */
 } core_logon_request;
 
 typedef struct {
     char token[TOKEN_STRING_LEN + 1]; /* the new handle: show it once, then wipe */
     session *session;                 /* a new reference */
     bool joined;                      /* joined an existing shared session */
+    unsigned retry_after_s;           /* with LOGON_FAILED: throttled, retry then */
 } core_logon_result;
 
 /* MAPILogonEx (mapi-session.md 1.2, api.md). Errors: UNKNOWN_FLAGS,
  * INVALID_PARAMETER (several UI flags), LOGON_FAILED (unknown profile, bad
- * password, no profile and no default, a prompt would be needed), TIMEOUT,
+ * password, no profile and no default, a prompt would be needed; with
+ * out->retry_after_s set when too many failures from this client are being
+ * throttled and the password was not even checked), TIMEOUT,
  * SESSION_LIMIT, NOT_ENOUGH_RESOURCES, NOT_ENOUGH_MEMORY. */
 HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *out);
 

@@ -78,8 +78,10 @@ void htab_remove(htab *t, htab_node *node)
 void htab_foreach(const htab *t, void (*fn)(htab_node *node, void *ctx), void *ctx)
 {
     for (size_t i = 0; i < t->nbuckets; i++)
-        for (htab_node *n = t->buckets[i]; n; n = n->next)
+        for (htab_node *n = t->buckets[i], *next; n; n = next) {
+            next = n->next; /* fn may free n */
             fn(n, ctx);
+        }
 }
 
 uint64_t htab_hash_bytes(const void *data, size_t len)

@@ -33,7 +33,8 @@ htab_node *htab_find(const htab *t, uint64_t hash, const void *key, htab_eq_fn e
 /* Unlinks node (which must be in t). */
 void htab_remove(htab *t, htab_node *node);
 
-/* Calls fn on every node; fn may not modify the table. */
+/* Calls fn on every node; fn may free the node it is given (when the table
+ * is about to be destroyed) but not otherwise change the table. */
 void htab_foreach(const htab *t, void (*fn)(htab_node *node, void *ctx), void *ctx);
 
 /* FNV-1a over bytes, for string keys. */

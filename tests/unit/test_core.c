@@ -49,7 +49,7 @@ static core *new_core(unsigned max_total, unsigned max_per_profile)
 static HRESULT logon(core *c, const char *name, const char *pw, uint32_t flags,
                      core_logon_result *out)
 {
-    core_logon_request req = {name, pw, flags};
+    core_logon_request req = {name, pw, flags, "test"};
     return core_logon(c, &req, out);
 }
 

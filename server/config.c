@@ -1,0 +1,306 @@
+/* config.c - command line and environment (see config.h).
+ *
+ * One table drives parsing, validation and --help, so the three cannot drift
+ * apart. Values are collected first (environment, then flags on top) and
+ * validated afterwards: a bad variable that a flag overrides is not an error,
+ * and every message names where the bad value came from.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef MAPIGW_VERSION
+#define MAPIGW_VERSION "0.0.0"
+#endif
+
+typedef enum {
+    OPT_LISTEN,
+    OPT_PORT,
+    OPT_PORT_FILE,
+    OPT_PROFILES,
+    OPT_DATA_DIR,
+    OPT_ADMIN_KEY,
+    OPT_IDLE_TIMEOUT,
+    OPT_LIFETIME,
+    OPT_MAX_SESSIONS,
+    OPT_MAX_SESSIONS_PER_PROFILE,
+    OPT_MAX_HANDLES_PER_SESSION,
+    OPT_LOGON_TIMEOUT_MS,
+    OPT_MAX_BODY_BYTES,
+    OPT_THREADS,
+    OPT_CONNECTION_TIMEOUT,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_CONNECTIONS_PER_IP,
+    OPT_REAP_INTERVAL,
+    OPT_LOG_FORMAT,
+    OPT_COUNT
+} opt_id;
+
+typedef struct {
+    const char *flag;
+    const char *env;
+    const char *arg;     /* placeholder in --help */
+    const char *def;     /* default as text; NULL: none */
+    const char *meaning;
+    bool numeric;
+    unsigned long long min, max;
+} option;
+
+/* Upper bounds are generous but finite: they catch typos (an extra zero in a
+ * timeout) and keep every value inside the C type the core expects. */
+static const option options[OPT_COUNT] = {
+    [OPT_LISTEN] = {"--listen", "MAPIGW_LISTEN", "ADDR", "127.0.0.1",
+                    "IPv4 or IPv6 literal to bind", false, 0, 0},
+    [OPT_PORT] = {"--port", "MAPIGW_PORT", "N", "8080", "0 = pick a free port", true, 0, 65535},
+    [OPT_PORT_FILE] = {"--port-file", "MAPIGW_PORT_FILE", "PATH", NULL,
+                       "after binding, write the bound port (decimal + newline) to PATH", false,
+                       0, 0},
+    [OPT_PROFILES] = {"--profiles", "MAPIGW_PROFILES", "PATH", "server/profiles.default.json",
+                      "profiles file", false, 0, 0},
+    [OPT_DATA_DIR] = {"--data-dir", "MAPIGW_DATA_DIR", "PATH", "./data",
+                      "created at start-up (0700); relative provider paths resolve against it",
+                      false, 0, 0},
+    [OPT_ADMIN_KEY] = {"--admin-key", "MAPIGW_ADMIN_KEY", "KEY", NULL,
+                       "admin endpoints key: at least 32 characters, must not start with mgw_ "
+                       "(none: admin endpoints off)",
+                       false, 0, 0},
+    [OPT_IDLE_TIMEOUT] = {"--idle-timeout", "MAPIGW_IDLE_TIMEOUT", "S", "1800",
+                          "seconds a session may stay unused", true, 1, 31536000},
+    [OPT_LIFETIME] = {"--lifetime", "MAPIGW_LIFETIME", "S", "86400",
+                      "seconds a session lives at most", true, 1, 31536000},
+    [OPT_MAX_SESSIONS] = {"--max-sessions", "MAPIGW_MAX_SESSIONS", "N", "10000",
+                          "gateway-wide session cap (503 NOT_ENOUGH_RESOURCES)", true, 1,
+                          10000000},
+    [OPT_MAX_SESSIONS_PER_PROFILE] = {"--max-sessions-per-profile",
+                                      "MAPIGW_MAX_SESSIONS_PER_PROFILE", "N", "1000",
+                                      "per-profile session cap (429 SESSION_LIMIT)", true, 1,
+                                      10000000},
+    [OPT_MAX_HANDLES_PER_SESSION] = {"--max-handles-per-session",
+                                     "MAPIGW_MAX_HANDLES_PER_SESSION", "N", "1000",
+                                     "shared-session joins cap (429 SESSION_LIMIT)", true, 1,
+                                     10000000},
+    [OPT_LOGON_TIMEOUT_MS] = {"--logon-timeout-ms", "MAPIGW_LOGON_TIMEOUT_MS", "N", "3000",
+                              "how long MAPI_TIMEOUT_SHORT waits for the profile's logon lock",
+                              true, 0, 600000},
+    [OPT_MAX_BODY_BYTES] = {"--max-body-bytes", "MAPIGW_MAX_BODY_BYTES", "N", "65536",
+                            "request bodies above: 413", true, 1, 64ull * 1024 * 1024},
+    [OPT_THREADS] = {"--threads", "MAPIGW_THREADS", "N", "4", "libmicrohttpd thread pool size",
+                     true, 1, 1024},
+    [OPT_CONNECTION_TIMEOUT] = {"--connection-timeout", "MAPIGW_CONNECTION_TIMEOUT", "S", "30",
+                                "idle connection timeout (seconds)", true, 1, 3600},
+    [OPT_MAX_CONNECTIONS] = {"--max-connections", "MAPIGW_MAX_CONNECTIONS", "N", "1024",
+                             "total connections", true, 1, 1000000},
+    [OPT_MAX_CONNECTIONS_PER_IP] = {"--max-connections-per-ip", "MAPIGW_MAX_CONNECTIONS_PER_IP",
+                                    "N", "64", "connections per client address (0 = no limit)",
+                                    true, 0, 1000000},
+    [OPT_REAP_INTERVAL] = {"--reap-interval", "MAPIGW_REAP_INTERVAL", "S", "5",
+                           "how often expired sessions are ended (seconds)", true, 1, 3600},
+    [OPT_LOG_FORMAT] = {"--log-format", "MAPIGW_LOG_FORMAT", "json|text", "json",
+                        "access and event log on stderr", false, 0, 0},
+};
+
+void config_print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: mapigw [options]\n"
+            "       mapigw hash-password   (reads a password from stdin, prints an argon2id "
+            "verifier)\n\n"
+            "Every flag has an environment twin; the flag wins. Flags take their value as\n"
+            "'--flag VALUE' or '--flag=VALUE'.\n\n");
+    fprintf(out, "%-40s %-34s %-30s %s\n", "flag", "env", "default", "meaning");
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        const option *o = &options[i];
+        char flag[64];
+        snprintf(flag, sizeof flag, "%s %s", o->flag, o->arg);
+        fprintf(out, "%-40s %-34s %-30s %s\n", flag, o->env, o->def ? o->def : "none",
+                o->meaning);
+    }
+    fprintf(out, "%-40s %-34s %-30s %s\n", "--help", "", "", "print this table");
+    fprintf(out, "%-40s %-34s %-30s %s\n", "--version", "", "", "print the version");
+}
+
+/* Strict decimal: no sign, no blanks, no trailing junk (strtoull alone would
+ * take " -1" as a huge number). */
+static bool parse_uint(const char *s, unsigned long long min, unsigned long long max,
+                       unsigned long long *out)
+{
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The admin key travels in an Authorization header, so it must be sendable
+ * there; "mgw_" is reserved for session tokens so that a leaked admin key and
+ * a leaked token can never be confused (and scanners flag only tokens). */
+static const char *admin_key_problem(const char *key)
+{
+    if (strlen(key) < 32)
+        return "expected at least 32 characters";
+    if (strncmp(key, "mgw_", 4) == 0)
+        return "must not start with \"mgw_\" (reserved for session tokens)";
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return "must not contain spaces or control characters";
+    return NULL;
+}
+
+/* Where a raw value came from, for messages: the flag or the variable. */
+typedef struct {
+    const char *value;
+    const char *source;
+} raw_value;
+
+static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
+{
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        const option *o = &options[i];
+        const char *v = raw[i].value;
+        if (!v)
+            continue;
+        unsigned long long n = 0;
+        if (o->numeric) {
+            if (!parse_uint(v, o->min, o->max, &n)) {
+                fprintf(err, "mapigw: %s: expected %llu..%llu, got '%s'\n", raw[i].source,
+                        o->min, o->max, v);
+                return false;
+            }
+        } else if (v[0] == '\0') {
+            fprintf(err, "mapigw: %s: expected a value, got ''\n", raw[i].source);
+            return false;
+        }
+        switch ((opt_id)i) {
+        case OPT_LISTEN: {
+            unsigned char buf[sizeof(struct in6_addr)];
+            if (inet_pton(AF_INET, v, buf) == 1) {
+                cfg->listen_is_ipv6 = false;
+            } else if (inet_pton(AF_INET6, v, buf) == 1) {
+                cfg->listen_is_ipv6 = true;
+            } else {
+                fprintf(err, "mapigw: %s: expected an IPv4 or IPv6 literal, got '%s'\n",
+                        raw[i].source, v);
+                return false;
+            }
+            cfg->listen = v;
+            break;
+        }
+        case OPT_PORT: cfg->port = (uint16_t)n; break;
+        case OPT_PORT_FILE: cfg->port_file = v; break;
+        case OPT_PROFILES: cfg->profiles = v; break;
+        case OPT_DATA_DIR: cfg->data_dir = v; break;
+        case OPT_ADMIN_KEY: {
+            const char *problem = admin_key_problem(v);
+            if (problem) {
+                /* Never echo the key itself: it is a secret. */
+                fprintf(err, "mapigw: %s: %s\n", raw[i].source, problem);
+                return false;
+            }
+            cfg->admin_key = v;
+            break;
+        }
+        case OPT_IDLE_TIMEOUT: cfg->idle_timeout_s = (unsigned)n; break;
+        case OPT_LIFETIME: cfg->lifetime_s = (unsigned)n; break;
+        case OPT_MAX_SESSIONS: cfg->max_sessions = (unsigned)n; break;
+        case OPT_MAX_SESSIONS_PER_PROFILE: cfg->max_sessions_per_profile = (unsigned)n; break;
+        case OPT_MAX_HANDLES_PER_SESSION: cfg->max_handles_per_session = (unsigned)n; break;
+        case OPT_LOGON_TIMEOUT_MS: cfg->logon_timeout_ms = (long)n; break;
+        case OPT_MAX_BODY_BYTES: cfg->max_body_bytes = (size_t)n; break;
+        case OPT_THREADS: cfg->threads = (unsigned)n; break;
+        case OPT_CONNECTION_TIMEOUT: cfg->connection_timeout_s = (unsigned)n; break;
+        case OPT_MAX_CONNECTIONS: cfg->max_connections = (unsigned)n; break;
+        case OPT_MAX_CONNECTIONS_PER_IP: cfg->max_connections_per_ip = (unsigned)n; break;
+        case OPT_REAP_INTERVAL: cfg->reap_interval_s = (unsigned)n; break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(v, "json") == 0) {
+                cfg->log_fmt = LOG_FORMAT_JSON;
+            } else if (strcmp(v, "text") == 0) {
+                cfg->log_fmt = LOG_FORMAT_TEXT;
+            } else {
+                fprintf(err, "mapigw: %s: expected 'json' or 'text', got '%s'\n",
+                        raw[i].source, v);
+                return false;
+            }
+            break;
+        case OPT_COUNT: break;
+        }
+    }
+    return true;
+}
+
+static int find_option(const char *arg, size_t *name_len)
+{
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        if (strlen(options[i].flag) == len && strncmp(options[i].flag, arg, len) == 0) {
+            *name_len = len;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *err)
+{
+    raw_value raw[OPT_COUNT];
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        raw[i].value = options[i].def;
+        raw[i].source = options[i].flag;
+        const char *env = getenv(options[i].env);
+        if (env && env[0] != '\0') {
+            raw[i].value = env;
+            raw[i].source = options[i].env;
+        }
+    }
+
+    int first = 1;
+    bool hash_password = false;
+    if (argc > 1 && strcmp(argv[1], "hash-password") == 0) {
+        hash_password = true;
+        first = 2;
+    }
+    for (int a = first; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            config_print_help(out);
+            return CONFIG_EXIT_OK;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            fprintf(out, "mapigw %s\n", MAPIGW_VERSION);
+            return CONFIG_EXIT_OK;
+        }
+        if (hash_password) {
+            fprintf(err, "mapigw: hash-password: unexpected argument '%s' (the password is read "
+                         "from stdin)\n", arg);
+            return CONFIG_EXIT_USAGE;
+        }
+        size_t name_len = 0;
+        int id = find_option(arg, &name_len);
+        if (id < 0) {
+            fprintf(err, "mapigw: unknown option '%s' (see --help)\n", arg);
+            return CONFIG_EXIT_USAGE;
+        }
+        if (arg[name_len] == '=') {
+            raw[id].value = arg + name_len + 1;
+        } else if (a + 1 < argc) {
+            raw[id].value = argv[++a];
+        } else {
+            fprintf(err, "mapigw: %s: missing value\n", options[id].flag);
+            return CONFIG_EXIT_USAGE;
+        }
+        raw[id].source = options[id].flag;
+    }
+    if (hash_password)
+        return CONFIG_HASH_PASSWORD;
+    return validate(raw, cfg, err) ? CONFIG_RUN : CONFIG_EXIT_USAGE;
+}

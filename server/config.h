@@ -1,0 +1,55 @@
+/* config.h - the gateway's command line and its MAPIGW_* environment twins
+ * (docs/DECISIONS.md, "Command line"). A flag wins over its variable; an
+ * empty variable counts as unset, so a container can blank one out.
+ *
+ * Ownership: string fields borrow argv or the environment, both of which live
+ * as long as the process (nothing here calls setenv).
+ *
+ * Thread-safety: config_parse reads the environment; call it once, from main,
+ * before any thread starts.
+ */
+#pragma once
+
+#include "log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *listen;        /* IPv4 or IPv6 literal (validated) */
+    bool listen_is_ipv6;
+    uint16_t port;             /* 0: the kernel picks one */
+    const char *port_file;     /* NULL: none */
+    const char *profiles;
+    const char *data_dir;
+    const char *admin_key;     /* NULL: admin endpoints off */
+    unsigned idle_timeout_s;
+    unsigned lifetime_s;
+    unsigned max_sessions;
+    unsigned max_sessions_per_profile;
+    unsigned max_handles_per_session;
+    long logon_timeout_ms;
+    size_t max_body_bytes;
+    unsigned threads;
+    unsigned connection_timeout_s;
+    unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0: no per-address limit */
+    unsigned reap_interval_s;
+    log_format log_fmt;
+} config;
+
+typedef enum {
+    CONFIG_RUN,           /* start the gateway with the parsed config */
+    CONFIG_HASH_PASSWORD, /* the hash-password subcommand */
+    CONFIG_EXIT_OK,       /* --help or --version was printed */
+    CONFIG_EXIT_USAGE,    /* an error was printed to err; exit 2 */
+} config_action;
+
+/* Parses argv and the environment into cfg. --help and --version print to
+ * out; every error prints one line "mapigw: <flag>: <what is wrong>" to err. */
+config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *err);
+
+/* Prints the flag table (flag, env, default, meaning). */
+void config_print_help(FILE *out);

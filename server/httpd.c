@@ -1,0 +1,419 @@
+/* httpd.c - libmicrohttpd daemon in front of api_handle (see httpd.h).
+ *
+ * Request life cycle (libmicrohttpd's access handler is called repeatedly):
+ *   1st call   allocate the per-request state, answer nothing yet;
+ *   next calls body pieces arrive: keep up to max_body_bytes, beyond that keep
+ *              reading but drop the bytes and remember body_too_large (the api
+ *              answers 413);
+ *   last call  (no more upload data) build the api_request, call api_handle,
+ *              queue the response.
+ * We never queue on the first call: libmicrohttpd 0.9.75 then answers with
+ * "Connection: close", which would defeat keep-alive for every request.
+ * The completion callback writes the access-log line and frees the state.
+ */
+#include "httpd.h"
+
+#include "log.h"
+
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct httpd {
+    struct MHD_Daemon *daemon;
+    api *api;
+    size_t max_body_bytes;
+    uint16_t port;
+    /* Requests between their first handler call and their completion: the
+     * graceful stop waits for this to reach zero. */
+    atomic_uint in_flight;
+    /* Set once stopping: responses then carry "Connection: close" so that
+     * clients do not send more requests on connections about to close. */
+    atomic_bool draining;
+};
+
+typedef struct {
+    struct timespec start;
+    char method[16];
+    char *path;
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    bool body_too_large;
+    bool answered; /* api_handle ran: status/route/mapi_error are set */
+    int status;
+    const char *route;      /* static, from the api */
+    const char *mapi_error; /* static, from the api */
+    char client[INET6_ADDRSTRLEN];
+} request_state;
+
+static double elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) * 1000.0 +
+           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    snprintf(out, cap, "unknown");
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr)
+        return;
+    const struct sockaddr *sa = info->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
+}
+
+static request_state *request_state_new(struct MHD_Connection *conn, const char *url,
+                                        const char *method)
+{
+    request_state *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return NULL;
+    rs->path = strdup(url ? url : "");
+    if (!rs->path) {
+        free(rs);
+        return NULL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &rs->start);
+    snprintf(rs->method, sizeof rs->method, "%s", method ? method : "");
+    client_address(conn, rs->client, sizeof rs->client);
+    return rs;
+}
+
+static void request_state_free(request_state *rs)
+{
+    if (!rs)
+        return;
+    free(rs->path);
+    free(rs->body);
+    free(rs);
+}
+
+/* Keeps body bytes up to the limit. Past it the stored part is dropped at
+ * once: the answer will be 413 whatever it held, and a client streaming a
+ * huge body must not make us hold max_body_bytes for the whole upload. */
+static void append_body(request_state *rs, size_t limit, const char *data, size_t size)
+{
+    if (rs->body_too_large)
+        return;
+    if (size > limit - rs->body_len) {
+        rs->body_too_large = true;
+        free(rs->body);
+        rs->body = NULL;
+        rs->body_len = rs->body_cap = 0;
+        return;
+    }
+    if (rs->body_len + size > rs->body_cap) {
+        size_t cap = rs->body_cap ? rs->body_cap : 1024;
+        while (cap < rs->body_len + size)
+            cap = cap > limit / 2 ? limit : cap * 2;
+        char *grown = realloc(rs->body, cap);
+        if (!grown) {
+            /* Out of memory: the same answer as an oversized body is the
+             * honest one we can still give (the request cannot be read). */
+            rs->body_too_large = true;
+            free(rs->body);
+            rs->body = NULL;
+            rs->body_len = rs->body_cap = 0;
+            return;
+        }
+        rs->body = grown;
+        rs->body_cap = cap;
+    }
+    memcpy(rs->body + rs->body_len, data, size);
+    rs->body_len += size;
+}
+
+typedef struct {
+    api_kv *items;
+    size_t count;
+    size_t cap;
+} query_args;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    query_args *q = cls;
+    if (q->count < q->cap) {
+        q->items[q->count].key = key;
+        q->items[q->count].value = value;
+        q->count++;
+    }
+    return MHD_YES;
+}
+
+static bool has_header(const api_response *resp, const char *name)
+{
+    for (size_t i = 0; i < resp->header_count; i++)
+        if (resp->headers[i].name && strcasecmp(resp->headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Turns the api's answer into a queued libmicrohttpd response. */
+static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn,
+                                     const api_response *resp)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->body_len, resp->body ? resp->body : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    bool ok = true;
+    for (size_t i = 0; i < resp->header_count && i < API_MAX_HEADERS; i++)
+        if (resp->headers[i].name && resp->headers[i].value)
+            ok = ok && MHD_add_response_header(r, resp->headers[i].name,
+                                               resp->headers[i].value) == MHD_YES;
+    if (resp->content_type && !has_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE))
+        ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                           resp->content_type) == MHD_YES;
+    /* api.md: every response is no-store; the api sets it, this is the net
+     * under it for answers that did not. */
+    if (!has_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+        ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ==
+                       MHD_YES;
+    if (atomic_load(&h->draining))
+        ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    enum MHD_Result ret = ok ? MHD_queue_response(conn, (unsigned)resp->status, r) : MHD_NO;
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *conn,
+                                               request_state *rs)
+{
+    query_args q = {0};
+    int n = MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+    if (n > 0) {
+        q.items = calloc((size_t)n, sizeof *q.items);
+        if (!q.items)
+            return MHD_NO; /* closes the connection: nothing better to do */
+        q.cap = (size_t)n;
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    }
+
+    api_request req = {
+        .method = rs->method,
+        .path = rs->path,
+        .query = q.items,
+        .query_count = q.count,
+        .authorization =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .content_type =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .if_none_match =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .body = rs->body ? rs->body : "",
+        .body_len = rs->body_len,
+        .body_too_large = rs->body_too_large,
+        .client_addr = rs->client,
+    };
+    api_response resp;
+    memset(&resp, 0, sizeof resp);
+    api_handle(h->api, &req, &resp);
+    free(q.items);
+
+    rs->answered = true;
+    rs->status = resp.status;
+    rs->route = resp.route;
+    rs->mapi_error = resp.mapi_error;
+    enum MHD_Result ret = send_response(h, conn, &resp);
+    if (ret != MHD_YES)
+        rs->status = 0; /* nothing went out: the log says so */
+    api_response_clear(&resp);
+
+    /* The body is not needed any more; free it now rather than when the
+     * response has been sent to a possibly slow client. */
+    free(rs->body);
+    rs->body = NULL;
+    rs->body_len = rs->body_cap = 0;
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    httpd *h = cls;
+    request_state *rs = *con_cls;
+    if (!rs) {
+        rs = request_state_new(conn, url, method);
+        if (!rs)
+            return MHD_NO;
+        *con_cls = rs;
+        atomic_fetch_add(&h->in_flight, 1);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        append_body(rs, h->max_body_bytes, upload_data, *upload_data_size);
+        *upload_data_size = 0; /* consumed (or dropped): keep reading */
+        return MHD_YES;
+    }
+    if (rs->answered)
+        return MHD_YES; /* defensive: libmicrohttpd does not call again after a queue */
+    return handle_complete_request(h, conn, rs);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    httpd *h = cls;
+    request_state *rs = *con_cls;
+    if (!rs)
+        return;
+    *con_cls = NULL;
+    log_access_entry e = {
+        .method = rs->method,
+        .path = rs->path,
+        .route = rs->route,
+        /* A response that did not make it out completely is logged without a
+         * status: the client never saw it. */
+        .status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rs->status : 0,
+        .mapi_error = rs->mapi_error,
+        .duration_ms = elapsed_ms(&rs->start),
+        .client = rs->client,
+    };
+    log_access(&e);
+    request_state_free(rs);
+    atomic_fetch_sub(&h->in_flight, 1);
+}
+
+/* libmicrohttpd's error log (bind failures, out-of-memory, ...) goes through
+ * our log, so it stays one structured line per event. */
+__attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const char *fmt,
+                                                               va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    /* Some of its messages quote the request URL; a client may have put a
+     * token there, and tokens never reach the log. */
+    for (char *p = msg; (p = strcasestr(p, "mgw_")) != NULL;) {
+        size_t len = strcspn(p, " \t'`\"/?");
+        memset(p, '*', len);
+        p += len;
+    }
+    log_msg(LOG_ERROR, "libmicrohttpd", msg);
+}
+
+httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
+{
+    httpd *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->api = a;
+    h->max_body_bytes = cfg->max_body_bytes;
+    atomic_init(&h->in_flight, 0);
+    atomic_init(&h->draining, false);
+
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+    const struct sockaddr *sa;
+    memset(&sin, 0, sizeof sin);
+    memset(&sin6, 0, sizeof sin6);
+    if (cfg->listen_is_ipv6) {
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons(cfg->port);
+        if (inet_pton(AF_INET6, cfg->listen, &sin6.sin6_addr) != 1)
+            goto bad_address;
+        sa = (const struct sockaddr *)&sin6;
+    } else {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(cfg->port);
+        if (inet_pton(AF_INET, cfg->listen, &sin.sin_addr) != 1)
+            goto bad_address;
+        sa = (const struct sockaddr *)&sin;
+    }
+
+    /* MHD_USE_ITC: MHD_quiesce_daemon needs it with a thread pool. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
+    else if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+        flags |= MHD_USE_POLL;
+    if (cfg->listen_is_ipv6)
+        flags |= MHD_USE_IPv6;
+
+    h->daemon = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
+        NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
+        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
+    if (!h->daemon) {
+        snprintf(err, errlen,
+                 "cannot serve HTTP on %s%s%s port %u (address in use or not available? "
+                 "see the libmicrohttpd message above)",
+                 cfg->listen_is_ipv6 ? "[" : "", cfg->listen, cfg->listen_is_ipv6 ? "]" : "",
+                 (unsigned)cfg->port);
+        free(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : cfg->port;
+    return h;
+
+bad_address:
+    snprintf(err, errlen, "'%s' is not an IP address literal", cfg->listen);
+    free(h);
+    return NULL;
+}
+
+uint16_t httpd_port(const httpd *h)
+{
+    return h->port;
+}
+
+void httpd_stop(httpd *h, unsigned grace_s)
+{
+    if (!h)
+        return;
+    atomic_store(&h->draining, true);
+    /* After quiesce the listening socket is ours to close; closing it at once
+     * makes new clients fail fast instead of waiting in the backlog. */
+    MHD_socket listen_fd = MHD_quiesce_daemon(h->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+
+    /* MHD_stop_daemon closes every connection, including ones whose answer
+     * is still being computed or sent; let those finish first. */
+    struct timespec start, tick = {0, 10 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (atomic_load(&h->in_flight) > 0 && elapsed_ms(&start) < grace_s * 1000.0)
+        nanosleep(&tick, NULL);
+    unsigned left = atomic_load(&h->in_flight);
+    if (left > 0)
+        log_event(LOG_WARN, "requests cut at shutdown",
+                  (log_field[]){LOG_INT("count", left)}, 1);
+
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

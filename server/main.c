@@ -1,0 +1,314 @@
+/* main.c - mapigw: parse the configuration, load the profiles, start the
+ * HTTP daemon, then let the main thread wait for signals:
+ *   timeout (every --reap-interval)  end expired sessions;
+ *   SIGHUP                            reload the profiles file (old store kept on error);
+ *   SIGTERM / SIGINT                  graceful shutdown, exit 0.
+ * Exit codes: 0 clean stop, 1 start-up failure, 2 bad configuration or profiles.
+ */
+#include "config.h"
+#include "hashpw.h"
+#include "httpd.h"
+#include "log.h"
+
+#include "../api/api.h"
+#include "../session-core/core.h"
+
+#include <sodium.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MAPIGW_VERSION
+#define MAPIGW_VERSION "0.0.0"
+#endif
+
+/* Generated from openapi.yaml by scripts/embed.sh (see the Makefile). */
+extern const char mapigw_openapi_yaml[];
+extern const size_t mapigw_openapi_yaml_len;
+
+/* How long a graceful stop waits for requests being served, at most. */
+#define SHUTDOWN_GRACE_MAX_S 10u
+
+/* mkdir -p with mode 0700 for every folder it creates: the data folder holds
+ * mail, so only the gateway's user may read it. Existing folders are left as
+ * they are (an operator may have chosen their modes on purpose). */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        snprintf(err, errlen, "--data-dir: path empty or too long");
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "--data-dir: cannot create '%.512s': %s", buf, strerror(errno));
+            return -1;
+        }
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "--data-dir: '%.512s' is not a folder", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Written to a temporary file and renamed into place, so a test waiting for
+ * the file never reads a half-written port. */
+static int write_port_file(const char *path, unsigned port, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "--port-file: path too long");
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "--port-file: cannot create '%.512s': %s", tmp, strerror(errno));
+        return -1;
+    }
+    char text[16];
+    int n = snprintf(text, sizeof text, "%u\n", port);
+    bool ok = write(fd, text, (size_t)n) == n;
+    int saved_errno = errno;
+    if (close(fd) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok)
+            saved_errno = errno;
+        snprintf(err, errlen, "--port-file: cannot write '%.512s': %s", path, strerror(saved_errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_profile_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    log_msg(LOG_WARN, "profiles", msg);
+}
+
+static profile_store *load_profiles(const config *cfg, const char *data_dir, char *err,
+                                    size_t errlen)
+{
+    profile_store *store = NULL;
+    HRESULT hr = profile_store_load(cfg->profiles, data_dir, &store, err, errlen,
+                                    on_profile_warning, NULL);
+    if (HR_FAILED(hr) || !store) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "%s: %s", cfg->profiles, hresult_name(hr));
+        return NULL;
+    }
+    return store;
+}
+
+static void reload_profiles(core *c, const config *cfg, const char *data_dir)
+{
+    char err[1024] = "";
+    profile_store *store = load_profiles(cfg, data_dir, err, sizeof err);
+    if (!store) {
+        log_event(LOG_ERROR, "profiles reload failed, keeping the loaded profiles",
+                  (log_field[]){LOG_STR("detail", err)}, 1);
+        return;
+    }
+    size_t count = profile_store_count(store);
+    core_replace_profiles(c, store);
+    log_event(LOG_INFO, "profiles reloaded",
+              (log_field[]){LOG_STR("file", cfg->profiles), LOG_INT("profiles", count)}, 2);
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The main thread's life after start-up: returns the signal that ended it. */
+static int wait_for_shutdown(core *c, const config *cfg, const char *data_dir)
+{
+    sigset_t waited;
+    sigemptyset(&waited);
+    sigaddset(&waited, SIGTERM);
+    sigaddset(&waited, SIGINT);
+    sigaddset(&waited, SIGHUP);
+
+    /* Reaping follows a monotonic schedule, so a stream of SIGHUPs cannot
+     * postpone it. */
+    double next_reap = mono_s() + cfg->reap_interval_s;
+    for (;;) {
+        double left = next_reap - mono_s();
+        if (left <= 0) {
+            size_t ended = core_reap(c, time(NULL));
+            if (ended > 0)
+                log_event(LOG_INFO, "sessions expired", (log_field[]){LOG_INT("count", ended)},
+                          1);
+            next_reap = mono_s() + cfg->reap_interval_s;
+            continue;
+        }
+        struct timespec timeout = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+        int sig = sigtimedwait(&waited, NULL, &timeout);
+        if (sig < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                log_msg(LOG_ERROR, "sigtimedwait failed", strerror(errno));
+            continue;
+        }
+        if (sig == SIGHUP) {
+            log_msg(LOG_INFO, "SIGHUP: reloading profiles", cfg->profiles);
+            reload_profiles(c, cfg, data_dir);
+            continue;
+        }
+        return sig;
+    }
+}
+
+static int run(const config *cfg)
+{
+    char err[1024] = "";
+    if (sodium_init() < 0) {
+        fprintf(stderr, "mapigw: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (make_dirs(cfg->data_dir, err, sizeof err) != 0) {
+        fprintf(stderr, "mapigw: %s\n", err);
+        return 1;
+    }
+    /* Absolute, so that provider paths stay right whatever the working
+     * folder of a later reload. */
+    char data_dir[PATH_MAX];
+    if (!realpath(cfg->data_dir, data_dir)) {
+        fprintf(stderr, "mapigw: --data-dir: cannot resolve '%s': %s\n", cfg->data_dir,
+                strerror(errno));
+        return 1;
+    }
+
+    profile_store *store = load_profiles(cfg, data_dir, err, sizeof err);
+    if (!store) {
+        fprintf(stderr, "mapigw: %s\n", err);
+        return 2;
+    }
+    size_t profile_count = profile_store_count(store);
+
+    core_config ccfg;
+    core_config_defaults(&ccfg);
+    ccfg.idle_timeout_s = cfg->idle_timeout_s;
+    ccfg.lifetime_s = cfg->lifetime_s;
+    ccfg.max_sessions = cfg->max_sessions;
+    ccfg.max_sessions_per_profile = cfg->max_sessions_per_profile;
+    ccfg.max_handles_per_session = cfg->max_handles_per_session;
+    ccfg.logon_timeout_short_ms = cfg->logon_timeout_ms;
+    core *c = NULL;
+    HRESULT hr = core_new(&ccfg, store, &c); /* steals store, also on failure */
+    if (HR_FAILED(hr) || !c) {
+        fprintf(stderr, "mapigw: cannot create the session core: %s\n", hresult_name(hr));
+        return 1;
+    }
+
+    api_config acfg = {
+        .admin_key = cfg->admin_key,
+        .max_body_bytes = cfg->max_body_bytes,
+        .openapi_yaml = mapigw_openapi_yaml,
+        .openapi_yaml_len = mapigw_openapi_yaml_len,
+        .version = MAPIGW_VERSION,
+    };
+    api *a = api_new(c, &acfg);
+    if (!a) {
+        fprintf(stderr, "mapigw: out of memory\n");
+        core_free(c);
+        return 1;
+    }
+
+    httpd_config hcfg = {
+        .listen = cfg->listen,
+        .listen_is_ipv6 = cfg->listen_is_ipv6,
+        .port = cfg->port,
+        .threads = cfg->threads,
+        .connection_timeout_s = cfg->connection_timeout_s,
+        .max_connections = cfg->max_connections,
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .max_body_bytes = cfg->max_body_bytes,
+    };
+    httpd *h = httpd_start(&hcfg, a, err, sizeof err);
+    if (!h) {
+        fprintf(stderr, "mapigw: %s\n", err);
+        api_free(a);
+        core_free(c);
+        return 1;
+    }
+    unsigned port = httpd_port(h);
+    if (cfg->port_file && write_port_file(cfg->port_file, port, err, sizeof err) != 0) {
+        fprintf(stderr, "mapigw: %s\n", err);
+        httpd_stop(h, 0);
+        api_free(a);
+        core_free(c);
+        return 1;
+    }
+    log_event(LOG_INFO, "listening",
+              (log_field[]){LOG_STR("address", cfg->listen), LOG_INT("port", port),
+                            LOG_STR("version", MAPIGW_VERSION), LOG_INT("profiles", profile_count),
+                            LOG_STR("admin", cfg->admin_key ? "on" : "off")},
+              5);
+    api_set_ready(a, true);
+
+    int sig = wait_for_shutdown(c, cfg, data_dir);
+
+    log_msg(LOG_INFO, "shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    api_set_ready(a, false); /* /readyz turns 503 while in-flight requests drain */
+    unsigned grace = cfg->connection_timeout_s < SHUTDOWN_GRACE_MAX_S ? cfg->connection_timeout_s
+                                                                      : SHUTDOWN_GRACE_MAX_S;
+    httpd_stop(h, grace);
+    /* The api borrows the core, so it goes first; core_free then logs off
+     * every remaining session (providers flush and close). */
+    api_free(a);
+    core_free(c);
+    log_msg(LOG_INFO, "stopped", NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* Parsing starts no thread; hash-password runs with default signal
+     * handling so that Ctrl-C at its prompt works. */
+    config cfg;
+    switch (config_parse(argc, argv, &cfg, stdout, stderr)) {
+    case CONFIG_EXIT_OK: return 0;
+    case CONFIG_EXIT_USAGE: return 2;
+    case CONFIG_HASH_PASSWORD: return hashpw_run();
+    case CONFIG_RUN: break;
+    }
+
+    /* Block the signals we handle before any thread exists (libmicrohttpd and
+     * the core start some); threads inherit the mask, so only the main
+     * thread's sigtimedwait ever receives them. SIGPIPE is blocked too: a
+     * client hanging up must not kill the process. */
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGHUP);
+    sigaddset(&blocked, SIGPIPE);
+    int rc = pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "mapigw: pthread_sigmask: %s\n", strerror(rc));
+        return 1;
+    }
+    log_init(cfg.log_fmt);
+    return run(&cfg);
+}

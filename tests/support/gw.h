@@ -1,0 +1,157 @@
+/* gw.h - black-box test support: run the real mapigw binary and talk to it.
+ *
+ * gw_start() copies a profiles file into a fresh temp dir, starts $MAPIGW_BIN
+ * on 127.0.0.1 with --port 0, waits (bounded) for the port file and for
+ * GET /readyz 200. Gateway stdout+stderr go to a per-test log file in
+ * $MAPIGW_TEST_LOGS. gw_stop() sends SIGTERM and returns the exit status.
+ * gw_finish() is the usual teardown: stop, assert exit status 0, assert that
+ * no recorded secret (tokens, passwords) appears in the log, free.
+ *
+ * HTTP goes over libcurl to 127.0.0.1 only, with a 15 s timeout per request.
+ * All functions report set-up failures with criterion assertions.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct gw gw;
+
+/* One HTTP response. json is set when the Content-Type is JSON
+ * (application/json or application/problem+json) and the body parses. */
+typedef struct {
+    long status;
+    char *body; /* NUL-terminated, may be "" */
+    size_t body_len;
+    json_t *json;
+    size_t nheaders;
+    char **hname; /* header names as received */
+    char **hvalue;
+    char errbuf[256]; /* curl error text, when status is 0 */
+} gw_resp;
+
+/* A logon's outcome. */
+typedef struct {
+    long status;
+    char id[160];
+    char token[160];
+    gw_resp resp; /* the full response, freed by gw_session_free */
+} gw_session;
+
+/* profiles_file: a name in $MAPIGW_TEST_PROFILES (e.g. "main.json") or an
+ * absolute path. extra_args: NULL-terminated list of extra command-line
+ * arguments, or NULL. Never returns NULL (asserts instead). */
+gw *gw_start(const char *profiles_file, const char *const *extra_args);
+/* As gw_start but returns as soon as the process is started (no wait for the
+ * port file or readiness): for tests of start-up refusals. */
+gw *gw_spawn(const char *profiles_file, const char *const *extra_args);
+/* Waits up to timeout_ms for the process to exit. Returns its exit status
+ * (128+signal when killed by a signal), or -1 when it is still running. */
+int gw_wait_exit(gw *g, int timeout_ms);
+/* SIGTERM, wait up to 10 s; on timeout SIGKILL and return -1. Otherwise the
+ * exit status (128+signal when killed by a signal). Idempotent. */
+int gw_stop(gw *g);
+/* Stops (if running), frees and removes the temp dir. Safe on NULL. */
+void gw_free(gw *g);
+/* Usual teardown: gw_stop, assert status 0, gw_check_log_secrets, gw_free. */
+void gw_finish(gw *g);
+
+int gw_port(const gw *g);
+pid_t gw_pid(const gw *g);
+const char *gw_tmp_dir(const gw *g);      /* the temp dir */
+const char *gw_data_dir(const gw *g);     /* <tmp>/data, the --data-dir */
+const char *gw_profiles_path(const gw *g); /* the copy passed as --profiles */
+const char *gw_log_path(const gw *g);
+
+/* Remember a secret that must never appear in the gateway's log. Tokens
+ * returned by POST /sessions are recorded automatically, and so are
+ * passwords passed to gw_logon. */
+void gw_add_secret(gw *g, const char *secret);
+/* Asserts that no recorded secret appears in the log file. */
+void gw_check_log_secrets(gw *g);
+/* The whole log file (malloc'd, NUL-terminated; "" when missing). */
+char *gw_read_log(const gw *g);
+/* Bounded wait for the log to contain needle. */
+bool gw_wait_log(const gw *g, const char *needle, int timeout_ms);
+
+/* Generic request. headers: NULL-terminated list of "Name: value" lines or
+ * NULL. body: NULL for none. When a body is given and no Content-Type header
+ * is among headers, "Content-Type: application/json" is added (pass
+ * "Content-Type:" to send none). Returns resp->status (0 on a transport
+ * error). Always call gw_resp_free afterwards. */
+long gw_request(gw *g, const char *method, const char *path, const char *const *headers,
+                const char *body, gw_resp *resp);
+/* Same, with a body of body_len bytes (may hold anything). */
+long gw_request_n(gw *g, const char *method, const char *path, const char *const *headers,
+                  const char *body, size_t body_len, gw_resp *resp);
+/* Conveniences with an optional bearer token (NULL: no Authorization). */
+long gw_get(gw *g, const char *path, const char *token, gw_resp *resp);
+long gw_delete(gw *g, const char *path, const char *token, gw_resp *resp);
+long gw_post(gw *g, const char *path, const char *token, const char *json_body, gw_resp *resp);
+void gw_resp_free(gw_resp *resp);
+/* Case-insensitive header lookup; the last occurrence wins. NULL if absent. */
+const char *gw_header(const gw_resp *resp, const char *name);
+
+/* POST /sessions. profile/password: NULL leaves the key out. flags_json: raw
+ * JSON for "flags" (e.g. "[\"MAPI_NEW_SESSION\"]" or "10"), NULL leaves it
+ * out. Returns the status; on 201 out->id and out->token are filled. */
+long gw_logon(gw *g, const char *profile, const char *password, const char *flags_json,
+              gw_session *out);
+/* gw_logon that asserts 201. */
+void gw_logon_ok(gw *g, const char *profile, const char *password, const char *flags_json,
+                 gw_session *out);
+void gw_session_free(gw_session *s);
+
+/* Asserts an error response: HTTP status, problem+json content type, a body
+ * with mapi_error == mapi_error, mapi_code matching ^0x[0-9A-F]{8}$ (and the
+ * known code for that name), status member equal to the HTTP status, a type
+ * and a title, and Cache-Control: no-store. */
+void gw_assert_problem(const gw_resp *resp, long status, const char *mapi_error);
+/* The hex code of a MAPI error name known to the tests, or NULL. */
+const char *gw_mapi_code(const char *mapi_error);
+/* Asserts Cache-Control contains no-store. */
+void gw_assert_no_store(const gw_resp *resp);
+
+/* JSON helpers. */
+/* The string member key of obj, or NULL when absent or not a string. */
+const char *gw_jstr(const json_t *obj, const char *key);
+/* flags object {"value","names"}: is name listed in names? */
+bool gw_jnames_has(const json_t *flagset, const char *name);
+/* flags object's value as an unsigned number (asserts it is an integer). */
+unsigned long long gw_jvalue(const json_t *flagset);
+/* Finds the status row (in a GET /status body) whose display_name equals
+ * display; NULL when none. */
+json_t *gw_find_row(json_t *status_body, const char *display);
+/* Number of rows with resource_type.value == type. */
+size_t gw_count_rows_of_type(json_t *status_body, unsigned type);
+/* The first row with resource_type.value == type, or NULL. */
+json_t *gw_row_of_type(json_t *status_body, unsigned type);
+
+/* Filesystem helpers for provider folders. */
+/* printf-style path under the data dir; malloc'd. */
+char *gw_data_path(const gw *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* mkdir -p */
+void gw_mkdirs(const char *path);
+/* rm -rf; returns 0 on success */
+int gw_rmrf(const char *path);
+/* Writes a file (asserts). */
+void gw_write_file(const char *path, const char *content);
+/* Number of regular entries in a directory (-1 when it cannot be opened). */
+int gw_count_dir(const char *path);
+/* Copies a test profiles file (name in $MAPIGW_TEST_PROFILES or absolute path)
+ * over dest (asserts). */
+void gw_copy_profiles(const char *profiles_file, const char *dest);
+
+/* URL-encodes s (malloc'd). */
+char *gw_urlencode(const char *s);
+
+/* Non-empty, even-length, upper-case hex only. */
+bool gw_is_upper_hex(const char *s);
+/* RFC 3339 UTC with seconds: YYYY-MM-DDTHH:MM:SS[.fff]Z */
+bool gw_is_rfc3339_utc(const char *s);
+/* Upper-case hex of a byte string (malloc'd). */
+char *gw_hex(const void *data, size_t len);
+/* Sleeps ms milliseconds. */
+void gw_sleep_ms(int ms);
