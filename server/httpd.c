@@ -317,7 +317,7 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const 
         memset(p, '*', len);
         p += len;
     }
-    log_msg(LOG_ERROR, "libmicrohttpd", msg);
+    log_msg(strncmp(msg, "Warning", 7) == 0 ? LOG_WARN : LOG_ERROR, "libmicrohttpd", msg);
 }
 
 httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
@@ -360,9 +360,16 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
     if (cfg->listen_is_ipv6)
         flags |= MHD_USE_IPv6;
 
+    /* One thread means no pool, and libmicrohttpd warns about a pool size of
+     * 1 (or 0): leave the option out then, through an option array that is
+     * empty in that case. */
+    struct MHD_OptionItem pool[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     h->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
-        NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        NULL, MHD_OPTION_ARRAY, cfg->threads > 1 ? pool : pool + 1,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,

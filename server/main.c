@@ -298,6 +298,12 @@ int main(int argc, char **argv)
      * the core start some); threads inherit the mask, so only the main
      * thread's sigtimedwait ever receives them. SIGPIPE is blocked too: a
      * client hanging up must not kill the process. */
+    /* An ignored signal is discarded even while blocked, and a shell starts
+     * background jobs with SIGINT ignored: restore the default action first
+     * (blocking keeps it from ever running) so sigtimedwait sees them. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     sigset_t blocked;
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGTERM);

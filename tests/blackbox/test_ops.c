@@ -181,6 +181,7 @@ Test(ops, sigterm_exits_zero_and_logs_json)
     gw_resp_free(&r);
     gw_get(G, "/status", s.token, &r);
     gw_resp_free(&r);
+    gw_session_free(&s);
     gw_logon(G, "alice", "wrong-pw-ops", "[\"MAPI_NEW_SESSION\"]", &s);
     gw_session_free(&s);
     int st = gw_stop(G);
