@@ -87,10 +87,7 @@ void api_free(api *a)
     free(a);
 }
 
-void api_set_ready(api *a, bool ready)
-{
-    atomic_store(&a->ready, ready);
-}
+void api_set_ready(api *a, bool ready) { atomic_store(&a->ready, ready); }
 
 void api_response_clear(api_response *resp)
 {
@@ -180,8 +177,7 @@ void api_reply_empty(api_ctx *x, int status)
     x->resp->content_type = NULL;
 }
 
-void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data,
-                     size_t len)
+void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data, size_t len)
 {
     /* malloc(0) may return NULL: always allocate at least one byte. */
     char *copy = malloc(len ? len : 1);
@@ -196,10 +192,7 @@ void api_reply_bytes(api_ctx *x, int status, const char *content_type, const cha
     x->resp->content_type = content_type;
 }
 
-void api_reply_oom(api_ctx *x)
-{
-    x->oom = true;
-}
+void api_reply_oom(api_ctx *x) { x->oom = true; }
 
 /* Replaces whatever was built with the 503 problem. Tries heap copies first
  * so that the usual ownership holds; falls back to the static strings. */

@@ -25,17 +25,17 @@ typedef struct {
 } api_kv;
 
 typedef struct {
-    const char *method;       /* "GET", ... */
-    const char *path;         /* decoded path, without the query string */
-    const api_kv *query;      /* decoded query arguments */
+    const char *method;  /* "GET", ... */
+    const char *path;    /* decoded path, without the query string */
+    const api_kv *query; /* decoded query arguments */
     size_t query_count;
     const char *authorization; /* Authorization header or NULL */
     const char *content_type;  /* Content-Type header or NULL */
     const char *if_none_match; /* If-None-Match header or NULL */
     const char *body;          /* request body (not NUL-terminated) */
     size_t body_len;
-    bool body_too_large;       /* the server stopped reading past the limit */
-    const char *client_addr;   /* for logs and throttling */
+    bool body_too_large;     /* the server stopped reading past the limit */
+    const char *client_addr; /* for logs and throttling */
 } api_request;
 
 #define API_MAX_HEADERS 8
@@ -47,8 +47,8 @@ typedef struct {
     size_t body_len;
     size_t header_count;
     struct {
-        const char *name;     /* static string */
-        char *value;          /* malloc'd */
+        const char *name; /* static string */
+        char *value;      /* malloc'd */
     } headers[API_MAX_HEADERS];
     /* For the access log: the MAPI error name of an error answer, or NULL.
      * Static string. */
@@ -58,11 +58,11 @@ typedef struct {
 } api_response;
 
 typedef struct {
-    const char *admin_key;        /* NULL: admin endpoints are off */
-    size_t max_body_bytes;        /* for error details; the server enforces it */
-    const char *openapi_yaml;     /* served at GET /openapi.yaml (borrowed), or NULL */
+    const char *admin_key;    /* NULL: admin endpoints are off */
+    size_t max_body_bytes;    /* for error details; the server enforces it */
+    const char *openapi_yaml; /* served at GET /openapi.yaml (borrowed), or NULL */
     size_t openapi_yaml_len;
-    const char *version;          /* reported by /healthz */
+    const char *version; /* reported by /healthz */
 } api_config;
 
 /* Copies what it needs from cfg. NULL when out of memory. */

@@ -122,11 +122,11 @@ bool request_check_keys(api_ctx *x, json_t *obj, const char *const *allowed);
  * names: 400 UNKNOWN_FLAGS; unknown bits of an integer too when check_bits
  * (else the callee checks them, in MAPI's order of checks); wrong types or
  * ranges: 400 INVALID_PARAMETER. */
-bool request_json_flags(api_ctx *x, const mapi_name_set *set, const json_t *v,
-                        const char *key, bool check_bits, uint32_t *out);
+bool request_json_flags(api_ctx *x, const mapi_name_set *set, const json_t *v, const char *key,
+                        bool check_bits, uint32_t *out);
 /* Flags in a query value: comma-separated names, or a decimal/0x-hex number. */
-bool request_query_flags(api_ctx *x, const mapi_name_set *set, const char *value,
-                         const char *key, uint32_t *out);
+bool request_query_flags(api_ctx *x, const mapi_name_set *set, const char *value, const char *key,
+                         uint32_t *out);
 /* Every query key must be in allowed (NULL-terminated) and appear once;
  * access_token is ignored (never a credential, never an error). */
 bool request_check_query(api_ctx *x, const char *const *allowed);
@@ -174,6 +174,6 @@ void h_metrics(api_ctx *x);
 void h_openapi(api_ctx *x);
 
 /* api.c: for /metrics, the route labels and their counters. */
-void api_metrics_foreach(api *a, void (*fn)(void *ctx, const char *route, int status,
-                                            uint64_t count),
+void api_metrics_foreach(api *a,
+                         void (*fn)(void *ctx, const char *route, int status, uint64_t count),
                          void *ctx);

@@ -60,8 +60,7 @@ bool api_authenticate(api_ctx *x, bool allow_admin, api_auth *out)
     if (HR_FAILED(hr) || !out->session) {
         /* Unknown, malformed, logged off and expired tokens look alike. */
         out->session = NULL;
-        api_problem(x, MAPI_E_END_OF_SESSION, 401,
-                    "the bearer token is not a live session handle");
+        api_problem(x, MAPI_E_END_OF_SESSION, 401, "the bearer token is not a live session handle");
         return false;
     }
     return true;

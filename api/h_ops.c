@@ -61,8 +61,8 @@ static void tb_printf(text_buf *b, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0,
-                          fmt, ap);
+        int n =
+            vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
         va_end(ap);
         if (n < 0) {
             b->failed = true;
@@ -98,13 +98,15 @@ void h_metrics(api_ctx *x)
     memset(&st, 0, sizeof st);
     core_get_stats(x->a->core, &st);
     text_buf b = {NULL, 0, 0, false};
-    tb_printf(&b, "# HELP mapigw_sessions Live MAPI sessions.\n"
-                  "# TYPE mapigw_sessions gauge\n"
-                  "mapigw_sessions %zu\n",
+    tb_printf(&b,
+              "# HELP mapigw_sessions Live MAPI sessions.\n"
+              "# TYPE mapigw_sessions gauge\n"
+              "mapigw_sessions %zu\n",
               st.sessions);
-    tb_printf(&b, "# HELP mapigw_handles Live session handles (bearer tokens).\n"
-                  "# TYPE mapigw_handles gauge\n"
-                  "mapigw_handles %zu\n",
+    tb_printf(&b,
+              "# HELP mapigw_handles Live session handles (bearer tokens).\n"
+              "# TYPE mapigw_handles gauge\n"
+              "mapigw_handles %zu\n",
               st.handles);
     tb_printf(&b,
               "# HELP mapigw_logons_total Logon attempts by result.\n"

@@ -70,8 +70,8 @@ static bool parse_logon(api_ctx *x, json_t *body, core_logon_request *req)
         const char *p = json_string_value(name);
         size_t len = json_string_length(name);
         if (utf8_length(p, len) > PROFILE_NAME_MAX_CHARS) {
-            api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
-                        "profile: at most %d characters", PROFILE_NAME_MAX_CHARS);
+            api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "profile: at most %d characters",
+                        PROFILE_NAME_MAX_CHARS);
             return false;
         }
         req->profile = p;
@@ -90,8 +90,7 @@ static bool parse_logon(api_ctx *x, json_t *body, core_logon_request *req)
 
     req->flags = MAPI_LOGON_DEFAULT_FLAGS;
     json_t *flags = json_object_get(body, "flags");
-    if (flags && !request_json_flags(x, &MAPI_LOGON_FLAG_NAMES, flags, "flags", true,
-                                        &req->flags))
+    if (flags && !request_json_flags(x, &MAPI_LOGON_FLAG_NAMES, flags, "flags", true, &req->flags))
         return false;
     /* The core checks this too; saying it here gives the precise reason. */
     uint32_t ui = req->flags & MAPI_LOGON_UI_FLAGS;

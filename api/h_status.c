@@ -9,9 +9,9 @@
 
 /* The row keys a columns= list may name (render_status_row's keys). */
 static const char *const ROW_KEYS[] = {
-    "instance_key",      "row_id",        "entry_id",         "object_type",
-    "display_name",      "provider_display", "provider_dll_name", "resource_type",
-    "resource_flags",    "resource_methods", "status_code",   "status_string",
+    "instance_key",   "row_id",           "entry_id",          "object_type",
+    "display_name",   "provider_display", "provider_dll_name", "resource_type",
+    "resource_flags", "resource_methods", "status_code",       "status_string",
     "identity",
 };
 #define ROW_KEY_COUNT (sizeof ROW_KEYS / sizeof ROW_KEYS[0])

@@ -123,8 +123,9 @@ void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
          * presented and refused; a missing credential gets the bare
          * challenge. RFC 9110 requires a challenge on every 401. */
         api_add_header(x, "WWW-Authenticate",
-                       hr == MAPI_E_END_OF_SESSION ? "Bearer realm=\"mapigw\", error=\"invalid_token\""
-                                                   : "Bearer realm=\"mapigw\"");
+                       hr == MAPI_E_END_OF_SESSION
+                           ? "Bearer realm=\"mapigw\", error=\"invalid_token\""
+                           : "Bearer realm=\"mapigw\"");
     }
     if (hr == MAPI_E_TIMEOUT || hr == MAPI_E_BUSY)
         api_add_header(x, "Retry-After", "1");

@@ -172,7 +172,8 @@ json_t *render_status_row(const status_row *row)
     ok &= json_set(obj, "display_name", render_string_or_null(row->display_name));
     ok &= json_set(obj, "provider_display", render_string_or_null(row->provider_display));
     ok &= json_set(obj, "provider_dll_name", render_string_or_null(row->provider_dll_name));
-    ok &= json_set(obj, "resource_type", render_enum(&MAPI_RESOURCE_TYPE_NAMES, row->resource_type));
+    ok &=
+        json_set(obj, "resource_type", render_enum(&MAPI_RESOURCE_TYPE_NAMES, row->resource_type));
     ok &= json_set(obj, "resource_flags",
                    render_flags(&MAPI_RESOURCE_FLAG_NAMES, row->resource_flags));
     ok &= json_set(obj, "resource_methods",

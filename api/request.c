@@ -53,8 +53,8 @@ json_t *request_json_object(api_ctx *x)
         return NULL;
     }
     json_error_t err;
-    json_t *root = json_loadb(req->body ? req->body : "", req->body_len,
-                              JSON_REJECT_DUPLICATES, &err);
+    json_t *root =
+        json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &err);
     if (!root) {
         if (json_error_code(&err) == json_error_out_of_memory) {
             api_reply_oom(x);
@@ -62,8 +62,8 @@ json_t *request_json_object(api_ctx *x)
         }
         strip_near(err.text);
         api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
-                    "malformed JSON body: %s (line %d, column %d, position %d)", err.text,
-                    err.line, err.column, err.position);
+                    "malformed JSON body: %s (line %d, column %d, position %d)", err.text, err.line,
+                    err.column, err.position);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -178,8 +178,8 @@ static bool parse_u32(const char *s, size_t len, uint32_t *out)
     return true;
 }
 
-bool request_query_flags(api_ctx *x, const mapi_name_set *set, const char *value,
-                         const char *key, uint32_t *out)
+bool request_query_flags(api_ctx *x, const mapi_name_set *set, const char *value, const char *key,
+                         uint32_t *out)
 {
     if (!value) {
         api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "%s needs a value", key);
@@ -298,8 +298,8 @@ void json_string_wipe(json_t *v)
 bool request_instance_key(api_ctx *x, const api_span *ik, uint8_t out[STATUS_INSTANCE_KEY_LEN])
 {
     if (!hex_decode(ik->s, ik->len, out, STATUS_INSTANCE_KEY_LEN)) {
-        api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
-                    "instance key: expected %d hexadecimal digits", 2 * STATUS_INSTANCE_KEY_LEN);
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "instance key: expected %d hexadecimal digits",
+                    2 * STATUS_INSTANCE_KEY_LEN);
         return false;
     }
     return true;

@@ -43,8 +43,8 @@ typedef enum {
 typedef struct {
     const char *flag;
     const char *env;
-    const char *arg;     /* placeholder in --help */
-    const char *def;     /* default as text; NULL: none */
+    const char *arg; /* placeholder in --help */
+    const char *def; /* default as text; NULL: none */
     const char *meaning;
     bool numeric;
     unsigned long long min, max;
@@ -57,8 +57,8 @@ static const option options[OPT_COUNT] = {
                     "IPv4 or IPv6 literal to bind", false, 0, 0},
     [OPT_PORT] = {"--port", "MAPIGW_PORT", "N", "8080", "0 = pick a free port", true, 0, 65535},
     [OPT_PORT_FILE] = {"--port-file", "MAPIGW_PORT_FILE", "PATH", NULL,
-                       "after binding, write the bound port (decimal + newline) to PATH", false,
-                       0, 0},
+                       "after binding, write the bound port (decimal + newline) to PATH", false, 0,
+                       0},
     [OPT_PROFILES] = {"--profiles", "MAPIGW_PROFILES", "PATH", "server/profiles.default.json",
                       "profiles file", false, 0, 0},
     [OPT_DATA_DIR] = {"--data-dir", "MAPIGW_DATA_DIR", "PATH", "./data",
@@ -73,16 +73,14 @@ static const option options[OPT_COUNT] = {
     [OPT_LIFETIME] = {"--lifetime", "MAPIGW_LIFETIME", "S", "86400",
                       "seconds a session lives at most", true, 1, 31536000},
     [OPT_MAX_SESSIONS] = {"--max-sessions", "MAPIGW_MAX_SESSIONS", "N", "10000",
-                          "gateway-wide session cap (503 NOT_ENOUGH_RESOURCES)", true, 1,
-                          10000000},
+                          "gateway-wide session cap (503 NOT_ENOUGH_RESOURCES)", true, 1, 10000000},
     [OPT_MAX_SESSIONS_PER_PROFILE] = {"--max-sessions-per-profile",
                                       "MAPIGW_MAX_SESSIONS_PER_PROFILE", "N", "1000",
                                       "per-profile session cap (429 SESSION_LIMIT)", true, 1,
                                       10000000},
-    [OPT_MAX_HANDLES_PER_SESSION] = {"--max-handles-per-session",
-                                     "MAPIGW_MAX_HANDLES_PER_SESSION", "N", "1000",
-                                     "shared-session joins cap (429 SESSION_LIMIT)", true, 1,
-                                     10000000},
+    [OPT_MAX_HANDLES_PER_SESSION] = {"--max-handles-per-session", "MAPIGW_MAX_HANDLES_PER_SESSION",
+                                     "N", "1000", "shared-session joins cap (429 SESSION_LIMIT)",
+                                     true, 1, 10000000},
     [OPT_LOGON_TIMEOUT_MS] = {"--logon-timeout-ms", "MAPIGW_LOGON_TIMEOUT_MS", "N", "3000",
                               "how long MAPI_TIMEOUT_SHORT waits for the profile's logon lock",
                               true, 0, 600000},
@@ -105,19 +103,17 @@ static const option options[OPT_COUNT] = {
 
 void config_print_help(FILE *out)
 {
-    fprintf(out,
-            "usage: mapigw [options]\n"
-            "       mapigw hash-password   (reads a password from stdin, prints an argon2id "
-            "verifier)\n\n"
-            "Every flag has an environment twin; the flag wins. Flags take their value as\n"
-            "'--flag VALUE' or '--flag=VALUE'.\n\n");
+    fprintf(out, "usage: mapigw [options]\n"
+                 "       mapigw hash-password   (reads a password from stdin, prints an argon2id "
+                 "verifier)\n\n"
+                 "Every flag has an environment twin; the flag wins. Flags take their value as\n"
+                 "'--flag VALUE' or '--flag=VALUE'.\n\n");
     fprintf(out, "%-40s %-34s %-30s %s\n", "flag", "env", "default", "meaning");
     for (size_t i = 0; i < OPT_COUNT; i++) {
         const option *o = &options[i];
         char flag[64];
         snprintf(flag, sizeof flag, "%s %s", o->flag, o->arg);
-        fprintf(out, "%-40s %-34s %-30s %s\n", flag, o->env, o->def ? o->def : "none",
-                o->meaning);
+        fprintf(out, "%-40s %-34s %-30s %s\n", flag, o->env, o->def ? o->def : "none", o->meaning);
     }
     fprintf(out, "%-40s %-34s %-30s %s\n", "--help", "", "", "print this table");
     fprintf(out, "%-40s %-34s %-30s %s\n", "--version", "", "", "print the version");
@@ -170,8 +166,8 @@ static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
         unsigned long long n = 0;
         if (o->numeric) {
             if (!parse_uint(v, o->min, o->max, &n)) {
-                fprintf(err, "mapigw: %s: expected %llu..%llu, got '%s'\n", raw[i].source,
-                        o->min, o->max, v);
+                fprintf(err, "mapigw: %s: expected %llu..%llu, got '%s'\n", raw[i].source, o->min,
+                        o->max, v);
                 return false;
             }
         } else if (v[0] == '\0') {
@@ -193,10 +189,18 @@ static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
             cfg->listen = v;
             break;
         }
-        case OPT_PORT: cfg->port = (uint16_t)n; break;
-        case OPT_PORT_FILE: cfg->port_file = v; break;
-        case OPT_PROFILES: cfg->profiles = v; break;
-        case OPT_DATA_DIR: cfg->data_dir = v; break;
+        case OPT_PORT:
+            cfg->port = (uint16_t)n;
+            break;
+        case OPT_PORT_FILE:
+            cfg->port_file = v;
+            break;
+        case OPT_PROFILES:
+            cfg->profiles = v;
+            break;
+        case OPT_DATA_DIR:
+            cfg->data_dir = v;
+            break;
         case OPT_ADMIN_KEY: {
             const char *problem = admin_key_problem(v);
             if (problem) {
@@ -207,30 +211,54 @@ static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
             cfg->admin_key = v;
             break;
         }
-        case OPT_IDLE_TIMEOUT: cfg->idle_timeout_s = (unsigned)n; break;
-        case OPT_LIFETIME: cfg->lifetime_s = (unsigned)n; break;
-        case OPT_MAX_SESSIONS: cfg->max_sessions = (unsigned)n; break;
-        case OPT_MAX_SESSIONS_PER_PROFILE: cfg->max_sessions_per_profile = (unsigned)n; break;
-        case OPT_MAX_HANDLES_PER_SESSION: cfg->max_handles_per_session = (unsigned)n; break;
-        case OPT_LOGON_TIMEOUT_MS: cfg->logon_timeout_ms = (long)n; break;
-        case OPT_MAX_BODY_BYTES: cfg->max_body_bytes = (size_t)n; break;
-        case OPT_THREADS: cfg->threads = (unsigned)n; break;
-        case OPT_CONNECTION_TIMEOUT: cfg->connection_timeout_s = (unsigned)n; break;
-        case OPT_MAX_CONNECTIONS: cfg->max_connections = (unsigned)n; break;
-        case OPT_MAX_CONNECTIONS_PER_IP: cfg->max_connections_per_ip = (unsigned)n; break;
-        case OPT_REAP_INTERVAL: cfg->reap_interval_s = (unsigned)n; break;
+        case OPT_IDLE_TIMEOUT:
+            cfg->idle_timeout_s = (unsigned)n;
+            break;
+        case OPT_LIFETIME:
+            cfg->lifetime_s = (unsigned)n;
+            break;
+        case OPT_MAX_SESSIONS:
+            cfg->max_sessions = (unsigned)n;
+            break;
+        case OPT_MAX_SESSIONS_PER_PROFILE:
+            cfg->max_sessions_per_profile = (unsigned)n;
+            break;
+        case OPT_MAX_HANDLES_PER_SESSION:
+            cfg->max_handles_per_session = (unsigned)n;
+            break;
+        case OPT_LOGON_TIMEOUT_MS:
+            cfg->logon_timeout_ms = (long)n;
+            break;
+        case OPT_MAX_BODY_BYTES:
+            cfg->max_body_bytes = (size_t)n;
+            break;
+        case OPT_THREADS:
+            cfg->threads = (unsigned)n;
+            break;
+        case OPT_CONNECTION_TIMEOUT:
+            cfg->connection_timeout_s = (unsigned)n;
+            break;
+        case OPT_MAX_CONNECTIONS:
+            cfg->max_connections = (unsigned)n;
+            break;
+        case OPT_MAX_CONNECTIONS_PER_IP:
+            cfg->max_connections_per_ip = (unsigned)n;
+            break;
+        case OPT_REAP_INTERVAL:
+            cfg->reap_interval_s = (unsigned)n;
+            break;
         case OPT_LOG_FORMAT:
             if (strcmp(v, "json") == 0) {
                 cfg->log_fmt = LOG_FORMAT_JSON;
             } else if (strcmp(v, "text") == 0) {
                 cfg->log_fmt = LOG_FORMAT_TEXT;
             } else {
-                fprintf(err, "mapigw: %s: expected 'json' or 'text', got '%s'\n",
-                        raw[i].source, v);
+                fprintf(err, "mapigw: %s: expected 'json' or 'text', got '%s'\n", raw[i].source, v);
                 return false;
             }
             break;
-        case OPT_COUNT: break;
+        case OPT_COUNT:
+            break;
         }
     }
     return true;
@@ -280,8 +308,10 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
             return CONFIG_EXIT_OK;
         }
         if (hash_password) {
-            fprintf(err, "mapigw: hash-password: unexpected argument '%s' (the password is read "
-                         "from stdin)\n", arg);
+            fprintf(err,
+                    "mapigw: hash-password: unexpected argument '%s' (the password is read "
+                    "from stdin)\n",
+                    arg);
             return CONFIG_EXIT_USAGE;
         }
         size_t name_len = 0;

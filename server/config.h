@@ -18,13 +18,13 @@
 #include <stdio.h>
 
 typedef struct {
-    const char *listen;        /* IPv4 or IPv6 literal (validated) */
+    const char *listen; /* IPv4 or IPv6 literal (validated) */
     bool listen_is_ipv6;
-    uint16_t port;             /* 0: the kernel picks one */
-    const char *port_file;     /* NULL: none */
+    uint16_t port;         /* 0: the kernel picks one */
+    const char *port_file; /* NULL: none */
     const char *profiles;
     const char *data_dir;
-    const char *admin_key;     /* NULL: admin endpoints off */
+    const char *admin_key; /* NULL: admin endpoints off */
     unsigned idle_timeout_s;
     unsigned lifetime_s;
     unsigned max_sessions;

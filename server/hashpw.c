@@ -71,8 +71,7 @@ int hashpw_run(void)
         fprintf(stderr, "mapigw: hash-password: cannot read stdin: %s\n", strerror(errno));
         rc = 1;
     } else if (len == -2) {
-        fprintf(stderr, "mapigw: hash-password: password longer than %d bytes\n",
-                PASSWORD_MAX - 1);
+        fprintf(stderr, "mapigw: hash-password: password longer than %d bytes\n", PASSWORD_MAX - 1);
         rc = 2;
     } else if (len == 0) {
         fprintf(stderr, "mapigw: hash-password: empty password refused\n");

@@ -180,16 +180,15 @@ static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn,
     bool ok = true;
     for (size_t i = 0; i < resp->header_count && i < API_MAX_HEADERS; i++)
         if (resp->headers[i].name && resp->headers[i].value)
-            ok = ok && MHD_add_response_header(r, resp->headers[i].name,
-                                               resp->headers[i].value) == MHD_YES;
+            ok = ok && MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value) ==
+                           MHD_YES;
     if (resp->content_type && !has_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE))
-        ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                           resp->content_type) == MHD_YES;
+        ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type) ==
+                       MHD_YES;
     /* api.md: every response is no-store; the api sets it, this is the net
      * under it for answers that did not. */
     if (!has_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
-        ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ==
-                       MHD_YES;
+        ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
     if (atomic_load(&h->draining))
         ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     enum MHD_Result ret = ok ? MHD_queue_response(conn, (unsigned)resp->status, r) : MHD_NO;
@@ -249,9 +248,8 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     httpd *h = cls;
@@ -368,13 +366,12 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
         {MHD_OPTION_END, 0, NULL},
     };
     h->daemon = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
-        NULL, MHD_OPTION_ARRAY, cfg->threads > 1 ? pool : pool + 1,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
-        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
+        flags, cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+        MHD_OPTION_ARRAY, cfg->threads > 1 ? pool : pool + 1, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections_per_ip, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen,
                  "cannot serve HTTP on %s%s%s port %u (address in use or not available? "
@@ -394,10 +391,7 @@ bad_address:
     return NULL;
 }
 
-uint16_t httpd_port(const httpd *h)
-{
-    return h->port;
-}
+uint16_t httpd_port(const httpd *h) { return h->port; }
 
 void httpd_stop(httpd *h, unsigned grace_s)
 {
@@ -418,8 +412,7 @@ void httpd_stop(httpd *h, unsigned grace_s)
         nanosleep(&tick, NULL);
     unsigned left = atomic_load(&h->in_flight);
     if (left > 0)
-        log_event(LOG_WARN, "requests cut at shutdown",
-                  (log_field[]){LOG_INT("count", left)}, 1);
+        log_event(LOG_WARN, "requests cut at shutdown", (log_field[]){LOG_INT("count", left)}, 1);
 
     MHD_stop_daemon(h->daemon);
     free(h);

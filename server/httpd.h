@@ -21,9 +21,9 @@
 typedef struct httpd httpd;
 
 typedef struct {
-    const char *listen;   /* IPv4 or IPv6 literal */
+    const char *listen; /* IPv4 or IPv6 literal */
     bool listen_is_ipv6;
-    uint16_t port;        /* 0: any free port */
+    uint16_t port; /* 0: any free port */
     unsigned threads;
     unsigned connection_timeout_s;
     unsigned max_connections;

@@ -15,16 +15,13 @@
 #include <unistd.h>
 
 #define LINE_CAP 8192
-#define LINE_RESERVE 4   /* room always kept for "}\n" */
-#define VALUE_MAX 1024   /* bytes of one value before it is cut */
+#define LINE_RESERVE 4 /* room always kept for "}\n" */
+#define VALUE_MAX 1024 /* bytes of one value before it is cut */
 #define PATH_MAX_LOG 1024
 
 static log_format g_format = LOG_FORMAT_JSON;
 
-void log_init(log_format format)
-{
-    g_format = format;
-}
+void log_init(log_format format) { g_format = format; }
 
 typedef struct {
     char buf[LINE_CAP];
@@ -45,10 +42,7 @@ static bool put_raw(line *l, const char *s, size_t n)
     return true;
 }
 
-static bool put(line *l, const char *s)
-{
-    return put_raw(l, s, strlen(s));
-}
+static bool put(line *l, const char *s) { return put_raw(l, s, strlen(s)); }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the
  * bytes there are not one. JSON must be valid UTF-8, and decoded paths come
@@ -174,10 +168,14 @@ static void put_num_field(line *l, const char *key, const char *num)
 static const char *level_name(log_level level)
 {
     switch (level) {
-    case LOG_DEBUG: return "debug";
-    case LOG_INFO: return "info";
-    case LOG_WARN: return "warn";
-    case LOG_ERROR: return "error";
+    case LOG_DEBUG:
+        return "debug";
+    case LOG_INFO:
+        return "info";
+    case LOG_WARN:
+        return "warn";
+    case LOG_ERROR:
+        return "error";
     }
     return "info";
 }

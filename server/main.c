@@ -92,7 +92,8 @@ static int write_port_file(const char *path, unsigned port, char *err, size_t er
     if (!ok || rename(tmp, path) != 0) {
         if (ok)
             saved_errno = errno;
-        snprintf(err, errlen, "--port-file: cannot write '%.512s': %s", path, strerror(saved_errno));
+        snprintf(err, errlen, "--port-file: cannot write '%.512s': %s", path,
+                 strerror(saved_errno));
         unlink(tmp);
         return -1;
     }
@@ -109,8 +110,8 @@ static profile_store *load_profiles(const config *cfg, const char *data_dir, cha
                                     size_t errlen)
 {
     profile_store *store = NULL;
-    HRESULT hr = profile_store_load(cfg->profiles, data_dir, &store, err, errlen,
-                                    on_profile_warning, NULL);
+    HRESULT hr =
+        profile_store_load(cfg->profiles, data_dir, &store, err, errlen, on_profile_warning, NULL);
     if (HR_FAILED(hr) || !store) {
         if (err[0] == '\0')
             snprintf(err, errlen, "%s: %s", cfg->profiles, hresult_name(hr));
@@ -158,8 +159,7 @@ static int wait_for_shutdown(core *c, const config *cfg, const char *data_dir)
         if (left <= 0) {
             size_t ended = core_reap(c, time(NULL));
             if (ended > 0)
-                log_event(LOG_INFO, "sessions expired", (log_field[]){LOG_INT("count", ended)},
-                          1);
+                log_event(LOG_INFO, "sessions expired", (log_field[]){LOG_INT("count", ended)}, 1);
             next_reap = mono_s() + cfg->reap_interval_s;
             continue;
         }
@@ -288,10 +288,14 @@ int main(int argc, char **argv)
      * handling so that Ctrl-C at its prompt works. */
     config cfg;
     switch (config_parse(argc, argv, &cfg, stdout, stderr)) {
-    case CONFIG_EXIT_OK: return 0;
-    case CONFIG_EXIT_USAGE: return 2;
-    case CONFIG_HASH_PASSWORD: return hashpw_run();
-    case CONFIG_RUN: break;
+    case CONFIG_EXIT_OK:
+        return 0;
+    case CONFIG_EXIT_USAGE:
+        return 2;
+    case CONFIG_HASH_PASSWORD:
+        return hashpw_run();
+    case CONFIG_RUN:
+        break;
     }
 
     /* Block the signals we handle before any thread exists (libmicrohttpd and

@@ -158,8 +158,7 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
     }
 
     session *s = NULL;
-    hr = session_create(store, p, flags, c->cfg.idle_timeout_s, c->cfg.lifetime_s, time(NULL),
-                        &s);
+    hr = session_create(store, p, flags, c->cfg.idle_timeout_s, c->cfg.lifetime_s, time(NULL), &s);
     if (HR_FAILED(hr))
         return hr;
     hr = c->reg->ops->add_session(c->reg, s, &h, (flags & MAPI_ALLOW_OTHERS) != 0);
@@ -234,8 +233,7 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     return hr;
 }
 
-HRESULT core_authenticate(core *c, const char *token, size_t len, session **out,
-                          token_hash *handle)
+HRESULT core_authenticate(core *c, const char *token, size_t len, session **out, token_hash *handle)
 {
     *out = NULL;
     token_hash h;
@@ -265,8 +263,8 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
     if (!mapi_flags_known(&MAPI_LOGOFF_FLAG_NAMES, flags))
         return MAPI_E_UNKNOWN_FLAGS;
     registry_ended ended = {NULL, 0};
-    HRESULT hr = c->reg->ops->remove_handle(c->reg, handle, (flags & MAPI_LOGOFF_SHARED) != 0,
-                                            &ended);
+    HRESULT hr =
+        c->reg->ops->remove_handle(c->reg, handle, (flags & MAPI_LOGOFF_SHARED) != 0, &ended);
     registry_ended_finish(&ended);
     return hr;
 }

@@ -122,13 +122,9 @@ HRESULT entryid_one_off(const char *display, const char *addrtype, const char *a
     return S_OK;
 }
 
-static char ascii_upper(char c)
-{
-    return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
-}
+static char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
 
-HRESULT search_key_build(const char *addrtype, const char *address, uint8_t **out,
-                         size_t *out_len)
+HRESULT search_key_build(const char *addrtype, const char *address, uint8_t **out, size_t *out_len)
 {
     const char *t = addrtype ? addrtype : "";
     const char *a = address ? address : "";
@@ -219,8 +215,8 @@ static HRESULT identity_from_row(const status_row *r, identity *out)
 
 static HRESULT identity_placeholder(identity *out)
 {
-    HRESULT hr = entryid_one_off(PLACEHOLDER_DISPLAY, PLACEHOLDER_ADDRTYPE,
-                                 PLACEHOLDER_ADDRESS, &out->entry_id, &out->entry_id_len);
+    HRESULT hr = entryid_one_off(PLACEHOLDER_DISPLAY, PLACEHOLDER_ADDRTYPE, PLACEHOLDER_ADDRESS,
+                                 &out->entry_id, &out->entry_id_len);
     if (HR_FAILED(hr))
         return hr;
     if (HR_FAILED(hr = copy_str(&out->display, PLACEHOLDER_DISPLAY)))

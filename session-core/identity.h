@@ -47,5 +47,4 @@ HRESULT entryid_one_off(const char *display, const char *addrtype, const char *a
 
 /* PR_SEARCH_KEY of an address: "ADDRTYPE:ADDRESS" upper-cased (ASCII letters)
  * with its terminating NUL byte, as MAPI builds it. *out is malloc'd. */
-HRESULT search_key_build(const char *addrtype, const char *address, uint8_t **out,
-                         size_t *out_len);
+HRESULT search_key_build(const char *addrtype, const char *address, uint8_t **out, size_t *out_len);

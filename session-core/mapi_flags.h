@@ -28,9 +28,9 @@
 #define MAPI_LOGON_UI_FLAGS (MAPI_LOGON_UI | MAPI_PASSWORD_UI | MAPI_SERVICE_UI_ALWAYS)
 /* What a logon gets when the request names no flags: the service-style
  * default recommended in mapi-session.md 1.2. */
-#define MAPI_LOGON_DEFAULT_FLAGS                                                     \
-    (MAPI_EXTENDED | MAPI_NEW_SESSION | MAPI_EXPLICIT_PROFILE | MAPI_NO_MAIL |       \
-     MAPI_NT_SERVICE | MAPI_UNICODE)
+#define MAPI_LOGON_DEFAULT_FLAGS                                                                   \
+    (MAPI_EXTENDED | MAPI_NEW_SESSION | MAPI_EXPLICIT_PROFILE | MAPI_NO_MAIL | MAPI_NT_SERVICE |   \
+     MAPI_UNICODE)
 
 /* IMAPISession::Logoff flags. */
 #define MAPI_LOGOFF_SHARED 0x1u

@@ -16,10 +16,7 @@
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 static bool sodium_ok;
 
-static void sodium_init_once(void)
-{
-    sodium_ok = sodium_init() >= 0;
-}
+static void sodium_init_once(void) { sodium_ok = sodium_init() >= 0; }
 
 bool profile_sodium_ready(void)
 {
@@ -108,10 +105,7 @@ const service_config *profile_service(const profile *p, size_t i)
 /* The lock and the verifier are the only mutable parts of a loaded store;
  * the public API hands out const profiles, so this is the one place that
  * casts the const away. */
-static profile *mut(const profile *p)
-{
-    return (profile *)(uintptr_t)p;
-}
+static profile *mut(const profile *p) { return (profile *)(uintptr_t)p; }
 
 /* Verifies password against the current verifier; the copy lets argon2id
  * (slow on purpose) run without holding the lock. *used receives the verifier
@@ -189,10 +183,7 @@ int profile_logon_lock(const profile *p, long timeout_ms)
     return pthread_mutex_timedlock(&m->logon_lock, &deadline) == 0 ? 0 : -1;
 }
 
-void profile_logon_unlock(const profile *p)
-{
-    pthread_mutex_unlock(&mut(p)->logon_lock);
-}
+void profile_logon_unlock(const profile *p) { pthread_mutex_unlock(&mut(p)->logon_lock); }
 
 const char *service_name(const service_config *s) { return s->name; }
 

@@ -37,9 +37,8 @@ typedef enum {
  * (or NOT_ENOUGH_MEMORY) and writes a message naming the file, the profile and
  * the field to err. Warnings (a profile without authentication, a provider
  * without settings) are passed to warn, if not NULL. */
-HRESULT profile_store_load(const char *path, const char *base_dir, profile_store **out,
-                           char *err, size_t errlen,
-                           void (*warn)(void *ctx, const char *msg), void *warn_ctx);
+HRESULT profile_store_load(const char *path, const char *base_dir, profile_store **out, char *err,
+                           size_t errlen, void (*warn)(void *ctx, const char *msg), void *warn_ctx);
 
 /* The same from a string in memory; source names it in messages. */
 HRESULT profile_store_load_string(const char *json, const char *source, const char *base_dir,

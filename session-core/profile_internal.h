@@ -56,7 +56,6 @@ struct profile_store {
     const profile *def;
 };
 
-
 /* libsodium initialised once per process; false when it cannot be.
  * Thread-safe. */
 bool profile_sodium_ready(void);

@@ -70,8 +70,8 @@ __attribute__((format(printf, 2, 3))) static void warnf(const loader *L, const c
 }
 
 /* Typos must not pass silently: every key of obj must be in allowed. */
-static HRESULT check_keys(const loader *L, const char *pname, const char *where,
-                          json_t *obj, const char *const *allowed)
+static HRESULT check_keys(const loader *L, const char *pname, const char *where, json_t *obj,
+                          const char *const *allowed)
 {
     const char *key;
     json_t *v;
@@ -142,14 +142,13 @@ static HRESULT parse_flags(const loader *L, const char *pname, const char *where
     if (json_is_integer(v)) {
         json_int_t n = json_integer_value(v);
         if (n < 0 || n > UINT32_MAX || !mapi_flags_known(set, (uint32_t)n))
-            return fail(L, pname, "%s.resource_flags: unknown bits in %" JSON_INTEGER_FORMAT,
-                        where, n);
+            return fail(L, pname, "%s.resource_flags: unknown bits in %" JSON_INTEGER_FORMAT, where,
+                        n);
         *out = (uint32_t)n;
         return S_OK;
     }
     if (!json_is_array(v))
-        return fail(L, pname, "%s.resource_flags: must be an array of names or a number",
-                    where);
+        return fail(L, pname, "%s.resource_flags: must be an array of names or a number", where);
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e)
@@ -158,16 +157,16 @@ static HRESULT parse_flags(const loader *L, const char *pname, const char *where
         if (!json_is_string(e))
             return fail(L, pname, "%s.resource_flags[%zu]: must be a string", where, i);
         if (!mapi_name_lookup(set, json_string_value(e), &bit))
-            return fail(L, pname, "%s.resource_flags[%zu]: unknown resource flag \"%s\"",
-                        where, i, json_string_value(e));
+            return fail(L, pname, "%s.resource_flags[%zu]: unknown resource flag \"%s\"", where, i,
+                        json_string_value(e));
         flags |= bit;
     }
     *out = flags;
     return S_OK;
 }
 
-static HRESULT parse_identity(const loader *L, const char *pname, const char *where,
-                              json_t *v, provider_config *c)
+static HRESULT parse_identity(const loader *L, const char *pname, const char *where, json_t *v,
+                              provider_config *c)
 {
     static const char *const keys[] = {"display", "address_type", "address", NULL};
     char sub[96];
@@ -190,8 +189,8 @@ static HRESULT parse_identity(const loader *L, const char *pname, const char *wh
     return S_OK;
 }
 
-static HRESULT parse_settings(const loader *L, const char *pname, const char *where,
-                              json_t *v, provider_config *c)
+static HRESULT parse_settings(const loader *L, const char *pname, const char *where, json_t *v,
+                              provider_config *c)
 {
     if (!v)
         return S_OK;
@@ -232,8 +231,8 @@ static HRESULT parse_settings(const loader *L, const char *pname, const char *wh
 static HRESULT parse_provider(const loader *L, const char *pname, const char *svc,
                               const char *where, json_t *v, provider_config *c)
 {
-    static const char *const keys[] = {"type",     "kind",     "display_name", "resource_flags",
-                                       "identity", "settings", NULL};
+    static const char *const keys[] = {
+        "type", "kind", "display_name", "resource_flags", "identity", "settings", NULL};
     if (!json_is_object(v))
         return fail(L, pname, "%s: must be an object", where);
     HRESULT hr = check_keys(L, pname, where, v, keys);
@@ -284,8 +283,9 @@ static HRESULT parse_provider(const loader *L, const char *pname, const char *sv
             return fail(L, pname, "%s.%s", where, kerr[0] ? kerr : "settings: invalid");
     }
     if (!provider_config_setting(c, "path"))
-        warnf(L, "profile \"%s\": service \"%s\": provider \"%s\" has no path: it will be "
-                 "unconfigured",
+        warnf(L,
+              "profile \"%s\": service \"%s\": provider \"%s\" has no path: it will be "
+              "unconfigured",
               pname, svc, c->display_name);
     return S_OK;
 }
@@ -300,8 +300,8 @@ static HRESULT claim_once(const loader *L, const char *pname, const char *pwhere
     if (!(c->resource_flags & flag))
         return S_OK;
     if (at[0])
-        return fail(L, pname, "%s.resource_flags: a second %s provider (the first is %s)",
-                    pwhere, flag_name, at);
+        return fail(L, pname, "%s.resource_flags: a second %s provider (the first is %s)", pwhere,
+                    flag_name, at);
     snprintf(at, 64, "%s", pwhere);
     return S_OK;
 }
@@ -338,8 +338,8 @@ static HRESULT parse_services(const loader *L, profile *p, json_t *v)
         json_t *provs = json_object_get(sv, "providers");
         if (!json_is_array(provs))
             return fail(L, pname, "%s.providers: required array", where);
-        s->providers = calloc(json_array_size(provs) ? json_array_size(provs) : 1,
-                              sizeof *s->providers);
+        s->providers =
+            calloc(json_array_size(provs) ? json_array_size(provs) : 1, sizeof *s->providers);
         if (!s->providers)
             return oom(L);
         size_t j;
@@ -418,8 +418,7 @@ static HRESULT parse_profile(const loader *L, profile_store *st, size_t idx, jso
     const char *n = json_string_value(name);
     size_t chars = utf8_chars(n);
     if (chars == 0 || chars > PROFILE_NAME_MAX_CHARS)
-        return fail(L, n, "name: must be 1..%d characters, not %zu", PROFILE_NAME_MAX_CHARS,
-                    chars);
+        return fail(L, n, "name: must be 1..%d characters, not %zu", PROFILE_NAME_MAX_CHARS, chars);
     for (size_t i = 0; i < idx; i++)
         if (strcmp(st->profiles[i].name, n) == 0)
             return fail(L, n, "name: duplicate profile name (also profiles[%zu])", i);
@@ -500,9 +499,8 @@ static char *absolute_base(const char *base_dir, const char *dir)
 }
 
 static HRESULT load_json(json_t *root, const json_error_t *jerr, const char *source,
-                         const char *base_dir, const char *dir, profile_store **out,
-                         char *err, size_t errlen, void (*warn)(void *, const char *),
-                         void *warn_ctx)
+                         const char *base_dir, const char *dir, profile_store **out, char *err,
+                         size_t errlen, void (*warn)(void *, const char *), void *warn_ctx)
 {
     loader L = {source, NULL, err, errlen, warn, warn_ctx};
     *out = NULL;
@@ -510,8 +508,7 @@ static HRESULT load_json(json_t *root, const json_error_t *jerr, const char *sou
         if (json_error_code(jerr) == json_error_out_of_memory)
             return oom(&L);
         if (jerr->line > 0)
-            return fail(&L, NULL, "line %d column %d: %s", jerr->line, jerr->column,
-                        jerr->text);
+            return fail(&L, NULL, "line %d column %d: %s", jerr->line, jerr->column, jerr->text);
         return fail(&L, NULL, "%s", jerr->text);
     }
     char *base = absolute_base(base_dir, dir);
@@ -526,9 +523,8 @@ static HRESULT load_json(json_t *root, const json_error_t *jerr, const char *sou
     return hr;
 }
 
-HRESULT profile_store_load(const char *path, const char *base_dir, profile_store **out,
-                           char *err, size_t errlen,
-                           void (*warn)(void *ctx, const char *msg), void *warn_ctx)
+HRESULT profile_store_load(const char *path, const char *base_dir, profile_store **out, char *err,
+                           size_t errlen, void (*warn)(void *ctx, const char *msg), void *warn_ctx)
 {
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
@@ -552,6 +548,6 @@ HRESULT profile_store_load_string(const char *json, const char *source, const ch
 {
     json_error_t jerr;
     json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
-    return load_json(root, &jerr, source ? source : "<string>", base_dir, ".", out, err,
-                     errlen, warn, warn_ctx);
+    return load_json(root, &jerr, source ? source : "<string>", base_dir, ".", out, err, errlen,
+                     warn, warn_ctx);
 }

@@ -22,7 +22,7 @@
 /* What the status row shows of a provider; the kind fills it from what it
  * really finds, never from configuration alone. */
 typedef struct {
-    uint32_t status_code;                         /* STATUS_AVAILABLE, ... */
+    uint32_t status_code;                           /* STATUS_AVAILABLE, ... */
     char status_string[PROVIDER_STATUS_STRING_MAX]; /* why, in words */
 } provider_status;
 
@@ -65,8 +65,7 @@ typedef struct provider_ops {
     /* The identity entry id this provider knows for its configured identity
      * (an address-book entry); NULL or MAPI_E_NOT_FOUND when it has none, and
      * the session builds a one-off entry id instead. */
-    HRESULT (*identity_entry_id)(void *state, const provider_config *cfg,
-                                 provider_entry_id *out);
+    HRESULT (*identity_entry_id)(void *state, const provider_config *cfg, provider_entry_id *out);
 } provider_ops;
 
 /* The built-in kind with that name, or NULL. */

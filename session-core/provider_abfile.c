@@ -63,15 +63,15 @@ static bool valid_shape(const json_t *root, char *why, size_t whylen)
     }
     size_t i;
     const json_t *e;
-    json_array_foreach(entries, i, e) {
+    json_array_foreach(entries, i, e)
+    {
         if (!json_is_object(e)) {
             snprintf(why, whylen, "entries[%zu]: not an object", i);
             return false;
         }
         for (size_t f = 0; f < sizeof FIELDS / sizeof FIELDS[0]; f++) {
             if (!json_is_string(json_object_get(e, FIELDS[f]))) {
-                snprintf(why, whylen, "entries[%zu].%s: missing or not a string", i,
-                         FIELDS[f]);
+                snprintf(why, whylen, "entries[%zu].%s: missing or not a string", i, FIELDS[f]);
                 return false;
             }
         }
@@ -167,8 +167,7 @@ static int abfile_create(const char *path, const provider_config *cfg)
         free(text);
         return ENOMEM;
     }
-    snprintf(tmp, tlen, "%s.%ld.%lu.tmp", path, (long)getpid(),
-             atomic_fetch_add(&counter, 1));
+    snprintf(tmp, tlen, "%s.%ld.%lu.tmp", path, (long)getpid(), atomic_fetch_add(&counter, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, ABFILE_FILE_MODE);
     if (fd < 0) {
         err = errno;
@@ -265,10 +264,7 @@ static HRESULT abfile_logon(const provider_config *cfg, void **state)
     return S_OK;
 }
 
-static void abfile_logoff(void *state)
-{
-    abfile_free(state);
-}
+static void abfile_logoff(void *state) { abfile_free(state); }
 
 static void abfile_status(void *state, provider_status *out)
 {
@@ -296,7 +292,8 @@ static HRESULT abfile_identity_entry_id(void *state, const provider_config *cfg,
 
     size_t i;
     const json_t *e;
-    json_array_foreach(s->entries, i, e) {
+    json_array_foreach(s->entries, i, e)
+    {
         const char *et = json_string_value(json_object_get(e, "address_type"));
         const char *ea = json_string_value(json_object_get(e, "address"));
         /* Address types and SMTP addresses compare without case, as MAPI's

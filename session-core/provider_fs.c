@@ -25,10 +25,7 @@ void pfs_set_status(provider_status *st, uint32_t code, const char *fmt, ...)
 
 /* strerror is not thread-safe and sessions run concurrently: use the GNU
  * strerror_r (the Makefile defines _GNU_SOURCE), which returns the text. */
-const char *pfs_errtext(int err, char *buf, size_t len)
-{
-    return strerror_r(err, buf, len);
-}
+const char *pfs_errtext(int err, char *buf, size_t len) { return strerror_r(err, buf, len); }
 
 char *pfs_path_join(const char *a, const char *b)
 {

@@ -27,8 +27,8 @@ static const char *const SUBDIRS[] = {"cur", "new", "tmp"};
 #define NSUBDIRS (sizeof SUBDIRS / sizeof SUBDIRS[0])
 
 typedef struct {
-    char *path;                /* the Maildir folder, resolved */
-    char *sub[NSUBDIRS];       /* path/cur, path/new, path/tmp */
+    char *path;                                    /* the Maildir folder, resolved */
+    char *sub[NSUBDIRS];                           /* path/cur, path/new, path/tmp */
     char create_error[PROVIDER_STATUS_STRING_MAX]; /* why create failed, "" if it did not */
     provider_status st;
 } maildir_state;
@@ -91,15 +91,14 @@ static void maildir_create(maildir_state *s)
     char eb[128];
     int err = pfs_mkdir_p(s->path, MAILDIR_MODE);
     if (err) {
-        snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s",
-                 s->path, pfs_errtext(err, eb, sizeof eb));
+        snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s", s->path,
+                 pfs_errtext(err, eb, sizeof eb));
         return;
     }
     for (size_t i = 0; i < NSUBDIRS; i++) {
         if (mkdir(s->sub[i], MAILDIR_MODE) != 0 && errno != EEXIST) {
-            snprintf(s->create_error, sizeof s->create_error,
-                     "cannot create folder %s: %s", s->sub[i],
-                     pfs_errtext(errno, eb, sizeof eb));
+            snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s",
+                     s->sub[i], pfs_errtext(errno, eb, sizeof eb));
             return;
         }
     }
@@ -136,10 +135,7 @@ oom:
     return MAPI_E_NOT_ENOUGH_MEMORY;
 }
 
-static void maildir_logoff(void *state)
-{
-    maildir_free(state);
-}
+static void maildir_logoff(void *state) { maildir_free(state); }
 
 static void maildir_status(void *state, provider_status *out)
 {

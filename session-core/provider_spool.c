@@ -72,10 +72,7 @@ static bool is_message(int dirfd_, const char *name)
 }
 
 /* The number of queued messages, or -1 with errno. */
-static long count_queue(const char *queue)
-{
-    return pfs_count_entries(queue, is_message);
-}
+static long count_queue(const char *queue) { return pfs_count_entries(queue, is_message); }
 
 /* Re-checks the folders and the queue length into s->st; true when usable. */
 static bool spool_refresh(spool_state *s)
@@ -152,8 +149,8 @@ static int create_unique(int tmpfd, int newfd, char *name, size_t namelen)
 {
     static atomic_ulong counter;
     for (int i = 0; i < UNIQUE_ATTEMPTS; i++) {
-        snprintf(name, namelen, "%lld.%ld_%lu.mapigw", (long long)time(NULL),
-                 (long)getpid(), atomic_fetch_add(&counter, 1));
+        snprintf(name, namelen, "%lld.%ld_%lu.mapigw", (long long)time(NULL), (long)getpid(),
+                 atomic_fetch_add(&counter, 1));
         struct stat sb;
         if (fstatat(newfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
             continue; /* rename would replace a delivered message */
@@ -245,7 +242,9 @@ static HRESULT deliver_all(spool_state *s, char *why, size_t whylen)
     if (tmpfd < 0 || newfd < 0 || !q) {
         hr = errno == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED;
         say(why, whylen, "cannot open %s: %s",
-            tmpfd < 0 ? s->dtmp : newfd < 0 ? s->dnew : s->queue,
+            tmpfd < 0   ? s->dtmp
+            : newfd < 0 ? s->dnew
+                        : s->queue,
             pfs_errtext(errno, eb, sizeof eb));
         goto out;
     }
@@ -312,10 +311,7 @@ static HRESULT spool_logon(const provider_config *cfg, void **state)
     return S_OK;
 }
 
-static void spool_logoff(void *state)
-{
-    spool_free(state);
-}
+static void spool_logoff(void *state) { spool_free(state); }
 
 static void spool_status(void *state, provider_status *out)
 {

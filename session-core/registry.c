@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 typedef struct {
     htab_node node;
@@ -359,8 +359,9 @@ static void mem_free(registry *r)
 }
 
 static const registry_ops MEMORY_OPS = {
-    mem_add_session, mem_join_shared, mem_sole_shared, mem_lookup, mem_remove_handle,
-    mem_remove_session, mem_find, mem_remove_where, mem_snapshot, mem_counts, mem_free,
+    mem_add_session,   mem_join_shared,    mem_sole_shared, mem_lookup,
+    mem_remove_handle, mem_remove_session, mem_find,        mem_remove_where,
+    mem_snapshot,      mem_counts,         mem_free,
 };
 
 registry *registry_memory_new(const registry_limits *limits)

@@ -39,8 +39,7 @@ typedef struct registry_ops {
     HRESULT (*add_session)(registry *r, session *s, const token_hash *h, bool publish_shared);
     /* Adds a handle to the profile's shared session: S_OK and a new reference,
      * MAPI_E_NOT_FOUND when the profile has no shared session. */
-    HRESULT (*join_shared)(registry *r, const char *profile, const token_hash *h,
-                           session **out);
+    HRESULT (*join_shared)(registry *r, const char *profile, const token_hash *h, session **out);
     /* The only shared session of the whole gateway: S_OK and a new reference,
      * MAPI_E_NOT_FOUND when there is none or more than one. */
     HRESULT (*sole_shared)(registry *r, session **out);
@@ -48,8 +47,7 @@ typedef struct registry_ops {
     HRESULT (*lookup)(registry *r, const token_hash *h, session **out);
     /* Removes one handle; the session too when it was its last handle, or
      * every handle when end_all. MAPI_E_END_OF_SESSION if the handle is gone. */
-    HRESULT (*remove_handle)(registry *r, const token_hash *h, bool end_all,
-                             registry_ended *ended);
+    HRESULT (*remove_handle)(registry *r, const token_hash *h, bool end_all, registry_ended *ended);
     /* Removes a session and all its handles; MAPI_E_NOT_FOUND if absent. */
     HRESULT (*remove_session)(registry *r, const char *id, registry_ended *ended);
     /* A new reference to the session with that id, or NULL. */

@@ -29,8 +29,7 @@ static void new_instance_key(status_row *row)
 }
 
 HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
-                       unsigned idle_timeout_s, unsigned lifetime_s, time_t now,
-                       session **out)
+                       unsigned idle_timeout_s, unsigned lifetime_s, time_t now, session **out)
 {
     session *s = calloc(1, sizeof *s);
     if (!s)
@@ -197,8 +196,7 @@ static HRESULT provider_row(const session *s, const session_provider *sp, status
 /* Where a provider's failed logon leaves it (mapi-session.md 1.2 step 5). */
 typedef enum { LOGON_OK, LOGON_DROP_PROVIDER, LOGON_DISABLE_SERVICE } logon_outcome;
 
-static logon_outcome logon_one(const provider_ops *ops, const provider_config *cfg,
-                               void **state)
+static logon_outcome logon_one(const provider_ops *ops, const provider_config *cfg, void **state)
 {
     HRESULT hr = ops->logon(cfg, state);
     /* MAPI runs the service's configuration entry point and retries once; we
@@ -220,8 +218,7 @@ typedef struct {
 } pending_provider;
 
 /* Logs on every provider of one type in the services not yet disabled. */
-static void logon_pass(const profile *p, uint32_t type, pending_provider **pend,
-                       bool *disabled)
+static void logon_pass(const profile *p, uint32_t type, pending_provider **pend, bool *disabled)
 {
     for (size_t i = 0; i < profile_service_count(p); i++) {
         const service_config *svc = profile_service(p, i);
@@ -271,8 +268,8 @@ static HRESULT build_rows(session *s, pending_provider **pend)
         s->row_count = 2;
     }
     if (HR_SUCCEEDED(hr)) {
-        hr = mapi_row(&s->rows[2], "MAPI Address Book", "MAPIAB", MAPI_AB,
-                      STATUS_VALIDATE_STATE, STATUS_AVAILABLE, "Available");
+        hr = mapi_row(&s->rows[2], "MAPI Address Book", "MAPIAB", MAPI_AB, STATUS_VALIDATE_STATE,
+                      STATUS_AVAILABLE, "Available");
         s->row_count = 3;
     }
     for (size_t i = 0; i < profile_service_count(p) && HR_SUCCEEDED(hr); i++) {
@@ -378,8 +375,7 @@ static status_row *find_row(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN
     return NULL;
 }
 
-HRESULT session_status_row(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
-                           status_row *out)
+HRESULT session_status_row(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN], status_row *out)
 {
     pthread_mutex_lock(&s->lock);
     HRESULT hr = MAPI_E_NOT_FOUND;
@@ -491,7 +487,8 @@ static HRESULT run_method(session *s, status_row *row, const method_call *call)
      * only its profile section to check. */
     if (call->method == M_VALIDATE && row->resource_type == MAPI_SUBSYSTEM)
         return for_providers(s, 0, call);
-    if (row->resource_type == MAPI_SPOOLER && (call->method == M_VALIDATE || call->method == M_FLUSH))
+    if (row->resource_type == MAPI_SPOOLER &&
+        (call->method == M_VALIDATE || call->method == M_FLUSH))
         return for_providers(s, MAPI_TRANSPORT_PROVIDER, call);
     if (call->method == M_VALIDATE)
         return S_OK;
@@ -539,8 +536,8 @@ HRESULT session_validate_state(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_
     return status_method_call(s, ik, &call, row_out);
 }
 
-HRESULT session_flush_queues(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
-                             uint32_t flags, status_row *row_out)
+HRESULT session_flush_queues(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN], uint32_t flags,
+                             status_row *row_out)
 {
     method_call call = {M_FLUSH, flags, NULL, NULL};
     return status_method_call(s, ik, &call, row_out);

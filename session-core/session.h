@@ -61,8 +61,8 @@ HRESULT session_identity(session *s, identity *out);
  * updated row to *row_out (if not NULL). */
 HRESULT session_validate_state(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
                                uint32_t flags, status_row *row_out);
-HRESULT session_flush_queues(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
-                             uint32_t flags, status_row *row_out);
+HRESULT session_flush_queues(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN], uint32_t flags,
+                             status_row *row_out);
 HRESULT session_change_password(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
                                 const char *old_password, const char *new_password,
                                 status_row *row_out);

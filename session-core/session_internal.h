@@ -22,7 +22,7 @@ typedef struct session_provider {
 typedef struct session_handle {
     htab_node node; /* in the registry's token table */
     token_hash hash;
-    struct session *session;           /* counted reference */
+    struct session *session; /* counted reference */
     struct session_handle *next_in_session;
 } session_handle;
 
@@ -56,8 +56,7 @@ struct session {
 /* A new session (one reference, no providers yet); takes a new reference to
  * store. */
 HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
-                       unsigned idle_timeout_s, unsigned lifetime_s, time_t now,
-                       session **out);
+                       unsigned idle_timeout_s, unsigned lifetime_s, time_t now, session **out);
 
 /* Logs the profile's providers on as MAPILogonEx does (address books, stores,
  * then transports unless MAPI_NO_MAIL; UNCONFIGURED retried once, then the

@@ -64,8 +64,7 @@ int status_row_copy(status_row *dst, const status_row *src)
         dup_str(&dst->identity_display, src->identity_display) ||
         dup_str(&dst->identity_addrtype, src->identity_addrtype) ||
         dup_str(&dst->identity_address, src->identity_address) ||
-        dup_bytes(&dst->identity_entry_id, src->identity_entry_id,
-                  src->identity_entry_id_len) ||
+        dup_bytes(&dst->identity_entry_id, src->identity_entry_id, src->identity_entry_id_len) ||
         dup_bytes(&dst->identity_search_key, src->identity_search_key,
                   src->identity_search_key_len)) {
         status_row_clear(dst);

@@ -15,18 +15,18 @@
 
 typedef struct {
     uint8_t instance_key[STATUS_INSTANCE_KEY_LEN]; /* PR_INSTANCE_KEY, never reused */
-    uint32_t row_id;                                /* PR_ROWID: position in the table */
-    uint8_t entry_id[STATUS_ENTRY_ID_LEN];          /* PR_ENTRYID: opens the status object */
-    uint32_t object_type;                           /* PR_OBJECT_TYPE: always MAPI_STATUS */
-    char *display_name;                             /* PR_DISPLAY_NAME */
-    char *provider_display;                         /* PR_PROVIDER_DISPLAY */
-    char *provider_dll_name;                        /* PR_PROVIDER_DLL_NAME */
-    uint32_t resource_type;                         /* PR_RESOURCE_TYPE */
-    uint32_t resource_flags;                        /* PR_RESOURCE_FLAGS */
-    uint32_t resource_methods;                      /* PR_RESOURCE_METHODS */
-    uint32_t status_code;                           /* PR_STATUS_CODE */
-    char *status_string;                            /* PR_STATUS_STRING, may be NULL */
-    char *resource_path;                            /* PR_RESOURCE_PATH, may be NULL */
+    uint32_t row_id;                               /* PR_ROWID: position in the table */
+    uint8_t entry_id[STATUS_ENTRY_ID_LEN];         /* PR_ENTRYID: opens the status object */
+    uint32_t object_type;                          /* PR_OBJECT_TYPE: always MAPI_STATUS */
+    char *display_name;                            /* PR_DISPLAY_NAME */
+    char *provider_display;                        /* PR_PROVIDER_DISPLAY */
+    char *provider_dll_name;                       /* PR_PROVIDER_DLL_NAME */
+    uint32_t resource_type;                        /* PR_RESOURCE_TYPE */
+    uint32_t resource_flags;                       /* PR_RESOURCE_FLAGS */
+    uint32_t resource_methods;                     /* PR_RESOURCE_METHODS */
+    uint32_t status_code;                          /* PR_STATUS_CODE */
+    char *status_string;                           /* PR_STATUS_STRING, may be NULL */
+    char *resource_path;                           /* PR_RESOURCE_PATH, may be NULL */
     /* PR_IDENTITY_*: has_identity false means none of them. identity_entry_id
      * may still be NULL for a provider that publishes a name and address but
      * no entry id (QueryIdentity then builds a one-off entry id). */

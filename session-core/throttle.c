@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define THROTTLE_FORGET_S (15 * 60)
 
 typedef struct {
@@ -41,8 +41,7 @@ static bool entry_eq(const htab_node *n, const void *key)
 
 /* Builds "profile\nclient" into buf; false when it does not fit (then the
  * attempt is not throttled: such keys are longer than any valid logon's). */
-static bool make_key(const char *profile, const char *client, char *buf, size_t cap,
-                     key_view *out)
+static bool make_key(const char *profile, const char *client, char *buf, size_t cap, key_view *out)
 {
     size_t p = profile ? strlen(profile) : 0, c = client ? strlen(client) : 0;
     if (p + c + 1 > cap)
@@ -126,7 +125,8 @@ static void collect_stale(htab_node *n, void *ctx)
 
 static void sweep_locked(throttle *t, time_t now)
 {
-    sweep_ctx s = {now, calloc(t->entries.count ? t->entries.count : 1, sizeof(throttle_entry *)), 0};
+    sweep_ctx s = {now, calloc(t->entries.count ? t->entries.count : 1, sizeof(throttle_entry *)),
+                   0};
     if (!s.stale)
         return;
     htab_foreach(&t->entries, collect_stale, &s);

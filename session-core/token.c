@@ -10,8 +10,7 @@ _Static_assert(TOKEN_STRING_LEN - TOKEN_PREFIX_LEN == (TOKEN_RANDOM_BYTES * 8 + 
                "43 base64url characters hold exactly 32 bytes");
 _Static_assert(TOKEN_HASH_LEN == crypto_hash_sha256_BYTES, "token_hash is a SHA-256");
 
-static const char B64URL[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 static int sodium_ok;

@@ -44,13 +44,15 @@ Test(errors, wrong_types)
     G = gw_start("main.json", NULL);
     gw_add_secret(G, "alice-pw");
     post_expect("{\"profile\":42,\"password\":\"alice-pw\"}", 400, "MAPI_E_INVALID_PARAMETER");
-    post_expect("{\"profile\":\"alice\",\"password\":\"alice-pw\",\"flags\":{\"MAPI_NEW_SESSION\":true}}",
-                400, "MAPI_E_INVALID_PARAMETER");
+    post_expect(
+        "{\"profile\":\"alice\",\"password\":\"alice-pw\",\"flags\":{\"MAPI_NEW_SESSION\":true}}",
+        400, "MAPI_E_INVALID_PARAMETER");
     post_expect("{\"profile\":\"alice\",\"password\":7}", 400, "MAPI_E_INVALID_PARAMETER");
     post_expect("{\"profile\":\"alice\",\"password\":\"alice-pw\",\"flags\":\"MAPI_NEW_SESSION\"}",
                 400, "MAPI_E_INVALID_PARAMETER");
-    post_expect("{\"profile\":\"alice\",\"password\":\"alice-pw\",\"flags\":[\"MAPI_NEW_SESSION\",2]}",
-                400, "MAPI_E_INVALID_PARAMETER");
+    post_expect(
+        "{\"profile\":\"alice\",\"password\":\"alice-pw\",\"flags\":[\"MAPI_NEW_SESSION\",2]}", 400,
+        "MAPI_E_INVALID_PARAMETER");
     post_expect("{\"profile\":\"alice\",\"password\":\"alice-pw\",\"flags\":-1}", 400,
                 "MAPI_E_INVALID_PARAMETER");
     post_expect("{\"profile\":[\"alice\"],\"password\":\"alice-pw\"}", 400,

@@ -203,8 +203,8 @@ Test(ops, sigterm_exits_zero_and_logs_json)
         json_decref(j);
     }
     cr_expect(json_lines > 0, "no JSON log line");
-    cr_expect_eq(json_lines, lines, "%zu of %zu log lines are not JSON objects",
-                 lines - json_lines, lines);
+    cr_expect_eq(json_lines, lines, "%zu of %zu log lines are not JSON objects", lines - json_lines,
+                 lines);
     free(log);
     log = gw_read_log(G);
     cr_expect(strstr(log, "/status") != NULL, "the access log does not show GET /status");

@@ -79,14 +79,17 @@ Test(sessions, logon_201_shape)
     cr_expect_str_eq(gw_jstr(b, "profile"), "alice");
     json_t *flags = json_object_get(b, "flags");
     unsigned long long v = gw_jvalue(flags);
-    cr_expect_eq(v & 0x80000022ull, 0x80000022ull, "flags value 0x%llx lacks EXTENDED|UNICODE|NEW_SESSION", v);
+    cr_expect_eq(v & 0x80000022ull, 0x80000022ull,
+                 "flags value 0x%llx lacks EXTENDED|UNICODE|NEW_SESSION", v);
     cr_expect(gw_jnames_has(flags, "MAPI_EXTENDED"));
     cr_expect(gw_jnames_has(flags, "MAPI_UNICODE"));
     cr_expect(gw_jnames_has(flags, "MAPI_NEW_SESSION"));
     cr_expect(json_is_false(json_object_get(b, "shared")));
     cr_expect(json_is_false(json_object_get(b, "joined")));
-    cr_expect(gw_is_rfc3339_utc(gw_jstr(b, "created_at")), "created_at %s", gw_jstr(b, "created_at"));
-    cr_expect(gw_is_rfc3339_utc(gw_jstr(b, "expires_at")), "expires_at %s", gw_jstr(b, "expires_at"));
+    cr_expect(gw_is_rfc3339_utc(gw_jstr(b, "created_at")), "created_at %s",
+              gw_jstr(b, "created_at"));
+    cr_expect(gw_is_rfc3339_utc(gw_jstr(b, "expires_at")), "expires_at %s",
+              gw_jstr(b, "expires_at"));
     json_t *idle = json_object_get(b, "idle_timeout_s");
     cr_expect(json_is_integer(idle) && json_integer_value(idle) == 1800, "idle_timeout_s");
 
@@ -165,10 +168,13 @@ Test(sessions, use_default_null_empty_absent)
 {
     start(NULL);
     const char *bodies[] = {
-        "{\"profile\":null,\"password\":\"carol-pw\",\"flags\":[\"MAPI_USE_DEFAULT\",\"MAPI_NEW_SESSION\"]}",
-        "{\"profile\":\"\",\"password\":\"carol-pw\",\"flags\":[\"MAPI_USE_DEFAULT\",\"MAPI_NEW_SESSION\"]}",
+        "{\"profile\":null,\"password\":\"carol-pw\",\"flags\":[\"MAPI_USE_DEFAULT\",\"MAPI_NEW_"
+        "SESSION\"]}",
+        "{\"profile\":\"\",\"password\":\"carol-pw\",\"flags\":[\"MAPI_USE_DEFAULT\",\"MAPI_NEW_"
+        "SESSION\"]}",
         "{\"password\":\"carol-pw\",\"flags\":[\"MAPI_USE_DEFAULT\",\"MAPI_NEW_SESSION\"]}",
-        "{\"profile\":null,\"password\":\"carol-pw\",\"flags\":[\"MAPI_USE_DEFAULT\",\"MAPI_EXPLICIT_PROFILE\",\"MAPI_NEW_SESSION\"]}",
+        "{\"profile\":null,\"password\":\"carol-pw\",\"flags\":[\"MAPI_USE_DEFAULT\",\"MAPI_"
+        "EXPLICIT_PROFILE\",\"MAPI_NEW_SESSION\"]}",
     };
     gw_add_secret(G, "carol-pw");
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -222,7 +228,9 @@ Test(sessions, profile_name_length)
 Test(sessions, non_ascii_profile_round_trips)
 {
     start(NULL);
-    const char *name = "\xc3\x9cn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9-\xe3\x83\x97\xe3\x83\xad\xe3\x83\x95"
+    const char *name = "\xc3\x9cn\xc3\xaf"
+                       "c\xc3\xb8"
+                       "d\xc3\xa9-\xe3\x83\x97\xe3\x83\xad\xe3\x83\x95"
                        "\xe3\x82\xa1\xe3\x82\xa4\xe3\x83\xab";
     gw_session s;
     gw_logon_ok(G, name, NULL, "[\"MAPI_NEW_SESSION\"]", &s);
@@ -240,7 +248,8 @@ Test(sessions, two_ui_flags_rejected)
 {
     start(NULL);
     gw_session s;
-    gw_logon(G, "alice", "alice-pw", "[\"MAPI_LOGON_UI\",\"MAPI_PASSWORD_UI\",\"MAPI_NEW_SESSION\"]", &s);
+    gw_logon(G, "alice", "alice-pw",
+             "[\"MAPI_LOGON_UI\",\"MAPI_PASSWORD_UI\",\"MAPI_NEW_SESSION\"]", &s);
     gw_assert_problem(&s.resp, 400, "MAPI_E_INVALID_PARAMETER");
     gw_session_free(&s);
     /* LOGON_UI|SERVICE_UI_ALWAYS|NEW_SESSION as a number */

@@ -21,9 +21,9 @@ TestSuite(status, .fini = fini_gw, .timeout = 90);
 #define NOMAIL "[\"MAPI_NEW_SESSION\",\"MAPI_NO_MAIL\"]"
 
 static const char *const REQUIRED[] = {
-    "instance_key",  "row_id",        "entry_id",         "object_type",
-    "display_name",  "provider_display", "provider_dll_name", "resource_type",
-    "resource_flags", "resource_methods", "status_code",     "status_string",
+    "instance_key",   "row_id",           "entry_id",          "object_type",
+    "display_name",   "provider_display", "provider_dll_name", "resource_type",
+    "resource_flags", "resource_methods", "status_code",       "status_string",
 };
 
 /* GET /status, asserting 200; the caller frees r. */
@@ -130,7 +130,8 @@ Test(status, rows_and_columns)
     cr_expect(gw_jvalue(sc) & 0x100000u, "transport without OUTBOUND_ENABLED: %s", r.body);
     cr_expect(gw_jnames_has(sc, "STATUS_OUTBOUND_ENABLED"));
     cr_expect(gw_jnames_has(sc, "STATUS_AVAILABLE"));
-    cr_expect(gw_jvalue(json_object_get(xp, "resource_methods")) & 0x8u, "transport lacks FLUSH_QUEUES");
+    cr_expect(gw_jvalue(json_object_get(xp, "resource_methods")) & 0x8u,
+              "transport lacks FLUSH_QUEUES");
     /* spooler is fine in a messaging session */
     cr_expect_eq(gw_jvalue(json_object_get(sp, "status_code")) & 0x4u, 0u, "spooler FAILURE: %s",
                  r.body);
@@ -140,8 +141,8 @@ Test(status, rows_and_columns)
         json_t *p = gw_find_row(t, provs[k]);
         cr_assert(p != NULL, "no row %s", provs[k]);
         unsigned long long rf = gw_jvalue(json_object_get(p, "resource_flags"));
-        cr_expect(((rf & 0x4u) != 0) != ((rf & 0x20u) != 0), "%s resource_flags 0x%llx",
-                  provs[k], rf);
+        cr_expect(((rf & 0x4u) != 0) != ((rf & 0x20u) != 0), "%s resource_flags 0x%llx", provs[k],
+                  rf);
         cr_expect_str_eq(gw_jstr(p, "provider_display"), "mapigw");
     }
     cr_expect(gw_jnames_has(json_object_get(gw_find_row(t, "Alice Mailbox"), "resource_flags"),

@@ -246,8 +246,8 @@ static void make_log_path(gw *g)
     }
     sanitize_name(suite);
     sanitize_name(test);
-    int n = snprintf(g->log, sizeof g->log, "%s/%s-%s-%ld-%d.log", dir, suite, test,
-                     (long)getpid(), ++gw_counter);
+    int n = snprintf(g->log, sizeof g->log, "%s/%s-%s-%ld-%d.log", dir, suite, test, (long)getpid(),
+                     ++gw_counter);
     cr_assert(n > 0 && (size_t)n < sizeof g->log);
 }
 
@@ -309,9 +309,9 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
     size_t nextra = 0;
     while (extra_args && extra_args[nextra])
         nextra++;
-    const char *fixed[] = {bin,         "--listen",   "127.0.0.1", "--port",       "0",
-                           "--port-file", g->portfile, "--profiles", g->profiles, "--data-dir",
-                           g->data,     "--log-format", "json"};
+    const char *fixed[] = {bin,           "--listen",     "127.0.0.1",  "--port",    "0",
+                           "--port-file", g->portfile,    "--profiles", g->profiles, "--data-dir",
+                           g->data,       "--log-format", "json"};
     size_t nfixed = sizeof fixed / sizeof fixed[0];
     char **argv = calloc(nfixed + nextra + 1, sizeof *argv);
     cr_assert(argv != NULL);

@@ -60,8 +60,8 @@ void gw_finish(gw *g);
 
 int gw_port(const gw *g);
 pid_t gw_pid(const gw *g);
-const char *gw_tmp_dir(const gw *g);      /* the temp dir */
-const char *gw_data_dir(const gw *g);     /* <tmp>/data, the --data-dir */
+const char *gw_tmp_dir(const gw *g);       /* the temp dir */
+const char *gw_data_dir(const gw *g);      /* <tmp>/data, the --data-dir */
 const char *gw_profiles_path(const gw *g); /* the copy passed as --profiles */
 const char *gw_log_path(const gw *g);
 

@@ -55,8 +55,8 @@ static void setup(void)
              abpath, verifier, abpath2);
     profile_store *store = NULL;
     char err[512] = "";
-    HRESULT hr = profile_store_load_string(json, "test.json", dir, &store, err, sizeof err,
-                                           NULL, NULL);
+    HRESULT hr =
+        profile_store_load_string(json, "test.json", dir, &store, err, sizeof err, NULL, NULL);
     cr_assert_eq(hr, S_OK, "profiles: %s", err);
     core_config cfg;
     core_config_defaults(&cfg);
@@ -174,8 +174,8 @@ static void expect_problem(rq r, int status, const char *mapi_error)
 
 static api_response post_sessions(const char *body)
 {
-    return call((rq){.method = "POST", .path = "/sessions", .ctype = "application/json",
-                     .body = body});
+    return call(
+        (rq){.method = "POST", .path = "/sessions", .ctype = "application/json", .body = body});
 }
 
 static char token[128], bearer[160], sid[64];
@@ -243,10 +243,11 @@ Test(api, logon_needs_json_content_type)
                    "MAPI_E_INVALID_PARAMETER");
     expect_problem((rq){.method = "POST", .path = "/sessions", .ctype = "text/plain", .body = "{}"},
                    415, "MAPI_E_INVALID_PARAMETER");
-    expect_problem((rq){.method = "POST", .path = "/sessions", .ctype = "application/jsonx",
-                        .body = "{}"},
-                   415, "MAPI_E_INVALID_PARAMETER");
-    api_response r = call((rq){.method = "POST", .path = "/sessions",
+    expect_problem(
+        (rq){.method = "POST", .path = "/sessions", .ctype = "application/jsonx", .body = "{}"},
+        415, "MAPI_E_INVALID_PARAMETER");
+    api_response r = call((rq){.method = "POST",
+                               .path = "/sessions",
                                .ctype = "Application/JSON; charset=utf-8",
                                .body = "{\"profile\":\"p\"}"});
     cr_assert_eq(r.status, 201);
@@ -255,8 +256,11 @@ Test(api, logon_needs_json_content_type)
 
 Test(api, logon_body_too_large_is_413)
 {
-    expect_problem((rq){.method = "POST", .path = "/sessions", .ctype = "application/json",
-                        .body = "{\"profile\":", .too_large = true},
+    expect_problem((rq){.method = "POST",
+                        .path = "/sessions",
+                        .ctype = "application/json",
+                        .body = "{\"profile\":",
+                        .too_large = true},
                    413, "MAPI_E_INVALID_PARAMETER");
 }
 
@@ -269,10 +273,12 @@ Test(api, malformed_json_is_400_without_echo)
     json_decref(j);
     api_response_clear(&r);
 
-    expect_problem((rq){.method = "POST", .path = "/sessions", .ctype = "application/json",
-                        .body = "[]"},
-                   400, "MAPI_E_INVALID_PARAMETER");
-    expect_problem((rq){.method = "POST", .path = "/sessions", .ctype = "application/json",
+    expect_problem(
+        (rq){.method = "POST", .path = "/sessions", .ctype = "application/json", .body = "[]"}, 400,
+        "MAPI_E_INVALID_PARAMETER");
+    expect_problem((rq){.method = "POST",
+                        .path = "/sessions",
+                        .ctype = "application/json",
                         .body = "{\"profile\":\"p\",\"profile\":\"q\"}"},
                    400, "MAPI_E_INVALID_PARAMETER");
 }
@@ -313,7 +319,8 @@ Test(api, wrong_types_and_lengths_are_400)
 
 Test(api, unknown_flags_are_400_unknown_flags)
 {
-    api_response r = post_sessions("{\"profile\":\"p\",\"flags\":[\"MAPI_NEW_SESSION\",\"MAPI_BOGUS\"]}");
+    api_response r =
+        post_sessions("{\"profile\":\"p\",\"flags\":[\"MAPI_NEW_SESSION\",\"MAPI_BOGUS\"]}");
     json_t *j = assert_problem(&r, 400, "MAPI_E_UNKNOWN_FLAGS");
     cr_assert_not_null(strstr(jstr(j, "detail"), "MAPI_BOGUS"));
     json_decref(j);
@@ -399,7 +406,9 @@ Test(api, logon_failures_share_one_body)
 Test(api, logon_refused_when_not_ready)
 {
     api_set_ready(A, false);
-    expect_problem((rq){.method = "POST", .path = "/sessions", .ctype = "application/json",
+    expect_problem((rq){.method = "POST",
+                        .path = "/sessions",
+                        .ctype = "application/json",
                         .body = "{\"profile\":\"p\"}"},
                    503, "MAPI_E_NOT_INITIALIZED");
     expect_problem((rq){.method = "GET", .path = "/readyz"}, 503, "MAPI_E_NOT_INITIALIZED");
@@ -427,7 +436,8 @@ Test(api, missing_and_invalid_bearer)
     cr_assert_str_eq(header(&r, "WWW-Authenticate"), "Bearer realm=\"mapigw\"");
     api_response_clear(&r);
 
-    const char *bad[] = {"Bearer mgw_nope", "Bearer x", "bearer   mgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA  "};
+    const char *bad[] = {"Bearer mgw_nope", "Bearer x",
+                         "bearer   mgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA  "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = call((rq){.method = "GET", .path = "/identity", .auth = bad[i]});
         json_decref(assert_problem(&r, 401, "MAPI_E_END_OF_SESSION"));
@@ -465,7 +475,8 @@ Test(api, status_table_rows_and_etag)
     cr_assert_eq(strncmp(etag + 1, sid, strlen(sid)), 0);
     json_t *j = body_json(&r);
     json_t *rows = json_object_get(j, "rows");
-    cr_assert_eq((size_t)json_integer_value(json_object_get(j, "row_count")), json_array_size(rows));
+    cr_assert_eq((size_t)json_integer_value(json_object_get(j, "row_count")),
+                 json_array_size(rows));
     cr_assert_geq(json_array_size(rows), 4); /* subsystem, spooler, AB, abfile */
     json_t *row0 = json_array_get(rows, 0);
     json_t *type = json_object_get(row0, "resource_type");
@@ -500,8 +511,8 @@ Test(api, status_columns_and_resource_type)
 {
     logon_p();
     api_kv q[] = {{"columns", "display_name"}, {"resource_type", "MAPI_SPOOLER"}};
-    api_response r = call((rq){.method = "GET", .path = "/status", .auth = bearer, .query = q,
-                               .nquery = 2});
+    api_response r =
+        call((rq){.method = "GET", .path = "/status", .auth = bearer, .query = q, .nquery = 2});
     cr_assert_eq(r.status, 200);
     json_t *j = body_json(&r);
     cr_assert_eq(json_integer_value(json_object_get(j, "row_count")), 1);
@@ -522,15 +533,15 @@ Test(api, status_columns_and_resource_type)
     api_kv bad1[] = {{"columns", "display_name,nope"}};
     api_kv bad2[] = {{"resource_type", "MAPI_NOTHING"}};
     api_kv bad3[] = {{"sort", "1"}};
-    expect_problem((rq){.method = "GET", .path = "/status", .auth = bearer, .query = bad1,
-                        .nquery = 1},
-                   400, "MAPI_E_INVALID_PARAMETER");
-    expect_problem((rq){.method = "GET", .path = "/status", .auth = bearer, .query = bad2,
-                        .nquery = 1},
-                   400, "MAPI_E_INVALID_PARAMETER");
-    expect_problem((rq){.method = "GET", .path = "/status", .auth = bearer, .query = bad3,
-                        .nquery = 1},
-                   400, "MAPI_E_INVALID_PARAMETER");
+    expect_problem(
+        (rq){.method = "GET", .path = "/status", .auth = bearer, .query = bad1, .nquery = 1}, 400,
+        "MAPI_E_INVALID_PARAMETER");
+    expect_problem(
+        (rq){.method = "GET", .path = "/status", .auth = bearer, .query = bad2, .nquery = 1}, 400,
+        "MAPI_E_INVALID_PARAMETER");
+    expect_problem(
+        (rq){.method = "GET", .path = "/status", .auth = bearer, .query = bad3, .nquery = 1}, 400,
+        "MAPI_E_INVALID_PARAMETER");
 }
 
 /* The instance key of the first row of the given resource type. */
@@ -574,20 +585,32 @@ Test(api, status_row_and_methods)
     r = call((rq){.method = "POST", .path = path, .auth = bearer});
     cr_assert_eq(r.status, 200, "%.*s", (int)r.body_len, r.body ? r.body : "");
     api_response_clear(&r);
-    r = call((rq){.method = "POST", .path = path, .auth = bearer, .ctype = "application/json",
+    r = call((rq){.method = "POST",
+                  .path = path,
+                  .auth = bearer,
+                  .ctype = "application/json",
                   .body = "{\"flags\":[\"SUPPRESS_UI\"]}"});
     cr_assert_eq(r.status, 200);
     api_response_clear(&r);
     expect_problem((rq){.method = "POST", .path = path, .auth = bearer, .body = "{}"}, 415,
                    "MAPI_E_INVALID_PARAMETER");
-    expect_problem((rq){.method = "POST", .path = path, .auth = bearer,
-                        .ctype = "application/json", .body = "{\"flags\":[\"FLUSH_FORCE\"]}"},
+    expect_problem((rq){.method = "POST",
+                        .path = path,
+                        .auth = bearer,
+                        .ctype = "application/json",
+                        .body = "{\"flags\":[\"FLUSH_FORCE\"]}"},
                    400, "MAPI_E_UNKNOWN_FLAGS");
-    expect_problem((rq){.method = "POST", .path = path, .auth = bearer,
-                        .ctype = "application/json", .body = "{\"flags\":2}"},
+    expect_problem((rq){.method = "POST",
+                        .path = path,
+                        .auth = bearer,
+                        .ctype = "application/json",
+                        .body = "{\"flags\":2}"},
                    400, "MAPI_E_UNKNOWN_FLAGS");
-    expect_problem((rq){.method = "POST", .path = path, .auth = bearer,
-                        .ctype = "application/json", .body = "{\"flag\":0}"},
+    expect_problem((rq){.method = "POST",
+                        .path = path,
+                        .auth = bearer,
+                        .ctype = "application/json",
+                        .body = "{\"flag\":0}"},
                    400, "MAPI_E_INVALID_PARAMETER");
 
     snprintf(path, sizeof path, "/status/%s/settings-dialog", ik);
@@ -644,16 +667,24 @@ Test(api, change_password_on_the_identity_row)
     row_key(MAPI_AB_PROVIDER, ik);
     snprintf(path, sizeof path, "/status/%s/change-password", ik);
 
-    expect_problem((rq){.method = "POST", .path = path, .auth = bearer,
-                        .ctype = "application/json", .body = "{\"old_password\":\"right\"}"},
+    expect_problem((rq){.method = "POST",
+                        .path = path,
+                        .auth = bearer,
+                        .ctype = "application/json",
+                        .body = "{\"old_password\":\"right\"}"},
                    400, "MAPI_E_INVALID_PARAMETER");
-    api_response r = call((rq){.method = "POST", .path = path, .auth = bearer,
+    api_response r = call((rq){.method = "POST",
+                               .path = path,
+                               .auth = bearer,
                                .ctype = "application/json",
                                .body = "{\"old_password\":\"wrong\",\"new_password\":\"new\"}"});
     json_decref(assert_problem(&r, 403, "MAPI_E_NO_ACCESS"));
     cr_assert_null(strstr(r.body, "wrong"));
     api_response_clear(&r);
-    r = call((rq){.method = "POST", .path = path, .auth = bearer, .ctype = "application/json",
+    r = call((rq){.method = "POST",
+                  .path = path,
+                  .auth = bearer,
+                  .ctype = "application/json",
                   .body = "{\"old_password\":\"right\",\"new_password\":\"new\","
                           "\"flags\":[\"MAPI_UNICODE\"]}"});
     cr_assert_eq(r.status, 200, "%.*s", (int)r.body_len, r.body ? r.body : "");
@@ -688,17 +719,17 @@ Test(api, session_get_and_delete)
     expect_problem((rq){.method = "DELETE", .path = "/sessions/0123", .auth = bearer}, 404,
                    "MAPI_E_NOT_FOUND");
     api_kv bad[] = {{"flags", "MAPI_LOGOFF_BOGUS"}};
-    expect_problem((rq){.method = "DELETE", .path = path, .auth = bearer, .query = bad,
-                        .nquery = 1},
-                   400, "MAPI_E_UNKNOWN_FLAGS");
+    expect_problem(
+        (rq){.method = "DELETE", .path = path, .auth = bearer, .query = bad, .nquery = 1}, 400,
+        "MAPI_E_UNKNOWN_FLAGS");
     api_kv badbits[] = {{"flags", "0x4"}};
-    expect_problem((rq){.method = "DELETE", .path = path, .auth = bearer, .query = badbits,
-                        .nquery = 1},
-                   400, "MAPI_E_UNKNOWN_FLAGS");
+    expect_problem(
+        (rq){.method = "DELETE", .path = path, .auth = bearer, .query = badbits, .nquery = 1}, 400,
+        "MAPI_E_UNKNOWN_FLAGS");
     api_kv other[] = {{"shared", "1"}};
-    expect_problem((rq){.method = "DELETE", .path = path, .auth = bearer, .query = other,
-                        .nquery = 1},
-                   400, "MAPI_E_INVALID_PARAMETER");
+    expect_problem(
+        (rq){.method = "DELETE", .path = path, .auth = bearer, .query = other, .nquery = 1}, 400,
+        "MAPI_E_INVALID_PARAMETER");
 
     api_kv ok[] = {{"flags", "MAPI_LOGOFF_SHARED,MAPI_LOGOFF_UI"}};
     r = call((rq){.method = "DELETE", .path = path, .auth = bearer, .query = ok, .nquery = 1});
@@ -830,9 +861,14 @@ Test(api, out_of_memory_answers_503)
         {.method = "GET", .path = "/status", .auth = bearer},
         {.method = "GET", .path = "/identity", .auth = bearer},
         {.method = "GET", .path = "/nope"},
-        {.method = "POST", .path = path, .auth = bearer, .ctype = "application/json",
+        {.method = "POST",
+         .path = path,
+         .auth = bearer,
+         .ctype = "application/json",
          .body = "{\"flags\":[\"SUPPRESS_UI\"]}"},
-        {.method = "POST", .path = "/sessions", .ctype = "application/json",
+        {.method = "POST",
+         .path = "/sessions",
+         .ctype = "application/json",
          .body = "{\"profile\":\"bare\",\"flags\":[\"MAPI_NEW_SESSION\"]}"},
     };
     for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {

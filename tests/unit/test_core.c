@@ -21,15 +21,16 @@ static profile_store *load(const char *extra_profiles)
     cr_assert(crypto_pwhash_str(verifier, "pw", 2, crypto_pwhash_OPSLIMIT_MIN,
                                 crypto_pwhash_MEMLIMIT_MIN) == 0);
     char json[4096];
-    snprintf(json, sizeof json,
-             "{\"default_profile\":\"p\",\"profiles\":["
-             "{\"name\":\"p\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]},"
-             "{\"name\":\"q\",\"auth\":{\"type\":\"none\"},\"services\":[]}%s]}",
-             verifier, extra_profiles);
+    snprintf(
+        json, sizeof json,
+        "{\"default_profile\":\"p\",\"profiles\":["
+        "{\"name\":\"p\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]},"
+        "{\"name\":\"q\",\"auth\":{\"type\":\"none\"},\"services\":[]}%s]}",
+        verifier, extra_profiles);
     profile_store *store = NULL;
     char err[512] = "";
-    HRESULT hr = profile_store_load_string(json, "test.json", "/tmp", &store, err, sizeof err,
-                                           NULL, NULL);
+    HRESULT hr =
+        profile_store_load_string(json, "test.json", "/tmp", &store, err, sizeof err, NULL, NULL);
     cr_assert_eq(hr, S_OK, "load failed: %s", err);
     return store;
 }
@@ -249,8 +250,7 @@ Test(core, status_table_of_empty_profile_has_mapi_rows)
     cr_assert(t.rows[1].status_code & STATUS_FAILURE);
     cr_assert_eq(t.rows[1].resource_methods, 0x9);
     cr_assert_eq(t.rows[2].resource_type, MAPI_AB);
-    cr_assert_eq(session_settings_dialog(r.session, t.rows[0].instance_key, 0),
-                 MAPI_E_NO_SUPPORT);
+    cr_assert_eq(session_settings_dialog(r.session, t.rows[0].instance_key, 0), MAPI_E_NO_SUPPORT);
     cr_assert_eq(session_validate_state(r.session, t.rows[0].instance_key, 0x2, NULL),
                  MAPI_E_UNKNOWN_FLAGS);
     identity id;

@@ -50,8 +50,8 @@ Test(identity, one_off_non_ascii_and_surrogate_pairs)
     size_t len;
     /* "é" U+00E9 and U+1F600 (a surrogate pair D83D DE00). */
     cr_assert_eq(entryid_one_off("\xC3\xA9\xF0\x9F\x98\x80", "", "", &e, &len), S_OK);
-    static const uint8_t want[] = {0xE9, 0x00, 0x3D, 0xD8, 0x00, 0xDE, 0x00, 0x00,
-                                   0x00, 0x00, 0x00, 0x00};
+    static const uint8_t want[] = {0xE9, 0x00, 0x3D, 0xD8, 0x00, 0xDE,
+                                   0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
     cr_assert_eq(len, 24 + sizeof want);
     cr_assert_arr_eq(e + 24, want, sizeof want);
     free(e);
@@ -101,8 +101,8 @@ static void make_row(status_row *r, uint8_t key, const char *name, uint32_t flag
     r->resource_flags = flags;
 }
 
-static void give_identity(status_row *r, const char *display, const char *type,
-                          const char *addr, const uint8_t *eid, size_t eid_len)
+static void give_identity(status_row *r, const char *display, const char *type, const char *addr,
+                          const uint8_t *eid, size_t eid_len)
 {
     r->has_identity = true;
     r->identity_display = (char *)display;

@@ -39,8 +39,8 @@ static HRESULT load(const char *s, profile_store **st, char *err, size_t errlen)
 {
     char *json = q(s);
     warnings[0] = '\0';
-    HRESULT hr = profile_store_load_string(json, "test.json", "/data", st, err, errlen, collect,
-                                           NULL);
+    HRESULT hr =
+        profile_store_load_string(json, "test.json", "/data", st, err, errlen, collect, NULL);
     free(json);
     return hr;
 }
@@ -132,8 +132,9 @@ Test(profile, names_count_code_points)
     for (int i = 0; i < 64; i++)
         strcat(name, "\xC3\xA9");
     char json[512];
-    snprintf(json, sizeof json, "{'profiles': [{'name': '%s', 'auth': {'type': 'none'}, "
-                                "'services': []}]}",
+    snprintf(json, sizeof json,
+             "{'profiles': [{'name': '%s', 'auth': {'type': 'none'}, "
+             "'services': []}]}",
              name);
     profile_store *st = NULL;
     char err[512] = "";
@@ -157,7 +158,7 @@ static HRESULT load_carol(const char *providers, char *err, size_t errlen)
     return hr;
 }
 
-#define MAILDIR(extra)                                                                      \
+#define MAILDIR(extra)                                                                             \
     "{'type': 'MAPI_STORE_PROVIDER', 'kind': 'maildir', 'display_name': 'M'" extra "}"
 #define ABFILE(extra) "{'type': 'MAPI_AB_PROVIDER', 'kind': 'abfile', 'display_name': 'A'" extra "}"
 
@@ -219,11 +220,12 @@ Test(profile, profile_and_file_errors)
 {
     expect_file_error("{'profiles': [" CAROL_OK ", " CAROL_OK "]}",
                       "test.json: profile \"carol\": name: duplicate");
-    expect_file_error("{'profiles': [{'name': "
-                      "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', "
-                      "'auth': {'type': 'none'}, 'services': []}]}",
-                      "profile \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": "
-                      "name:");
+    expect_file_error(
+        "{'profiles': [{'name': "
+        "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', "
+        "'auth': {'type': 'none'}, 'services': []}]}",
+        "profile \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": "
+        "name:");
     expect_file_error("{'profiles': [{'name': '', 'auth': {'type': 'none'}, 'services': []}]}",
                       "name:");
     expect_file_error("{'profiles': [{'name': 'carol', 'services': []}]}",
@@ -258,16 +260,16 @@ Test(profile, load_file_resolves_against_its_folder)
     snprintf(path, sizeof path, "%s/profiles.json", dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
-    char *json = q("{'profiles': [{'name': 'dave', 'auth': {'type': 'none'}, 'services': ["
-                   "{'name': 'S', 'providers': [" MAILDIR(", 'settings': {'path': 'd/M'}") "]}]}]}");
+    char *json =
+        q("{'profiles': [{'name': 'dave', 'auth': {'type': 'none'}, 'services': ["
+          "{'name': 'S', 'providers': [" MAILDIR(", 'settings': {'path': 'd/M'}") "]}]}]}");
     fputs(json, f);
     fclose(f);
     free(json);
 
     profile_store *st = NULL;
     char err[512] = "";
-    cr_assert_eq(profile_store_load(path, NULL, &st, err, sizeof err, NULL, NULL), S_OK, "%s",
-                 err);
+    cr_assert_eq(profile_store_load(path, NULL, &st, err, sizeof err, NULL, NULL), S_OK, "%s", err);
     const provider_config *c = service_provider(profile_service(profile_store_at(st, 0), 0), 0);
     char want[160];
     snprintf(want, sizeof want, "%s/d/M", dir);
@@ -281,8 +283,7 @@ Test(profile, load_file_resolves_against_its_folder)
     unlink(path);
     rmdir(dir);
 
-    cr_assert_eq(profile_store_load("/nonexistent/p.json", NULL, &st, err, sizeof err, NULL,
-                                    NULL),
+    cr_assert_eq(profile_store_load("/nonexistent/p.json", NULL, &st, err, sizeof err, NULL, NULL),
                  MAPI_E_INVALID_PARAMETER);
     cr_assert_not_null(strstr(err, "/nonexistent/p.json"), "%s", err);
 }

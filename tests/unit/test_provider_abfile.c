@@ -28,7 +28,7 @@ static const provider_config *abfile_config(const char *path, const char *create
     return fx_load_provider(json);
 }
 
-#define DEMO_IDENTITY                                                                    \
+#define DEMO_IDENTITY                                                                              \
     "{\"display\":\"Demo User\",\"address_type\":\"SMTP\",\"address\":\"demo@example.invalid\"}"
 
 /* The documented abfile MAPIUID (provider_abfile.c). */
@@ -124,7 +124,7 @@ Test(provider_abfile, abfile_identity_matches_without_case)
     char ab[512];
     fx_path(ab, "ab.json");
     fx_write_file(ab, "{\"entries\":[{\"display\":\"D\",\"address_type\":\"SMTP\",\"address\":"
-                   "\"Demo@Example.invalid\",\"note\":\"extra keys are fine\"}]}");
+                      "\"Demo@Example.invalid\",\"note\":\"extra keys are fine\"}]}");
     const provider_config *cfg = abfile_config(
         ab, "false",
         "{\"display\":\"Demo\",\"address_type\":\"smtp\",\"address\":\"DEMO@example.INVALID\"}");
@@ -178,7 +178,7 @@ Test(provider_abfile, abfile_missing_then_invalid_is_a_status_only)
     cr_assert_str_eq(st.status_string, want);
 
     fx_write_file(ab, "{\"entries\":[{\"display\":\"Demo\",\"address_type\":\"SMTP\","
-                   "\"address\":\"demo@example.invalid\"}]}");
+                      "\"address\":\"demo@example.invalid\"}]}");
     cr_assert_eq(fx.ops->validate_state(fx.state, 0), S_OK);
     st = fx_status();
     cr_assert_eq(st.status_code, STATUS_AVAILABLE);

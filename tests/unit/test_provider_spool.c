@@ -196,9 +196,9 @@ Test(provider_spool, spool_failed_copy_keeps_that_message_queued)
     cr_assert_eq(fx_list_dir(p, names, 8), 0);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    cr_assert_eq(strncmp(st.status_string, "flush failed, 1 message still queued: cannot copy ",
-                         50),
-                 0, "was: %s", st.status_string);
+    cr_assert_eq(
+        strncmp(st.status_string, "flush failed, 1 message still queued: cannot copy ", 50), 0,
+        "was: %s", st.status_string);
 }
 
 Test(provider_spool, spool_missing_folder_is_failure)

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char B64URL[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 Test(token, new_has_prefix_length_and_alphabet)
 {
@@ -32,15 +31,12 @@ Test(token, parse_accepts_new_token_with_the_same_hash)
     cr_assert_eq(memcmp(h.bytes, h2.bytes, TOKEN_HASH_LEN), 0);
 }
 
-static int cmp_tokens(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
+static int cmp_tokens(const void *a, const void *b) { return strcmp(a, b); }
 
 Test(token, thousand_tokens_are_distinct)
 {
     enum { N = 1000 };
-    char (*t)[TOKEN_STRING_LEN + 1] = calloc(N, sizeof *t);
+    char(*t)[TOKEN_STRING_LEN + 1] = calloc(N, sizeof *t);
     cr_assert_not_null(t);
     token_hash h;
     for (size_t i = 0; i < N; i++)
@@ -105,11 +101,10 @@ Test(token, hash_is_sha256_of_the_whole_string)
 {
     /* A fixed token; the hash is `printf mgw_AAA... | sha256sum`. */
     const char *t = "mgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    static const uint8_t want[32] = {
-        0x17, 0x08, 0x67, 0x75, 0xc7, 0xe8, 0x12, 0x37,
-        0x1a, 0xa3, 0x5f, 0x3f, 0xb5, 0xdd, 0x9e, 0x9a,
-        0xaf, 0x70, 0x27, 0x68, 0x00, 0xc5, 0xa1, 0x3e,
-        0x00, 0x64, 0x83, 0xdb, 0x75, 0x28, 0x7a, 0x07};
+    static const uint8_t want[32] = {0x17, 0x08, 0x67, 0x75, 0xc7, 0xe8, 0x12, 0x37,
+                                     0x1a, 0xa3, 0x5f, 0x3f, 0xb5, 0xdd, 0x9e, 0x9a,
+                                     0xaf, 0x70, 0x27, 0x68, 0x00, 0xc5, 0xa1, 0x3e,
+                                     0x00, 0x64, 0x83, 0xdb, 0x75, 0x28, 0x7a, 0x07};
     token_hash h;
     cr_assert(token_parse(t, strlen(t), &h));
     cr_assert_arr_eq(h.bytes, want, 32);
