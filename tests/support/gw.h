@@ -9,6 +9,11 @@
  *
  * HTTP goes over libcurl to 127.0.0.1 only, with a 15 s timeout per request.
  * All functions report set-up failures with criterion assertions.
+ *
+ * One header, four files: gw_process.c (start/stop, log file, waits),
+ * gw_http.c (requests, responses, logons), gw_assert.c (secrets, problem
+ * assertions, JSON helpers) and gw_util.c (files, URLs, strings); the
+ * concrete struct gw is in gw_private.h.
  */
 #pragma once
 
