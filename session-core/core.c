@@ -147,6 +147,17 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
 
     if (!(flags & MAPI_NEW_SESSION)) {
         hr = c->reg->ops->join_shared(c->reg, profile_name(p), &h, &out->session);
+        /* Upstream authentication: the session's own provider knows the
+         * password it logged on with; a joiner must present the same. */
+        if (hr == S_OK && profile_auth(p) == PROFILE_AUTH_UPSTREAM &&
+            session_check_password(out->session, req->password) != S_OK) {
+            registry_ended ended = {NULL, 0, "logoff"};
+            c->reg->ops->remove_handle(c->reg, &h, false, &ended);
+            registry_ended_finish(&ended);
+            session_unref(out->session);
+            out->session = NULL;
+            return MAPI_E_LOGON_FAILED;
+        }
         if (hr == S_OK) {
             out->joined = true;
             return S_OK;
@@ -166,9 +177,9 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
         session_unref(s);
         return hr;
     }
-    hr = session_logon_providers(s);
+    hr = session_logon_providers(s, req->password);
     if (HR_FAILED(hr)) {
-        registry_ended ended = {NULL, 0};
+        registry_ended ended = {NULL, 0, "logoff"};
         c->reg->ops->remove_session(c->reg, s->id, &ended);
         registry_ended_finish(&ended);
         session_unref(s);
@@ -245,7 +256,7 @@ HRESULT core_authenticate(core *c, const char *token, size_t len, session **out,
     time_t now = time(NULL);
     if (session_expired(s, now)) {
         /* Expiry is enforced on use, not only by the reaper. */
-        registry_ended ended = {NULL, 0};
+        registry_ended ended = {NULL, 0, "expired"};
         c->reg->ops->remove_session(c->reg, s->id, &ended);
         registry_ended_finish(&ended);
         session_unref(s);
@@ -262,7 +273,7 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
 {
     if (!mapi_flags_known(&MAPI_LOGOFF_FLAG_NAMES, flags))
         return MAPI_E_UNKNOWN_FLAGS;
-    registry_ended ended = {NULL, 0};
+    registry_ended ended = {NULL, 0, (flags & MAPI_LOGOFF_SHARED) ? "logoff_shared" : "logoff"};
     HRESULT hr =
         c->reg->ops->remove_handle(c->reg, handle, (flags & MAPI_LOGOFF_SHARED) != 0, &ended);
     registry_ended_finish(&ended);
@@ -271,7 +282,7 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
 
 HRESULT core_end_session(core *c, const char *session_id)
 {
-    registry_ended ended = {NULL, 0};
+    registry_ended ended = {NULL, 0, "admin"};
     HRESULT hr = c->reg->ops->remove_session(c->reg, session_id, &ended);
     registry_ended_finish(&ended);
     return hr;
@@ -300,9 +311,22 @@ static bool is_expired(const session *s, void *ctx)
     return session_expired(s, *(const time_t *)ctx);
 }
 
+void core_poll(core *c)
+{
+    session **all = NULL;
+    size_t n = 0;
+    if (c->reg->ops->snapshot(c->reg, &all, &n) != S_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        session_poll(all[i]);
+        session_unref(all[i]);
+    }
+    free(all);
+}
+
 size_t core_reap(core *c, time_t now)
 {
-    registry_ended ended = {NULL, 0};
+    registry_ended ended = {NULL, 0, "expired"};
     c->reg->ops->remove_where(c->reg, is_expired, &now, &ended);
     throttle_sweep(c->failures, now);
     size_t n = ended.count;

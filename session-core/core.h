@@ -89,6 +89,11 @@ session *core_find_session(core *c, const char *session_id);
 /* Calls fn for every live session (a snapshot; fn may call session_*). */
 void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx);
 
+/* Polls every session's network providers (provider_ops.poll): status rows
+ * that changed are updated and their subscribers told. Call it every few
+ * seconds from one thread; it may block on provider timeouts. */
+void core_poll(core *c);
+
 /* Ends sessions past their idle timeout or lifetime; returns how many. */
 size_t core_reap(core *c, time_t now);
 

@@ -122,7 +122,7 @@ static bool verify(const profile *p, const char *password, char used[crypto_pwha
 
 HRESULT profile_check_password(const profile *p, const char *password)
 {
-    if (p->auth == PROFILE_AUTH_NONE)
+    if (p->auth == PROFILE_AUTH_NONE || p->auth == PROFILE_AUTH_UPSTREAM)
         return S_OK;
     if (!password || !password[0])
         return MAPI_E_LOGON_FAILED;
@@ -135,8 +135,8 @@ HRESULT profile_check_password(const profile *p, const char *password)
 HRESULT profile_change_password(const profile *p, const char *old_password,
                                 const char *new_password)
 {
-    if (p->auth == PROFILE_AUTH_NONE)
-        return MAPI_E_NO_SUPPORT;
+    if (p->auth != PROFILE_AUTH_ARGON2ID)
+        return MAPI_E_NO_SUPPORT; /* an upstream password changes upstream */
     if (!old_password || !old_password[0])
         return MAPI_E_NO_ACCESS;
     char used[crypto_pwhash_STRBYTES], fresh[crypto_pwhash_STRBYTES];

@@ -30,6 +30,7 @@ typedef struct provider_config provider_config;
 typedef enum {
     PROFILE_AUTH_NONE,     /* anybody may log on; start-up warns about it */
     PROFILE_AUTH_ARGON2ID, /* password checked against an argon2id verifier */
+    PROFILE_AUTH_UPSTREAM, /* password handed to the primary-identity provider (an IMAP login) */
 } profile_auth_kind;
 
 /* Loads and validates a profiles file. base_dir resolves relative provider
@@ -60,8 +61,9 @@ profile_auth_kind profile_auth(const profile *p);
 size_t profile_service_count(const profile *p);
 const service_config *profile_service(const profile *p, size_t i);
 
-/* Checks a logon password. PROFILE_AUTH_NONE accepts anything (also NULL).
- * S_OK or MAPI_E_LOGON_FAILED. Slow on purpose (argon2id). */
+/* Checks a logon password. PROFILE_AUTH_NONE accepts anything (also NULL);
+ * PROFILE_AUTH_UPSTREAM too: its providers check it at logon. S_OK or
+ * MAPI_E_LOGON_FAILED. Slow on purpose (argon2id). */
 HRESULT profile_check_password(const profile *p, const char *password);
 
 /* Replaces the verifier after checking old_password: S_OK, MAPI_E_NO_ACCESS

@@ -381,8 +381,14 @@ static HRESULT parse_auth(const loader *L, profile *p, json_t *v)
         warnf(L, "profile \"%s\" has no authentication: anybody can log on", p->name);
         return S_OK;
     }
+    if (strcmp(type, "upstream") == 0) {
+        /* Checked against the providers once the services are parsed. */
+        p->auth = PROFILE_AUTH_UPSTREAM;
+        return check_keys(L, p->name, "auth", v, none_keys);
+    }
     if (strcmp(type, "argon2id") != 0)
-        return fail(L, p->name, "auth.type: must be \"argon2id\" or \"none\", not \"%s\"", type);
+        return fail(L, p->name,
+                    "auth.type: must be \"argon2id\", \"upstream\" or \"none\", not \"%s\"", type);
     HRESULT hr = check_keys(L, p->name, "auth", v, argon_keys);
     if (HR_FAILED(hr))
         return hr;
@@ -402,6 +408,26 @@ static HRESULT parse_auth(const loader *L, profile *p, json_t *v)
     p->auth = PROFILE_AUTH_ARGON2ID;
     snprintf(p->verifier, sizeof p->verifier, "%s", ver);
     return S_OK;
+}
+
+/* Upstream authentication hands the password to the primary-identity
+ * provider, which must be of a kind that can check one. */
+static HRESULT check_upstream(const loader *L, const profile *p)
+{
+    for (size_t i = 0; i < p->nservices; i++)
+        for (size_t j = 0; j < p->services[i].count; j++) {
+            const provider_config *c = &p->services[i].providers[j];
+            if (!(c->resource_flags & STATUS_PRIMARY_IDENTITY))
+                continue;
+            const provider_ops *ops = provider_kind_find(c->kind);
+            if (ops && ops->check_password)
+                return S_OK;
+            return fail(L, p->name,
+                        "services[%zu].providers[%zu].kind: \"%s\" cannot check passwords, "
+                        "so it cannot authenticate an \"upstream\" profile",
+                        i, j, c->kind);
+        }
+    return fail(L, p->name, "auth: \"upstream\" needs a provider with STATUS_PRIMARY_IDENTITY");
 }
 
 static HRESULT parse_profile(const loader *L, profile_store *st, size_t idx, json_t *v)
@@ -436,7 +462,9 @@ static HRESULT parse_profile(const loader *L, profile_store *st, size_t idx, jso
     p->locks_ready = true;
     if (HR_FAILED(hr = parse_auth(L, p, json_object_get(v, "auth"))))
         return hr;
-    return parse_services(L, p, json_object_get(v, "services"));
+    if (HR_FAILED(hr = parse_services(L, p, json_object_get(v, "services"))))
+        return hr;
+    return p->auth == PROFILE_AUTH_UPSTREAM ? check_upstream(L, p) : S_OK;
 }
 
 static HRESULT parse_store(const loader *L, json_t *root, profile_store **out)

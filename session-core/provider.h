@@ -7,11 +7,14 @@
  *
  * Threading: the session serialises calls on one instance (its lock is held
  * around every call), so a kind needs no locking of its own for its state.
- * Different instances run concurrently. Calls may block on the file system.
+ * Different instances run concurrently. Calls may block on the file system or
+ * the network; network kinds bound every call with a timeout.
  */
 #pragma once
 
+#include "entryid.h"
 #include "hresult.h"
+#include "mapi_object.h"
 #include "profile.h"
 
 #include <stddef.h>
@@ -26,11 +29,27 @@ typedef struct {
     char status_string[PROVIDER_STATUS_STRING_MAX]; /* why, in words */
 } provider_status;
 
-/* An identity the provider supplies for its row (PR_IDENTITY_*). */
+/* The identity a provider supplies for its row (PR_IDENTITY_*): any field
+ * left NULL is taken from the provider's configured identity. All strings and
+ * the entry id are malloc'd and become the caller's. */
 typedef struct {
-    uint8_t *entry_id; /* malloc'd, owned by the caller of ->identity_entry_id */
+    char *display;
+    char *addrtype;
+    char *address;
+    uint8_t *entry_id;
     size_t entry_id_len;
-} provider_entry_id;
+} provider_identity;
+
+/* What a logon hands a provider besides its configuration. */
+typedef struct {
+    /* The logon password, only for the provider that authenticates the
+     * profile upstream (profile auth "upstream": the primary-identity
+     * provider); NULL otherwise. Borrowed: a kind that keeps it copies it
+     * and wipes the copy at logoff. */
+    const char *password;
+    uint32_t logon_flags;     /* MAPI_FORCE_DOWNLOAD, MAPI_NO_MAIL, ... */
+    uint8_t uid[MAPIUID_LEN]; /* this instance's MAPIUID (entryid.h) */
+} provider_logon_args;
 
 typedef struct provider_ops {
     const char *kind;             /* name in the profiles file */
@@ -47,10 +66,19 @@ typedef struct provider_ops {
     /* Logs on. Returns S_OK and *state, or MAPI_E_UNCONFIGURED (settings
      * missing: MAPI retries once, then disables the service),
      * MAPI_E_FAILONEPROVIDER (only this provider is dropped), or another error
-     * (the service is disabled). A provider whose resource is missing logs on
-     * and reports STATUS_FAILURE in its status instead. */
-    HRESULT (*logon)(const provider_config *cfg, void **state);
-    void (*logoff)(void *state); /* frees state */
+     * (the service is disabled). A provider whose resource is missing or
+     * unreachable logs on and reports STATUS_FAILURE / STATUS_OFFLINE in its
+     * status instead -- except when args->password is set: then it must
+     * check the password for real and fail with MAPI_E_LOGON_FAILED (refused)
+     * or MAPI_E_NETWORK_ERROR (unreachable), which fail the whole logon. */
+    HRESULT (*logon)(const provider_config *cfg, const provider_logon_args *args, void **state);
+    void (*logoff)(void *state); /* frees state, wipes credentials */
+
+    /* A later logon joining this session with a password (upstream
+     * authentication): S_OK when it is the password this provider logged on
+     * with (constant-time), else MAPI_E_LOGON_FAILED. NULL: kinds that never
+     * authenticate. */
+    HRESULT (*check_password)(void *state, const char *password);
 
     /* The current status, as last checked (cheap: no I/O). */
     void (*status)(void *state, provider_status *out);
@@ -62,10 +90,39 @@ typedef struct provider_ops {
     /* IMAPIStatus::FlushQueues; NULL when the kind has no queues. */
     HRESULT (*flush_queues)(void *state, uint32_t flags);
 
-    /* The identity entry id this provider knows for its configured identity
-     * (an address-book entry); NULL or MAPI_E_NOT_FOUND when it has none, and
-     * the session builds a one-off entry id instead. */
-    HRESULT (*identity_entry_id)(void *state, const provider_config *cfg, provider_entry_id *out);
+    /* Called every few seconds by the core's poller (network kinds: check
+     * the connection, finish a background sync); may block up to the kind's
+     * own timeout. NULL: nothing to poll. */
+    void (*poll)(void *state);
+
+    /* The identity this provider supplies; S_OK (fields may stay NULL) or
+     * MAPI_E_NOT_FOUND. NULL: only the configured identity. */
+    HRESULT (*identity)(void *state, const provider_config *cfg, provider_identity *out);
+
+    /* ---- object access (NULL where the kind has no such objects) ---- */
+
+    /* Store providers: the store object (OpenMsgStore; PR_ENTRYID, display
+     * name, PR_DEFAULT_STORE ... ) and its folder hierarchy, one row per
+     * folder (PR_ENTRYID, PR_DISPLAY_NAME, PR_CONTENT_COUNT,
+     * PR_CONTENT_UNREAD, PR_SUBFOLDERS). MAPI_E_NETWORK_ERROR or
+     * MAPI_E_CALL_FAILED when the store cannot be read now. */
+    HRESULT (*store)(void *state, mapi_object *store, mapi_rows *folders);
+
+    /* Address-book providers: the container (PR_ENTRYID, display name,
+     * PR_CONTENT_COUNT) and its entries (MAPI_MAILUSER rows: PR_ENTRYID,
+     * PR_DISPLAY_NAME, PR_ADDRTYPE, PR_EMAIL_ADDRESS, PR_SEARCH_KEY), at most
+     * max of them, filtered by a case-insensitive substring of display name
+     * or address when search is not NULL. */
+    HRESULT (*address_book)
+    (void *state, const char *search, size_t max, mapi_object *container, mapi_rows *entries);
+
+    /* OpenEntry on one of this provider's entry ids: key is what follows the
+     * 20-byte header (entryid.h conventions). MAPI_E_NOT_FOUND when the
+     * provider has no such object. */
+    HRESULT (*open_entry)(void *state, const uint8_t *key, size_t key_len, mapi_object *out);
+
+    /* CompareEntryIDs for two keys of this provider; NULL: byte equality. */
+    bool (*same_entry)(void *state, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 } provider_ops;
 
 /* The built-in kind with that name, or NULL. */

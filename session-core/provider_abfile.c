@@ -226,8 +226,10 @@ static void abfile_free(abfile_state *s)
     free(s);
 }
 
-static HRESULT abfile_logon(const provider_config *cfg, void **state)
+static HRESULT abfile_logon(const provider_config *cfg, const provider_logon_args *args,
+                            void **state)
 {
+    (void)args;
     char eb[128];
     *state = NULL;
     const char *path = provider_config_path(cfg, "path");
@@ -279,12 +281,10 @@ static HRESULT abfile_validate_state(void *state, uint32_t flags)
     return abfile_refresh(state) == LOAD_NOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : S_OK;
 }
 
-static HRESULT abfile_identity_entry_id(void *state, const provider_config *cfg,
-                                        provider_entry_id *out)
+static HRESULT abfile_identity(void *state, const provider_config *cfg, provider_identity *out)
 {
     const abfile_state *s = state;
-    out->entry_id = NULL;
-    out->entry_id_len = 0;
+    memset(out, 0, sizeof *out);
     const char *type = provider_config_identity_addrtype(cfg);
     const char *address = provider_config_identity_address(cfg);
     if (!type || !address || !s->entries)
@@ -329,5 +329,5 @@ const provider_ops PROVIDER_ABFILE = {
     .status = abfile_status,
     .validate_state = abfile_validate_state,
     .flush_queues = NULL,
-    .identity_entry_id = abfile_identity_entry_id,
+    .identity = abfile_identity,
 };

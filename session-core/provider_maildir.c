@@ -104,8 +104,10 @@ static void maildir_create(maildir_state *s)
     }
 }
 
-static HRESULT maildir_logon(const provider_config *cfg, void **state)
+static HRESULT maildir_logon(const provider_config *cfg, const provider_logon_args *args,
+                             void **state)
 {
+    (void)args;
     *state = NULL;
     const char *path = provider_config_path(cfg, "path");
     if (!path || !*path)
@@ -165,5 +167,4 @@ const provider_ops PROVIDER_MAILDIR = {
     .status = maildir_status,
     .validate_state = maildir_validate_state,
     .flush_queues = NULL,
-    .identity_entry_id = NULL,
 };

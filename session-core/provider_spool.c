@@ -284,8 +284,10 @@ out:
     return hr;
 }
 
-static HRESULT spool_logon(const provider_config *cfg, void **state)
+static HRESULT spool_logon(const provider_config *cfg, const provider_logon_args *args,
+                           void **state)
 {
+    (void)args;
     *state = NULL;
     const char *queue = provider_config_path(cfg, "path");
     const char *deliver_to = provider_config_path(cfg, "deliver_to");
@@ -366,5 +368,4 @@ const provider_ops PROVIDER_SPOOL = {
     .status = spool_status,
     .validate_state = spool_validate_state,
     .flush_queues = spool_flush_queues,
-    .identity_entry_id = NULL,
 };

@@ -348,7 +348,7 @@ static void mem_counts(registry *r, size_t *sessions, size_t *handles)
 static void mem_free(registry *r)
 {
     mem_registry *m = mem(r);
-    registry_ended ended = {NULL, 0};
+    registry_ended ended = {NULL, 0, "shutdown"};
     mem_remove_where(r, NULL, NULL, &ended);
     registry_ended_finish(&ended);
     htab_destroy(&m->handles);
@@ -384,7 +384,7 @@ registry *registry_memory_new(const registry_limits *limits)
 void registry_ended_finish(registry_ended *ended)
 {
     for (size_t i = 0; i < ended->count; i++) {
-        session_end(ended->items[i]);
+        session_end(ended->items[i], ended->reason ? ended->reason : "shutdown");
         session_unref(ended->items[i]);
     }
     free(ended->items);

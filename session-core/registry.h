@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     session **items;
     size_t count;
+    const char *reason; /* told to their subscribers; static */
 } registry_ended;
 
 typedef struct registry_ops {

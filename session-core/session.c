@@ -8,26 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The MAPIUID in status-object entry ids: ours, so that an entry id from one
- * status row is recognisably a mapigw status object. */
-static const uint8_t STATUS_OBJECT_UID[16] = {0x6D, 0x61, 0x70, 0x69, 0x67, 0x77, 0x2D, 0x73,
-                                              0x74, 0x61, 0x74, 0x75, 0x73, 0x00, 0x00, 0x01};
-
-/* Instance keys are never reused while the process lives (mapi-session.md 4). */
-static atomic_uint_fast64_t next_instance_key = 1;
-
-static void new_instance_key(status_row *row)
-{
-    uint64_t k = atomic_fetch_add(&next_instance_key, 1);
-    for (int i = STATUS_INSTANCE_KEY_LEN - 1; i >= 0; i--) {
-        row->instance_key[i] = (uint8_t)(k & 0xFF);
-        k >>= 8;
-    }
-    memset(row->entry_id, 0, 4);
-    memcpy(row->entry_id + 4, STATUS_OBJECT_UID, sizeof STATUS_OBJECT_UID);
-    memcpy(row->entry_id + 20, row->instance_key, STATUS_INSTANCE_KEY_LEN);
-}
-
 HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
                        unsigned idle_timeout_s, unsigned lifetime_s, time_t now, session **out)
 {
@@ -40,6 +20,11 @@ HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
         return hr;
     }
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        return MAPI_E_NOT_ENOUGH_RESOURCES;
+    }
+    if (pthread_mutex_init(&s->ev_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
         free(s);
         return MAPI_E_NOT_ENOUGH_RESOURCES;
     }
@@ -81,6 +66,7 @@ void session_unref(session *s)
     logoff_providers(s);
     status_table t = {s->rows, s->row_count, 0};
     status_table_free(&t);
+    pthread_mutex_destroy(&s->ev_lock);
     pthread_mutex_destroy(&s->lock);
     profile_store_unref(s->store);
     free(s);
@@ -107,230 +93,16 @@ void session_touch(session *s, time_t now) { atomic_store(&s->last_used_at, (lon
 
 bool session_expired(const session *s, time_t now) { return now >= session_expires_at(s); }
 
-void session_end(session *s)
+void session_end(session *s, const char *reason)
 {
     if (atomic_exchange(&s->ended, true))
         return;
+    /* Subscribers hear why before the providers go (fnevCriticalError). */
+    session_events_end(s, reason);
     pthread_mutex_lock(&s->lock);
     logoff_providers(s);
     s->version++;
     pthread_mutex_unlock(&s->lock);
-}
-
-/* ---- logon ---------------------------------------------------------------- */
-
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
-
-static HRESULT mapi_row(status_row *row, const char *display, const char *dll, uint32_t type,
-                        uint32_t methods, uint32_t code, const char *text)
-{
-    memset(row, 0, sizeof *row);
-    new_instance_key(row);
-    row->object_type = MAPI_STATUS;
-    row->display_name = strdup(display);
-    row->provider_display = strdup("mapigw");
-    row->provider_dll_name = strdup(dll);
-    row->status_string = strdup(text);
-    row->resource_type = type;
-    row->resource_methods = methods;
-    row->status_code = code;
-    if (!row->display_name || !row->provider_display || !row->provider_dll_name ||
-        !row->status_string)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    return S_OK;
-}
-
-static HRESULT provider_row(const session *s, const session_provider *sp, status_row *row)
-{
-    const provider_config *cfg = sp->cfg;
-    memset(row, 0, sizeof *row);
-    new_instance_key(row);
-    row->object_type = MAPI_STATUS;
-    row->display_name = strdup(provider_config_display_name(cfg));
-    row->provider_display = strdup(sp->ops->provider_display);
-    row->provider_dll_name = strdup(sp->ops->dll_name);
-    if (!row->display_name || !row->provider_display || !row->provider_dll_name)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    row->resource_type = sp->ops->resource_type;
-    row->resource_flags = provider_config_resource_flags(cfg);
-    row->resource_methods = sp->ops->resource_methods;
-    /* The credential belongs to the user the primary identity stands for. */
-    if ((row->resource_flags & STATUS_PRIMARY_IDENTITY) &&
-        profile_auth(s->profile) == PROFILE_AUTH_ARGON2ID)
-        row->resource_methods |= STATUS_CHANGE_PASSWORD;
-
-    provider_status st;
-    sp->ops->status(sp->state, &st);
-    row->status_code = st.status_code;
-    row->status_string = strdup(st.status_string);
-    if (!row->status_string)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-
-    const char *display = provider_config_identity_display(cfg);
-    if (!display)
-        return S_OK;
-    const char *addrtype = provider_config_identity_addrtype(cfg);
-    const char *address = provider_config_identity_address(cfg);
-    row->has_identity = true;
-    row->identity_display = dup_or_null(display);
-    row->identity_addrtype = dup_or_null(addrtype);
-    row->identity_address = dup_or_null(address);
-    if (!row->identity_display || !row->identity_addrtype || !row->identity_address)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    HRESULT hr = search_key_build(addrtype, address, &row->identity_search_key,
-                                  &row->identity_search_key_len);
-    if (HR_FAILED(hr))
-        return hr;
-    if (sp->ops->identity_entry_id) {
-        provider_entry_id eid = {NULL, 0};
-        if (sp->ops->identity_entry_id(sp->state, cfg, &eid) == S_OK) {
-            row->identity_entry_id = eid.entry_id;
-            row->identity_entry_id_len = eid.entry_id_len;
-        } else {
-            free(eid.entry_id);
-        }
-    }
-    return S_OK;
-}
-
-/* Where a provider's failed logon leaves it (mapi-session.md 1.2 step 5). */
-typedef enum { LOGON_OK, LOGON_DROP_PROVIDER, LOGON_DISABLE_SERVICE } logon_outcome;
-
-static logon_outcome logon_one(const provider_ops *ops, const provider_config *cfg, void **state)
-{
-    HRESULT hr = ops->logon(cfg, state);
-    /* MAPI runs the service's configuration entry point and retries once; we
-     * have no configuration UI, so the retry sees the same settings unless the
-     * provider created what it lacked. */
-    if (hr == MAPI_E_UNCONFIGURED)
-        hr = ops->logon(cfg, state);
-    if (hr == S_OK)
-        return LOGON_OK;
-    if (hr == MAPI_E_FAILONEPROVIDER)
-        return LOGON_DROP_PROVIDER;
-    return LOGON_DISABLE_SERVICE;
-}
-
-typedef struct {
-    const provider_ops *ops;
-    void *state;
-    bool up;
-} pending_provider;
-
-/* Logs on every provider of one type in the services not yet disabled. */
-static void logon_pass(const profile *p, uint32_t type, pending_provider **pend, bool *disabled)
-{
-    for (size_t i = 0; i < profile_service_count(p); i++) {
-        const service_config *svc = profile_service(p, i);
-        for (size_t j = 0; j < service_provider_count(svc) && !disabled[i]; j++) {
-            const provider_config *cfg = service_provider(svc, j);
-            pending_provider *pp = &pend[i][j];
-            if (provider_config_type(cfg) != type || !pp->ops)
-                continue;
-            logon_outcome o = logon_one(pp->ops, cfg, &pp->state);
-            if (o == LOGON_OK) {
-                pp->up = true;
-            } else if (o == LOGON_DISABLE_SERVICE) {
-                /* A second failure disables the whole service for this session. */
-                disabled[i] = true;
-                for (size_t k = 0; k < service_provider_count(svc); k++)
-                    if (pend[i][k].up) {
-                        pend[i][k].ops->logoff(pend[i][k].state);
-                        pend[i][k].up = false;
-                    }
-            }
-        }
-    }
-}
-
-static HRESULT build_rows(session *s, pending_provider **pend)
-{
-    const profile *p = s->profile;
-    size_t up = 0;
-    for (size_t i = 0; i < profile_service_count(p); i++)
-        for (size_t j = 0; j < service_provider_count(profile_service(p, i)); j++)
-            up += pend[i][j].up;
-
-    s->providers = calloc(up ? up : 1, sizeof *s->providers);
-    s->rows = calloc(3 + up, sizeof *s->rows);
-    if (!s->providers || !s->rows)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-
-    bool no_mail = s->flags & MAPI_NO_MAIL;
-    HRESULT hr = mapi_row(&s->rows[0], "MAPI Subsystem", "MAPI", MAPI_SUBSYSTEM,
-                          STATUS_VALIDATE_STATE, STATUS_AVAILABLE, "Available");
-    s->row_count = 1;
-    if (HR_SUCCEEDED(hr)) {
-        hr = mapi_row(&s->rows[1], "MAPI Spooler", "MAPISP", MAPI_SPOOLER,
-                      STATUS_VALIDATE_STATE | STATUS_FLUSH_QUEUES,
-                      no_mail ? STATUS_FAILURE : STATUS_AVAILABLE,
-                      no_mail ? "Not started: MAPI_NO_MAIL session" : "Available");
-        s->row_count = 2;
-    }
-    if (HR_SUCCEEDED(hr)) {
-        hr = mapi_row(&s->rows[2], "MAPI Address Book", "MAPIAB", MAPI_AB, STATUS_VALIDATE_STATE,
-                      STATUS_AVAILABLE, "Available");
-        s->row_count = 3;
-    }
-    for (size_t i = 0; i < profile_service_count(p) && HR_SUCCEEDED(hr); i++) {
-        const service_config *svc = profile_service(p, i);
-        for (size_t j = 0; j < service_provider_count(svc) && HR_SUCCEEDED(hr); j++) {
-            pending_provider *pp = &pend[i][j];
-            if (!pp->up)
-                continue;
-            session_provider *sp = &s->providers[s->provider_count++];
-            sp->ops = pp->ops;
-            sp->cfg = service_provider(svc, j);
-            sp->state = pp->state;
-            sp->row = s->row_count;
-            pp->up = false; /* the session owns it now */
-            hr = provider_row(s, sp, &s->rows[s->row_count]);
-            s->row_count++;
-        }
-    }
-    for (size_t r = 0; r < s->row_count; r++)
-        s->rows[r].row_id = (uint32_t)r;
-    return hr;
-}
-
-HRESULT session_logon_providers(session *s)
-{
-    const profile *p = s->profile;
-    size_t nsvc = profile_service_count(p);
-    pending_provider **pend = calloc(nsvc ? nsvc : 1, sizeof *pend);
-    bool *disabled = calloc(nsvc ? nsvc : 1, sizeof *disabled);
-    HRESULT hr = (pend && disabled) ? S_OK : MAPI_E_NOT_ENOUGH_MEMORY;
-    for (size_t i = 0; i < nsvc && HR_SUCCEEDED(hr); i++) {
-        const service_config *svc = profile_service(p, i);
-        size_t n = service_provider_count(svc);
-        pend[i] = calloc(n ? n : 1, sizeof **pend);
-        if (!pend[i]) {
-            hr = MAPI_E_NOT_ENOUGH_MEMORY;
-            break;
-        }
-        for (size_t j = 0; j < n; j++)
-            pend[i][j].ops = provider_kind_find(provider_config_kind(service_provider(svc, j)));
-    }
-    if (HR_SUCCEEDED(hr)) {
-        /* MAPI's order: address books, then stores; transports start under the
-         * spooler, which a NO_MAIL session does not have. */
-        logon_pass(p, MAPI_AB_PROVIDER, pend, disabled);
-        logon_pass(p, MAPI_STORE_PROVIDER, pend, disabled);
-        if (!(s->flags & MAPI_NO_MAIL))
-            logon_pass(p, MAPI_TRANSPORT_PROVIDER, pend, disabled);
-        pthread_mutex_lock(&s->lock);
-        hr = build_rows(s, pend);
-        pthread_mutex_unlock(&s->lock);
-    }
-    for (size_t i = 0; pend && i < nsvc; i++) {
-        for (size_t j = 0; pend[i] && j < service_provider_count(profile_service(p, i)); j++)
-            if (pend[i][j].up)
-                pend[i][j].ops->logoff(pend[i][j].state);
-        free(pend[i]);
-    }
-    free(pend);
-    free(disabled);
-    return hr;
 }
 
 /* ---- the table and its objects ------------------------------------------- */
@@ -404,7 +176,7 @@ HRESULT session_identity(session *s, identity *out)
 
 /* Re-reads every provider's status into its row; bumps the version when any
  * row changed. Called with the lock held. */
-static HRESULT refresh_rows(session *s)
+HRESULT session_refresh_rows(session *s)
 {
     bool changed = false;
     for (size_t i = 0; i < s->provider_count; i++) {
@@ -422,10 +194,23 @@ static HRESULT refresh_rows(session *s)
         row->status_string = text;
         row->status_code = st.status_code;
         changed = true;
+        session_events_row_modified(s, row);
     }
     if (changed)
         s->version++;
     return S_OK;
+}
+
+void session_poll(session *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (!atomic_load(&s->ended)) {
+        for (size_t i = 0; i < s->provider_count; i++)
+            if (s->providers[i].ops->poll)
+                s->providers[i].ops->poll(s->providers[i].state);
+        (void)session_refresh_rows(s); /* out of memory: the next poll tries again */
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 static session_provider *row_provider(session *s, const status_row *row)
@@ -519,7 +304,7 @@ static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_K
         hr = run_method(s, row, call);
     if (row && hr != MAPI_E_END_OF_SESSION) {
         /* A failed flush or check changes what the provider shows too. */
-        HRESULT rh = refresh_rows(s);
+        HRESULT rh = session_refresh_rows(s);
         if (HR_SUCCEEDED(hr) && HR_FAILED(rh))
             hr = rh;
     }

@@ -13,6 +13,7 @@
 
 #include "hresult.h"
 #include "identity.h"
+#include "mapi_object.h"
 #include "profile.h"
 #include "status_row.h"
 
@@ -68,3 +69,66 @@ HRESULT session_change_password(session *s, const uint8_t ik[STATUS_INSTANCE_KEY
                                 status_row *row_out);
 HRESULT session_settings_dialog(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
                                 uint32_t flags);
+
+/* ---- objects reached through the session (issue 2/5) -------------------- */
+
+/* IMAPISession::GetMsgStoresTable: one row per store provider of the session
+ * (PR_ENTRYID, PR_DISPLAY_NAME, PR_DEFAULT_STORE, PR_RESOURCE_FLAGS,
+ * PR_STATUS_CODE, PR_INSTANCE_KEY of its status row). */
+HRESULT session_stores_table(session *s, mapi_rows *out);
+
+/* IMAPISession::OpenMsgStore (MDB_NO_DIALOG): the store and its folder
+ * hierarchy. MAPI_E_INVALID_ENTRYID (malformed), MAPI_E_UNKNOWN_ENTRYID (not
+ * a store of this session), or the provider's error (NETWORK_ERROR, ...). */
+HRESULT session_open_store(session *s, const uint8_t *eid, size_t len, mapi_object *store,
+                           mapi_rows *folders);
+
+/* IMAPISession::OpenAddressBook (AB_NO_DIALOG): one container per address
+ * book provider and their entries (at most max, filtered by search when not
+ * NULL). S_OK, or MAPI_W_ERRORS_RETURNED when an address-book provider failed
+ * (at logon, or now). */
+HRESULT session_address_book(session *s, const char *search, size_t max, mapi_rows *containers,
+                             mapi_rows *entries);
+
+/* IMAPISession::OpenEntry: status objects, stores, folders, messages,
+ * address-book containers and entries, and one-off entry ids (opened as a
+ * MAPI_MAILUSER). MAPI_E_INVALID_ENTRYID or MAPI_E_UNKNOWN_ENTRYID. */
+HRESULT session_open_entry(session *s, const uint8_t *eid, size_t len, mapi_object *out);
+
+/* IMAPISession::CompareEntryIDs: the owning provider decides. */
+HRESULT session_compare_entry_ids(session *s, const uint8_t *a, size_t alen, const uint8_t *b,
+                                  size_t blen, bool *equal);
+
+/* ---- notifications: Advise with a NULL entry id ------------------------- */
+
+typedef enum {
+    SESSION_EVENT_TABLE_MODIFIED = 1, /* fnevTableModified, TABLE_ROW_MODIFIED */
+    SESSION_EVENT_CRITICAL_ERROR = 2, /* fnevCriticalError: the session ended */
+} session_event_kind;
+
+typedef struct {
+    session_event_kind kind;
+    uint64_t seq;       /* increases per subscription */
+    status_row row;     /* TABLE_MODIFIED: the row as it is now (owned) */
+    const char *reason; /* CRITICAL_ERROR: static "logoff_shared", "expired",
+                           "admin", "shutdown" */
+} session_event;
+
+typedef struct session_sub session_sub;
+
+/* Subscribes to the session's critical errors and status-table changes.
+ * wake(ctx) is called from whichever thread queues an event (or ends the
+ * session), with the subscription's lock held: it must only signal (for
+ * example resume a suspended connection), never call back into the session.
+ * The subscription holds a session reference until session_unadvise. */
+HRESULT session_advise(session *s, void (*wake)(void *ctx), void *ctx, session_sub **out);
+
+/* Takes the next event: S_OK (clear it with session_event_clear),
+ * MAPI_E_NOT_FOUND when none is queued now, MAPI_E_END_OF_SESSION when the
+ * session ended and every event was taken. Events beyond 64 unread ones are
+ * dropped oldest first. */
+HRESULT session_sub_next(session_sub *sub, session_event *ev);
+void session_event_clear(session_event *ev);
+
+/* Unsubscribes; no wake call runs once it returns. */
+void session_unadvise(session_sub *sub);

@@ -14,9 +14,13 @@
 typedef struct session_provider {
     const provider_ops *ops;
     const provider_config *cfg;
-    void *state; /* the kind's, freed by ops->logoff */
-    size_t row;  /* index of its row in session.rows */
+    void *state;        /* the kind's, freed by ops->logoff */
+    size_t row;         /* index of its row in session.rows */
+    bool authenticates; /* checks logon passwords (profile auth "upstream") */
+    uint8_t uid[MAPIUID_LEN];
 } session_provider;
+
+extern const uint8_t SESSION_STATUS_UID[MAPIUID_LEN];
 
 /* A handle: one bearer token on a session. Owned by the registry. */
 typedef struct session_handle {
@@ -51,6 +55,12 @@ struct session {
     status_row *rows;
     size_t row_count;
     uint64_t version;
+    size_t ab_failures; /* address-book providers lost at logon */
+
+    /* Subscriptions (session_events.c), under their own lock so that an
+     * event can be queued from inside a provider call. */
+    pthread_mutex_t ev_lock;
+    struct session_sub *subs;
 };
 
 /* A new session (one reference, no providers yet); takes a new reference to
@@ -62,11 +72,30 @@ HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
  * then transports unless MAPI_NO_MAIL; UNCONFIGURED retried once, then the
  * service disabled; FAILONEPROVIDER drops only that provider) and builds the
  * status table. Fails only when out of memory. */
-HRESULT session_logon_providers(session *s);
+HRESULT session_logon_providers(session *s, const char *password);
 
-/* Ends the session: marks it ended and logs its providers off. Idempotent.
- * The registry must already have dropped it. */
-void session_end(session *s);
+/* For a logon joining s: checks password with the provider that
+ * authenticated the session (profile auth "upstream"). */
+HRESULT session_check_password(session *s, const char *password);
+
+/* Ends the session: tells subscribers why (a critical-error event), marks
+ * it ended and logs its providers off. Idempotent. The registry must already
+ * have dropped it. reason: a static string (session_event.reason). */
+void session_end(session *s, const char *reason);
+
+/* Queues a TABLE_MODIFIED event with a copy of row for every subscriber
+ * (called with s->lock held, when a row changed). */
+void session_events_row_modified(session *s, const status_row *row);
+/* Queues the critical error and closes every subscription's queue. */
+void session_events_end(session *s, const char *reason);
+
+/* Re-reads every provider's status into its row (s->lock held); queues a
+ * TABLE_MODIFIED event per changed row and bumps the version. */
+HRESULT session_refresh_rows(session *s);
+
+/* Polls the session's providers (provider_ops.poll) and queues events for
+ * rows that changed. */
+void session_poll(session *s);
 
 void session_touch(session *s, time_t now);
 bool session_expired(const session *s, time_t now);

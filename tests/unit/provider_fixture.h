@@ -18,10 +18,11 @@
 #include <sys/types.h>
 
 typedef struct {
-    char root[64];           /* this test's folder */
-    profile_store *store;    /* the loaded profiles */
-    const provider_ops *ops; /* the provider under test */
-    void *state;             /* its logged-on state, logged off in teardown */
+    char root[64];            /* this test's folder */
+    profile_store *store;     /* the loaded profiles */
+    const provider_ops *ops;  /* the provider under test */
+    void *state;              /* its logged-on state, logged off in teardown */
+    provider_logon_args args; /* what logon is handed (zeroed by fx_setup) */
 } provider_fixture;
 
 extern provider_fixture fx;

@@ -35,7 +35,7 @@ static const provider_config *abfile_config(const char *path, const char *create
 static const uint8_t ABFILE_UID[16] = {0xFF, 0xAE, 0x7B, 0x1D, 0x3F, 0x3C, 0x7C, 0xED,
                                        0x4F, 0x16, 0x4A, 0xB4, 0x96, 0x9A, 0x37, 0xFA};
 
-static void assert_ab_entry_id(const provider_entry_id *id, const char *tail)
+static void assert_ab_entry_id(const provider_identity *id, const char *tail)
 {
     size_t tl = strlen(tail);
     cr_assert_eq(id->entry_id_len, 4 + 16 + tl);
@@ -50,7 +50,7 @@ Test(provider_abfile, abfile_create_writes_identity_and_entry_id)
     char ab[512];
     fx_path(ab, "demo/contacts.json");
     const provider_config *cfg = abfile_config(ab, "true", DEMO_IDENTITY);
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_AVAILABLE);
     cr_assert_str_eq(st.status_string, "1 entry");
@@ -76,8 +76,8 @@ Test(provider_abfile, abfile_create_writes_identity_and_entry_id)
     cr_assert_eq(fx_list_dir(dir, names, 8), 1);
     cr_assert_str_eq(names[0], "contacts.json");
 
-    provider_entry_id id = {NULL, 0};
-    cr_assert_eq(fx.ops->identity_entry_id(fx.state, cfg, &id), S_OK);
+    provider_identity id = {0};
+    cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), S_OK);
     assert_ab_entry_id(&id, "SMTP:demo@example.invalid");
     free(id.entry_id);
 }
@@ -90,14 +90,14 @@ Test(provider_abfile, abfile_create_keeps_an_existing_file)
                        "\"a\"},{\"display\":\"B\",\"address_type\":\"SMTP\",\"address\":\"b@x\"}]}";
     fx_write_file(ab, mine);
     const provider_config *cfg = abfile_config(ab, "true", DEMO_IDENTITY);
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     cr_assert_str_eq(fx_status().status_string, "2 entries");
     char *now = fx_read_file(ab);
     cr_assert_str_eq(now, mine);
     free(now);
     /* The identity is not in this file. */
-    provider_entry_id id = {NULL, 0};
-    cr_assert_eq(fx.ops->identity_entry_id(fx.state, cfg, &id), MAPI_E_NOT_FOUND);
+    provider_identity id = {0};
+    cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), MAPI_E_NOT_FOUND);
     cr_assert_null(id.entry_id);
 }
 
@@ -106,7 +106,7 @@ Test(provider_abfile, abfile_create_without_identity_has_no_entries)
     char ab[512];
     fx_path(ab, "ab.json");
     const provider_config *cfg = abfile_config(ab, "true", NULL);
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_AVAILABLE);
     cr_assert_str_eq(st.status_string, "0 entries");
@@ -115,8 +115,8 @@ Test(provider_abfile, abfile_create_without_identity_has_no_entries)
     cr_assert(json_is_array(json_object_get(doc, "entries")));
     cr_assert_eq(json_array_size(json_object_get(doc, "entries")), 0);
     json_decref(doc);
-    provider_entry_id id = {NULL, 0};
-    cr_assert_eq(fx.ops->identity_entry_id(fx.state, cfg, &id), MAPI_E_NOT_FOUND);
+    provider_identity id = {0};
+    cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), MAPI_E_NOT_FOUND);
 }
 
 Test(provider_abfile, abfile_identity_matches_without_case)
@@ -128,9 +128,9 @@ Test(provider_abfile, abfile_identity_matches_without_case)
     const provider_config *cfg = abfile_config(
         ab, "false",
         "{\"display\":\"Demo\",\"address_type\":\"smtp\",\"address\":\"DEMO@example.INVALID\"}");
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
-    provider_entry_id id = {NULL, 0};
-    cr_assert_eq(fx.ops->identity_entry_id(fx.state, cfg, &id), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
+    provider_identity id = {0};
+    cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), S_OK);
     /* Spelled as the address book entry spells it. */
     assert_ab_entry_id(&id, "SMTP:Demo@Example.invalid");
     free(id.entry_id);
@@ -143,7 +143,7 @@ Test(provider_abfile, abfile_malformed_fails_one_provider)
     fx_write_file(ab, "{\"entries\":[ not json");
     const provider_config *cfg = abfile_config(ab, "true", DEMO_IDENTITY);
     fx.state = (void *)&fx.state;
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), MAPI_E_FAILONEPROVIDER);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), MAPI_E_FAILONEPROVIDER);
     cr_assert_null(fx.state);
 }
 
@@ -161,7 +161,8 @@ Test(provider_abfile, abfile_wrong_shape_fails_one_provider)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fx_write_file(ab, bad[i]);
-        cr_assert_eq(fx.ops->logon(cfg, &fx.state), MAPI_E_FAILONEPROVIDER, "accepted %s", bad[i]);
+        cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), MAPI_E_FAILONEPROVIDER, "accepted %s",
+                     bad[i]);
         cr_assert_null(fx.state);
     }
 }
@@ -171,7 +172,7 @@ Test(provider_abfile, abfile_missing_then_invalid_is_a_status_only)
     char ab[512], want[600];
     fx_path(ab, "ab.json");
     const provider_config *cfg = abfile_config(ab, "false", DEMO_IDENTITY);
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
     snprintf(want, sizeof want, "address book file missing: %s", ab);
@@ -183,8 +184,8 @@ Test(provider_abfile, abfile_missing_then_invalid_is_a_status_only)
     st = fx_status();
     cr_assert_eq(st.status_code, STATUS_AVAILABLE);
     cr_assert_str_eq(st.status_string, "1 entry");
-    provider_entry_id id = {NULL, 0};
-    cr_assert_eq(fx.ops->identity_entry_id(fx.state, cfg, &id), S_OK);
+    provider_identity id = {0};
+    cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), S_OK);
     free(id.entry_id);
 
     /* Broken while logged on: FAILURE with the reason, not an error. */
@@ -195,5 +196,5 @@ Test(provider_abfile, abfile_missing_then_invalid_is_a_status_only)
     snprintf(want, sizeof want, "address book file invalid: %s", ab);
     cr_assert_eq(strncmp(st.status_string, want, strlen(want)), 0, "was: %s", st.status_string);
     id.entry_id = NULL;
-    cr_assert_eq(fx.ops->identity_entry_id(fx.state, cfg, &id), MAPI_E_NOT_FOUND);
+    cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), MAPI_E_NOT_FOUND);
 }

@@ -64,7 +64,8 @@ Test(providers, missing_path_is_unconfigured)
     for (size_t i = 0; i < sizeof PROVIDERS / sizeof PROVIDERS[0]; i++) {
         const provider_config *cfg = fx_load_provider(PROVIDERS[i]);
         fx.state = (void *)&fx.state; /* must be reset to NULL */
-        cr_assert_eq(fx.ops->logon(cfg, &fx.state), MAPI_E_UNCONFIGURED, "%s", PROVIDERS[i]);
+        cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), MAPI_E_UNCONFIGURED, "%s",
+                     PROVIDERS[i]);
         cr_assert_null(fx.state);
         profile_store_unref(fx.store);
         fx.store = NULL;

@@ -29,7 +29,7 @@ Test(provider_maildir, maildir_create_makes_folders_and_is_available)
     char md[512], sub[600];
     fx_path(md, "deep/er/Maildir");
     const provider_config *cfg = maildir_config(md, "true");
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     cr_assert_not_null(fx.state);
     const char *subs[] = {"cur", "new", "tmp"};
     for (size_t i = 0; i < 3; i++) {
@@ -54,7 +54,7 @@ Test(provider_maildir, maildir_create_makes_folders_and_is_available)
 Test(provider_maildir, maildir_relative_path_resolves_against_base)
 {
     const provider_config *cfg = maildir_config("rel/Maildir", "true");
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     char sub[512];
     cr_assert(fx_is_dir_mode(fx_path(sub, "rel/Maildir/new"), 0700));
     cr_assert_eq(fx_status().status_code, STATUS_AVAILABLE);
@@ -65,7 +65,7 @@ Test(provider_maildir, maildir_missing_folder_logs_on_with_failure)
     char md[512], want[600];
     fx_path(md, "absent");
     const provider_config *cfg = maildir_config(md, "false");
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     cr_assert_not_null(fx.state);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
@@ -95,7 +95,7 @@ Test(provider_maildir, maildir_folder_removed_after_logon_fails_on_validate)
     char md[512], sub[512], want[600];
     fx_path(md, "Maildir");
     const provider_config *cfg = maildir_config(md, "true");
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     cr_assert_eq(fx_status().status_code, STATUS_AVAILABLE);
 
     cr_assert_eq(rmdir(fx_path(sub, "Maildir/new")), 0);

@@ -42,7 +42,7 @@ static void spool_with_three(char queue[512], char md[512])
     fx_path(queue, "spool");
     fx_path(md, "Maildir");
     const provider_config *cfg = spool_config(queue, md);
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     char p[600];
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/msg%d.eml", queue, i);
@@ -211,7 +211,7 @@ Test(provider_spool, spool_missing_folder_is_failure)
              "\"settings\":{\"path\":\"%s\",\"deliver_to\":\"%s\"}}",
              queue, md);
     const provider_config *cfg = fx_load_provider(json);
-    cr_assert_eq(fx.ops->logon(cfg, &fx.state), S_OK);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
     snprintf(want, sizeof want, "folder missing: %s", queue);

@@ -1,0 +1,137 @@
+#include "mapi_object.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static mapi_prop *append(mapi_object *o, uint32_t tag, const char *name)
+{
+    if (o->count == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 8;
+        mapi_prop *p = realloc(o->props, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        o->props = p;
+        o->cap = cap;
+    }
+    mapi_prop *p = &o->props[o->count];
+    memset(p, 0, sizeof *p);
+    p->tag = tag;
+    p->name = name;
+    return p;
+}
+
+HRESULT mapi_object_add_long(mapi_object *o, uint32_t tag, const char *name, uint32_t v)
+{
+    mapi_prop *p = append(o, tag, name);
+    if (!p)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    p->v.l = v;
+    o->count++;
+    return S_OK;
+}
+
+HRESULT mapi_object_add_bool(mapi_object *o, uint32_t tag, const char *name, bool v)
+{
+    mapi_prop *p = append(o, tag, name);
+    if (!p)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    p->v.b = v;
+    o->count++;
+    return S_OK;
+}
+
+HRESULT mapi_object_add_i8(mapi_object *o, uint32_t tag, const char *name, int64_t v)
+{
+    mapi_prop *p = append(o, tag, name);
+    if (!p)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    p->v.i8 = v;
+    o->count++;
+    return S_OK;
+}
+
+HRESULT mapi_object_add_time(mapi_object *o, uint32_t tag, const char *name, time_t v)
+{
+    mapi_prop *p = append(o, tag, name);
+    if (!p)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    p->v.time = v;
+    o->count++;
+    return S_OK;
+}
+
+HRESULT mapi_object_add_string(mapi_object *o, uint32_t tag, const char *name, const char *str)
+{
+    if (!str)
+        return S_OK;
+    char *copy = strdup(str);
+    mapi_prop *p = copy ? append(o, tag, name) : NULL;
+    if (!p) {
+        free(copy);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    p->v.str = copy;
+    o->count++;
+    return S_OK;
+}
+
+HRESULT mapi_object_add_binary(mapi_object *o, uint32_t tag, const char *name, const void *data,
+                               size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    mapi_prop *p = copy ? append(o, tag, name) : NULL;
+    if (!p) {
+        free(copy);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    if (len)
+        memcpy(copy, data, len);
+    p->v.bin.data = copy;
+    p->v.bin.len = len;
+    o->count++;
+    return S_OK;
+}
+
+const mapi_prop *mapi_object_find(const mapi_object *o, uint32_t tag)
+{
+    for (size_t i = 0; i < o->count; i++)
+        if (o->props[i].tag == tag)
+            return &o->props[i];
+    return NULL;
+}
+
+void mapi_object_clear(mapi_object *o)
+{
+    for (size_t i = 0; i < o->count; i++) {
+        uint32_t type = PROP_TYPE(o->props[i].tag);
+        if (type == PT_UNICODE)
+            free(o->props[i].v.str);
+        else if (type == PT_BINARY)
+            free(o->props[i].v.bin.data);
+    }
+    free(o->props);
+    memset(o, 0, sizeof *o);
+}
+
+HRESULT mapi_rows_add(mapi_rows *r, mapi_object **row)
+{
+    if (r->count == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        mapi_object *rows = realloc(r->rows, cap * sizeof *rows);
+        if (!rows)
+            return MAPI_E_NOT_ENOUGH_MEMORY;
+        r->rows = rows;
+        r->cap = cap;
+    }
+    *row = &r->rows[r->count++];
+    memset(*row, 0, sizeof **row);
+    return S_OK;
+}
+
+void mapi_rows_clear(mapi_rows *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        mapi_object_clear(&r->rows[i]);
+    free(r->rows);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,139 @@
+/* session_events.c - Advise/Unadvise on the session: a bounded queue of
+ * events per subscription, and a wake callback so that the server can push
+ * them to a client without a thread per stream. */
+#include "session_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SUB_QUEUE_MAX 64
+
+struct session_sub {
+    struct session_sub *next;
+    session *s; /* reference */
+    void (*wake)(void *ctx);
+    void *ctx;
+    session_event queue[SUB_QUEUE_MAX]; /* ring */
+    size_t head;
+    size_t count;
+    uint64_t seq;
+    bool closed; /* the session ended: no more events after the queued ones */
+};
+
+void session_event_clear(session_event *ev)
+{
+    if (ev->kind == SESSION_EVENT_TABLE_MODIFIED)
+        status_row_clear(&ev->row);
+    memset(ev, 0, sizeof *ev);
+}
+
+/* Called with s->ev_lock held. Drops the oldest event when the reader is too
+ * slow: a status table event is superseded by later ones anyway. */
+static session_event *push(session_sub *sub)
+{
+    if (sub->count == SUB_QUEUE_MAX) {
+        session_event_clear(&sub->queue[sub->head]);
+        sub->head = (sub->head + 1) % SUB_QUEUE_MAX;
+        sub->count--;
+    }
+    session_event *ev = &sub->queue[(sub->head + sub->count) % SUB_QUEUE_MAX];
+    memset(ev, 0, sizeof *ev);
+    ev->seq = ++sub->seq;
+    return ev;
+}
+
+HRESULT session_advise(session *s, void (*wake)(void *ctx), void *ctx, session_sub **out)
+{
+    session_sub *sub = calloc(1, sizeof *sub);
+    if (!sub)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    sub->wake = wake;
+    sub->ctx = ctx;
+    pthread_mutex_lock(&s->ev_lock);
+    if (atomic_load(&s->ended)) {
+        pthread_mutex_unlock(&s->ev_lock);
+        free(sub);
+        return MAPI_E_END_OF_SESSION;
+    }
+    sub->s = session_ref(s);
+    sub->next = s->subs;
+    s->subs = sub;
+    pthread_mutex_unlock(&s->ev_lock);
+    *out = sub;
+    return S_OK;
+}
+
+void session_events_row_modified(session *s, const status_row *row)
+{
+    pthread_mutex_lock(&s->ev_lock);
+    for (session_sub *sub = s->subs; sub; sub = sub->next) {
+        if (sub->closed)
+            continue;
+        session_event *ev = push(sub);
+        if (status_row_copy(&ev->row, row) != 0)
+            continue; /* out of memory: this subscriber misses one change */
+        ev->kind = SESSION_EVENT_TABLE_MODIFIED;
+        sub->count++;
+        if (sub->wake)
+            sub->wake(sub->ctx);
+    }
+    pthread_mutex_unlock(&s->ev_lock);
+}
+
+void session_events_end(session *s, const char *reason)
+{
+    pthread_mutex_lock(&s->ev_lock);
+    for (session_sub *sub = s->subs; sub; sub = sub->next) {
+        if (sub->closed)
+            continue;
+        session_event *ev = push(sub);
+        ev->kind = SESSION_EVENT_CRITICAL_ERROR;
+        ev->reason = reason;
+        sub->count++;
+        sub->closed = true;
+        if (sub->wake)
+            sub->wake(sub->ctx);
+    }
+    pthread_mutex_unlock(&s->ev_lock);
+}
+
+HRESULT session_sub_next(session_sub *sub, session_event *ev)
+{
+    session *s = sub->s;
+    HRESULT hr;
+    pthread_mutex_lock(&s->ev_lock);
+    if (sub->count > 0) {
+        *ev = sub->queue[sub->head];
+        memset(&sub->queue[sub->head], 0, sizeof sub->queue[sub->head]);
+        sub->head = (sub->head + 1) % SUB_QUEUE_MAX;
+        sub->count--;
+        hr = S_OK;
+    } else {
+        /* A session can also end without its subscribers being told (it
+         * never happens through session_end, but a closed queue is final). */
+        hr = (sub->closed || atomic_load(&s->ended)) ? MAPI_E_END_OF_SESSION : MAPI_E_NOT_FOUND;
+    }
+    pthread_mutex_unlock(&s->ev_lock);
+    return hr;
+}
+
+void session_unadvise(session_sub *sub)
+{
+    if (!sub)
+        return;
+    session *s = sub->s;
+    pthread_mutex_lock(&s->ev_lock);
+    for (session_sub **p = &s->subs; *p; p = &(*p)->next)
+        if (*p == sub) {
+            *p = sub->next;
+            break;
+        }
+    pthread_mutex_unlock(&s->ev_lock);
+    while (sub->count > 0) {
+        session_event_clear(&sub->queue[sub->head]);
+        sub->head = (sub->head + 1) % SUB_QUEUE_MAX;
+        sub->count--;
+    }
+    free(sub);
+    session_unref(s);
+}
