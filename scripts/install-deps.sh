@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev
             libcurl4-openssl-dev libsodium-dev)
-test_pkgs=(libcriterion-dev nodejs npm)
+test_pkgs=(libcriterion-dev nodejs npm dovecot-imapd slapd ldap-utils python3-aiosmtpd)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
