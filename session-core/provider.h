@@ -108,12 +108,20 @@ typedef struct provider_ops {
      * MAPI_E_CALL_FAILED when the store cannot be read now. */
     HRESULT (*store)(void *state, mapi_object *store, mapi_rows *folders);
 
+    /* Store providers: the contents table of one folder (key 'F'+name):
+     * one MAPI_MESSAGE row per message (PR_ENTRYID, PR_SUBJECT,
+     * PR_SENDER_NAME, PR_SENDER_EMAIL_ADDRESS, PR_MESSAGE_DELIVERY_TIME,
+     * PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS), newest first, at most max.
+     * MAPI_E_NOT_FOUND for a key that names no folder. */
+    HRESULT (*contents)
+    (void *state, const uint8_t *folder_key, size_t key_len, size_t max, mapi_rows *out);
+
     /* Address-book providers: the container (PR_ENTRYID, display name,
      * PR_CONTENT_COUNT) and its entries (MAPI_MAILUSER rows: PR_ENTRYID,
      * PR_DISPLAY_NAME, PR_ADDRTYPE, PR_EMAIL_ADDRESS, PR_SEARCH_KEY), at most
      * max of them, filtered by a case-insensitive substring of display name
      * or address when search is not NULL. */
-    HRESULT (*address_book)
+    HRESULT(*address_book)
     (void *state, const char *search, size_t max, mapi_object *container, mapi_rows *entries);
 
     /* OpenEntry on one of this provider's entry ids: key is what follows the

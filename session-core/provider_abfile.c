@@ -11,10 +11,19 @@
  * Settings: path (the file), create ("true": when the file is missing, write
  * one holding the provider's configured identity; parent folders are created
  * with mode 0700, the file with 0600).
+ *
+ * Entry ids (entryid.h): 4 zero flag bytes, the instance's MAPIUID, then 'E'
+ * and "ADDRTYPE:address" in UTF-8 without a NUL, spelled as in the file; the
+ * container's key is empty. Two keys name the same entry when their address
+ * types and addresses match without regard to ASCII case, as MAPI's search
+ * keys do. The address book and OpenEntry re-read the file, so they show what
+ * it holds now; a file that is missing or invalid then is MAPI_E_CALL_FAILED.
  */
 #include "mapi_flags.h"
 #include "provider.h"
 #include "provider_fs.h"
+
+#include "identity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,20 +38,14 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* The MAPIUID of mapigw abfile entry ids, FFAE7B1D3F3C7CED4F164AB4969A37FA
- * (random, fixed forever: entry ids handed to clients embed it). An entry id
- * is 4 zero flag bytes, this UID, then "ADDRTYPE:address" in UTF-8 without a
- * NUL, spelled as in the file. */
-static const uint8_t ABFILE_UID[16] = {0xFF, 0xAE, 0x7B, 0x1D, 0x3F, 0x3C, 0x7C, 0xED,
-                                       0x4F, 0x16, 0x4A, 0xB4, 0x96, 0x9A, 0x37, 0xFA};
-#define ABFILE_ENTRYID_HEADER (4 + sizeof ABFILE_UID)
-
 #define ABFILE_DIR_MODE 0700
 #define ABFILE_FILE_MODE 0600
 
 typedef struct {
     char *path;
-    json_t *entries; /* the loaded, valid "entries" array; NULL when none */
+    char *display_name;       /* the container's, from the config */
+    uint8_t uid[MAPIUID_LEN]; /* this instance's (entry ids) */
+    json_t *entries;          /* the loaded, valid "entries" array; NULL when none */
     provider_status st;
 } abfile_state;
 
@@ -223,13 +226,13 @@ static void abfile_free(abfile_state *s)
         return;
     json_decref(s->entries);
     free(s->path);
+    free(s->display_name);
     free(s);
 }
 
 static HRESULT abfile_logon(const provider_config *cfg, const provider_logon_args *args,
                             void **state)
 {
-    (void)args;
     char eb[128];
     *state = NULL;
     const char *path = provider_config_path(cfg, "path");
@@ -238,8 +241,11 @@ static HRESULT abfile_logon(const provider_config *cfg, const provider_logon_arg
     abfile_state *s = calloc(1, sizeof *s);
     if (!s)
         return MAPI_E_NOT_ENOUGH_MEMORY;
+    memcpy(s->uid, args->uid, MAPIUID_LEN);
     s->path = strdup(path);
-    if (!s->path) {
+    const char *display = provider_config_display_name(cfg);
+    s->display_name = strdup(display ? display : "");
+    if (!s->path || !s->display_name) {
         abfile_free(s);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -281,6 +287,200 @@ static HRESULT abfile_validate_state(void *state, uint32_t flags)
     return abfile_refresh(state) == LOAD_NOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : S_OK;
 }
 
+/* ---- entries and entry ids ---------------------------------------------- */
+
+static char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+/* Byte-wise ASCII case-insensitive equality: UTF-8 beyond ASCII compares
+ * exactly, and no locale is involved. */
+static bool same_nocase(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower(a[i]) != ascii_lower(b[i]))
+            return false;
+    return true;
+}
+
+static bool contains_nocase(const char *hay, const char *needle)
+{
+    size_t lh = strlen(hay), ln = strlen(needle);
+    for (size_t i = 0; i + ln <= lh; i++)
+        if (same_nocase(hay + i, needle, ln))
+            return true;
+    return false;
+}
+
+static const char *entry_field(const json_t *e, const char *field)
+{
+    return json_string_value(json_object_get(e, field)); /* checked at load */
+}
+
+/* Whether key ('E' + "TYPE:address") names entry e (case-insensitively). */
+static bool key_names(const uint8_t *key, size_t key_len, const json_t *e)
+{
+    const char *t = entry_field(e, "address_type"), *a = entry_field(e, "address");
+    size_t lt = strlen(t), la = strlen(a);
+    const char *k = (const char *)key + 1;
+    return key_len == 1 + lt + 1 + la && key[0] == 'E' && same_nocase(k, t, lt) && k[lt] == ':' &&
+           same_nocase(k + lt + 1, a, la);
+}
+
+/* The full entry id of entry e: header, 'E', "TYPE:address". */
+static HRESULT entry_id_of(const abfile_state *s, const json_t *e, uint8_t **out, size_t *out_len)
+{
+    const char *t = entry_field(e, "address_type"), *a = entry_field(e, "address");
+    size_t lt = strlen(t), la = strlen(a);
+    char *key = malloc(1 + lt + 1 + la);
+    if (!key)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    key[0] = 'E';
+    memcpy(key + 1, t, lt);
+    key[1 + lt] = ':';
+    memcpy(key + 2 + lt, a, la);
+    /* An address too long for an entry id: MAPI_E_INVALID_PARAMETER. */
+    HRESULT hr = entryid_build(s->uid, key, 1 + lt + 1 + la, out, out_len);
+    free(key);
+    return hr;
+}
+
+/* Entry e as a MAPI_MAILUSER. */
+static HRESULT entry_object(const abfile_state *s, const json_t *e, mapi_object *o)
+{
+    const char *t = entry_field(e, "address_type"), *a = entry_field(e, "address");
+    uint8_t *eid = NULL, *sk = NULL;
+    size_t eid_len = 0, sk_len = 0;
+    o->object_type = MAPI_MAILUSER;
+    HRESULT hr = entry_id_of(s, e, &eid, &eid_len);
+    if (HR_SUCCEEDED(hr))
+        hr = search_key_build(t, a, &sk, &sk_len);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_binary(o, PR_ENTRYID, "entry_id", eid, eid_len);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_string(o, PR_DISPLAY_NAME, "display_name", entry_field(e, "display"));
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_string(o, PR_ADDRTYPE, "address_type", t);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_string(o, PR_EMAIL_ADDRESS, "email_address", a);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_binary(o, PR_SEARCH_KEY, "search_key", sk, sk_len);
+    free(eid);
+    free(sk);
+    return hr;
+}
+
+/* The container: its entry id (empty key), display name and entry count. */
+static HRESULT container_object(const abfile_state *s, mapi_object *o)
+{
+    uint8_t *eid;
+    size_t len;
+    o->object_type = MAPI_ABCONT;
+    HRESULT hr = entryid_build(s->uid, NULL, 0, &eid, &len);
+    if (HR_FAILED(hr))
+        return hr;
+    hr = mapi_object_add_binary(o, PR_ENTRYID, "entry_id", eid, len);
+    free(eid);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_string(o, PR_DISPLAY_NAME, "display_name", s->display_name);
+    size_t n = json_array_size(s->entries);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_long(o, PR_CONTENT_COUNT, "content_count",
+                                  n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+    return hr;
+}
+
+/* Re-reads the file for an object access: S_OK with s->entries, or why not. */
+static HRESULT reload(abfile_state *s)
+{
+    load_result r = abfile_refresh(s);
+    if (r == LOAD_NOMEM)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    return r == LOAD_OK ? S_OK : MAPI_E_CALL_FAILED;
+}
+
+static HRESULT abfile_address_book(void *state, const char *search, size_t max,
+                                   mapi_object *container, mapi_rows *entries)
+{
+    abfile_state *s = state;
+    HRESULT hr = reload(s);
+    if (HR_SUCCEEDED(hr))
+        hr = container_object(s, container);
+    size_t i, added = 0;
+    const json_t *e;
+    json_array_foreach(s->entries, i, e)
+    {
+        if (HR_FAILED(hr) || added >= max)
+            break;
+        if (search && !contains_nocase(entry_field(e, "display"), search) &&
+            !contains_nocase(entry_field(e, "address"), search))
+            continue;
+        /* Built aside, so entries (shared with the other address books)
+         * only ever gets whole rows. */
+        mapi_object one = {0};
+        hr = entry_object(s, e, &one);
+        if (hr == MAPI_E_INVALID_PARAMETER) {
+            hr = S_OK; /* an address no entry id can hold: not listed */
+        } else if (HR_SUCCEEDED(hr)) {
+            mapi_object *row;
+            hr = mapi_rows_add(entries, &row);
+            if (HR_SUCCEEDED(hr)) {
+                *row = one;
+                memset(&one, 0, sizeof one);
+                added++;
+            }
+        }
+        mapi_object_clear(&one);
+    }
+    return hr;
+}
+
+static HRESULT abfile_open_entry(void *state, const uint8_t *key, size_t key_len, mapi_object *out)
+{
+    abfile_state *s = state;
+    if (key_len != 0 && key[0] != 'E')
+        return MAPI_E_NOT_FOUND;
+    HRESULT hr = reload(s);
+    if (HR_FAILED(hr))
+        return hr;
+    if (key_len == 0)
+        return container_object(s, out);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(s->entries, i, e)
+    {
+        if (key_names(key, key_len, e))
+            return entry_object(s, e, out);
+    }
+    return MAPI_E_NOT_FOUND;
+}
+
+/* Splits 'E' + "TYPE:address" at the first ':'; false for any other key. */
+static bool split_key(const uint8_t *key, size_t len, const char **type, size_t *type_len,
+                      const char **address, size_t *address_len)
+{
+    if (len < 2 || key[0] != 'E')
+        return false;
+    const char *k = (const char *)key + 1;
+    const char *colon = memchr(k, ':', len - 1);
+    if (!colon)
+        return false;
+    *type = k;
+    *type_len = (size_t)(colon - k);
+    *address = colon + 1;
+    *address_len = len - 1 - *type_len - 1;
+    return true;
+}
+
+static bool abfile_same_entry(void *state, const uint8_t *a, size_t alen, const uint8_t *b,
+                              size_t blen)
+{
+    (void)state;
+    const char *ta, *aa, *tb, *ab;
+    size_t lta, laa, ltb, lab;
+    if (!split_key(a, alen, &ta, &lta, &aa, &laa) || !split_key(b, blen, &tb, &ltb, &ab, &lab))
+        return alen == blen && memcmp(a, b, alen) == 0;
+    return lta == ltb && laa == lab && same_nocase(ta, tb, lta) && same_nocase(aa, ab, laa);
+}
+
 static HRESULT abfile_identity(void *state, const provider_config *cfg, provider_identity *out)
 {
     const abfile_state *s = state;
@@ -294,25 +494,15 @@ static HRESULT abfile_identity(void *state, const provider_config *cfg, provider
     const json_t *e;
     json_array_foreach(s->entries, i, e)
     {
-        const char *et = json_string_value(json_object_get(e, "address_type"));
-        const char *ea = json_string_value(json_object_get(e, "address"));
+        const char *et = entry_field(e, "address_type"), *ea = entry_field(e, "address");
         /* Address types and SMTP addresses compare without case, as MAPI's
          * search keys do (ASCII letters only). */
-        if (!et || !ea || strcasecmp(et, type) != 0 || strcasecmp(ea, address) != 0)
+        if (strlen(et) != strlen(type) || strlen(ea) != strlen(address) ||
+            !same_nocase(et, type, strlen(et)) || !same_nocase(ea, address, strlen(ea)))
             continue;
-        size_t lt = strlen(et), la = strlen(ea);
-        size_t len = ABFILE_ENTRYID_HEADER + lt + 1 + la;
-        uint8_t *id = malloc(len);
-        if (!id)
-            return MAPI_E_NOT_ENOUGH_MEMORY;
-        memset(id, 0, 4);
-        memcpy(id + 4, ABFILE_UID, sizeof ABFILE_UID);
-        memcpy(id + ABFILE_ENTRYID_HEADER, et, lt);
-        id[ABFILE_ENTRYID_HEADER + lt] = ':';
-        memcpy(id + ABFILE_ENTRYID_HEADER + lt + 1, ea, la);
-        out->entry_id = id;
-        out->entry_id_len = len;
-        return S_OK;
+        HRESULT hr = entry_id_of(s, e, &out->entry_id, &out->entry_id_len);
+        /* Too long for an entry id: the row falls back to a one-off. */
+        return hr == MAPI_E_INVALID_PARAMETER ? MAPI_E_NOT_FOUND : hr;
     }
     return MAPI_E_NOT_FOUND;
 }
@@ -330,4 +520,7 @@ const provider_ops PROVIDER_ABFILE = {
     .validate_state = abfile_validate_state,
     .flush_queues = NULL,
     .identity = abfile_identity,
+    .address_book = abfile_address_book,
+    .open_entry = abfile_open_entry,
+    .same_entry = abfile_same_entry,
 };

@@ -8,7 +8,11 @@
  *
  * Settings: path (the Maildir folder), create ("true": create the folders at
  * logon, like `mkdir -p`, mode 0700).
+ *
+ * Object access (the store, its Maildir++ folders and their messages) is
+ * maildir_store.c's; this file keeps the instance and its status.
  */
+#include "maildir_store.h"
 #include "mapi_flags.h"
 #include "provider.h"
 #include "provider_fs.h"
@@ -28,6 +32,8 @@ static const char *const SUBDIRS[] = {"cur", "new", "tmp"};
 
 typedef struct {
     char *path;                                    /* the Maildir folder, resolved */
+    char *display_name;                            /* the store's, from the config */
+    uint8_t uid[MAPIUID_LEN];                      /* this instance's (entry ids) */
     char *sub[NSUBDIRS];                           /* path/cur, path/new, path/tmp */
     char create_error[PROVIDER_STATUS_STRING_MAX]; /* why create failed, "" if it did not */
     provider_status st;
@@ -81,6 +87,7 @@ static void maildir_free(maildir_state *s)
     for (size_t i = 0; i < NSUBDIRS; i++)
         free(s->sub[i]);
     free(s->path);
+    free(s->display_name);
     free(s);
 }
 
@@ -107,7 +114,6 @@ static void maildir_create(maildir_state *s)
 static HRESULT maildir_logon(const provider_config *cfg, const provider_logon_args *args,
                              void **state)
 {
-    (void)args;
     *state = NULL;
     const char *path = provider_config_path(cfg, "path");
     if (!path || !*path)
@@ -116,8 +122,11 @@ static HRESULT maildir_logon(const provider_config *cfg, const provider_logon_ar
     maildir_state *s = calloc(1, sizeof *s);
     if (!s)
         return MAPI_E_NOT_ENOUGH_MEMORY;
+    memcpy(s->uid, args->uid, MAPIUID_LEN);
     s->path = strdup(path);
-    if (!s->path)
+    const char *display = provider_config_display_name(cfg);
+    s->display_name = strdup(display ? display : "");
+    if (!s->path || !s->display_name)
         goto oom;
     for (size_t i = 0; i < NSUBDIRS; i++) {
         s->sub[i] = pfs_path_join(path, SUBDIRS[i]);
@@ -155,6 +164,29 @@ static HRESULT maildir_validate_state(void *state, uint32_t flags)
     return S_OK;
 }
 
+static maildir_view view_of(const maildir_state *s)
+{
+    return (maildir_view){.root = s->path, .uid = s->uid, .display_name = s->display_name};
+}
+
+static HRESULT maildir_store(void *state, mapi_object *store, mapi_rows *folders)
+{
+    maildir_state *s = state;
+    /* Reading the store is a fresh look at it: the row learns what it finds. */
+    s->create_error[0] = '\0';
+    if (!maildir_refresh(s))
+        return MAPI_E_CALL_FAILED;
+    maildir_view v = view_of(s);
+    return maildir_store_read(&v, store, folders);
+}
+
+static HRESULT maildir_open_entry(void *state, const uint8_t *key, size_t key_len, mapi_object *out)
+{
+    const maildir_state *s = state;
+    maildir_view v = view_of(s);
+    return maildir_store_open(&v, key, key_len, out);
+}
+
 const provider_ops PROVIDER_MAILDIR = {
     .kind = "maildir",
     .resource_type = MAPI_STORE_PROVIDER,
@@ -167,4 +199,6 @@ const provider_ops PROVIDER_MAILDIR = {
     .status = maildir_status,
     .validate_state = maildir_validate_state,
     .flush_queues = NULL,
+    .store = maildir_store,
+    .open_entry = maildir_open_entry,
 };

@@ -83,6 +83,12 @@ HRESULT session_stores_table(session *s, mapi_rows *out);
 HRESULT session_open_store(session *s, const uint8_t *eid, size_t len, mapi_object *store,
                            mapi_rows *folders);
 
+/* IMAPIFolder::GetContentsTable on a folder's entry id: at most max message
+ * rows, newest first. MAPI_E_INVALID_ENTRYID, MAPI_E_UNKNOWN_ENTRYID (not a
+ * folder of this session), MAPI_E_NO_SUPPORT (the store cannot list). */
+HRESULT session_folder_contents(session *s, const uint8_t *eid, size_t len, size_t max,
+                                mapi_rows *out);
+
 /* IMAPISession::OpenAddressBook (AB_NO_DIALOG): one container per address
  * book provider and their entries (at most max, filtered by search when not
  * NULL). S_OK, or MAPI_W_ERRORS_RETURNED when an address-book provider failed

@@ -41,27 +41,29 @@ static HRESULT add_entry_id(mapi_object *o, const uint8_t *uid, const void *key,
     return hr;
 }
 
+/* The gateway's columns of a store; the provider's own (from ops->store) win
+ * where both have one. */
 static HRESULT store_row(const session_provider *sp, const status_row *row, mapi_object *o)
 {
     o->object_type = MAPI_STORE;
     uint32_t flags = provider_config_resource_flags(sp->cfg);
     HRESULT hr = add_entry_id(o, sp->uid, NULL, 0);
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_DISPLAY_NAME))
         hr = mapi_object_add_string(o, PR_DISPLAY_NAME, "display_name",
                                     provider_config_display_name(sp->cfg));
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_DEFAULT_STORE))
         hr = mapi_object_add_bool(o, PR_DEFAULT_STORE, "default_store",
                                   (flags & STATUS_DEFAULT_STORE) != 0);
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_RESOURCE_FLAGS))
         hr = mapi_object_add_long(o, PR_RESOURCE_FLAGS, "resource_flags", flags);
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_MDB_PROVIDER))
         hr = mapi_object_add_binary(o, PR_MDB_PROVIDER, "mdb_provider", sp->uid, MAPIUID_LEN);
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_PROVIDER_DISPLAY))
         hr = mapi_object_add_string(o, PR_PROVIDER_DISPLAY, "provider_display",
                                     sp->ops->provider_display);
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_STATUS_CODE))
         hr = mapi_object_add_long(o, PR_STATUS_CODE, "status_code", row->status_code);
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_INSTANCE_KEY))
         hr = mapi_object_add_binary(o, PR_INSTANCE_KEY, "instance_key", row->instance_key,
                                     STATUS_INSTANCE_KEY_LEN);
     return hr;
@@ -126,6 +128,36 @@ HRESULT session_open_store(session *s, const uint8_t *eid, size_t len, mapi_obje
         mapi_object_clear(store);
         mapi_rows_clear(folders);
     }
+    return hr;
+}
+
+HRESULT session_folder_contents(session *s, const uint8_t *eid, size_t len, size_t max,
+                                mapi_rows *out)
+{
+    memset(out, 0, sizeof *out);
+    HRESULT hr = lock_live(s);
+    if (HR_FAILED(hr))
+        return hr;
+    session_provider *sp;
+    const uint8_t *key;
+    size_t key_len;
+    hr = route(s, eid, len, &sp, &key, &key_len);
+    if (HR_SUCCEEDED(hr) &&
+        (sp->ops->resource_type != MAPI_STORE_PROVIDER || key_len < 2 || key[0] != 'F'))
+        hr = MAPI_E_UNKNOWN_ENTRYID; /* not a folder */
+    else if (HR_SUCCEEDED(hr) && !sp->ops->contents)
+        hr = MAPI_E_NO_SUPPORT;
+    if (HR_SUCCEEDED(hr)) {
+        hr = sp->ops->contents(sp->state, key, key_len, max, out);
+        if (hr == MAPI_E_NOT_FOUND)
+            hr = MAPI_E_UNKNOWN_ENTRYID;
+        HRESULT rh = session_refresh_rows(s);
+        if (HR_SUCCEEDED(hr) && HR_FAILED(rh))
+            hr = rh;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (HR_FAILED(hr))
+        mapi_rows_clear(out);
     return hr;
 }
 

@@ -13,6 +13,9 @@
 
 provider_fixture fx;
 
+const uint8_t FX_UID[16] = {0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7,
+                            0xA8, 0xA9, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF};
+
 /* nftw callbacks: first make every folder writable again (a test may have
  * chmod'ed one), then remove everything depth-first. */
 static int make_writable(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -37,6 +40,8 @@ void fx_setup(void)
     fx.store = NULL;
     fx.ops = NULL;
     fx.state = NULL;
+    memset(&fx.args, 0, sizeof fx.args);
+    memcpy(fx.args.uid, FX_UID, sizeof FX_UID);
 }
 
 void fx_teardown(void)
@@ -127,4 +132,34 @@ size_t fx_list_dir(const char *dir, char names[][128], size_t max)
     closedir(d);
     qsort(names, n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
     return n;
+}
+
+bool fx_is_entry_id(const uint8_t *eid, size_t len, const void *key, size_t key_len)
+{
+    static const uint8_t zero[4] = {0, 0, 0, 0};
+    return len == 4 + 16 + key_len && memcmp(eid, zero, 4) == 0 &&
+           memcmp(eid + 4, FX_UID, 16) == 0 && memcmp(eid + 20, key, key_len) == 0;
+}
+
+const mapi_prop *fx_prop(const mapi_object *o, uint32_t tag)
+{
+    const mapi_prop *p = mapi_object_find(o, tag);
+    cr_assert_not_null(p, "property 0x%08X missing", tag);
+    return p;
+}
+
+const char *fx_str(const mapi_object *o, uint32_t tag) { return fx_prop(o, tag)->v.str; }
+
+uint32_t fx_long(const mapi_object *o, uint32_t tag) { return fx_prop(o, tag)->v.l; }
+
+bool fx_bool(const mapi_object *o, uint32_t tag) { return fx_prop(o, tag)->v.b; }
+
+const mapi_object *fx_row(const mapi_rows *rows, const char *display)
+{
+    for (size_t i = 0; i < rows->count; i++) {
+        const mapi_prop *p = mapi_object_find(&rows->rows[i], PR_DISPLAY_NAME);
+        if (p && strcmp(p->v.str, display) == 0)
+            return &rows->rows[i];
+    }
+    return NULL;
 }

@@ -1,10 +1,13 @@
 /* Unit suite for the "abfile" address-book provider (provider_abfile.c): the
- * created file, the status row, invalid files at logon and later, and the
- * identity entry id. Real files under a fresh /tmp/mgw-prov-XXXXXX per test
+ * created file, the status row, invalid files at logon and later, the
+ * identity entry id (built from the instance's MAPIUID), and object access:
+ * the address book (container, entries, search, max), OpenEntry and
+ * same_entry. Real files under a fresh /tmp/mgw-prov-XXXXXX per test
  * (provider_fixture.h). */
 #include "provider_fixture.h"
 
 #include "../../session-core/mapi_flags.h"
+#include "../../session-core/mapi_object.h"
 #include "../../session-core/profile.h"
 #include "../../session-core/provider.h"
 
@@ -31,18 +34,13 @@ static const provider_config *abfile_config(const char *path, const char *create
 #define DEMO_IDENTITY                                                                              \
     "{\"display\":\"Demo User\",\"address_type\":\"SMTP\",\"address\":\"demo@example.invalid\"}"
 
-/* The documented abfile MAPIUID (provider_abfile.c). */
-static const uint8_t ABFILE_UID[16] = {0xFF, 0xAE, 0x7B, 0x1D, 0x3F, 0x3C, 0x7C, 0xED,
-                                       0x4F, 0x16, 0x4A, 0xB4, 0x96, 0x9A, 0x37, 0xFA};
-
+/* 4 zero bytes, the instance's MAPIUID (fx.args.uid), 'E', tail. */
 static void assert_ab_entry_id(const provider_identity *id, const char *tail)
 {
-    size_t tl = strlen(tail);
-    cr_assert_eq(id->entry_id_len, 4 + 16 + tl);
-    const uint8_t zero[4] = {0, 0, 0, 0};
-    cr_assert_eq(memcmp(id->entry_id, zero, 4), 0);
-    cr_assert_eq(memcmp(id->entry_id + 4, ABFILE_UID, 16), 0);
-    cr_assert_eq(memcmp(id->entry_id + 20, tail, tl), 0);
+    char key[256];
+    int n = snprintf(key, sizeof key, "E%s", tail);
+    cr_assert(fx_is_entry_id(id->entry_id, id->entry_id_len, key, (size_t)n),
+              "not the entry id of %s (length %zu)", key, id->entry_id_len);
 }
 
 Test(provider_abfile, abfile_create_writes_identity_and_entry_id)
@@ -197,4 +195,207 @@ Test(provider_abfile, abfile_missing_then_invalid_is_a_status_only)
     cr_assert_eq(strncmp(st.status_string, want, strlen(want)), 0, "was: %s", st.status_string);
     id.entry_id = NULL;
     cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), MAPI_E_NOT_FOUND);
+}
+
+/* ---- object access ---- */
+
+#define BOOK                                                                                       \
+    "{\"entries\":["                                                                               \
+    "{\"display\":\"Alice Example\",\"address_type\":\"SMTP\",\"address\":\"alice@x.test\"},"      \
+    "{\"display\":\"Bob Builder\",\"address_type\":\"SMTP\",\"address\":\"Bob@Y.test\"},"          \
+    "{\"display\":\"Carol\",\"address_type\":\"X400\",\"address\":\"c=xx;a=alice\"},"              \
+    "{\"display\":\"Zoë Ünicode\",\"address_type\":\"SMTP\",\"address\":\"zoe@z.test\"}]}"
+
+/* Logs on to an abfile with that content (NULL: no file) and identity. */
+static const provider_config *logon_with(const char *content, const char *identity)
+{
+    char ab[512], json[1024];
+    fx_path(ab, "ab.json");
+    if (content)
+        fx_write_file(ab, content);
+    snprintf(json, sizeof json,
+             "{\"type\":\"MAPI_AB_PROVIDER\",\"kind\":\"abfile\",\"display_name\":\"Contacts\""
+             "%s%s,\"settings\":{\"path\":\"%s\"}}",
+             identity ? ",\"identity\":" : "", identity ? identity : "", ab);
+    const provider_config *cfg = fx_load_provider(json);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
+    return cfg;
+}
+
+static void assert_key(const mapi_object *o, const char *key)
+{
+    const mapi_prop *p = fx_prop(o, PR_ENTRYID);
+    cr_assert(fx_is_entry_id(p->v.bin.data, p->v.bin.len, key, strlen(key)), "not %s", key);
+}
+
+Test(provider_abfile, address_book_lists_container_and_entries)
+{
+    logon_with(BOOK, NULL);
+    mapi_object cont = {0};
+    mapi_rows rows = {0};
+    cr_assert_eq(fx.ops->address_book(fx.state, NULL, 100, &cont, &rows), S_OK);
+    cr_assert_eq(cont.object_type, MAPI_ABCONT);
+    cr_assert_str_eq(fx_str(&cont, PR_DISPLAY_NAME), "Contacts");
+    cr_assert_eq(fx_long(&cont, PR_CONTENT_COUNT), 4);
+    assert_key(&cont, "");
+    cr_assert_eq(rows.count, 4);
+
+    const mapi_object *bob = &rows.rows[1];
+    cr_assert_eq(bob->object_type, MAPI_MAILUSER);
+    cr_assert_str_eq(fx_str(bob, PR_DISPLAY_NAME), "Bob Builder");
+    cr_assert_str_eq(fx_str(bob, PR_ADDRTYPE), "SMTP");
+    cr_assert_str_eq(fx_str(bob, PR_EMAIL_ADDRESS), "Bob@Y.test");
+    assert_key(bob, "ESMTP:Bob@Y.test");
+    const mapi_prop *sk = fx_prop(bob, PR_SEARCH_KEY);
+    cr_assert_eq(sk->v.bin.len, sizeof "SMTP:BOB@Y.TEST");
+    cr_assert_eq(memcmp(sk->v.bin.data, "SMTP:BOB@Y.TEST", sizeof "SMTP:BOB@Y.TEST"), 0);
+    cr_assert_str_eq(fx_str(&rows.rows[3], PR_DISPLAY_NAME), "Zoë Ünicode");
+    mapi_object_clear(&cont);
+    mapi_rows_clear(&rows);
+}
+
+/* Runs a search and returns how many rows came back; names[] gets them. */
+static size_t search(const char *what, size_t max, const char *names[8])
+{
+    mapi_object cont = {0};
+    mapi_rows rows = {0};
+    cr_assert_eq(fx.ops->address_book(fx.state, what, max, &cont, &rows), S_OK);
+    static char keep[8][64];
+    size_t n = rows.count;
+    cr_assert_leq(n, 8);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keep[i], sizeof keep[i], "%s", fx_str(&rows.rows[i], PR_DISPLAY_NAME));
+        names[i] = keep[i];
+    }
+    /* The container counts the whole book, whatever the search. */
+    cr_assert_eq(fx_long(&cont, PR_CONTENT_COUNT), 4);
+    mapi_object_clear(&cont);
+    mapi_rows_clear(&rows);
+    return n;
+}
+
+Test(provider_abfile, address_book_search_and_max)
+{
+    logon_with(BOOK, NULL);
+    const char *names[8];
+    /* Display or address, without ASCII case. */
+    cr_assert_eq(search("ALICE", 100, names), 2);
+    cr_assert_str_eq(names[0], "Alice Example");
+    cr_assert_str_eq(names[1], "Carol"); /* by its address c=xx;a=alice */
+    cr_assert_eq(search("bob@y", 100, names), 1);
+    cr_assert_str_eq(names[0], "Bob Builder");
+    /* Case folds for ASCII letters only (as MAPI's search keys): UTF-8
+     * beyond ASCII compares exactly. */
+    cr_assert_eq(search("ÜNICODE", 100, names), 1);
+    cr_assert_eq(search("ünicode", 100, names), 0);
+    cr_assert_eq(search("nobody", 100, names), 0);
+    cr_assert_eq(search("", 100, names), 4);
+    cr_assert_eq(search(".test", 2, names), 2);
+    cr_assert_str_eq(names[1], "Bob Builder");
+    cr_assert_eq(search(NULL, 0, names), 0);
+}
+
+Test(provider_abfile, address_book_fails_when_file_missing_or_invalid)
+{
+    logon_with(NULL, NULL);
+    mapi_object cont = {0};
+    mapi_rows rows = {0};
+    cr_assert_eq(fx.ops->address_book(fx.state, NULL, 10, &cont, &rows), MAPI_E_CALL_FAILED);
+    cr_assert_eq(rows.count, 0);
+    mapi_object_clear(&cont);
+
+    /* Read at the call: a file written later is found without ValidateState. */
+    char ab[512];
+    fx_write_file(fx_path(ab, "ab.json"), BOOK);
+    cr_assert_eq(fx.ops->address_book(fx.state, NULL, 10, &cont, &rows), S_OK);
+    cr_assert_eq(rows.count, 4);
+    cr_assert_eq(fx_status().status_code, STATUS_AVAILABLE);
+    mapi_object_clear(&cont);
+    mapi_rows_clear(&rows);
+
+    fx_write_file(ab, "{\"entries\":7}");
+    cr_assert_eq(fx.ops->address_book(fx.state, NULL, 10, &cont, &rows), MAPI_E_CALL_FAILED);
+    cr_assert_eq(rows.count, 0);
+    cr_assert_eq(fx_status().status_code, STATUS_FAILURE);
+    mapi_object_clear(&cont);
+    mapi_object out = {0};
+    cr_assert_eq(fx.ops->open_entry(fx.state, (const uint8_t *)"ESMTP:alice@x.test", 18, &out),
+                 MAPI_E_CALL_FAILED);
+}
+
+static HRESULT open_key(const char *key, size_t len, mapi_object *out)
+{
+    memset(out, 0, sizeof *out);
+    return fx.ops->open_entry(fx.state, (const uint8_t *)key, len, out);
+}
+
+Test(provider_abfile, open_entry_finds_entries_and_container)
+{
+    logon_with(BOOK, NULL);
+    mapi_object o;
+    cr_assert_eq(open_key("ESMTP:Bob@Y.test", 16, &o), S_OK);
+    cr_assert_eq(o.object_type, MAPI_MAILUSER);
+    cr_assert_str_eq(fx_str(&o, PR_DISPLAY_NAME), "Bob Builder");
+    assert_key(&o, "ESMTP:Bob@Y.test");
+    fx_prop(&o, PR_SEARCH_KEY);
+    mapi_object_clear(&o);
+
+    /* Another spelling of the same address opens the entry as the file
+     * spells it. */
+    cr_assert_eq(open_key("Esmtp:BOB@y.TEST", 16, &o), S_OK);
+    assert_key(&o, "ESMTP:Bob@Y.test");
+    mapi_object_clear(&o);
+
+    cr_assert_eq(open_key("", 0, &o), S_OK);
+    cr_assert_eq(o.object_type, MAPI_ABCONT);
+    cr_assert_str_eq(fx_str(&o, PR_DISPLAY_NAME), "Contacts");
+    mapi_object_clear(&o);
+
+    const struct {
+        const char *key;
+        size_t len;
+    } bad[] = {
+        {"ESMTP:nobody@x.test", 19}, {"E", 1}, {"ESMTP", 5},  {"ESMTP:", 6},
+        {"SMTP:alice@x.test", 17},   {"X", 1}, {"Falice", 6}, {"ESMTP:alice@x.test\0", 19},
+        {"ESMTP:alice@x.tes", 17},   {":", 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(open_key(bad[i].key, bad[i].len, &o), MAPI_E_NOT_FOUND, "opened %s",
+                     bad[i].key);
+        cr_assert_eq(o.count, 0);
+    }
+}
+
+static bool same(const char *a, const char *b)
+{
+    return fx.ops->same_entry(fx.state, (const uint8_t *)a, strlen(a), (const uint8_t *)b,
+                              strlen(b));
+}
+
+Test(provider_abfile, same_entry_ignores_case_of_type_and_address)
+{
+    logon_with(BOOK, NULL);
+    cr_assert(same("ESMTP:Bob@Y.test", "Esmtp:bob@y.TEST"));
+    cr_assert(same("ESMTP:Bob@Y.test", "ESMTP:Bob@Y.test"));
+    cr_assert(same("", ""));
+    cr_assert_not(same("ESMTP:bob@y.test", "EX400:bob@y.test"));
+    cr_assert_not(same("ESMTP:bob@y.test", "ESMTP:bob@y.tes"));
+    cr_assert_not(same("ESMTP:a:b", "ESMTPA:b"));
+    cr_assert_not(same("", "ESMTP:bob@y.test"));
+    cr_assert_not(same("Xabc", "XABC")); /* not an entry key: bytes */
+}
+
+Test(provider_abfile, identity_entry_id_uses_instance_uid)
+{
+    const provider_config *cfg = logon_with(
+        BOOK, "{\"display\":\"B\",\"address_type\":\"smtp\",\"address\":\"bob@y.test\"}");
+    provider_identity id = {0};
+    cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), S_OK);
+    cr_assert(fx_is_entry_id(id.entry_id, id.entry_id_len, "ESMTP:Bob@Y.test", 16));
+    /* The same id opens the entry. */
+    mapi_object o;
+    cr_assert_eq(open_key((const char *)id.entry_id + 20, id.entry_id_len - 20, &o), S_OK);
+    cr_assert_str_eq(fx_str(&o, PR_DISPLAY_NAME), "Bob Builder");
+    mapi_object_clear(&o);
+    free(id.entry_id);
 }

@@ -1,15 +1,22 @@
-/* Unit suite for the "maildir" store provider (provider_maildir.c): logon
- * outcomes, the status row from what is really on disk, ValidateState. Real
+/* Unit suite for the "maildir" store provider (provider_maildir.c,
+ * maildir_store.c): logon outcomes, the status row from what is really on
+ * disk, ValidateState, and object access: the store and its Maildir++
+ * hierarchy, folders and messages by entry key, and keys that try to leave
+ * the Maildir. Real
  * folders under a fresh /tmp/mgw-prov-XXXXXX per test (provider_fixture.h). */
 #include "provider_fixture.h"
 
 #include "../../session-core/mapi_flags.h"
 #include "../../session-core/profile.h"
 #include "../../session-core/provider.h"
+#include "../../session-core/provider_fs.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 TestSuite(provider_maildir, .init = fx_setup, .fini = fx_teardown);
@@ -114,4 +121,284 @@ Test(provider_maildir, maildir_folder_removed_after_logon_fails_on_validate)
     cr_assert_eq(st.status_code, STATUS_FAILURE);
     snprintf(want, sizeof want, "not a folder: %s/new", md);
     cr_assert_str_eq(st.status_string, want);
+}
+
+/* ---- object access: store, folders, messages (maildir_store.c) ---- */
+
+static void mkdirs(const char *rel)
+{
+    char p[512];
+    fx_path(p, rel);
+    cr_assert_eq(pfs_mkdir_p(p, 0700), 0, "mkdir %s", p);
+}
+
+/* A Maildir++ folder: rel with cur/, new/ and tmp/. */
+static void make_maildir(const char *rel)
+{
+    char sub[512];
+    const char *subs[] = {"cur", "new", "tmp"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", rel, subs[i]);
+        mkdirs(sub);
+    }
+}
+
+static void put(const char *rel, const char *text)
+{
+    char p[512];
+    fx_write_file(fx_path(p, rel), text);
+}
+
+static void logon_maildir(void)
+{
+    char md[512];
+    const provider_config *cfg = maildir_config(fx_path(md, "Maildir"), "true");
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
+}
+
+static HRESULT open_key(const void *key, size_t len, mapi_object *out)
+{
+    memset(out, 0, sizeof *out);
+    return fx.ops->open_entry(fx.state, key, len, out);
+}
+
+static void assert_key(const mapi_object *o, uint32_t tag, const void *key, size_t len)
+{
+    const mapi_prop *p = fx_prop(o, tag);
+    cr_assert(fx_is_entry_id(p->v.bin.data, p->v.bin.len, key, len), "wrong entry id");
+}
+
+static void assert_folder(const mapi_object *o, const char *key, uint32_t count, uint32_t unread,
+                          bool children)
+{
+    cr_assert_eq(o->object_type, MAPI_FOLDER);
+    assert_key(o, PR_ENTRYID, key, strlen(key));
+    cr_assert_eq(fx_long(o, PR_CONTENT_COUNT), count, "%s count", key);
+    cr_assert_eq(fx_long(o, PR_CONTENT_UNREAD), unread, "%s unread", key);
+    cr_assert_eq(fx_bool(o, PR_SUBFOLDERS), children, "%s subfolders", key);
+}
+
+/* INBOX: 2 new, 1 seen, 1 flagged but unseen, a dot file; Work (1 unseen)
+ * with Work.Projects (empty); Archive (1 seen); and things that are not
+ * folders. */
+static void populate(void)
+{
+    put("Maildir/new/1.a.host", "a");
+    put("Maildir/new/2.b.host", "b");
+    put("Maildir/cur/3.c.host:2,S", "c");
+    put("Maildir/cur/4.d.host:2,FR", "d");
+    put("Maildir/cur/.hidden", "e");
+    make_maildir("Maildir/.Work");
+    put("Maildir/.Work/cur/5.e.host:2,", "f");
+    make_maildir("Maildir/.Work.Projects");
+    make_maildir("Maildir/.Archive");
+    put("Maildir/.Archive/cur/6.f.host:2,RS", "g");
+    mkdirs("Maildir/.Half/cur"); /* no new/ or tmp/: not a folder */
+    put("Maildir/.File", "not a folder");
+    make_maildir("Maildir/.Bad..Name");
+    make_maildir("Maildir/.INBOX");
+    make_maildir("Outside");
+    put("Outside/new/7.g.host", "secret");
+    char target[512], link_path[512];
+    cr_assert_eq(symlink(fx_path(target, "Outside"), fx_path(link_path, "Maildir/.Link")), 0);
+}
+
+Test(provider_maildir, store_lists_hierarchy_with_counts)
+{
+    logon_maildir();
+    populate();
+    mapi_object store = {0};
+    mapi_rows rows = {0};
+    cr_assert_eq(fx.ops->store(fx.state, &store, &rows), S_OK);
+    cr_assert_eq(store.object_type, MAPI_STORE);
+    cr_assert_str_eq(fx_str(&store, PR_DISPLAY_NAME), "Mailbox");
+    assert_key(&store, PR_ENTRYID, "", 0);
+
+    cr_assert_eq(rows.count, 4);
+    const char *order[] = {"INBOX", "Archive", "Work", "Work/Projects"};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_str_eq(fx_str(&rows.rows[i], PR_DISPLAY_NAME), order[i]);
+    assert_folder(&rows.rows[0], "FINBOX", 4, 3, false);
+    assert_folder(&rows.rows[1], "FArchive", 1, 0, false);
+    assert_folder(&rows.rows[2], "FWork", 1, 1, true);
+    assert_folder(&rows.rows[3], "FWork.Projects", 0, 0, false);
+    mapi_object_clear(&store);
+    mapi_rows_clear(&rows);
+
+    /* The status row learnt what the store read found. */
+    cr_assert_str_eq(fx_status().status_string, "4 messages (2 new)");
+}
+
+Test(provider_maildir, store_of_a_broken_maildir_fails)
+{
+    logon_maildir();
+    char p[512];
+    cr_assert_eq(rmdir(fx_path(p, "Maildir/tmp")), 0);
+    mapi_object store = {0};
+    mapi_rows rows = {0};
+    cr_assert_eq(fx.ops->store(fx.state, &store, &rows), MAPI_E_CALL_FAILED);
+    cr_assert_eq(rows.count, 0);
+    cr_assert_eq(fx_status().status_code, STATUS_FAILURE);
+    mapi_object_clear(&store);
+}
+
+Test(provider_maildir, open_entry_opens_folders)
+{
+    logon_maildir();
+    populate();
+    mapi_object o;
+    cr_assert_eq(open_key("FWork", 5, &o), S_OK);
+    cr_assert_str_eq(fx_str(&o, PR_DISPLAY_NAME), "Work");
+    assert_folder(&o, "FWork", 1, 1, true);
+    mapi_object_clear(&o);
+    cr_assert_eq(open_key("FWork.Projects", 14, &o), S_OK);
+    cr_assert_str_eq(fx_str(&o, PR_DISPLAY_NAME), "Work/Projects");
+    mapi_object_clear(&o);
+    cr_assert_eq(open_key("FINBOX", 6, &o), S_OK);
+    assert_folder(&o, "FINBOX", 4, 3, false);
+    mapi_object_clear(&o);
+}
+
+#define MESSAGE                                                                                    \
+    "Return-Path: <jane@example.org>\r\n"                                                          \
+    "Received: from mx.example.org by host;\r\n"                                                   \
+    "\tMon, 2 Mar 2026 10:00:00 +0000\r\n"                                                         \
+    "From: \"Doe, Jane\" <jane@example.org>\r\n"                                                   \
+    "To: demo@example.invalid\r\n"                                                                 \
+    "subject: Quarterly =?UTF-8?Q?r=C3=A9sum=C3=A9?=\r\n"                                          \
+    " and plans\r\n"                                                                               \
+    "Message-ID: <20260302.1@example.org>\r\n"                                                     \
+    "Date: Mon, 2 Mar 2026 10:00:00 +0000\r\n"                                                     \
+    "\r\n"                                                                                         \
+    "Subject: not a header, the body\r\n"
+
+Test(provider_maildir, open_entry_reads_message_properties)
+{
+    logon_maildir();
+    make_maildir("Maildir/.Work");
+    put("Maildir/cur/1700000000.M1P2.host:2,RS", MESSAGE);
+    put("Maildir/.Work/new/1700000001.M2P3.host", "From: bob@example.org (Bob B)\n\nhi\n");
+    char p[512];
+    struct timeval tv[2] = {{1700000000, 0}, {1700000000, 0}};
+    cr_assert_eq(utimes(fx_path(p, "Maildir/cur/1700000000.M1P2.host:2,RS"), tv), 0);
+
+    static const char key[] = "MINBOX\0"
+                              "1700000000.M1P2.host";
+    mapi_object o;
+    cr_assert_eq(open_key(key, sizeof key - 1, &o), S_OK);
+    cr_assert_eq(o.object_type, MAPI_MESSAGE);
+    assert_key(&o, PR_ENTRYID, key, sizeof key - 1);
+    cr_assert_str_eq(fx_str(&o, PR_SUBJECT), "Quarterly résumé and plans");
+    cr_assert_str_eq(fx_str(&o, PR_SENDER_NAME), "Doe, Jane");
+    cr_assert_str_eq(fx_str(&o, PR_SENDER_EMAIL_ADDRESS), "jane@example.org");
+    cr_assert_str_eq(fx_str(&o, PR_INTERNET_MESSAGE_ID), "<20260302.1@example.org>");
+    cr_assert_eq(fx_prop(&o, PR_MESSAGE_DELIVERY_TIME)->v.time, 1700000000);
+    cr_assert_eq(fx_long(&o, PR_MESSAGE_SIZE), strlen(MESSAGE));
+    cr_assert_eq(fx_long(&o, PR_MESSAGE_FLAGS), MSGFLAG_READ);
+    assert_key(&o, PR_PARENT_ENTRYID, "FINBOX", 6);
+    mapi_object_clear(&o);
+
+    static const char key2[] = "MWork\0"
+                               "1700000001.M2P3.host";
+    cr_assert_eq(open_key(key2, sizeof key2 - 1, &o), S_OK);
+    cr_assert_str_eq(fx_str(&o, PR_SENDER_NAME), "Bob B");
+    cr_assert_str_eq(fx_str(&o, PR_SENDER_EMAIL_ADDRESS), "bob@example.org");
+    cr_assert_null(mapi_object_find(&o, PR_SUBJECT));
+    cr_assert_eq(fx_long(&o, PR_MESSAGE_FLAGS), 0); /* in new/: unread */
+    assert_key(&o, PR_PARENT_ENTRYID, "FWork", 5);
+    mapi_object_clear(&o);
+}
+
+Test(provider_maildir, open_entry_survives_hostile_message_files)
+{
+    logon_maildir();
+    /* No blank line, NUL bytes, invalid UTF-8, control characters, and a
+     * header longer than what is read. */
+    char *big = malloc(200000);
+    cr_assert_not_null(big);
+    int n = snprintf(big, 200000, "Subject: a\x01\xff\xc3(b\x7f\nX-Long: ");
+    memset(big + n, 'x', 200000 - (size_t)n - 1);
+    big[199999] = '\0';
+    put("Maildir/new/1.big.host", big);
+    free(big);
+    char p[512];
+    FILE *f = fopen(fx_path(p, "Maildir/new/2.nul.host"), "w");
+    cr_assert_not_null(f);
+    fwrite("Subject: x\0y\nFrom: <\0>\n", 1, 24, f);
+    fclose(f);
+    cr_assert_eq(mkfifo(fx_path(p, "Maildir/new/3.fifo.host"), 0600), 0);
+
+    mapi_object o;
+    static const char k1[] = "MINBOX\0"
+                             "1.big.host";
+    cr_assert_eq(open_key(k1, sizeof k1 - 1, &o), S_OK);
+    cr_assert_str_eq(fx_str(&o, PR_SUBJECT), "a\xEF\xBF\xBD\xEF\xBF\xBD(b");
+    cr_assert_eq(fx_long(&o, PR_MESSAGE_SIZE), 199999);
+    mapi_object_clear(&o);
+    static const char k2[] = "MINBOX\0"
+                             "2.nul.host";
+    cr_assert_eq(open_key(k2, sizeof k2 - 1, &o), S_OK);
+    cr_assert_str_eq(fx_str(&o, PR_SUBJECT), "xy");
+    mapi_object_clear(&o);
+    /* A FIFO is not a message, and opening it does not block. */
+    static const char k3[] = "MINBOX\0"
+                             "3.fifo.host";
+    cr_assert_eq(open_key(k3, sizeof k3 - 1, &o), MAPI_E_NOT_FOUND);
+}
+
+Test(provider_maildir, open_entry_rejects_path_tricks)
+{
+    logon_maildir();
+    populate();
+    put("Maildir/new/1.a.host:2,S", "x"); /* a name with ':' in new/ */
+    put("Maildir/new/.dot", "x");
+    static const struct {
+        const char *key;
+        size_t len;
+    } bad[] = {
+#define K(s) {s, sizeof s - 1}
+        K("F../x"),
+        K("F.."),
+        K("F."),
+        K("F"),
+        K(""),
+        K("F/etc"),
+        K("FWork/../Archive"),
+        K("F.Work"),
+        K("FWork."),
+        K("FBad..Name"),
+        K("FWork\0x"),
+        K("FHalf"),
+        K("FFile"),
+        K("FLink"),
+        K("FNope"),
+        K("Finbox"),
+        K("M..\0x"),
+        K("MINBOX\0../../Outside/new/7.g.host"),
+        K("MINBOX\0.dot"),
+        K("MINBOX\0."),
+        K("MINBOX\0.."),
+        K("MINBOX\0new/1.a.host"),
+        K("MINBOX\0001.a.host:2,S"),
+        K("MINBOX\0"),
+        K("MINBOX"),
+        K("MINBOX\0001.a.host\0"),
+        K("MLink\0007.g.host"),
+        K("M../Outside\0007.g.host"),
+        K("MWork\0001.a.host"),
+        K("X1.a.host"),
+#undef K
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mapi_object o;
+        cr_assert_eq(open_key(bad[i].key, bad[i].len, &o), MAPI_E_NOT_FOUND, "opened key #%zu %s",
+                     i, bad[i].key);
+        cr_assert_eq(o.count, 0);
+    }
+    /* The real one still opens (new/ names are matched up to ':'). */
+    mapi_object o;
+    static const char good[] = "MINBOX\0"
+                               "1.a.host";
+    cr_assert_eq(open_key(good, sizeof good - 1, &o), S_OK);
+    mapi_object_clear(&o);
 }
