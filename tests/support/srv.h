@@ -12,9 +12,9 @@
 #include <sys/types.h>
 
 typedef struct {
-    pid_t pid;        /* 0 when not running */
-    char dir[256];    /* the temp dir: configs, data, log */
-    char log[300];    /* <dir>/server.log: the server's stdout and stderr */
+    pid_t pid;     /* 0 when not running */
+    char dir[256]; /* the temp dir: configs, data, log */
+    char log[300]; /* <dir>/server.log: the server's stdout and stderr */
 } srv_proc;
 
 /* A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it

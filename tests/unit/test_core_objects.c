@@ -19,9 +19,9 @@ static void setup(void)
                        "\"services\":[]}]}";
     profile_store *store = NULL;
     char err[256] = "";
-    cr_assert_eq(profile_store_load_string(json, "t.json", "/tmp", &store, err, sizeof err, NULL,
-                                           NULL),
-                 S_OK, "%s", err);
+    cr_assert_eq(
+        profile_store_load_string(json, "t.json", "/tmp", &store, err, sizeof err, NULL, NULL),
+        S_OK, "%s", err);
     core_config cfg;
     core_config_defaults(&cfg);
     cr_assert_eq(core_new(&cfg, store, &C), S_OK);
