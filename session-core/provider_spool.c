@@ -6,19 +6,18 @@
  * only then remove the queued file. Every failure leaves the message queued, so
  * a message is never lost; the worst a crash can do is deliver it twice.
  *
- * Concurrency: sessions of one profile each log on their own instance over the
- * same folders, so two flushes may run at once. Each queued file is taken
- * under flock(LOCK_EX|LOCK_NB) and re-checked (still linked) before delivery,
- * so no message is delivered by both.
+ * The queue itself (listing, per-message locks so two flushes never deliver
+ * one message both, removal only after delivery) is outq.c; this file is the
+ * Maildir end of it.
  *
  * Settings: path (the queue folder), deliver_to (the Maildir), create ("true":
  * create the queue folder and deliver_to/{cur,new,tmp} at logon, mode 0700).
  */
 #include "mapi_flags.h"
+#include "outq.h"
 #include "provider.h"
 #include "provider_fs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -27,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -43,12 +41,10 @@ typedef struct {
     char *queue;      /* the queue folder */
     char *deliver_to; /* the Maildir */
     char *dcur, *dnew, *dtmp;
+    outq *q;                                       /* over queue */
     char create_error[PROVIDER_STATUS_STRING_MAX]; /* why create failed, "" if it did not */
     provider_status st;
 } spool_state;
-
-/* What delivering one queued file came to. */
-typedef enum { DELIVER_OK, DELIVER_SKIPPED, DELIVER_FAILED, DELIVER_NOMEM } deliver_result;
 
 /* snprintf into a reason buffer. Long paths truncate the reason on purpose
  * (a status string has a fixed size); going through vsnprintf says so to the
@@ -63,17 +59,6 @@ static void say(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A queued message: a regular file whose name does not start with a dot. */
-static bool is_message(int dirfd_, const char *name)
-{
-    struct stat sb;
-    return name[0] != '.' && fstatat(dirfd_, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-           S_ISREG(sb.st_mode);
-}
-
-/* The number of queued messages, or -1 with errno. */
-static long count_queue(const char *queue) { return pfs_count_entries(queue, is_message); }
-
 /* Re-checks the folders and the queue length into s->st; true when usable. */
 static bool spool_refresh(spool_state *s)
 {
@@ -87,7 +72,7 @@ static bool spool_refresh(spool_state *s)
             pfs_set_status(&s->st, STATUS_FAILURE, "%s", s->create_error);
         return false;
     }
-    long n = count_queue(s->queue);
+    long n = outq_count(s->q);
     if (n < 0) {
         pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->queue,
                        pfs_errtext(errno, eb, sizeof eb));
@@ -102,6 +87,7 @@ static void spool_free(spool_state *s)
 {
     if (!s)
         return;
+    outq_free(s->q);
     free(s->queue);
     free(s->deliver_to);
     free(s->dcur);
@@ -162,125 +148,93 @@ static int create_unique(int tmpfd, int newfd, char *name, size_t namelen)
     return -1;
 }
 
-/* Delivers the queued file name (in the folder qfd) through tmpfd/newfd. On
- * DELIVER_FAILED writes the reason into why; the message stays queued. */
-static deliver_result deliver_one(const spool_state *s, int qfd, int tmpfd, int newfd,
-                                  const char *name, char *why, size_t whylen)
+/* One flush's Maildir sink: the folders stay open for the whole run. */
+typedef struct {
+    const spool_state *s;
+    int tmpfd, newfd;
+    char uniq[96]; /* the last delivery's name in new/, for undo */
+} maildir_sink;
+
+/* outq delivery callback: the Maildir protocol (tmp/, fsync, rename into
+ * new/, fsync new/). Any failure removes what it wrote, so the message is
+ * delivered once, later. */
+static HRESULT maildir_deliver(void *ctx, const outq_msg *m, char *why, size_t whylen, bool *stop)
 {
+    maildir_sink *k = ctx;
+    const spool_state *s = k->s;
     char eb[128];
-    char uniq[96];
-    int in = openat(qfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0) {
-        int e = errno;
-        if (e == ENOENT)
-            return DELIVER_SKIPPED; /* gone: another instance delivered it */
-        say(why, whylen, "cannot open %s/%s: %s", s->queue, name, pfs_errtext(e, eb, sizeof eb));
-        return e == ENOMEM ? DELIVER_NOMEM : DELIVER_FAILED;
-    }
-    /* Another instance delivering it holds the lock; once it is done the file
-     * is unlinked (st_nlink 0). Either way it is not ours to deliver. */
-    struct stat sb;
-    if (flock(in, LOCK_EX | LOCK_NB) != 0 || fstat(in, &sb) != 0 || sb.st_nlink == 0 ||
-        !S_ISREG(sb.st_mode)) {
-        close(in);
-        return DELIVER_SKIPPED;
-    }
-    deliver_result r = DELIVER_FAILED;
-    int out = create_unique(tmpfd, newfd, uniq, sizeof uniq);
+    int out = create_unique(k->tmpfd, k->newfd, k->uniq, sizeof k->uniq);
     if (out < 0) {
         int e = errno;
-        r = e == ENOMEM ? DELIVER_NOMEM : DELIVER_FAILED;
         say(why, whylen, "cannot create a file in %s: %s", s->dtmp, pfs_errtext(e, eb, sizeof eb));
-        goto out;
+        if (e == ENOMEM) {
+            *stop = true;
+            return MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        return MAPI_E_CALL_FAILED;
     }
-    int err = copy_fd(in, out);
+    int err = copy_fd(m->fd, out);
     if (!err && fsync(out) != 0) /* on disk before new/ can show it */
         err = errno;
     if (close(out) != 0 && !err)
         err = errno;
     if (err) {
-        say(why, whylen, "cannot copy %s/%s to %s/%s: %s", s->queue, name, s->dtmp, uniq,
+        say(why, whylen, "cannot copy %s/%s to %s/%s: %s", s->queue, m->name, s->dtmp, k->uniq,
             pfs_errtext(err, eb, sizeof eb));
-        unlinkat(tmpfd, uniq, 0);
-        goto out;
+        unlinkat(k->tmpfd, k->uniq, 0);
+        return MAPI_E_CALL_FAILED;
     }
-    if (renameat(tmpfd, uniq, newfd, uniq) != 0) {
-        say(why, whylen, "cannot move %s/%s to %s: %s", s->dtmp, uniq, s->dnew,
+    if (renameat(k->tmpfd, k->uniq, k->newfd, k->uniq) != 0) {
+        say(why, whylen, "cannot move %s/%s to %s: %s", s->dtmp, k->uniq, s->dnew,
             pfs_errtext(errno, eb, sizeof eb));
-        unlinkat(tmpfd, uniq, 0);
-        goto out;
+        unlinkat(k->tmpfd, k->uniq, 0);
+        return MAPI_E_CALL_FAILED;
     }
-    /* The rename must be durable before the queued copy goes. File systems
-     * that cannot sync a folder say EINVAL: nothing more to be had there. */
-    if (fsync(newfd) != 0 && errno != EINVAL) {
+    /* The rename must be durable before the queue removes its copy. File
+     * systems that cannot sync a folder say EINVAL: nothing more to be had. */
+    if (fsync(k->newfd) != 0 && errno != EINVAL) {
         say(why, whylen, "cannot sync %s: %s", s->dnew, pfs_errtext(errno, eb, sizeof eb));
-        unlinkat(newfd, uniq, 0); /* still queued: deliver it once, later */
-        goto out;
+        unlinkat(k->newfd, k->uniq, 0); /* still queued: deliver it once, later */
+        return MAPI_E_CALL_FAILED;
     }
-    if (unlinkat(qfd, name, 0) != 0) {
-        say(why, whylen, "cannot remove %s/%s: %s", s->queue, name,
-            pfs_errtext(errno, eb, sizeof eb));
-        /* Take the delivery back so the next flush does not deliver it twice. */
-        unlinkat(newfd, uniq, 0);
-        goto out;
-    }
-    r = DELIVER_OK;
-out:
-    close(in); /* releases the lock */
-    return r;
+    return S_OK;
 }
 
-/* Delivers every queued message. S_OK when all went, otherwise the status
- * says why and the result is MAPI_E_CALL_FAILED or MAPI_E_NOT_ENOUGH_MEMORY. */
+/* The queue could not remove a delivered message: take the delivery back so
+ * the next flush does not deliver it twice. */
+static void maildir_undo(void *ctx, const outq_msg *m)
+{
+    (void)m;
+    maildir_sink *k = ctx;
+    unlinkat(k->newfd, k->uniq, 0);
+}
+
+/* Delivers every queued message. S_OK when all went, otherwise why says why
+ * and the result is MAPI_E_CALL_FAILED or MAPI_E_NOT_ENOUGH_MEMORY. */
 static HRESULT deliver_all(spool_state *s, char *why, size_t whylen)
 {
     char eb[128];
-    int tmpfd = open(s->dtmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int newfd = open(s->dnew, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *q = opendir(s->queue);
+    maildir_sink k = {s, open(s->dtmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+                      open(s->dnew, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ""};
     HRESULT hr = S_OK;
-    if (tmpfd < 0 || newfd < 0 || !q) {
+    if (k.tmpfd < 0 || k.newfd < 0) {
         hr = errno == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED;
-        say(why, whylen, "cannot open %s: %s",
-            tmpfd < 0   ? s->dtmp
-            : newfd < 0 ? s->dnew
-                        : s->queue,
+        say(why, whylen, "cannot open %s: %s", k.tmpfd < 0 ? s->dtmp : s->dnew,
             pfs_errtext(errno, eb, sizeof eb));
-        goto out;
-    }
-    struct dirent *e;
-    errno = 0;
-    while ((e = readdir(q)) != NULL) {
-        if (!is_message(dirfd(q), e->d_name)) {
-            errno = 0;
-            continue;
+    } else {
+        outq_sink sink = {maildir_deliver, maildir_undo, &k};
+        outq_report rep;
+        hr = outq_deliver_all(s->q, &sink, &rep);
+        if (hr != S_OK) {
+            say(why, whylen, "%s", rep.why);
+            if (hr != MAPI_E_NOT_ENOUGH_MEMORY)
+                hr = MAPI_E_CALL_FAILED;
         }
-        char one[PROVIDER_STATUS_STRING_MAX];
-        deliver_result r = deliver_one(s, dirfd(q), tmpfd, newfd, e->d_name, one, sizeof one);
-        if (r == DELIVER_FAILED || r == DELIVER_NOMEM) {
-            /* The first reason is the one worth showing; keep going so one
-             * bad message does not hold the others back. */
-            if (hr == S_OK)
-                say(why, whylen, "%s", one);
-            hr = MAPI_E_CALL_FAILED;
-            if (r == DELIVER_NOMEM) {
-                hr = MAPI_E_NOT_ENOUGH_MEMORY;
-                break;
-            }
-        }
-        errno = 0;
     }
-    if (errno && hr == S_OK) {
-        hr = MAPI_E_CALL_FAILED;
-        say(why, whylen, "cannot read %s: %s", s->queue, pfs_errtext(errno, eb, sizeof eb));
-    }
-out:
-    if (q)
-        closedir(q);
-    if (tmpfd >= 0)
-        close(tmpfd);
-    if (newfd >= 0)
-        close(newfd);
+    if (k.tmpfd >= 0)
+        close(k.tmpfd);
+    if (k.newfd >= 0)
+        close(k.newfd);
     return hr;
 }
 
@@ -301,7 +255,8 @@ static HRESULT spool_logon(const provider_config *cfg, const provider_logon_args
     s->dcur = pfs_path_join(deliver_to, "cur");
     s->dnew = pfs_path_join(deliver_to, "new");
     s->dtmp = pfs_path_join(deliver_to, "tmp");
-    if (!s->queue || !s->deliver_to || !s->dcur || !s->dnew || !s->dtmp) {
+    s->q = outq_new(queue);
+    if (!s->queue || !s->deliver_to || !s->dcur || !s->dnew || !s->dtmp || !s->q) {
         spool_free(s);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -350,7 +305,7 @@ static HRESULT spool_flush_queues(void *state, uint32_t flags)
         return S_OK;
 
     /* The count first, so a long path cannot truncate it away. */
-    long n = count_queue(s->queue);
+    long n = outq_count(s->q);
     pfs_set_status(&s->st, STATUS_FAILURE, "flush failed, %ld message%s still queued: %s", n,
                    n == 1 ? "" : "s", why);
     return hr;

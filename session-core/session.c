@@ -280,6 +280,25 @@ static HRESULT run_method(session *s, status_row *row, const method_call *call)
     return MAPI_E_NO_SUPPORT;
 }
 
+/* A flush runs with the session locked, so readers of the table never see
+ * it in progress; subscribers are told when it starts (the transports' rows
+ * with STATUS_OUTBOUND_FLUSH) and, through the refresh afterwards, when it
+ * ends. */
+static void announce_flush(session *s, const status_row *target)
+{
+    for (size_t i = 0; i < s->provider_count; i++) {
+        session_provider *sp = &s->providers[i];
+        status_row *row = &s->rows[sp->row];
+        bool affected = row == target || (target->resource_type == MAPI_SPOOLER &&
+                                          sp->ops->resource_type == MAPI_TRANSPORT_PROVIDER);
+        if (!affected || !sp->ops->flush_queues || (row->status_code & STATUS_OUTBOUND_FLUSH))
+            continue;
+        row->status_code |= STATUS_OUTBOUND_FLUSH;
+        s->version++;
+        session_events_row_modified(s, row);
+    }
+}
+
 static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
                                   const method_call *call, status_row *row_out)
 {
@@ -300,8 +319,11 @@ static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_K
         hr = MAPI_E_UNKNOWN_FLAGS;
     else if (call->method == M_PASSWORD && call->flags & ~MAPI_UNICODE)
         hr = MAPI_E_UNKNOWN_FLAGS;
-    else
+    else {
+        if (call->method == M_FLUSH)
+            announce_flush(s, row);
         hr = run_method(s, row, call);
+    }
     if (row && hr != MAPI_E_END_OF_SESSION) {
         /* A failed flush or check changes what the provider shows too. */
         HRESULT rh = session_refresh_rows(s);

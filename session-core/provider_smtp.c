@@ -1,0 +1,458 @@
+/* provider_smtp.c - the "smtp" transport provider.
+ *
+ * Outbound messages wait in a durable queue folder (outq.c: one RFC 5322
+ * file per message). FlushQueues (upload) sends each one to an SMTP server
+ * with libcurl and removes it only after the server accepted it (CURLE_OK),
+ * so a server that is down or refuses loses nothing: the message stays queued
+ * and the status row says why. ValidateState connects for real (EHLO, AUTH
+ * when credentials are configured, NOOP).
+ *
+ * Envelope: the sender is the "from" setting, else the first From address;
+ * the recipients are the To, Cc and Bcc addresses (outq_envelope_parse). The
+ * Bcc header itself is not sent.
+ *
+ * Status: AVAILABLE|OUTBOUND_ENABLED while the server answers;
+ * OUTBOUND_ACTIVE|OUTBOUND_FLUSH are added during a flush; OFFLINE (still
+ * OUTBOUND_ENABLED: messages keep queueing) when the last contact found the
+ * server unreachable; FAILURE when it refused the credentials or the queue
+ * folder is unusable.
+ *
+ * Settings: url (smtp://host:port or smtps://), username, password,
+ * timeout_ms, ca_file, tls_verify (provider_net.h), from, starttls ("true":
+ * require STARTTLS on smtp://), queue (folder), create ("true": create the
+ * queue folder at logon, mode 0700).
+ */
+#include "mapi_flags.h"
+#include "outq.h"
+#include "provider.h"
+#include "provider_fs.h"
+#include "provider_net.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SMTP_DIR_MODE 0700
+#define SMTP_MAX_MESSAGE (32L * 1024 * 1024) /* aiosmtpd's and many servers' default */
+#define SMTP_REPLY_MAX 4096                  /* what we keep of a server's answer */
+#define SMTP_POLL_RECHECK_S 10               /* an offline server is retried this often */
+
+typedef enum { NET_UNKNOWN, NET_OK, NET_OFFLINE, NET_REFUSED } net_state;
+
+typedef struct {
+    pnet_account acct;
+    char *from; /* the "from" setting, or NULL */
+    bool starttls;
+    outq *q;
+    char create_error[PROVIDER_STATUS_STRING_MAX]; /* why create failed, "" if it did not */
+    net_state net;
+    char net_why[PROVIDER_STATUS_STRING_MAX];   /* why the server is offline or refused */
+    char last_fail[PROVIDER_STATUS_STRING_MAX]; /* the last delivery failure, "" after success */
+    time_t last_check;
+    provider_status st;
+} smtp_state;
+
+static void smtp_free(smtp_state *s)
+{
+    if (!s)
+        return;
+    pnet_account_clear(&s->acct);
+    free(s->from);
+    outq_free(s->q);
+    free(s);
+}
+
+/* Recomputes s->st from the queue folder and what the server last said. */
+static bool smtp_refresh(smtp_state *s)
+{
+    char eb[128];
+    const char *dir = outq_dir(s->q);
+    if (!pfs_check_folder(dir, PFS_FOLDER_WRITABLE, &s->st)) {
+        if (s->create_error[0])
+            pfs_set_status(&s->st, STATUS_FAILURE, "%s", s->create_error);
+        return false;
+    }
+    long n = outq_count(s->q);
+    if (n < 0) {
+        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", dir,
+                       pfs_errtext(errno, eb, sizeof eb));
+        return false;
+    }
+    const char *plural = n == 1 ? "" : "s";
+    uint32_t code = STATUS_AVAILABLE | STATUS_OUTBOUND_ENABLED;
+    if (s->net == NET_OFFLINE)
+        code = STATUS_OFFLINE | STATUS_OUTBOUND_ENABLED;
+    else if (s->net == NET_REFUSED)
+        code = STATUS_FAILURE;
+    /* The count first, so a long reason cannot truncate it away. */
+    if (s->last_fail[0])
+        pfs_set_status(&s->st, code, "%ld message%s queued; last delivery failed: %s", n, plural,
+                       s->last_fail);
+    else if (s->net == NET_OFFLINE)
+        pfs_set_status(&s->st, code, "%ld message%s queued; server unreachable: %s", n, plural,
+                       s->net_why);
+    else if (s->net == NET_REFUSED)
+        pfs_set_status(&s->st, code, "%ld message%s queued; server refused the login: %s", n,
+                       plural, s->net_why);
+    else
+        pfs_set_status(&s->st, code, "%ld message%s queued", n, plural);
+    return true;
+}
+
+/* A handle for one SMTP conversation; reply collects what the server says
+ * (libcurl would otherwise print it on stdout). */
+static CURL *smtp_easy(const smtp_state *s, pnet_buffer *reply, char *errbuf)
+{
+    CURL *c = pnet_easy(&s->acct, "smtp,smtps");
+    if (!c)
+        return NULL;
+    errbuf[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, s->acct.url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pnet_buffer_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+    if (s->starttls)
+        curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    return c;
+}
+
+/* Records what a conversation's result says about the server. A server that
+ * answered with an error code was reached: that is not "offline", even when
+ * libcurl words the refusal as a send error. */
+static void note_contact(smtp_state *s, CURL *c, CURLcode rc, const char *errbuf)
+{
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    const char *text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_OK || (code >= 200 && rc != CURLE_LOGIN_DENIED)) {
+        s->net = NET_OK;
+        s->net_why[0] = '\0';
+    } else if (rc == CURLE_LOGIN_DENIED) {
+        s->net = NET_REFUSED;
+        snprintf(s->net_why, sizeof s->net_why, "%s", text);
+    } else if (pnet_unreachable(rc) || rc == CURLE_UNSUPPORTED_PROTOCOL ||
+               rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_USE_SSL_FAILED) {
+        s->net = NET_OFFLINE;
+        snprintf(s->net_why, sizeof s->net_why, "%s", text);
+    }
+    s->last_check = time(NULL);
+}
+
+/* Connects, authenticates when credentials are set, and says NOOP. */
+static HRESULT smtp_check(smtp_state *s)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    pnet_buffer reply = {.max = SMTP_REPLY_MAX};
+    CURL *c = smtp_easy(s, &reply, errbuf);
+    if (!c)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    /* Without recipients libcurl sends the custom command after EHLO/AUTH
+     * and hands its answer to the write callback. */
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "NOOP");
+    CURLcode rc = curl_easy_perform(c);
+    note_contact(s, c, rc, errbuf);
+    curl_easy_cleanup(c);
+    pnet_buffer_free(&reply);
+    return rc == CURLE_OK ? S_OK : pnet_hresult(rc);
+}
+
+/* Reads the whole queued file (bounded). 0 or an errno value (EFBIG). */
+static int read_message(int fd, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return errno;
+    if (sb.st_size > SMTP_MAX_MESSAGE)
+        return EFBIG;
+    size_t cap = (size_t)sb.st_size + 1, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return ENOMEM;
+    for (;;) {
+        if (n == cap - 1) { /* grew since the fstat: read on, within the bound */
+            if (cap > (size_t)SMTP_MAX_MESSAGE) {
+                free(buf);
+                return EFBIG;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return ENOMEM;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            free(buf);
+            return e;
+        }
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+typedef struct {
+    const char *data;
+    size_t len, pos;
+} upload;
+
+static size_t upload_read(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    upload *u = userdata;
+    size_t n = size * nmemb;
+    if (n > u->len - u->pos)
+        n = u->len - u->pos;
+    memcpy(ptr, u->data + u->pos, n);
+    u->pos += n;
+    return n;
+}
+
+/* Sends one envelope. S_OK when the server accepted it. */
+static HRESULT smtp_send(smtp_state *s, const outq_envelope *env, const char *sender, char *why,
+                         size_t whylen, bool *stop)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    pnet_buffer reply = {.max = SMTP_REPLY_MAX};
+    struct curl_slist *rcpt = NULL;
+    CURL *c = smtp_easy(s, &reply, errbuf);
+    HRESULT hr = c ? S_OK : MAPI_E_NOT_ENOUGH_MEMORY;
+    for (size_t i = 0; i < env->rcpt_count && hr == S_OK; i++) {
+        struct curl_slist *n = curl_slist_append(rcpt, env->rcpt[i]);
+        if (!n)
+            hr = MAPI_E_NOT_ENOUGH_MEMORY;
+        else
+            rcpt = n;
+    }
+    if (hr != S_OK) {
+        snprintf(why, whylen, "out of memory");
+        *stop = true;
+        goto out;
+    }
+    upload u = {env->data, env->len, 0};
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, sender);
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &u);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)env->len);
+    CURLcode rc = curl_easy_perform(c);
+    note_contact(s, c, rc, errbuf);
+    if (rc != CURLE_OK) {
+        snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        /* Down or refusing our login: the other messages would fare alike.
+         * A refusal of this one message (a recipient, its size) is its own. */
+        if (s->net == NET_OFFLINE) {
+            *stop = true;
+            hr = MAPI_E_NETWORK_ERROR;
+        } else if (s->net == NET_REFUSED) {
+            *stop = true;
+            hr = MAPI_E_NO_ACCESS;
+        } else {
+            hr = pnet_hresult(rc) == MAPI_E_NOT_ENOUGH_MEMORY ? MAPI_E_NOT_ENOUGH_MEMORY
+                                                              : MAPI_E_CALL_FAILED;
+        }
+    }
+out:
+    curl_slist_free_all(rcpt);
+    if (c)
+        curl_easy_cleanup(c);
+    pnet_buffer_free(&reply);
+    return hr;
+}
+
+/* outq delivery callback: read, work out the envelope, send. */
+static HRESULT smtp_deliver(void *ctx, const outq_msg *m, char *why, size_t whylen, bool *stop)
+{
+    smtp_state *s = ctx;
+    char eb[128], pwhy[OUTQ_WHY_MAX] = "";
+    char *msg;
+    size_t len;
+    int err = read_message(m->fd, &msg, &len);
+    if (err) {
+        snprintf(why, whylen, "%s: %s", m->name,
+                 err == EFBIG ? "larger than 32 MiB" : pfs_errtext(err, eb, sizeof eb));
+        *stop = err == ENOMEM;
+        return err == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED;
+    }
+    outq_envelope env;
+    HRESULT hr = outq_envelope_parse(msg, len, &env, pwhy, sizeof pwhy);
+    free(msg);
+    if (hr != S_OK) {
+        snprintf(why, whylen, "%s: %s", m->name, pwhy);
+        *stop = hr == MAPI_E_NOT_ENOUGH_MEMORY;
+        return hr == MAPI_E_NOT_ENOUGH_MEMORY ? hr : MAPI_E_CALL_FAILED;
+    }
+    const char *sender = s->from ? s->from : env.from;
+    if (!sender) {
+        snprintf(why, whylen, "%s: no sender (no From address and no \"from\" setting)", m->name);
+        hr = MAPI_E_CALL_FAILED;
+    } else if (env.rcpt_count == 0) {
+        snprintf(why, whylen, "%s: no recipients in To, Cc or Bcc", m->name);
+        hr = MAPI_E_CALL_FAILED;
+    } else {
+        hr = smtp_send(s, &env, sender, why, whylen, stop);
+    }
+    outq_envelope_free(&env);
+    return hr;
+}
+
+static HRESULT smtp_check_config(const provider_config *cfg, char *err, size_t errlen)
+{
+    HRESULT hr = pfs_check_create_setting(cfg, err, errlen);
+    if (HR_FAILED(hr))
+        return hr;
+    const char *url = provider_config_setting(cfg, "url");
+    if (url && strncmp(url, "smtp://", 7) != 0 && strncmp(url, "smtps://", 8) != 0) {
+        snprintf(err, errlen, "settings.url: must start with smtp:// or smtps://");
+        return MAPI_E_INVALID_PARAMETER;
+    }
+    const char *t = provider_config_setting(cfg, "timeout_ms");
+    if (t) {
+        char *end;
+        errno = 0;
+        long v = strtol(t, &end, 10);
+        if (errno || *end || v <= 0 || v > 600000) {
+            snprintf(err, errlen, "settings.timeout_ms: must be 1..600000");
+            return MAPI_E_INVALID_PARAMETER;
+        }
+    }
+    static const char *const BOOLS[] = {"tls_verify", "starttls"};
+    for (size_t i = 0; i < sizeof BOOLS / sizeof BOOLS[0]; i++) {
+        const char *b = provider_config_setting(cfg, BOOLS[i]);
+        if (b && strcmp(b, "true") != 0 && strcmp(b, "false") != 0) {
+            snprintf(err, errlen, "settings.%s: must be true or false", BOOLS[i]);
+            return MAPI_E_INVALID_PARAMETER;
+        }
+    }
+    return S_OK;
+}
+
+static HRESULT smtp_logon(const provider_config *cfg, const provider_logon_args *args, void **state)
+{
+    *state = NULL;
+    const char *queue = provider_config_path(cfg, "queue");
+    if (!queue || !*queue)
+        return MAPI_E_UNCONFIGURED;
+    smtp_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    /* A transport never authenticates the profile: only its own password. */
+    HRESULT hr = pnet_account_load(cfg, NULL, &s->acct);
+    if (HR_FAILED(hr)) {
+        free(s);
+        return hr; /* MAPI_E_UNCONFIGURED without a url */
+    }
+    (void)args;
+    const char *from = provider_config_setting(cfg, "from");
+    const char *starttls = provider_config_setting(cfg, "starttls");
+    s->starttls = starttls && strcmp(starttls, "true") == 0;
+    if (!(s->q = outq_new(queue)) || (from && *from && !(s->from = strdup(from)))) {
+        smtp_free(s);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    if (pfs_create_requested(cfg)) {
+        char eb[128];
+        int err = pfs_mkdir_p(queue, SMTP_DIR_MODE);
+        if (err)
+            snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s", queue,
+                     pfs_errtext(err, eb, sizeof eb));
+    }
+    /* The row shows what the server really says; an unreachable one still
+     * logs on (messages queue) and shows OFFLINE. */
+    if (smtp_check(s) == MAPI_E_NOT_ENOUGH_MEMORY) {
+        smtp_free(s);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    smtp_refresh(s);
+    *state = s;
+    return S_OK;
+}
+
+static void smtp_logoff(void *state) { smtp_free(state); }
+
+static void smtp_status(void *state, provider_status *out)
+{
+    const smtp_state *s = state;
+    *out = s->st;
+}
+
+static HRESULT smtp_validate_state(void *state, uint32_t flags)
+{
+    smtp_state *s = state;
+    s->create_error[0] = '\0';
+    if (flags & FORCE_XP_DISCONNECT) {
+        /* No connection is kept between calls: nothing to drop. */
+        smtp_refresh(s);
+        return S_OK;
+    }
+    HRESULT hr = smtp_check(s);
+    if (hr == S_OK)
+        s->last_fail[0] = '\0'; /* the server is back: that failure is history */
+    smtp_refresh(s);
+    /* The answer is in the row (OFFLINE, FAILURE); the check itself worked. */
+    return hr == MAPI_E_NOT_ENOUGH_MEMORY ? hr : S_OK;
+}
+
+static HRESULT smtp_flush_queues(void *state, uint32_t flags)
+{
+    smtp_state *s = state;
+    /* No inbound queue: a download-only flush has nothing to do but show
+     * the queue as it is now. */
+    if ((flags & FLUSH_DOWNLOAD) && !(flags & FLUSH_UPLOAD)) {
+        smtp_refresh(s);
+        return S_OK;
+    }
+    s->create_error[0] = '\0';
+    if (!smtp_refresh(s))
+        return MAPI_E_CALL_FAILED; /* the status already says which folder */
+
+    /* Shown while the flush runs, cleared by the refresh below. */
+    s->st.status_code |= STATUS_OUTBOUND_ACTIVE | STATUS_OUTBOUND_FLUSH;
+    outq_sink sink = {smtp_deliver, NULL, s};
+    outq_report rep;
+    HRESULT hr = outq_deliver_all(s->q, &sink, &rep);
+    snprintf(s->last_fail, sizeof s->last_fail, "%s", hr == S_OK ? "" : rep.why);
+    smtp_refresh(s);
+    return hr;
+}
+
+/* Cheap: recounts the queue; an offline server is tried again now and then
+ * so the row turns AVAILABLE by itself when it comes back. */
+static void smtp_poll(void *state)
+{
+    smtp_state *s = state;
+    if (s->net == NET_OFFLINE && time(NULL) - s->last_check >= SMTP_POLL_RECHECK_S &&
+        smtp_check(s) == S_OK)
+        s->last_fail[0] = '\0';
+    smtp_refresh(s);
+}
+
+const provider_ops PROVIDER_SMTP = {
+    .kind = "smtp",
+    .resource_type = MAPI_TRANSPORT_PROVIDER,
+    .dll_name = "mgwsmtp",
+    .provider_display = "mapigw",
+    .resource_methods = STATUS_VALIDATE_STATE | STATUS_FLUSH_QUEUES,
+    .check_config = smtp_check_config,
+    .logon = smtp_logon,
+    .logoff = smtp_logoff,
+    .status = smtp_status,
+    .validate_state = smtp_validate_state,
+    .flush_queues = smtp_flush_queues,
+    .poll = smtp_poll,
+};

@@ -1,0 +1,41 @@
+/* srv_smtp.h - an SMTP sink for the black-box suites: Debian's aiosmtpd
+ * (python3-aiosmtpd, run with /usr/bin/python3) on 127.0.0.1 with its
+ * Mailbox handler, which stores every accepted message in a Maildir (adding
+ * X-Peer, X-MailFrom and X-RcptTo headers that show the envelope).
+ *
+ * The sink can be stopped and started again on the same port with the same
+ * Maildir, so a test can take the server away under a gateway and bring it
+ * back. Every wait is bounded; the process is stopped by PID.
+ */
+#pragma once
+
+#include "srv.h"
+
+#include <stdbool.h>
+
+typedef struct {
+    srv_proc proc;
+    int port;
+    char maildir[300]; /* <proc.dir>/Maildir */
+} srv_smtp;
+
+/* Creates a temp dir, picks a free port and starts the sink (asserts that it
+ * listens within 10 s). */
+void srv_smtp_start(srv_smtp *s);
+/* Stops the server (SIGTERM, then SIGKILL); the Maildir stays. */
+void srv_smtp_stop(srv_smtp *s);
+/* Starts it again on the same port and Maildir (asserts it listens). */
+void srv_smtp_restart(srv_smtp *s);
+/* Stops it and removes the temp dir. Safe on a zeroed struct. */
+void srv_smtp_destroy(srv_smtp *s);
+
+/* "smtp://127.0.0.1:<port>" into buf (64 bytes), which is returned. */
+const char *srv_smtp_url(const srv_smtp *s, char buf[64]);
+
+/* Messages delivered so far (files in the Maildir's new/ and cur/). */
+int srv_smtp_count(const srv_smtp *s);
+/* Waits up to timeout_ms until at least n messages arrived. */
+bool srv_smtp_wait_count(const srv_smtp *s, int n, int timeout_ms);
+/* The i-th delivered message (by file name; malloc'd, NUL-terminated), or
+ * NULL when there is no such message. */
+char *srv_smtp_message(const srv_smtp *s, int i);
