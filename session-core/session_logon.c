@@ -143,6 +143,12 @@ typedef enum { LOGON_OK, LOGON_DROP_PROVIDER, LOGON_DISABLE_SERVICE, LOGON_FATAL
 static logon_outcome logon_one(logon_run *run, pending_provider *pp, const provider_config *cfg,
                                HRESULT *hr_out)
 {
+    /* An upstream profile's logon without a password must never reach a
+     * provider that might treat it as an anonymous bind. */
+    if (pp->authenticates && (!run->password || !run->password[0])) {
+        *hr_out = MAPI_E_LOGON_FAILED;
+        return LOGON_FATAL;
+    }
     provider_logon_args args;
     memset(&args, 0, sizeof args);
     args.password = pp->authenticates ? run->password : NULL;

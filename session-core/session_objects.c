@@ -198,14 +198,15 @@ HRESULT session_address_book(session *s, const char *search, size_t max, mapi_ro
             if (HR_SUCCEEDED(hr))
                 hr = move_into(containers, &container);
         }
-        if (s->rows[sp->row].status_code & (STATUS_FAILURE | STATUS_OFFLINE))
-            errors = true;
         mapi_object_clear(&container);
     }
-    if (HR_SUCCEEDED(hr)) {
-        HRESULT rh = session_refresh_rows(s);
-        if (HR_FAILED(rh))
-            hr = rh;
+    if (HR_SUCCEEDED(hr))
+        hr = session_refresh_rows(s); /* what the providers just found */
+    for (size_t i = 0; i < s->provider_count && HR_SUCCEEDED(hr); i++) {
+        session_provider *sp = &s->providers[i];
+        if (sp->ops->resource_type == MAPI_AB_PROVIDER &&
+            (s->rows[sp->row].status_code & (STATUS_FAILURE | STATUS_OFFLINE)))
+            errors = true;
     }
     pthread_mutex_unlock(&s->lock);
     if (HR_FAILED(hr)) {
