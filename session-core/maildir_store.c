@@ -20,8 +20,7 @@
 /* ".Name" is one path component, so a name has at most NAME_MAX - 1 bytes. */
 #define FOLDER_NAME_MAX (NAME_MAX - 1)
 
-/* Whether a Maildir file name carries the Seen flag (":2,...S..."). */
-static bool maildir_name_seen(const char *name)
+bool maildir_name_seen(const char *name)
 {
     const char *info = strchr(name, ':');
     return info && info[1] == '2' && info[2] == ',' && strchr(info + 3, 'S') != NULL;
@@ -170,8 +169,8 @@ static bool count_messages(const char *dir, const char *sub, long *all, long *un
     return ok;
 }
 
-static HRESULT add_entry_id(const maildir_view *v, mapi_object *o, uint32_t tag, const char *json,
-                            const void *key, size_t key_len)
+HRESULT maildir_add_entry_id(const maildir_view *v, mapi_object *o, uint32_t tag, const char *json,
+                             const void *key, size_t key_len)
 {
     uint8_t *eid;
     size_t len;
@@ -217,7 +216,7 @@ static HRESULT folder_object(const maildir_view *v, const char *name, bool has_c
         all += fresh;
         unseen += fresh;
         o->object_type = MAPI_FOLDER;
-        hr = add_entry_id(v, o, PR_ENTRYID, "entry_id", key, key_len);
+        hr = maildir_add_entry_id(v, o, PR_ENTRYID, "entry_id", key, key_len);
     }
     if (HR_SUCCEEDED(hr))
         hr = mapi_object_add_string(o, PR_DISPLAY_NAME, "display_name", display);
@@ -250,7 +249,7 @@ static bool has_children(const name_list *l, const char *name)
 HRESULT maildir_store_read(const maildir_view *v, mapi_object *store, mapi_rows *folders)
 {
     store->object_type = MAPI_STORE;
-    HRESULT hr = add_entry_id(v, store, PR_ENTRYID, "entry_id", NULL, 0);
+    HRESULT hr = maildir_add_entry_id(v, store, PR_ENTRYID, "entry_id", NULL, 0);
     if (HR_SUCCEEDED(hr))
         hr = mapi_object_add_string(store, PR_DISPLAY_NAME, "display_name", v->display_name);
     if (HR_FAILED(hr))
@@ -299,6 +298,35 @@ static HRESULT open_folder(const maildir_view *v, const char *name, mapi_object 
     return hr;
 }
 
+HRESULT maildir_folder_of_key(const maildir_view *v, const uint8_t *key, size_t key_len,
+                              char **name, char **dir)
+{
+    *name = *dir = NULL;
+    if (key_len < 2 || key[0] != 'F' || !valid_folder_name((const char *)key + 1, key_len - 1))
+        return MAPI_E_NOT_FOUND;
+    char *n = strndup((const char *)key + 1, key_len - 1);
+    if (!n)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    name_list subs;
+    HRESULT hr = list_subfolders(v, &subs);
+    bool known = strcmp(n, INBOX) == 0;
+    for (size_t i = 0; HR_SUCCEEDED(hr) && i < subs.count && !known; i++)
+        known = strcmp(subs.names[i], n) == 0;
+    names_free(&subs); /* zeroed when the listing failed */
+    if (HR_SUCCEEDED(hr) && !known)
+        hr = MAPI_E_NOT_FOUND;
+    char *d = HR_SUCCEEDED(hr) ? folder_dir(v, n) : NULL;
+    if (HR_SUCCEEDED(hr) && !d)
+        hr = MAPI_E_NOT_ENOUGH_MEMORY;
+    if (HR_FAILED(hr)) {
+        free(n);
+        return hr;
+    }
+    *name = n;
+    *dir = d;
+    return S_OK;
+}
+
 /* Finds the message with that base name in dir/new, then dir/cur. On S_OK,
  * *fd is the open file and *seen its Seen flag. */
 static HRESULT find_message(const char *dir, const char *base, int *fd, bool *seen)
@@ -336,8 +364,9 @@ static HRESULT find_message(const char *dir, const char *base, int *fd, bool *se
     return MAPI_E_NOT_FOUND;
 }
 
-/* The summary properties read from the message's header. */
-static HRESULT add_header_props(mapi_object *o, int fd)
+/* The summary properties read from the message's header; the Message-ID
+ * only when with_msgid. */
+static HRESULT add_header_props(mapi_object *o, int fd, bool with_msgid)
 {
     char *head = NULL, *subject = NULL, *from = NULL, *msgid = NULL, *name = NULL, *addr = NULL;
     size_t len = 0;
@@ -346,7 +375,7 @@ static HRESULT add_header_props(mapi_object *o, int fd)
         hr = rfc822_header(head, len, "Subject", &subject);
     if (HR_SUCCEEDED(hr))
         hr = rfc822_header(head, len, "From", &from);
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && with_msgid)
         hr = rfc822_header(head, len, "Message-ID", &msgid);
     if (HR_SUCCEEDED(hr) && from)
         hr = rfc822_mailbox(from, &name, &addr);
@@ -365,6 +394,22 @@ static HRESULT add_header_props(mapi_object *o, int fd)
     free(msgid);
     free(name);
     free(addr);
+    return hr;
+}
+
+HRESULT maildir_message_props(mapi_object *o, int fd, const struct stat *sb, bool seen,
+                              bool with_msgid)
+{
+    HRESULT hr = add_header_props(o, fd, with_msgid);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_time(o, PR_MESSAGE_DELIVERY_TIME, "message_delivery_time",
+                                  sb->st_mtime);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_long(o, PR_MESSAGE_SIZE, "message_size",
+                                  (uint64_t)sb->st_size > UINT32_MAX ? UINT32_MAX
+                                                                     : (uint32_t)sb->st_size);
+    if (HR_SUCCEEDED(hr))
+        hr = mapi_object_add_long(o, PR_MESSAGE_FLAGS, "message_flags", seen ? MSGFLAG_READ : 0);
     return hr;
 }
 
@@ -387,17 +432,8 @@ static HRESULT open_message(const maildir_view *v, const char *folder, const cha
         hr = MAPI_E_CALL_FAILED;
     if (HR_SUCCEEDED(hr)) {
         out->object_type = MAPI_MESSAGE;
-        hr = add_header_props(out, fd);
+        hr = maildir_message_props(out, fd, &sb, seen, true);
     }
-    if (HR_SUCCEEDED(hr))
-        hr = mapi_object_add_time(out, PR_MESSAGE_DELIVERY_TIME, "message_delivery_time",
-                                  sb.st_mtime);
-    if (HR_SUCCEEDED(hr))
-        hr = mapi_object_add_long(out, PR_MESSAGE_SIZE, "message_size",
-                                  (uint64_t)sb.st_size > UINT32_MAX ? UINT32_MAX
-                                                                    : (uint32_t)sb.st_size);
-    if (HR_SUCCEEDED(hr))
-        hr = mapi_object_add_long(out, PR_MESSAGE_FLAGS, "message_flags", seen ? MSGFLAG_READ : 0);
     if (HR_SUCCEEDED(hr))
         hr = mapi_object_add_binary(out, PR_PARENT_ENTRYID, "parent_entry_id", pid->v.bin.data,
                                     pid->v.bin.len);
@@ -434,7 +470,7 @@ HRESULT maildir_store_open(const maildir_view *v, const uint8_t *key, size_t key
         if (!b && valid_base_name(base, base_len))
             hr = MAPI_E_NOT_ENOUGH_MEMORY;
         if (HR_SUCCEEDED(hr))
-            hr = add_entry_id(v, out, PR_ENTRYID, "entry_id", key, key_len);
+            hr = maildir_add_entry_id(v, out, PR_ENTRYID, "entry_id", key, key_len);
         free(b);
     }
     free(folder);

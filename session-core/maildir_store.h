@@ -16,6 +16,14 @@
  * files, so nothing outside the Maildir is ever read. Anything else:
  * MAPI_E_NOT_FOUND.
  *
+ * Contents tables (maildir_contents.c): one row per message file of cur/ and
+ * new/ -- a regular file (checked without following links, then opened
+ * O_NOFOLLOW), not a dot file -- newest first by mtime in whole seconds (what
+ * PR_MESSAGE_DELIVERY_TIME shows), ties by base name ascending. A base name
+ * found twice (new/ and cur/, or "x" and "x:2,S") is listed once: as the file
+ * OpenEntry of its key opens (new/ first, then directory order), so every
+ * row's PR_ENTRYID opens that very message.
+ *
  * Private to session-core/. Thread-safety: no shared state; blocks on the
  * file system.
  */
@@ -28,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* What the store functions need to know of a provider instance; borrowed. */
 typedef struct {
@@ -45,3 +54,37 @@ HRESULT maildir_store_read(const maildir_view *v, mapi_object *store, mapi_rows 
 /* OpenEntry of a folder or message key (see above) into out. */
 HRESULT maildir_store_open(const maildir_view *v, const uint8_t *key, size_t key_len,
                            mapi_object *out);
+
+/* The contents table of folder key 'F' + name (checked as for OpenEntry):
+ * appends at most max MAPI_MESSAGE rows (PR_ENTRYID, PR_SUBJECT,
+ * PR_SENDER_NAME, PR_SENDER_EMAIL_ADDRESS, PR_MESSAGE_DELIVERY_TIME,
+ * PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS) to out. MAPI_E_NOT_FOUND for a key that
+ * names no folder; MAPI_E_CALL_FAILED when INBOX cannot be read. Files that
+ * vanish or cannot be read while the table is built are left out. On failure
+ * out is as it was. */
+HRESULT maildir_store_contents(const maildir_view *v, const uint8_t *key, size_t key_len,
+                               size_t max, mapi_rows *out);
+
+/* ---- shared by maildir_store.c and maildir_contents.c ---- */
+
+/* Whether a Maildir file name carries the Seen flag (":2,...S..."). */
+bool maildir_name_seen(const char *name);
+
+/* The folder of key 'F' + name, checked as OpenEntry does (valid name; INBOX
+ * or a listed Maildir++ folder): *name and *dir (its directory) malloc'd.
+ * MAPI_E_NOT_FOUND when it names no folder, MAPI_E_CALL_FAILED when the root
+ * cannot be listed. */
+HRESULT maildir_folder_of_key(const maildir_view *v, const uint8_t *key, size_t key_len,
+                              char **name, char **dir);
+
+/* Adds the entry id of key (v->uid + key) as property tag / json. */
+HRESULT maildir_add_entry_id(const maildir_view *v, mapi_object *o, uint32_t tag, const char *json,
+                             const void *key, size_t key_len);
+
+/* A message's properties from its open file fd (stat sb) and Seen flag:
+ * PR_SUBJECT, PR_SENDER_NAME, PR_SENDER_EMAIL_ADDRESS (from at most
+ * RFC822_HEAD_MAX bytes of header), PR_INTERNET_MESSAGE_ID when with_msgid,
+ * PR_MESSAGE_DELIVERY_TIME (mtime), PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS.
+ * MAPI_E_CALL_FAILED when the file cannot be read. */
+HRESULT maildir_message_props(mapi_object *o, int fd, const struct stat *sb, bool seen,
+                              bool with_msgid);

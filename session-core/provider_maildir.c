@@ -10,7 +10,8 @@
  * logon, like `mkdir -p`, mode 0700).
  *
  * Object access (the store, its Maildir++ folders and their messages) is
- * maildir_store.c's; this file keeps the instance and its status.
+ * maildir_store.c's, contents tables maildir_contents.c's; this file keeps
+ * the instance and its status.
  */
 #include "maildir_store.h"
 #include "mapi_flags.h"
@@ -187,6 +188,14 @@ static HRESULT maildir_open_entry(void *state, const uint8_t *key, size_t key_le
     return maildir_store_open(&v, key, key_len, out);
 }
 
+static HRESULT maildir_contents(void *state, const uint8_t *folder_key, size_t key_len, size_t max,
+                                mapi_rows *out)
+{
+    const maildir_state *s = state;
+    maildir_view v = view_of(s);
+    return maildir_store_contents(&v, folder_key, key_len, max, out);
+}
+
 const provider_ops PROVIDER_MAILDIR = {
     .kind = "maildir",
     .resource_type = MAPI_STORE_PROVIDER,
@@ -200,5 +209,6 @@ const provider_ops PROVIDER_MAILDIR = {
     .validate_state = maildir_validate_state,
     .flush_queues = NULL,
     .store = maildir_store,
+    .contents = maildir_contents,
     .open_entry = maildir_open_entry,
 };
