@@ -28,6 +28,12 @@ static const api_route ROUTES[] = {
     {"GET", "/status/{ik}", h_status_row},
     {"POST", "/status/{ik}/{method}", h_status_method},
     {"GET", "/identity", h_identity},
+    {"GET", "/stores", h_stores_table},
+    {"GET", "/stores/{eid}", h_store_open},
+    {"GET", "/addressbook", h_address_book},
+    {"POST", "/entries/compare", h_entries_compare},
+    {"GET", "/entries/{eid}", h_entry_open},
+    {"GET", "/events", h_events},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
     {"GET", "/metrics", h_metrics},
@@ -99,6 +105,7 @@ void api_response_clear(api_response *resp)
     for (size_t i = 0; i < resp->header_count; i++)
         if (resp->headers[i].value != OOM_NO_STORE)
             free(resp->headers[i].value);
+    api_stream_free(resp->stream);
     memset(resp, 0, sizeof *resp);
 }
 

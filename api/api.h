@@ -19,6 +19,10 @@
 
 typedef struct api api;
 
+/* A streaming answer (GET /events): produced piece by piece by
+ * api_stream_read, without a thread waiting for it. Opaque. */
+typedef struct api_stream api_stream;
+
 typedef struct {
     const char *key;
     const char *value; /* may be NULL ("?flag" without "=") */
@@ -55,6 +59,11 @@ typedef struct {
     const char *mapi_error;
     /* For the access log: the route pattern ("/sessions/{id}"), static. */
     const char *route;
+    /* Set for a streaming answer: the body is produced by api_stream_read
+     * (body is NULL, there is no Content-Length). The response owns it until
+     * the server takes it (copy the pointer, then set this field to NULL);
+     * api_response_clear frees a stream still here. */
+    api_stream *stream;
 } api_response;
 
 typedef struct {
@@ -82,3 +91,32 @@ void api_response_clear(api_response *resp);
  * while not ready, /readyz and POST /sessions answer 503
  * MAPI_E_NOT_INITIALIZED. */
 void api_set_ready(api *a, bool ready);
+
+/* ---- streaming answers ----------------------------------------------------
+ * The server calls api_stream_read whenever it can send; 0 means "nothing now"
+ * and the server should stop asking (suspend the connection) until the wake
+ * callback runs. Thread-safety: read, keepalive and close may be called from
+ * different threads, but read from one thread at a time; the wake callback is
+ * called from any thread (with a core lock held: it must only signal, never
+ * call into the api or the core); api_stream_free must not race with any of
+ * them.
+ */
+
+/* Copies up to max bytes of the stream into buf: the number of bytes, 0 when
+ * nothing is ready now, -1 when the stream has ended (after its last byte). */
+long api_stream_read(api_stream *st, char *buf, size_t max);
+
+/* Sets (or, with NULL, clears) the callback run when the stream has
+ * something new to read. May run before set_wake returns. */
+void api_stream_set_wake(api_stream *st, void (*wake)(void *ctx), void *ctx);
+
+/* The next read starts with a keep-alive comment (an SSE line that clients
+ * ignore), so idle streams survive proxies and detect dead clients. */
+void api_stream_keepalive(api_stream *st);
+
+/* The gateway is stopping: once the queued events are read, the stream sends
+ * a final critical_error event with this reason (static string) and ends. */
+void api_stream_close(api_stream *st, const char *reason);
+
+/* Unsubscribes and frees; no wake callback runs once it returns. NULL ok. */
+void api_stream_free(api_stream *st);

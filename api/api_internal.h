@@ -105,6 +105,15 @@ json_t *render_status_row(const status_row *row);
 json_t *render_session(session *s);
 json_t *render_identity(const identity *id);
 
+/* A MAPI object (OpenEntry, OpenMsgStore, a table row) generically:
+ * {"object_type":{"value","name"}, <prop name>: <value>, ...}; flag-valued
+ * properties (resource_flags, status_code) as flag sets. */
+json_t *render_object(const mapi_object *o);
+/* {"rows":[...], "<count_key>":N}-style array of rendered objects. */
+json_t *render_rows(const mapi_rows *rows);
+/* {"mapi_error","mapi_code"} for a warning. */
+json_t *render_warning(HRESULT hr);
+
 /* Sets key on obj, stealing value (also on failure, and NULL obj/value are
  * failures). Lets builders chain "ok &= json_set(...)". */
 bool json_set(json_t *obj, const char *key, json_t *value);
@@ -134,6 +143,11 @@ bool request_check_query(api_ctx *x, const char *const *allowed);
 const char *request_query(const api_ctx *x, const char *key, bool *present);
 /* The {ik} path segment: exactly 16 hex digits, else 400. */
 bool request_instance_key(api_ctx *x, const api_span *ik, uint8_t out[STATUS_INSTANCE_KEY_LEN]);
+/* An entry id in hex (path segment or body string): even length, 2..8192
+ * digits of either case, else 400 MAPI_E_INVALID_ENTRYID naming what. *out is
+ * malloc'd (the caller frees it). */
+bool request_entry_id(api_ctx *x, const char *hex, size_t len, const char *what, uint8_t **out,
+                      size_t *out_len);
 /* Number of UTF-8 code points in a valid UTF-8 string. */
 size_t utf8_length(const char *s, size_t len);
 /* Overwrites the characters of a JSON string value (passwords) in place. */
@@ -167,6 +181,14 @@ void h_status_row(api_ctx *x);
 void h_identity(api_ctx *x);
 /* h_methods.c */
 void h_status_method(api_ctx *x);
+/* h_objects.c */
+void h_stores_table(api_ctx *x);
+void h_store_open(api_ctx *x);
+void h_address_book(api_ctx *x);
+void h_entry_open(api_ctx *x);
+void h_entries_compare(api_ctx *x);
+/* h_events.c */
+void h_events(api_ctx *x);
 /* h_ops.c */
 void h_healthz(api_ctx *x);
 void h_readyz(api_ctx *x);

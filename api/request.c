@@ -6,6 +6,7 @@
  */
 #include "api_internal.h"
 
+#include "../session-core/entryid.h"
 #include "../session-core/hex.h"
 
 #include <sodium.h>
@@ -302,5 +303,34 @@ bool request_instance_key(api_ctx *x, const api_span *ik, uint8_t out[STATUS_INS
                     2 * STATUS_INSTANCE_KEY_LEN);
         return false;
     }
+    return true;
+}
+
+bool request_entry_id(api_ctx *x, const char *hex, size_t len, const char *what, uint8_t **out,
+                      size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    /* The bound is the core's own (ENTRYID_MAX_LEN bytes): a longer id could
+     * never name anything, and refusing it here keeps a client from making
+     * us allocate for nothing. */
+    if (len == 0 || len % 2 != 0 || len > 2 * (size_t)ENTRYID_MAX_LEN) {
+        api_problem(x, MAPI_E_INVALID_ENTRYID, 0,
+                    "%s: expected an even number (2..%d) of hexadecimal digits", what,
+                    2 * ENTRYID_MAX_LEN);
+        return false;
+    }
+    uint8_t *buf = malloc(len / 2);
+    if (!buf) {
+        api_reply_oom(x);
+        return false;
+    }
+    if (!hex_decode(hex, len, buf, len / 2)) {
+        free(buf);
+        api_problem(x, MAPI_E_INVALID_ENTRYID, 0, "%s: not a hexadecimal string", what);
+        return false;
+    }
+    *out = buf;
+    *out_len = len / 2;
     return true;
 }

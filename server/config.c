@@ -36,6 +36,8 @@ typedef enum {
     OPT_MAX_CONNECTIONS,
     OPT_MAX_CONNECTIONS_PER_IP,
     OPT_REAP_INTERVAL,
+    OPT_POLL_INTERVAL,
+    OPT_EVENTS_KEEPALIVE,
     OPT_LOG_FORMAT,
     OPT_COUNT
 } opt_id;
@@ -97,6 +99,12 @@ static const option options[OPT_COUNT] = {
                                     true, 0, 1000000},
     [OPT_REAP_INTERVAL] = {"--reap-interval", "MAPIGW_REAP_INTERVAL", "S", "5",
                            "how often expired sessions are ended (seconds)", true, 1, 3600},
+    [OPT_POLL_INTERVAL] = {"--poll-interval", "MAPIGW_POLL_INTERVAL", "S", "10",
+                           "how often network providers are polled for status changes (seconds)",
+                           true, 1, 3600},
+    [OPT_EVENTS_KEEPALIVE] = {"--events-keepalive", "MAPIGW_EVENTS_KEEPALIVE", "S", "15",
+                              "keep-alive comment on open GET /events streams (seconds)", true, 1,
+                              3600},
     [OPT_LOG_FORMAT] = {"--log-format", "MAPIGW_LOG_FORMAT", "json|text", "json",
                         "access and event log on stderr", false, 0, 0},
 };
@@ -246,6 +254,12 @@ static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
             break;
         case OPT_REAP_INTERVAL:
             cfg->reap_interval_s = (unsigned)n;
+            break;
+        case OPT_POLL_INTERVAL:
+            cfg->poll_interval_s = (unsigned)n;
+            break;
+        case OPT_EVENTS_KEEPALIVE:
+            cfg->events_keepalive_s = (unsigned)n;
             break;
         case OPT_LOG_FORMAT:
             if (strcmp(v, "json") == 0) {

@@ -37,6 +37,8 @@ typedef struct {
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0: no per-address limit */
     unsigned reap_interval_s;
+    unsigned poll_interval_s;    /* core_poll period */
+    unsigned events_keepalive_s; /* keep-alive comment period of event streams */
     log_format log_fmt;
 } config;
 

@@ -11,11 +11,9 @@
  * "Connection: close", which would defeat keep-alive for every request.
  * The completion callback writes the access-log line and frees the state.
  */
-#include "httpd.h"
+#include "httpd_internal.h"
 
 #include "log.h"
-
-#include <microhttpd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,19 +26,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-struct httpd {
-    struct MHD_Daemon *daemon;
-    api *api;
-    size_t max_body_bytes;
-    uint16_t port;
-    /* Requests between their first handler call and their completion: the
-     * graceful stop waits for this to reach zero. */
-    atomic_uint in_flight;
-    /* Set once stopping: responses then carry "Connection: close" so that
-     * clients do not send more requests on connections about to close. */
-    atomic_bool draining;
-};
 
 typedef struct {
     struct timespec start;
@@ -55,6 +40,7 @@ typedef struct {
     const char *route;      /* static, from the api */
     const char *mapi_error; /* static, from the api */
     char client[INET6_ADDRSTRLEN];
+    sse_conn *sse; /* a streaming answer's connection state, or NULL */
 } request_state;
 
 static double elapsed_ms(const struct timespec *since)
@@ -169,12 +155,20 @@ static bool has_header(const api_response *resp, const char *name)
     return false;
 }
 
-/* Turns the api's answer into a queued libmicrohttpd response. */
-static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn,
-                                     const api_response *resp)
+/* Turns the api's answer into a queued libmicrohttpd response. A streaming
+ * answer's stream is taken from resp (into rs->sse). */
+static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn, request_state *rs,
+                                     api_response *resp)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        resp->body_len, resp->body ? resp->body : (void *)"", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r;
+    if (resp->stream) {
+        api_stream *st = resp->stream;
+        resp->stream = NULL;
+        r = sse_response_new(h, conn, st, &rs->sse);
+    } else {
+        r = MHD_create_response_from_buffer(resp->body_len, resp->body ? resp->body : (void *)"",
+                                            MHD_RESPMEM_MUST_COPY);
+    }
     if (!r)
         return MHD_NO;
     bool ok = true;
@@ -193,6 +187,11 @@ static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn,
         ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     enum MHD_Result ret = ok ? MHD_queue_response(conn, (unsigned)resp->status, r) : MHD_NO;
     MHD_destroy_response(r);
+    if (ret != MHD_YES) {
+        /* Never queued: no completion will read from it. */
+        sse_conn_free(h, rs->sse);
+        rs->sse = NULL;
+    }
     return ret;
 }
 
@@ -234,7 +233,7 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
     rs->status = resp.status;
     rs->route = resp.route;
     rs->mapi_error = resp.mapi_error;
-    enum MHD_Result ret = send_response(h, conn, &resp);
+    enum MHD_Result ret = send_response(h, conn, rs, &resp);
     if (ret != MHD_YES)
         rs->status = 0; /* nothing went out: the log says so */
     api_response_clear(&resp);
@@ -293,6 +292,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .client = rs->client,
     };
     log_access(&e);
+    sse_conn_free(h, rs->sse);
     request_state_free(rs);
     atomic_fetch_sub(&h->in_flight, 1);
 }
@@ -329,6 +329,11 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
     h->max_body_bytes = cfg->max_body_bytes;
     atomic_init(&h->in_flight, 0);
     atomic_init(&h->draining, false);
+    if (pthread_mutex_init(&h->streams_lock, NULL) != 0) {
+        snprintf(err, errlen, "out of memory");
+        free(h);
+        return NULL;
+    }
 
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
@@ -349,8 +354,11 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
         sa = (const struct sockaddr *)&sin;
     }
 
-    /* MHD_USE_ITC: MHD_quiesce_daemon needs it with a thread pool. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    /* MHD_USE_ITC: MHD_quiesce_daemon needs it with a thread pool.
+     * MHD_ALLOW_SUSPEND_RESUME: event streams park their connection while
+     * they have nothing to send (httpd_stream.c). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
         flags |= MHD_USE_EPOLL;
     else if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
@@ -378,15 +386,27 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
                  "see the libmicrohttpd message above)",
                  cfg->listen_is_ipv6 ? "[" : "", cfg->listen, cfg->listen_is_ipv6 ? "]" : "",
                  (unsigned)cfg->port);
+        pthread_mutex_destroy(&h->streams_lock);
         free(h);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : cfg->port;
+    h->keepalive =
+        ticker_start("events keep-alive", cfg->events_keepalive_s ? cfg->events_keepalive_s : 15,
+                     sse_keepalive_all, h);
+    if (!h->keepalive) {
+        snprintf(err, errlen, "cannot start the event keep-alive thread");
+        MHD_stop_daemon(h->daemon);
+        pthread_mutex_destroy(&h->streams_lock);
+        free(h);
+        return NULL;
+    }
     return h;
 
 bad_address:
     snprintf(err, errlen, "'%s' is not an IP address literal", cfg->listen);
+    pthread_mutex_destroy(&h->streams_lock);
     free(h);
     return NULL;
 }
@@ -403,6 +423,9 @@ void httpd_stop(httpd *h, unsigned grace_s)
     MHD_socket listen_fd = MHD_quiesce_daemon(h->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
+    /* Event streams never finish on their own: end each one with a last
+     * critical_error, so that clients learn why rather than see a cut. */
+    sse_close_all(h, "shutdown");
 
     /* MHD_stop_daemon closes every connection, including ones whose answer
      * is still being computed or sent; let those finish first. */
@@ -414,6 +437,11 @@ void httpd_stop(httpd *h, unsigned grace_s)
     if (left > 0)
         log_event(LOG_WARN, "requests cut at shutdown", (log_field[]){LOG_INT("count", left)}, 1);
 
+    /* libmicrohttpd must not be stopped with suspended connections; after
+     * this none is suspended and nothing resumes one any more. */
+    ticker_stop(h->keepalive);
+    sse_release_all(h);
     MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->streams_lock);
     free(h);
 }

@@ -2,7 +2,10 @@
  *
  * It reads each request (body capped at max_body_bytes), hands it to
  * api_handle, sends the answer back, and writes one access-log line per
- * request. It is the only module that includes <microhttpd.h>.
+ * request. Streaming answers (GET /events) are sent without a thread each:
+ * the connection is suspended while the stream has nothing to say and
+ * resumed by the stream's wake callback or the keep-alive timer. It is the
+ * only module that includes <microhttpd.h>.
  *
  * Ownership: httpd_start borrows the api (it must outlive the daemon);
  * httpd_stop frees the daemon.
@@ -29,6 +32,7 @@ typedef struct {
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0: no limit */
     size_t max_body_bytes;
+    unsigned events_keepalive_s; /* comment on every open event stream this often */
 } httpd_config;
 
 /* Binds and starts serving. On failure returns NULL and writes a message to
@@ -40,6 +44,8 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen);
 uint16_t httpd_port(const httpd *h);
 
 /* Graceful stop: closes the listening socket (new connections are refused),
- * waits up to grace_s seconds for requests being served to finish, then stops
- * the daemon and frees it. Idle keep-alive connections are simply closed. */
+ * ends every open event stream (each gets a final critical_error event with
+ * reason "shutdown"), waits up to grace_s seconds for requests being served
+ * to finish, then stops the daemon and frees it. Idle keep-alive connections
+ * are simply closed. */
 void httpd_stop(httpd *h, unsigned grace_s);

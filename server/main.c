@@ -1,5 +1,7 @@
 /* main.c - mapigw: parse the configuration, load the profiles, start the
- * HTTP daemon, then let the main thread wait for signals:
+ * HTTP daemon and the provider poller (core_poll every --poll-interval, on a
+ * thread of its own because network providers may block up to their
+ * timeouts), then let the main thread wait for signals:
  *   timeout (every --reap-interval)  end expired sessions;
  *   SIGHUP                            reload the profiles file (old store kept on error);
  *   SIGTERM / SIGINT                  graceful shutdown, exit 0.
@@ -9,6 +11,7 @@
 #include "hashpw.h"
 #include "httpd.h"
 #include "log.h"
+#include "ticker.h"
 
 #include "../api/api.h"
 #include "../session-core/core.h"
@@ -135,6 +138,8 @@ static void reload_profiles(core *c, const config *cfg, const char *data_dir)
               (log_field[]){LOG_STR("file", cfg->profiles), LOG_INT("profiles", count)}, 2);
 }
 
+static void poll_providers(void *ctx) { core_poll(ctx); }
+
 static double mono_s(void)
 {
     struct timespec ts;
@@ -244,6 +249,7 @@ static int run(const config *cfg)
         .max_connections = cfg->max_connections,
         .max_connections_per_ip = cfg->max_connections_per_ip,
         .max_body_bytes = cfg->max_body_bytes,
+        .events_keepalive_s = cfg->events_keepalive_s,
     };
     httpd *h = httpd_start(&hcfg, a, err, sizeof err);
     if (!h) {
@@ -260,6 +266,14 @@ static int run(const config *cfg)
         core_free(c);
         return 1;
     }
+    ticker *poller = ticker_start("provider poller", cfg->poll_interval_s, poll_providers, c);
+    if (!poller) {
+        fprintf(stderr, "mapigw: cannot start the provider poller thread\n");
+        httpd_stop(h, 0);
+        api_free(a);
+        core_free(c);
+        return 1;
+    }
     log_event(LOG_INFO, "listening",
               (log_field[]){LOG_STR("address", cfg->listen), LOG_INT("port", port),
                             LOG_STR("version", MAPIGW_VERSION), LOG_INT("profiles", profile_count),
@@ -271,6 +285,9 @@ static int run(const config *cfg)
 
     log_msg(LOG_INFO, "shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     api_set_ready(a, false); /* /readyz turns 503 while in-flight requests drain */
+    /* The poller may be inside a provider call: let it finish (bounded by
+     * the provider's timeouts) before anything it uses goes away. */
+    ticker_stop(poller);
     unsigned grace = cfg->connection_timeout_s < SHUTDOWN_GRACE_MAX_S ? cfg->connection_timeout_s
                                                                       : SHUTDOWN_GRACE_MAX_S;
     httpd_stop(h, grace);

@@ -1,0 +1,310 @@
+/* Black-box: GET /events, the session's notifications as Server-Sent Events
+ * (api.md "GET /events", mapi-session.md 1.3 and 4 "Notifications"). Each
+ * stream is read by libcurl on a thread of the test; every wait is bounded. */
+#include "../support/gw.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static gw *G;
+
+static void fini_gw(void)
+{
+    gw_finish(G);
+    G = NULL;
+}
+
+TestSuite(events, .fini = fini_gw, .timeout = 90);
+
+#define MAIL "[\"MAPI_NEW_SESSION\"]"
+
+/* One open event stream. */
+typedef struct {
+    pthread_t thread;
+    char url[128];
+    char auth[256];
+    pthread_mutex_t lock;
+    char *buf; /* everything received, NUL-terminated */
+    size_t len;
+    long status;
+    char content_type[128];
+    atomic_bool stop; /* ask the reader to hang up */
+    atomic_bool done; /* the transfer is over */
+    CURLcode rc;
+} sse;
+
+static size_t on_data(char *data, size_t size, size_t n, void *ctx)
+{
+    sse *s = ctx;
+    size_t len = size * n;
+    pthread_mutex_lock(&s->lock);
+    char *grown = realloc(s->buf, s->len + len + 1);
+    if (grown) {
+        memcpy(grown + s->len, data, len);
+        s->buf = grown;
+        s->len += len;
+        s->buf[s->len] = '\0';
+    }
+    pthread_mutex_unlock(&s->lock);
+    return grown ? len : 0;
+}
+
+static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    (void)a, (void)b, (void)c, (void)d;
+    return atomic_load(&((sse *)ctx)->stop) ? 1 : 0;
+}
+
+static void *reader(void *arg)
+{
+    sse *s = arg;
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    if (s->auth[0])
+        h = curl_slist_append(h, s->auth);
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L); /* a bound, far above any test's wait */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    s->rc = curl_easy_perform(c);
+    long st = 0;
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    pthread_mutex_lock(&s->lock);
+    s->status = st;
+    snprintf(s->content_type, sizeof s->content_type, "%s", ct ? ct : "");
+    pthread_mutex_unlock(&s->lock);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    atomic_store(&s->done, true);
+    return NULL;
+}
+
+static sse *sse_open(const char *token)
+{
+    sse *s = calloc(1, sizeof *s);
+    cr_assert(s);
+    pthread_mutex_init(&s->lock, NULL);
+    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d/events", gw_port(G));
+    if (token)
+        snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", token);
+    cr_assert_eq(pthread_create(&s->thread, NULL, reader, s), 0);
+    return s;
+}
+
+/* Waits up to timeout_ms for needle in what the stream received. */
+static bool sse_wait(sse *s, const char *needle, int timeout_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        pthread_mutex_lock(&s->lock);
+        bool found = s->buf && strstr(s->buf, needle);
+        pthread_mutex_unlock(&s->lock);
+        if (found)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        gw_sleep_ms(20);
+    }
+}
+
+/* Waits up to timeout_ms for the server to end the stream. */
+static bool sse_wait_done(sse *s, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        if (atomic_load(&s->done))
+            return true;
+        gw_sleep_ms(20);
+    }
+    return atomic_load(&s->done);
+}
+
+static void sse_close(sse *s)
+{
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->lock);
+    free(s->buf);
+    free(s);
+}
+
+/* An open stream says hello first: once it arrived, the subscription
+ * exists. */
+static sse *sse_open_ready(const char *token)
+{
+    sse *s = sse_open(token);
+    cr_assert(sse_wait(s, ": mapigw events", 5000), "the stream did not open: %s",
+              s->buf ? s->buf : "(nothing)");
+    return s;
+}
+
+Test(events, shared_logoff_sends_critical_error_and_ends)
+{
+    G = gw_start("main.json", NULL);
+    gw_session a, b;
+    gw_logon_ok(G, "alice", "alice-pw", "[\"MAPI_NEW_SESSION\",\"MAPI_ALLOW_OTHERS\"]", &a);
+    gw_logon_ok(G, "alice", "alice-pw", "[]", &b);
+    cr_assert_str_eq(a.id, b.id, "B did not join A's shared session");
+    sse *s = sse_open_ready(a.token);
+    gw_resp r;
+    char path[256];
+    snprintf(path, sizeof path, "/sessions/%s?flags=MAPI_LOGOFF_SHARED", b.id);
+    cr_assert_eq(gw_delete(G, path, b.token, &r), 204, "%s", r.body);
+    gw_resp_free(&r);
+    cr_expect(sse_wait(s, "event: critical_error", 5000), "no critical_error: %s", s->buf);
+    cr_expect(sse_wait(s, "\"reason\":\"logoff_shared\"", 100), "%s", s->buf);
+    cr_expect(sse_wait(s, "\"mapi_error\":\"MAPI_E_END_OF_SESSION\"", 100), "%s", s->buf);
+    cr_expect(sse_wait(s, "\"mapi_code\":\"0x80040200\"", 100), "%s", s->buf);
+    cr_expect(sse_wait(s, "\"event\":\"fnevCriticalError\"", 100), "%s", s->buf);
+    cr_expect(sse_wait_done(s, 5000), "the stream did not end");
+    cr_expect_eq(s->rc, CURLE_OK, "the stream was cut: %d", s->rc);
+    cr_expect_eq(s->status, 200);
+    cr_expect(strncmp(s->content_type, "text/event-stream", 17) == 0, "%s", s->content_type);
+    gw_get(G, "/status", a.token, &r);
+    gw_assert_problem(&r, 401, "MAPI_E_END_OF_SESSION");
+    gw_resp_free(&r);
+    sse_close(s);
+    gw_session_free(&a);
+    gw_session_free(&b);
+}
+
+Test(events, idle_expiry_sends_expired)
+{
+    const char *const args[] = {"--idle-timeout", "1", "--reap-interval", "1", NULL};
+    G = gw_start("main.json", args);
+    gw_session a;
+    gw_logon_ok(G, "alice", "alice-pw", MAIL, &a);
+    sse *s = sse_open_ready(a.token);
+    cr_expect(sse_wait(s, "\"reason\":\"expired\"", 8000), "no expiry event: %s", s->buf);
+    cr_expect(sse_wait_done(s, 5000), "the stream did not end");
+    sse_close(s);
+    gw_session_free(&a);
+}
+
+Test(events, status_change_sends_table_modified)
+{
+    G = gw_start("main.json", NULL);
+    gw_session a;
+    gw_logon_ok(G, "alice", "alice-pw", MAIL, &a);
+    gw_resp r;
+    gw_get(G, "/status", a.token, &r);
+    json_t *row = gw_find_row(r.json, "Alice Mailbox");
+    cr_assert(row, "%s", r.body);
+    char ik[64];
+    snprintf(ik, sizeof ik, "%s", gw_jstr(row, "instance_key"));
+    gw_resp_free(&r);
+
+    sse *s = sse_open_ready(a.token);
+    char *md = gw_data_path(G, "alice/Maildir");
+    cr_assert_eq(gw_rmrf(md), 0);
+    free(md);
+    char path[128];
+    snprintf(path, sizeof path, "/status/%s/validate-state", ik);
+    gw_post(G, path, a.token, NULL, &r);
+    gw_resp_free(&r);
+    cr_expect(sse_wait(s, "event: table_modified", 5000), "no table_modified: %s", s->buf);
+    cr_expect(sse_wait(s, "\"table_event\":\"TABLE_ROW_MODIFIED\"", 100), "%s", s->buf);
+    cr_expect(sse_wait(s, "\"event\":\"fnevTableModified\"", 100), "%s", s->buf);
+    char needle[96];
+    snprintf(needle, sizeof needle, "\"instance_key\":\"%s\"", ik);
+    cr_expect(sse_wait(s, needle, 100), "the event is not about the store row: %s", s->buf);
+    cr_expect(sse_wait(s, "STATUS_FAILURE", 100), "the row is not failed: %s", s->buf);
+    cr_expect(sse_wait(s, "\nid: ", 100), "no event id: %s", s->buf);
+    cr_expect(!atomic_load(&s->done), "the stream ended after a table event");
+    sse_close(s);
+    gw_session_free(&a);
+}
+
+Test(events, keepalive_comment_arrives)
+{
+    const char *const args[] = {"--events-keepalive", "1", NULL};
+    G = gw_start("main.json", args);
+    gw_session a;
+    gw_logon_ok(G, "alice", "alice-pw", MAIL, &a);
+    sse *s = sse_open_ready(a.token);
+    cr_expect(sse_wait(s, ": keep-alive\n\n", 4000), "no keep-alive: %s", s->buf);
+    cr_expect(!atomic_load(&s->done));
+    sse_close(s);
+    gw_session_free(&a);
+}
+
+Test(events, needs_a_live_token)
+{
+    G = gw_start("main.json", NULL);
+    gw_resp r;
+    gw_get(G, "/events", NULL, &r);
+    gw_assert_problem(&r, 401, "MAPI_E_LOGON_FAILED");
+    gw_resp_free(&r);
+    gw_get(G, "/events", "mgw_not-a-token", &r);
+    gw_assert_problem(&r, 401, "MAPI_E_END_OF_SESSION");
+    gw_resp_free(&r);
+}
+
+Test(events, many_streams_hold_no_thread_each)
+{
+    const char *const args[] = {"--threads", "2", NULL};
+    G = gw_start("main.json", args);
+    gw_session a;
+    gw_logon_ok(G, "alice", "alice-pw", MAIL, &a);
+    enum { N = 20 };
+    sse *s[N];
+    for (int i = 0; i < N; i++)
+        s[i] = sse_open(a.token);
+    for (int i = 0; i < N; i++)
+        cr_expect(sse_wait(s[i], ": mapigw events", 10000), "stream %d did not open", i);
+    /* With two server threads and twenty open streams, requests still get
+     * answered at once. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int k = 0; k < 5; k++) {
+        gw_resp r;
+        cr_expect_eq(gw_get(G, "/status", a.token, &r), 200);
+        gw_resp_free(&r);
+        cr_expect_eq(gw_get(G, "/healthz", NULL, &r), 200);
+        gw_resp_free(&r);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    cr_expect_lt(ms, 5000.0, "10 requests took %.0f ms", ms);
+    for (int i = 0; i < N; i++) {
+        cr_expect(!atomic_load(&s[i]->done), "stream %d ended", i);
+        sse_close(s[i]);
+    }
+    gw_session_free(&a);
+}
+
+Test(events, sigterm_ends_streams_cleanly)
+{
+    G = gw_start("main.json", NULL);
+    gw_session a, b;
+    gw_logon_ok(G, "alice", "alice-pw", MAIL, &a);
+    gw_logon_ok(G, "bob", "bob-pw", MAIL, &b);
+    sse *s1 = sse_open_ready(a.token);
+    sse *s2 = sse_open_ready(b.token);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_expect_eq(gw_stop(G), 0, "the gateway did not exit cleanly");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_expect_lt(t1.tv_sec - t0.tv_sec, 5, "shutdown took %lds", (long)(t1.tv_sec - t0.tv_sec));
+    sse *all[] = {s1, s2};
+    for (int i = 0; i < 2; i++) {
+        cr_expect(sse_wait_done(all[i], 3000), "stream %d still open", i);
+        cr_expect(sse_wait(all[i], "\"reason\":\"shutdown\"", 100), "stream %d: %s", i,
+                  all[i]->buf);
+        cr_expect_eq(all[i]->rc, CURLE_OK, "stream %d was cut: %d", i, all[i]->rc);
+        sse_close(all[i]);
+    }
+    gw_session_free(&a);
+    gw_session_free(&b);
+}
