@@ -33,6 +33,7 @@ static const api_route ROUTES[] = {
     {"GET", "/addressbook", h_address_book},
     {"POST", "/entries/compare", h_entries_compare},
     {"GET", "/entries/{eid}", h_entry_open},
+    {"GET", "/entries/{eid}/contents", h_entry_contents},
     {"GET", "/events", h_events},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},

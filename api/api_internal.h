@@ -186,6 +186,7 @@ void h_stores_table(api_ctx *x);
 void h_store_open(api_ctx *x);
 void h_address_book(api_ctx *x);
 void h_entry_open(api_ctx *x);
+void h_entry_contents(api_ctx *x);
 void h_entries_compare(api_ctx *x);
 /* h_events.c */
 void h_events(api_ctx *x);

@@ -4,6 +4,7 @@
  *   GET  /stores/{eid}      IMAPISession::OpenMsgStore (MDB_NO_DIALOG)
  *   GET  /addressbook       IMAPISession::OpenAddressBook (AB_NO_DIALOG)
  *   GET  /entries/{eid}     IMAPISession::OpenEntry
+ *   GET  /entries/{eid}/contents  IMAPIFolder::GetContentsTable
  *   POST /entries/compare   IMAPISession::CompareEntryIDs
  *
  * Entry ids arrive as hex; their form is checked here (400
@@ -199,6 +200,43 @@ void h_entry_open(api_ctx *x)
     }
     json_t *out = render_object(&obj);
     mapi_object_clear(&obj);
+    api_reply_json(x, 200, out);
+}
+
+void h_entry_contents(api_ctx *x)
+{
+    static const char *const QUERY[] = {"max", NULL};
+    api_auth auth;
+    if (!begin(x, QUERY, &auth))
+        return;
+    bool has_max = false;
+    const char *max_value = request_query(x, "max", &has_max);
+    size_t max = AB_MAX_DEFAULT;
+    uint8_t *eid = NULL;
+    size_t len;
+    if ((has_max && !parse_max(x, max_value, &max)) ||
+        !request_entry_id(x, x->params[0].s, x->params[0].len, "entry id", &eid, &len)) {
+        api_auth_release(&auth);
+        return;
+    }
+    mapi_rows rows;
+    HRESULT hr = session_folder_contents(auth.session, eid, len, max, &rows);
+    api_auth_release(&auth);
+    free(eid);
+    if (HR_FAILED(hr)) {
+        object_problem(x, hr, "folder");
+        return;
+    }
+    json_t *out = json_object();
+    bool ok = out != NULL;
+    ok &= json_set(out, "rows", render_rows(&rows));
+    ok &= json_set(out, "row_count", json_integer((json_int_t)rows.count));
+    mapi_rows_clear(&rows);
+    if (!ok) {
+        json_decref(out);
+        api_reply_oom(x);
+        return;
+    }
     api_reply_json(x, 200, out);
 }
 

@@ -151,6 +151,50 @@ Test(objects, open_store_counts_and_round_trips)
     gw_session_free(&s);
 }
 
+Test(objects, folder_contents_list_messages_that_open)
+{
+    G = gw_start("main.json", NULL);
+    gw_session s;
+    gw_logon_ok(G, "alice", "alice-pw", MAIL, &s);
+    char *p = gw_data_path(G, "alice/Maildir/cur/5.x.host:2,S");
+    gw_write_file(p, "From: Bob <bob@example.invalid>\r\nSubject: lunch\r\n\r\nbody\r\n");
+    free(p);
+    char *sid = store_id(s.token);
+    char path[512];
+    snprintf(path, sizeof path, "/stores/%s", sid);
+    gw_resp r;
+    json_t *j = get_ok(path, s.token, &r);
+    char *fid = strdup(gw_jstr(json_array_get(json_object_get(j, "folders"), 0), "entry_id"));
+    gw_resp_free(&r);
+
+    snprintf(path, sizeof path, "/entries/%s/contents", fid);
+    j = get_ok(path, s.token, &r);
+    cr_assert_eq(json_integer_value(json_object_get(j, "row_count")), 1, "%s", r.body);
+    json_t *msg = json_array_get(json_object_get(j, "rows"), 0);
+    expect_type(msg, 5, "MAPI_MESSAGE");
+    cr_expect_str_eq(gw_jstr(msg, "subject"), "lunch");
+    cr_expect_str_eq(gw_jstr(msg, "sender_email_address"), "bob@example.invalid");
+    char *mid = strdup(gw_jstr(msg, "entry_id"));
+    gw_resp_free(&r);
+
+    /* The row's entry id opens the message itself. */
+    snprintf(path, sizeof path, "/entries/%s", mid);
+    j = get_ok(path, s.token, &r);
+    expect_type(j, 5, "MAPI_MESSAGE");
+    cr_expect_str_eq(gw_jstr(j, "subject"), "lunch");
+    gw_resp_free(&r);
+
+    /* Only folders have contents; max is bounded. */
+    snprintf(path, sizeof path, "/entries/%s/contents", sid);
+    expect_problem(path, s.token, 404, "MAPI_E_UNKNOWN_ENTRYID");
+    snprintf(path, sizeof path, "/entries/%s/contents?max=0", fid);
+    expect_problem(path, s.token, 400, "MAPI_E_INVALID_PARAMETER");
+    free(mid);
+    free(fid);
+    free(sid);
+    gw_session_free(&s);
+}
+
 Test(objects, status_row_entry_id_opens_a_status_object)
 {
     G = gw_start("main.json", NULL);
