@@ -15,10 +15,8 @@
  * flock(LOCK_EX|LOCK_NB) and re-checked (still linked) before delivery, so
  * two flushes never deliver one message both.
  *
- * The second half is what a transport needs from a queued RFC 5322 message:
- * its envelope (sender and recipients from the headers) and the bytes to send
- * (CRLF line ends, Bcc removed). Spool does not need it; it lives here
- * because it is about what the queue holds.
+ * Reading a queued message's envelope (sender, recipients, the bytes to
+ * send) is envelope.h's job.
  *
  * Ownership: outq owns a copy of its folder path. Strings and arrays an outq
  * function returns are malloc'd and the caller's (freed with the matching
@@ -91,28 +89,3 @@ typedef struct {
  * rep->hr. Failures of the queue itself (folder unreadable, a file that
  * cannot be opened or removed) are MAPI_E_CALL_FAILED with the reason. */
 HRESULT outq_deliver_all(outq *q, const outq_sink *sink, outq_report *rep);
-
-/* ---- the envelope of a queued RFC 5322 message -------------------------- */
-
-#define OUTQ_MAX_RECIPIENTS 1000
-#define OUTQ_MAX_ADDRESS 320 /* RFC 5321: 64 + 1 + 255 */
-
-typedef struct {
-    char *from;  /* envelope sender: the first address of From, or NULL */
-    char **rcpt; /* To, Cc and Bcc addresses, each once (case-insensitive) */
-    size_t rcpt_count;
-    char *data; /* the message to send: CRLF line ends, no Bcc header */
-    size_t len;
-} outq_envelope;
-
-/* Reads msg (len bytes, any content) into *out. Headers end at the first
- * empty line; folded lines are unfolded; header names are case-insensitive.
- * Addresses come from "Name <a@b>", bare "a@b", comma lists, groups
- * ("team: a@b, c@d;") and comments; quoted display names may hold commas and
- * angle brackets. S_OK; MAPI_E_INVALID_PARAMETER with the reason in why when
- * an address is malformed (control characters, spaces, no '@', too long) or
- * there are more than OUTQ_MAX_RECIPIENTS; MAPI_E_NOT_ENOUGH_MEMORY. No
- * recipients is not an error here (rcpt_count 0). */
-HRESULT outq_envelope_parse(const char *msg, size_t len, outq_envelope *out, char *why,
-                            size_t whylen);
-void outq_envelope_free(outq_envelope *e);

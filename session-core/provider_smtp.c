@@ -8,7 +8,7 @@
  * when credentials are configured, NOOP).
  *
  * Envelope: the sender is the "from" setting, else the first From address;
- * the recipients are the To, Cc and Bcc addresses (outq_envelope_parse). The
+ * the recipients are the To, Cc and Bcc addresses (envelope_parse). The
  * Bcc header itself is not sent.
  *
  * Status: AVAILABLE|OUTBOUND_ENABLED while the server answers;
@@ -22,6 +22,7 @@
  * require STARTTLS on smtp://), queue (folder), create ("true": create the
  * queue folder at logon, mode 0700).
  */
+#include "envelope.h"
 #include "mapi_flags.h"
 #include "outq.h"
 #include "provider.h"
@@ -223,7 +224,7 @@ static size_t upload_read(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 /* Sends one envelope. S_OK when the server accepted it. */
-static HRESULT smtp_send(smtp_state *s, const outq_envelope *env, const char *sender, char *why,
+static HRESULT smtp_send(smtp_state *s, const envelope *env, const char *sender, char *why,
                          size_t whylen, bool *stop)
 {
     char errbuf[CURL_ERROR_SIZE];
@@ -289,8 +290,8 @@ static HRESULT smtp_deliver(void *ctx, const outq_msg *m, char *why, size_t whyl
         *stop = err == ENOMEM;
         return err == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED;
     }
-    outq_envelope env;
-    HRESULT hr = outq_envelope_parse(msg, len, &env, pwhy, sizeof pwhy);
+    envelope env;
+    HRESULT hr = envelope_parse(msg, len, &env, pwhy, sizeof pwhy);
     free(msg);
     if (hr != S_OK) {
         snprintf(why, whylen, "%s: %s", m->name, pwhy);
@@ -307,7 +308,7 @@ static HRESULT smtp_deliver(void *ctx, const outq_msg *m, char *why, size_t whyl
     } else {
         hr = smtp_send(s, &env, sender, why, whylen, stop);
     }
-    outq_envelope_free(&env);
+    envelope_free(&env);
     return hr;
 }
 

@@ -1,6 +1,6 @@
 /* Unit suite for outq.c: the durable outbound queue (real folders under a
- * fresh /tmp/mgw-prov-XXXXXX per test, provider_fixture.h) and the envelope
- * parser that reads queued RFC 5322 messages, hostile ones included. */
+ * fresh /tmp/mgw-prov-XXXXXX per test, provider_fixture.h). The envelope
+ * parser's suite is test_envelope.c. */
 #include "provider_fixture.h"
 
 #include "../../session-core/outq.h"
@@ -15,9 +15,6 @@
 #include <unistd.h>
 
 TestSuite(outq, .init = fx_setup, .fini = fx_teardown);
-TestSuite(outq_envelope);
-
-/* ---- the queue ---------------------------------------------------------- */
 
 static outq *new_queue(char dir[512])
 {
@@ -249,164 +246,4 @@ Test(outq, a_removal_failure_undoes_the_delivery)
     cr_assert_eq(rep.delivered, 0u);
     cr_assert(strstr(rep.why, "cannot remove") != NULL, "was: %s", rep.why);
     outq_free(q);
-}
-
-/* ---- the envelope ------------------------------------------------------- */
-
-static HRESULT parse(const char *msg, outq_envelope *e, char why[256])
-{
-    why[0] = '\0';
-    return outq_envelope_parse(msg, strlen(msg), e, why, 256);
-}
-
-static void assert_rcpt(const outq_envelope *e, const char *const *want, size_t n)
-{
-    cr_assert_eq(e->rcpt_count, n, "got %zu recipients", e->rcpt_count);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_str_eq(e->rcpt[i], want[i]);
-}
-
-Test(outq_envelope, recipients_from_to_cc_bcc_and_bcc_is_not_sent)
-{
-    outq_envelope e;
-    char why[256];
-    const char *msg = "From: \"Doe, Jane\" <jane@example.org>\r\n"
-                      "To: bob@example.org, \"Smith, J <x>\" <js@example.org>\r\n"
-                      "Cc: carol@example.org (Carol), Bob Again <BOB@example.org>\r\n"
-                      "Subject: hello\r\n"
-                      "Bcc: hidden@example.org,\r\n"
-                      "  other@example.org\r\n"
-                      "\r\n"
-                      "Bcc: in the body stays\r\n";
-    cr_assert_eq(parse(msg, &e, why), S_OK, "%s", why);
-    cr_assert_str_eq(e.from, "jane@example.org");
-    const char *want[] = {"bob@example.org", "js@example.org", "carol@example.org",
-                          "hidden@example.org", "other@example.org"};
-    assert_rcpt(&e, want, 5);
-    cr_assert_str_eq(e.data, "From: \"Doe, Jane\" <jane@example.org>\r\n"
-                             "To: bob@example.org, \"Smith, J <x>\" <js@example.org>\r\n"
-                             "Cc: carol@example.org (Carol), Bob Again <BOB@example.org>\r\n"
-                             "Subject: hello\r\n"
-                             "\r\n"
-                             "Bcc: in the body stays\r\n");
-    cr_assert_eq(e.len, strlen(e.data));
-    outq_envelope_free(&e);
-}
-
-Test(outq_envelope, folded_lf_only_groups_and_routes)
-{
-    outq_envelope e;
-    char why[256];
-    const char *msg = "to: team: a@x.org,\n\tB <b@y.org>;, undisclosed-recipients:;\n"
-                      "CC: <@relay.org,@r2.org:c@z.org>, \"d e\"@w.org\n"
-                      "from: broken <\n"
-                      "\n"
-                      "body\n"
-                      "no newline";
-    cr_assert_eq(parse(msg, &e, why), S_OK, "%s", why);
-    const char *want[] = {"a@x.org", "b@y.org", "c@z.org", "\"d e\"@w.org"};
-    assert_rcpt(&e, want, 4);
-    cr_assert_null(e.from); /* a malformed From does not hold the message */
-    cr_assert(strstr(e.data, "\r\n\tB <b@y.org>;") != NULL);
-    cr_assert(strstr(e.data, "\r\nbody\r\nno newline\r\n") != NULL, "%s", e.data);
-    for (size_t i = 0; i < e.len; i++) /* every line ends in CRLF */
-        if (e.data[i] == '\n')
-            cr_assert(i > 0 && e.data[i - 1] == '\r', "bare LF at %zu", i);
-    outq_envelope_free(&e);
-}
-
-Test(outq_envelope, empty_and_headerless_messages)
-{
-    outq_envelope e;
-    char why[256];
-    cr_assert_eq(outq_envelope_parse("", 0, &e, why, sizeof why), S_OK);
-    cr_assert_eq(e.rcpt_count, 0u);
-    cr_assert_str_eq(e.data, "");
-    outq_envelope_free(&e);
-    cr_assert_eq(parse("just text, no headers\nTo: a@b.c\n", &e, why), S_OK);
-    cr_assert_eq(e.rcpt_count, 0u, "a To: in the body is no recipient");
-    outq_envelope_free(&e);
-}
-
-static void assert_rejected(const char *msg, size_t len, const char *why_has)
-{
-    outq_envelope e;
-    char why[256] = "";
-    if (len == 0)
-        len = strlen(msg);
-    cr_assert_eq(outq_envelope_parse(msg, len, &e, why, sizeof why), MAPI_E_INVALID_PARAMETER,
-                 "accepted: %.60s", msg);
-    cr_assert(strstr(why, why_has) != NULL, "reason %s lacks %s", why, why_has);
-    for (const char *p = why; *p; p++)
-        cr_assert(*p >= 0x20 && *p < 0x7f, "unprintable byte in the reason");
-    cr_assert_null(e.data);
-    cr_assert_null(e.rcpt);
-}
-
-Test(outq_envelope, hostile_addresses_are_refused)
-{
-    assert_rejected("To: a\x01@x.org\r\n\r\n", 0, "malformed address");
-    assert_rejected("To: <a@x.org\r\n\r\n", 0, "unbalanced angle");
-    assert_rejected("To: a@x.org>\r\n\r\n", 0, "'>' without '<'");
-    assert_rejected("To: <a<b@x.org>>\r\n\r\n", 0, "'<' inside");
-    assert_rejected("To: John Smith\r\n\r\n", 0, "malformed address");
-    assert_rejected("To: @x.org\r\n\r\n", 0, "malformed address");
-    assert_rejected("To: a@\r\n\r\n", 0, "malformed address");
-    assert_rejected("To: \"a@x.org\r\n\r\n", 0, "unbalanced quote");
-    assert_rejected("To: (a@x.org\r\n\r\n", 0, "unbalanced comment");
-    assert_rejected("To: (x\\", 0, "unbalanced comment");
-    assert_rejected("To: <a@x.org\r\n RCPT TO:<evil@x.org>>\r\n\r\n", 0, "'<' inside");
-    static const char nul[] = "To: a\0b@x.org\r\n\r\n";
-    assert_rejected(nul, sizeof nul - 1, "malformed address");
-
-    char deep[400] = "To: ";
-    for (int i = 0; i < 100; i++)
-        strcat(deep, "(");
-    assert_rejected(deep, strlen(deep), "nested too deep");
-
-    char longaddr[1200] = "To: ";
-    memset(longaddr + 4, 'a', 1000);
-    strcpy(longaddr + 1004, "@x.org\r\n\r\n");
-    assert_rejected(longaddr, strlen(longaddr), "malformed address");
-
-    size_t cap = 20 * (OUTQ_MAX_RECIPIENTS + 2);
-    char *many = malloc(cap);
-    cr_assert_not_null(many);
-    size_t n = (size_t)snprintf(many, cap, "To: ");
-    for (int i = 0; i <= OUTQ_MAX_RECIPIENTS; i++)
-        n += (size_t)snprintf(many + n, cap - n, "u%d@x.org,", i);
-    assert_rejected(many, n, "more than");
-    free(many);
-}
-
-/* Random bytes and mangled real messages: no crash, no leak (ASan), and
- * either a clean refusal or recipients that are all plausible. */
-Test(outq_envelope, random_input_never_breaks_the_parser)
-{
-    static const char base[] = "From: A <a@x.org>\r\nTo: b@y.org, \"C, D\" <c@z.org>\r\n"
-                               "Cc: g: e@f.org;\r\nBcc: (x) h@i.org\r\n\r\nbody\r\n";
-    unsigned seed = 12345;
-    char buf[256];
-    for (int round = 0; round < 20000; round++) {
-        size_t len = sizeof base - 1;
-        memcpy(buf, base, len);
-        int edits = 1 + (int)(rand_r(&seed) % 6);
-        for (int k = 0; k < edits; k++)
-            buf[rand_r(&seed) % len] = (char)(rand_r(&seed) % 256);
-        if (round % 4 == 0) {
-            len = rand_r(&seed) % sizeof buf;
-            for (size_t i = 0; i < len; i++)
-                buf[i] = (char)(rand_r(&seed) % 256);
-        }
-        outq_envelope e;
-        char why[256];
-        HRESULT hr = outq_envelope_parse(buf, len, &e, why, sizeof why);
-        cr_assert(hr == S_OK || hr == MAPI_E_INVALID_PARAMETER);
-        for (size_t i = 0; hr == S_OK && i < e.rcpt_count; i++) {
-            cr_assert(strchr(e.rcpt[i], '@') != NULL);
-            for (const char *p = e.rcpt[i]; *p; p++)
-                cr_assert((unsigned char)*p >= 0x20 && *p != 0x7f, "control byte in %s", e.rcpt[i]);
-        }
-        outq_envelope_free(&e);
-    }
 }
