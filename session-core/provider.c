@@ -6,11 +6,13 @@
 extern const provider_ops PROVIDER_MAILDIR;
 extern const provider_ops PROVIDER_ABFILE;
 extern const provider_ops PROVIDER_SPOOL;
+extern const provider_ops PROVIDER_IMAP;
+extern const provider_ops PROVIDER_SMTP;
+extern const provider_ops PROVIDER_LDAP;
 
 static const provider_ops *const KINDS[] = {
-    &PROVIDER_MAILDIR,
-    &PROVIDER_ABFILE,
-    &PROVIDER_SPOOL,
+    &PROVIDER_MAILDIR, &PROVIDER_ABFILE, &PROVIDER_SPOOL,
+    &PROVIDER_IMAP,    &PROVIDER_SMTP,   &PROVIDER_LDAP,
 };
 
 const provider_ops *provider_kind_find(const char *kind)
