@@ -19,6 +19,9 @@ LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 ifeq ($(VARIANT),asan)
   SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   OPT     := -O1 -g
+else ifeq ($(VARIANT),tsan)
+  SAN     := -fsanitize=thread -fno-omit-frame-pointer
+  OPT     := -O1 -g
 else
   SAN     :=
   OPT     := -O2 -g
@@ -50,7 +53,8 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
-.PHONY: all build deps run test test-variant check-logs lint-openapi bench clean format
+.PHONY: all build deps run test test-variant check-logs lint-openapi bench clean format \
+        fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
 
@@ -106,6 +110,23 @@ check-logs:
 
 lint-openapi:
 	@scripts/lint-openapi.sh
+
+# Hardening (issue 3/5). Each is also a step of `make test`.
+FUZZ_SECONDS ?= 60
+fuzz:                      # every harness for FUZZ_SECONDS each, corpus grows
+	@scripts/fuzz.sh run $(FUZZ_SECONDS)
+fuzz-smoke:                # every harness over its corpus plus a short run
+	@scripts/fuzz.sh smoke
+stress: $(BIN)             # many clients at once against one gateway
+	@scripts/stress.sh $(abspath $(BIN))
+stress-tsan:               # the same against a ThreadSanitizer build
+	@$(MAKE) --no-print-directory VARIANT=tsan build/tsan/mapigw
+	@scripts/stress.sh $(abspath build/tsan/mapigw)
+valgrind-suites:           # black-box suites with the gateway under valgrind memcheck
+	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw build/release/tests/blackbox-tests
+	@scripts/valgrind-suites.sh
+analyze:                   # cppcheck and gcc -fanalyzer
+	@scripts/analyze.sh
 
 test:
 	@scripts/install-deps.sh test
