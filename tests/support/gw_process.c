@@ -128,7 +128,16 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
     gw_copy_profiles(profiles_file, g->profiles);
     make_log_path(g);
 
-    /* argv */
+    /* argv: $MAPIGW_BIN_WRAPPER (space-separated words, e.g. "valgrind
+     * --error-exitcode=99" or "/usr/bin/prlimit --fsize=4096 --") runs the
+     * gateway; both exec it in the same process, so the PID stays the
+     * gateway's. */
+    char *wrapper = getenv("MAPIGW_BIN_WRAPPER") ? strdup(getenv("MAPIGW_BIN_WRAPPER")) : NULL;
+    const char *wrap[32];
+    size_t nwrap = 0;
+    for (char *save = NULL, *w = wrapper ? strtok_r(wrapper, " ", &save) : NULL; w && nwrap < 32;
+         w = strtok_r(NULL, " ", &save))
+        wrap[nwrap++] = w;
     size_t nextra = 0;
     while (extra_args && extra_args[nextra])
         nextra++;
@@ -136,12 +145,14 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
                            "--port-file", g->portfile,    "--profiles", g->profiles, "--data-dir",
                            g->data,       "--log-format", "json"};
     size_t nfixed = sizeof fixed / sizeof fixed[0];
-    char **argv = calloc(nfixed + nextra + 1, sizeof *argv);
+    char **argv = calloc(nwrap + nfixed + nextra + 1, sizeof *argv);
     cr_assert(argv != NULL);
+    for (size_t i = 0; i < nwrap; i++)
+        argv[i] = (char *)wrap[i];
     for (size_t i = 0; i < nfixed; i++)
-        argv[i] = (char *)fixed[i];
+        argv[nwrap + i] = (char *)fixed[i];
     for (size_t i = 0; i < nextra; i++)
-        argv[nfixed + i] = (char *)extra_args[i];
+        argv[nwrap + nfixed + i] = (char *)extra_args[i];
 
     setenv("ASAN_OPTIONS", "detect_leaks=1:exitcode=23", 0);
     setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1", 0);
@@ -167,7 +178,7 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
         dup2(logfd, 2);
         for (long fd = 3; fd < maxfd; fd++)
             close((int)fd);
-        execv(bin, argv);
+        execv(argv[0], argv);
         static const char msg[] = "gw_spawn: execv failed\n";
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;
@@ -176,6 +187,7 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
     close(logfd);
     close(nullfd);
     free(argv);
+    free(wrapper);
     g->pid = pid;
     return g;
 }
