@@ -24,12 +24,17 @@ HRESULT imap_new_handle(imap_state *s)
 
 /* One IMAP command: on the server root (folder NULL) or in a folder, which
  * libcurl SELECTs first. Untagged answers land in out (the caller frees it
- * in every case). */
-CURLcode imap_run(imap_state *s, const char *folder, const char *command, size_t max,
-                  pnet_buffer *out)
+ * in every case); with raw, every line of the conversation does instead
+ * (libcurl passes them all to the header callback, literal bytes included),
+ * and the untagged lines go to a scratch buffer bounded the same way. */
+static CURLcode run(imap_state *s, const char *folder, const char *command, size_t max,
+                    pnet_buffer *out, bool raw)
 {
     memset(out, 0, sizeof *out);
     out->max = max;
+    pnet_buffer scratch;
+    memset(&scratch, 0, sizeof scratch);
+    scratch.max = max;
     /* A replacement handle that could not be made (out of memory in
      * validate-state) is made again here rather than used as NULL. */
     if (!s->curl && HR_FAILED(imap_new_handle(s)))
@@ -47,11 +52,34 @@ CURLcode imap_run(imap_state *s, const char *folder, const char *command, size_t
     }
     curl_easy_setopt(s->curl, CURLOPT_URL, url ? url : s->root);
     curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, command);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, raw ? &scratch : out);
+    if (raw) {
+        curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, pnet_buffer_write);
+        curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, out);
+    }
     s->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(s->curl);
+    if (raw) {
+        curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, NULL);
+        curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, NULL);
+        /* Either buffer full means the answer was too large. */
+        out->overflow = out->overflow || scratch.overflow;
+    }
+    pnet_buffer_free(&scratch);
     free(url);
     return rc;
+}
+
+CURLcode imap_run(imap_state *s, const char *folder, const char *command, size_t max,
+                  pnet_buffer *out)
+{
+    return run(s, folder, command, max, out, false);
+}
+
+CURLcode imap_run_raw(imap_state *s, const char *folder, const char *command, size_t max,
+                      pnet_buffer *out)
+{
+    return run(s, folder, command, max, out, true);
 }
 
 /* prefix + quoted name + suffix, with '%' written as "%25" because libcurl

@@ -57,6 +57,12 @@ HRESULT imap_new_handle(imap_state *s);
 CURLcode imap_run(imap_state *s, const char *folder, const char *command, size_t max,
                   pnet_buffer *out);
 
+/* imap_run, but out receives every line the server sent during the transfer
+ * (the login and SELECT answers too), literal bytes included: what
+ * imap_parse_fetch_raw reads. */
+CURLcode imap_run_raw(imap_state *s, const char *folder, const char *command, size_t max,
+                      pnet_buffer *out);
+
 /* prefix + name as an IMAP quoted string + suffix, ready for
  * CURLOPT_CUSTOMREQUEST. malloc'd; NULL when the name cannot be quoted or
  * out of memory. */
@@ -83,7 +89,9 @@ CURLcode imap_sync_all(imap_state *s, imap_folder **out, size_t *nout);
 /* A NOOP (connecting and logging in when needed). */
 CURLcode imap_check_connection(imap_state *s);
 
-/* provider_ops.store, .open_entry and .same_entry (imap_objects.c). */
+/* provider_ops.store, .contents, .open_entry and .same_entry
+ * (imap_objects.c). */
 HRESULT imap_store(void *state, mapi_object *store, mapi_rows *folders);
+HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t max, mapi_rows *out);
 HRESULT imap_open_entry(void *state, const uint8_t *key, size_t key_len, mapi_object *out);
 bool imap_same_entry(void *state, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);

@@ -2,6 +2,7 @@
  * ENVELOPE) and IMAP date-times (imap_parse.h). */
 #include "imap_lex.h"
 #include "imap_parse.h"
+#include "rfc822.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,9 +139,11 @@ static bool att_name(imap_lex *l, const char **s, size_t *n)
 
 #define ATT(s, n, w) ((n) == sizeof(w) - 1 && strncasecmp((s), (w), (n)) == 0)
 
-/* One FETCH response's attributes into m. IMAP_TOK_STRING when it parsed to the
- * end, IMAP_TOK_LITERAL when it stopped at a literal (what came before is kept). */
-static imap_tok fetch_atts(imap_lex *l, imap_message *m, bool *has_uid)
+/* One FETCH response's attributes into m (a BODY[HEADER.FIELDS ...] section
+ * into *header, when header is not NULL). IMAP_TOK_STRING when it parsed to
+ * the end, IMAP_TOK_LITERAL when it stopped at a literal (what came before
+ * is kept). */
+static imap_tok fetch_atts(imap_lex *l, imap_message *m, bool *has_uid, char **header)
 {
     if (!imap_lex_eat(l, '('))
         return IMAP_TOK_ERROR;
@@ -180,6 +183,9 @@ static imap_tok fetch_atts(imap_lex *l, imap_message *m, bool *has_uid)
             free(d);
         } else if (ATT(s, n, "ENVELOPE")) {
             t = envelope(l, m);
+        } else if (header && !*header && n > 18 && strncasecmp(s, "BODY[HEADER.FIELDS", 18) == 0) {
+            t = imap_lex_string(l, header, RFC822_HEAD_MAX, true, true, false);
+            t = t == IMAP_TOK_NIL ? IMAP_TOK_STRING : t;
         } else {
             t = imap_lex_skip_value(l);
         }
@@ -217,11 +223,42 @@ static void merge(imap_message *dst, imap_message *src)
 }
 
 typedef struct {
-    uint32_t want;
+    const uint32_t *uids;
+    size_t n;
     imap_message *out;
-    bool found;
+    bool raw;
     bool oom;
 } fetch_ctx;
+
+/* Subject and From of a fetched header section replace the envelope's: they
+ * come decoded (RFC 2047) and whole. */
+static HRESULT apply_header(imap_message *m, const char *h)
+{
+    size_t len = strlen(h);
+    char *subject = NULL, *from = NULL, *name = NULL, *addr = NULL;
+    HRESULT hr = rfc822_header(h, len, "Subject", &subject);
+    if (HR_SUCCEEDED(hr))
+        hr = rfc822_header(h, len, "From", &from);
+    if (HR_SUCCEEDED(hr) && from)
+        hr = rfc822_mailbox(from, &name, &addr);
+    if (HR_SUCCEEDED(hr)) {
+        free(m->subject);
+        m->subject = subject;
+        subject = NULL;
+        if (from) {
+            free(m->from_name);
+            free(m->from_address);
+            m->from_name = name;
+            m->from_address = addr;
+            name = addr = NULL;
+        }
+    }
+    free(subject);
+    free(from);
+    free(name);
+    free(addr);
+    return hr;
+}
 
 static bool fetch_line(imap_lex *l, void *vctx)
 {
@@ -232,31 +269,70 @@ static bool fetch_line(imap_lex *l, void *vctx)
     imap_message m;
     memset(&m, 0, sizeof m);
     bool has_uid = false;
-    imap_tok t = fetch_atts(l, &m, &has_uid);
+    char *header = NULL;
+    imap_tok t = fetch_atts(l, &m, &has_uid, c->raw ? &header : NULL);
+    if (t != IMAP_TOK_OOM && t != IMAP_TOK_ERROR && header &&
+        apply_header(&m, header) == MAPI_E_NOT_ENOUGH_MEMORY)
+        t = IMAP_TOK_OOM;
+    free(header);
     if (t == IMAP_TOK_OOM) {
         c->oom = true;
-    } else if (t != IMAP_TOK_ERROR && has_uid && m.uid == c->want) {
-        merge(c->out, &m);
-        c->out->uid = m.uid;
-        c->found = true;
+    } else if (t != IMAP_TOK_ERROR && has_uid) {
+        for (size_t i = 0; i < c->n; i++) {
+            if (c->uids[i] == m.uid) {
+                merge(&c->out[i], &m);
+                c->out[i].uid = m.uid;
+                c->out[i].answered = true;
+                break;
+            }
+        }
     }
     imap_message_clear(&m);
     return !c->oom;
 }
 
+static HRESULT parse_fetch(const char *buf, size_t len, bool raw, const uint32_t *uids, size_t n,
+                           imap_message *out)
+{
+    for (size_t i = 0; i < n; i++)
+        memset(&out[i], 0, sizeof out[i]);
+    fetch_ctx c = {uids, n, out, raw, false};
+    if (raw)
+        imap_each_response(buf, len, fetch_line, &c);
+    else
+        imap_each_untagged(buf, len, fetch_line, &c);
+    if (c.oom) {
+        imap_messages_clear(out, n);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        imap_utf8_sanitize(out[i].subject);
+        imap_utf8_sanitize(out[i].from_name);
+        imap_utf8_sanitize(out[i].from_address);
+    }
+    return S_OK;
+}
+
 HRESULT imap_parse_fetch(const char *buf, size_t len, uint32_t uid, imap_message *out)
 {
-    memset(out, 0, sizeof *out);
-    fetch_ctx c = {uid, out, false, false};
-    imap_each_untagged(buf, len, fetch_line, &c);
-    if (c.oom || !c.found) {
+    HRESULT hr = parse_fetch(buf, len, false, &uid, 1, out);
+    if (HR_SUCCEEDED(hr) && !out->answered) {
         imap_message_clear(out);
-        return c.oom ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_NOT_FOUND;
+        hr = MAPI_E_NOT_FOUND;
     }
-    imap_utf8_sanitize(out->subject);
-    imap_utf8_sanitize(out->from_name);
-    imap_utf8_sanitize(out->from_address);
-    return S_OK;
+    return hr;
+}
+
+HRESULT imap_parse_fetch_raw(const char *buf, size_t len, const uint32_t *uids, size_t n,
+                             imap_message *out)
+{
+    return parse_fetch(buf, len, true, uids, n, out);
+}
+
+void imap_messages_clear(imap_message *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        imap_message_clear(&m[i]);
 }
 
 void imap_message_clear(imap_message *m)

@@ -69,24 +69,6 @@ bool imap_lex_number(imap_lex *l, uint32_t *out)
     return true;
 }
 
-/* "{123}" or "{123+}" ending the line: the bytes are not in our input
- * (imap_parse.h), so the cursor moves to the end of the line. */
-static imap_tok lex_literal(imap_lex *l)
-{
-    l->p++; /* '{' */
-    size_t digits = 0;
-    while (l->p < l->end && *l->p >= '0' && *l->p <= '9') {
-        l->p++;
-        digits++;
-    }
-    if (l->p < l->end && *l->p == '+')
-        l->p++;
-    if (digits == 0 || l->p >= l->end || *l->p != '}')
-        return IMAP_TOK_ERROR;
-    l->p = l->end;
-    return IMAP_TOK_LITERAL;
-}
-
 /* Copies [s, s+n) into a new string, cut at max bytes. */
 static char *dup_cut(const char *s, size_t n, size_t max)
 {
@@ -98,6 +80,47 @@ static char *dup_cut(const char *s, size_t n, size_t max)
         d[n] = '\0';
     }
     return d;
+}
+
+/* "{123}" or "{123+}". Without l->literals it ends the line: the bytes are
+ * not in our input (imap_parse.h), so the cursor moves to the end. With it,
+ * CRLF (or LF) and the literal's bytes follow, all within the response. */
+static imap_tok lex_literal(imap_lex *l, char **out, size_t max, bool cut_ok)
+{
+    l->p++; /* '{' */
+    size_t digits = 0;
+    uint64_t n = 0;
+    while (l->p < l->end && *l->p >= '0' && *l->p <= '9') {
+        if (digits < 11)
+            n = n * 10 + (uint64_t)(*l->p - '0');
+        l->p++;
+        digits++;
+    }
+    if (l->p < l->end && *l->p == '+')
+        l->p++;
+    if (digits == 0 || l->p >= l->end || *l->p != '}')
+        return IMAP_TOK_ERROR;
+    if (!l->literals) {
+        l->p = l->end;
+        return IMAP_TOK_LITERAL;
+    }
+    l->p++;
+    if (l->p < l->end && *l->p == '\r')
+        l->p++;
+    if (digits > 10 || l->p >= l->end || *l->p != '\n')
+        return IMAP_TOK_ERROR;
+    l->p++;
+    if (n > (uint64_t)(l->end - l->p))
+        return IMAP_TOK_ERROR; /* claims more than the response holds */
+    const char *s = l->p;
+    l->p += n;
+    if (!out)
+        return IMAP_TOK_STRING;
+    if (n > max && !cut_ok)
+        return IMAP_TOK_ERROR;
+    if (!(*out = dup_cut(s, (size_t)n, max)))
+        return IMAP_TOK_OOM;
+    return IMAP_TOK_STRING;
 }
 
 /* A quoted string, unescaped. Longer than max: cut (cut_ok) or IMAP_TOK_ERROR. */
@@ -155,7 +178,7 @@ imap_tok imap_lex_string(imap_lex *l, char **out, size_t max, bool cut_ok, bool 
     if (*l->p == '"')
         return lex_quoted(l, out, max, cut_ok);
     if (*l->p == '{')
-        return lex_literal(l);
+        return lex_literal(l, out, max, cut_ok);
     const char *s;
     size_t n;
     if (!imap_lex_atom(l, &s, &n))
@@ -172,7 +195,8 @@ imap_tok imap_lex_string(imap_lex *l, char **out, size_t max, bool cut_ok, bool 
 }
 
 /* Skips one value of any shape (nested lists included). IMAP_TOK_STRING when
- * skipped, IMAP_TOK_LITERAL when the rest of the line is gone, IMAP_TOK_ERROR. */
+ * skipped, IMAP_TOK_LITERAL when the rest of the line is gone (a literal
+ * without its bytes), IMAP_TOK_ERROR. */
 imap_tok imap_lex_skip_value(imap_lex *l)
 {
     int depth = 0;
@@ -208,11 +232,57 @@ bool imap_each_untagged(const char *buf, size_t len, bool (*fn)(imap_lex *l, voi
         const char *le = nl ? nl : end;
         const char *text_end = (le > p && le[-1] == '\r') ? le - 1 : le;
         if (text_end - p >= 2 && p[0] == '*' && p[1] == ' ') {
-            imap_lex l = {p + 1, text_end};
+            imap_lex l = {p + 1, text_end, false};
             if (!fn(&l, ctx))
                 return false;
         }
         p = nl ? nl + 1 : end;
+    }
+    return true;
+}
+/* Whether the line [p, text_end) ends in a literal's "{n}" or "{n+}"; *n its
+ * size. */
+static bool ends_in_literal(const char *p, const char *text_end, uint64_t *n)
+{
+    const char *q = text_end;
+    if (q == p || *--q != '}')
+        return false;
+    if (q > p && q[-1] == '+')
+        q--;
+    const char *digits_end = q;
+    while (q > p && q[-1] >= '0' && q[-1] <= '9')
+        q--;
+    size_t digits = (size_t)(digits_end - q);
+    if (digits == 0 || digits > 10 || q == p || q[-1] != '{')
+        return false;
+    *n = 0;
+    for (const char *d = q; d < digits_end; d++)
+        *n = *n * 10 + (uint64_t)(*d - '0');
+    return true;
+}
+
+bool imap_each_response(const char *buf, size_t len, bool (*fn)(imap_lex *l, void *ctx), void *ctx)
+{
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *q = p, *text_end;
+        for (;;) {
+            const char *nl = memchr(q, '\n', (size_t)(end - q));
+            const char *le = nl ? nl : end;
+            text_end = (le > q && le[-1] == '\r') ? le - 1 : le;
+            uint64_t n;
+            if (!nl || !ends_in_literal(q, text_end, &n) || n > (uint64_t)(end - (nl + 1))) {
+                q = nl ? nl + 1 : end;
+                break;
+            }
+            q = nl + 1 + n; /* the line goes on after the literal's bytes */
+        }
+        if (text_end - p >= 2 && p[0] == '*' && p[1] == ' ') {
+            imap_lex l = {p + 1, text_end, true};
+            if (!fn(&l, ctx))
+                return false;
+        }
+        p = q;
     }
     return true;
 }

@@ -2,9 +2,12 @@
  * those files): a cursor over one untagged response line that only moves
  * forward and never past the line's end, whatever the line claims.
  *
- * Literals ({n}) end the line for us: libcurl does not pass their bytes on
- * (imap_parse.h), so a literal yields IMAP_TOK_LITERAL and moves the cursor
- * to the end. Thread-safety: pure functions.
+ * In a line libcurl handed a custom request's write callback, literals ({n})
+ * end the line for us: libcurl does not pass their bytes on (imap_parse.h),
+ * so a literal yields IMAP_TOK_LITERAL and moves the cursor to the end. In a
+ * response framed from the raw stream (imap_each_response, literals true)
+ * the literal's bytes follow it and are read as a string, never past the
+ * response's end. Thread-safety: pure functions.
  */
 #pragma once
 
@@ -17,6 +20,7 @@
 typedef struct {
     const char *p;
     const char *end;
+    bool literals; /* the bytes of literals follow them (imap_each_response) */
 } imap_lex;
 
 /* What a string-valued token turned out to be. */
@@ -53,3 +57,10 @@ imap_tok imap_lex_skip_value(imap_lex *l);
  * star, CR LF or LF stripped); stops when fn returns false (out of memory)
  * and returns false then. */
 bool imap_each_untagged(const char *buf, size_t len, bool (*fn)(imap_lex *l, void *ctx), void *ctx);
+
+/* Like imap_each_untagged, for the raw stream of a conversation (every line
+ * the server sent, as libcurl hands a header callback): a response is a line
+ * that may continue after literals ("{n}" CRLF and n bytes), so the cursor
+ * given to fn covers the whole response and reads literals (literals true).
+ * A literal claiming more bytes than buf holds ends the response there. */
+bool imap_each_response(const char *buf, size_t len, bool (*fn)(imap_lex *l, void *ctx), void *ctx);

@@ -1,11 +1,16 @@
 /* imap_objects.c - the objects of the "imap" store provider: the store and
- * its folder hierarchy, folders ('F' name) and messages ('M' folder NUL uid)
- * by entry key (entryid.h). Reads never change the mailbox: FETCH asks for
- * FLAGS and ENVELOPE, never BODY[], which would set \Seen. */
+ * its folder hierarchy, folders ('F' name) and their contents tables, and
+ * messages ('M' folder NUL uid) by entry key (entryid.h). Reads never change
+ * the mailbox: FETCH asks for FLAGS, ENVELOPE and BODY.PEEK[HEADER.FIELDS],
+ * never BODY[], which would set \Seen. Messages are fetched with the whole
+ * conversation captured (imap_run_raw), so subjects and senders the server
+ * sends as literals are read too, and the header fields are RFC 2047
+ * decoded. */
 #include "imap_client.h"
 
 #include "mapi_flags.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +203,63 @@ static HRESULT message_object(const imap_state *s, const char *folder, const ima
     return hr;
 }
 
+/* What FETCH asks for; the header section decodes what ENVELOPE leaves
+ * RFC 2047 encoded. */
+#define FETCH_ITEMS                                                                                \
+    "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])"
+#define CONTENTS_BATCH 100 /* UIDs per FETCH of a contents table */
+
+/* A command in folder (found by LIST just before), its answer into *b (freed
+ * by the caller in every case). A failed SELECT (libcurl reports it as
+ * CURLE_LOGIN_DENIED, which must not read as refused credentials) is a
+ * folder gone since the LIST; other failures set the row. */
+static HRESULT run_in(imap_state *s, const char *folder, const char *cmd, bool raw, pnet_buffer *b)
+{
+    CURLcode rc = raw ? imap_run_raw(s, folder, cmd, IMAP_LIST_MAX_BYTES, b)
+                      : imap_run(s, folder, cmd, IMAP_LIST_MAX_BYTES, b);
+    if (rc == CURLE_LOGIN_DENIED)
+        return MAPI_E_NOT_FOUND;
+    if (rc != CURLE_OK) {
+        imap_set_error_status(s, rc, b);
+        return imap_read_error(rc);
+    }
+    return S_OK;
+}
+
+/* The messages uids[0..n) of folder, fetched in one command into m (n of
+ * them; answered false for those gone since). */
+static HRESULT fetch_messages(imap_state *s, const char *folder, const uint32_t *uids, size_t n,
+                              imap_message *m)
+{
+    size_t cap = sizeof "UID FETCH " + n * 11 + sizeof FETCH_ITEMS + 1;
+    char *cmd = malloc(cap);
+    if (!cmd)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    size_t k = (size_t)snprintf(cmd, cap, "UID FETCH ");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(cmd + k, cap - k, "%s%u", i ? "," : "", (unsigned)uids[i]);
+    snprintf(cmd + k, cap - k, " %s", FETCH_ITEMS);
+    pnet_buffer b;
+    HRESULT hr = run_in(s, folder, cmd, true, &b);
+    if (HR_SUCCEEDED(hr))
+        hr = imap_parse_fetch_raw(b.data ? b.data : "", b.len, uids, n, m);
+    pnet_buffer_free(&b);
+    free(cmd);
+    return hr;
+}
+
+/* A folder by key name that can be read: S_OK (*noselect set for a folder
+ * that holds no messages), MAPI_E_NOT_FOUND or a read error. */
+static HRESULT listed_folder(imap_state *s, const char *name, bool *noselect)
+{
+    imap_folder f;
+    memset(&f, 0, sizeof f);
+    HRESULT hr = find_folder(s, name, &f);
+    free(f.e.name);
+    *noselect = HR_SUCCEEDED(hr) && (f.e.flags & IMAP_LIST_NOSELECT);
+    return hr;
+}
+
 static HRESULT open_message(imap_state *s, const uint8_t *key, size_t len, mapi_object *out)
 {
     const uint8_t *nul = memchr(key, '\0', len);
@@ -208,36 +270,122 @@ static HRESULT open_message(imap_state *s, const uint8_t *key, size_t len, mapi_
     char *name = key_name(key, (size_t)(nul - key), &hr);
     if (!name)
         return hr;
-    /* LIST first: libcurl reports a failed SELECT as CURLE_LOGIN_DENIED,
-     * which must not read as refused credentials. */
-    imap_folder f;
-    memset(&f, 0, sizeof f);
-    hr = find_folder(s, name, &f);
-    free(f.e.name);
-    if (HR_SUCCEEDED(hr) && (f.e.flags & IMAP_LIST_NOSELECT))
+    /* LIST first: a failed SELECT must not read as refused credentials. */
+    bool noselect;
+    hr = listed_folder(s, name, &noselect);
+    if (HR_SUCCEEDED(hr) && noselect)
         hr = MAPI_E_NOT_FOUND;
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "UID FETCH %u (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)",
-             (unsigned)uid);
-    pnet_buffer b;
-    memset(&b, 0, sizeof b);
-    CURLcode rc = CURLE_OK;
-    if (HR_SUCCEEDED(hr))
-        rc = imap_run(s, name, cmd, IMAP_SMALL_MAX_BYTES, &b);
-    if (HR_SUCCEEDED(hr) && rc == CURLE_LOGIN_DENIED) {
-        hr = MAPI_E_NOT_FOUND; /* the folder went away between LIST and SELECT */
-    } else if (HR_SUCCEEDED(hr) && rc != CURLE_OK) {
-        imap_set_error_status(s, rc, &b);
-        hr = imap_read_error(rc);
-    }
     imap_message m;
     memset(&m, 0, sizeof m);
     if (HR_SUCCEEDED(hr))
-        hr = imap_parse_fetch(b.data ? b.data : "", b.len, uid, &m);
+        hr = fetch_messages(s, name, &uid, 1, &m);
+    if (HR_SUCCEEDED(hr) && !m.answered)
+        hr = MAPI_E_NOT_FOUND;
     if (HR_SUCCEEDED(hr))
         hr = message_object(s, name, &m, out);
     imap_message_clear(&m);
-    pnet_buffer_free(&b);
+    free(name);
+    return hr;
+}
+
+/* The contents row of m: its entry id ('M' folder NUL uid) and properties. */
+static HRESULT message_row(const imap_state *s, const char *folder, const imap_message *m,
+                           mapi_object *row)
+{
+    size_t lf = strlen(folder);
+    uint8_t *key = malloc(lf + 2 + 10);
+    if (!key)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    key[0] = 'M';
+    memcpy(key + 1, folder, lf);
+    key[1 + lf] = '\0';
+    char num[16];
+    int nd = snprintf(num, sizeof num, "%u", (unsigned)m->uid);
+    memcpy(key + 2 + lf, num, (size_t)nd);
+    uint8_t *eid;
+    size_t elen;
+    HRESULT hr = entryid_build(s->uid, key, lf + 2 + (size_t)nd, &eid, &elen);
+    free(key);
+    if (HR_SUCCEEDED(hr)) {
+        hr = mapi_object_add_binary(row, PR_ENTRYID, "entry_id", eid, elen);
+        free(eid);
+    }
+    if (HR_SUCCEEDED(hr))
+        hr = message_object(s, folder, m, row);
+    return hr;
+}
+
+/* One batch of a contents table: the rows of uids[0..n) still there. */
+static HRESULT contents_batch(imap_state *s, const char *folder, const uint32_t *uids, size_t n,
+                              mapi_rows *out)
+{
+    imap_message *m = calloc(n, sizeof *m);
+    if (!m)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    HRESULT hr = fetch_messages(s, folder, uids, n, m);
+    for (size_t i = 0; i < n && HR_SUCCEEDED(hr); i++) {
+        if (!m[i].answered)
+            continue; /* expunged since the SEARCH */
+        mapi_object one;
+        memset(&one, 0, sizeof one);
+        hr = message_row(s, folder, &m[i], &one);
+        mapi_object *row;
+        if (HR_SUCCEEDED(hr))
+            hr = mapi_rows_add(out, &row);
+        if (HR_SUCCEEDED(hr)) {
+            *row = one;
+            memset(&one, 0, sizeof one);
+        }
+        mapi_object_clear(&one);
+    }
+    imap_messages_clear(m, n);
+    free(m);
+    return hr;
+}
+
+/* Newest first is largest UID first: UIDs grow with arrival in a folder
+ * (RFC 3501 2.3.1.1). Only the rows returned are fetched. */
+HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t max, mapi_rows *out)
+{
+    imap_state *s = state;
+    if (key_len < 2 || key[0] != 'F')
+        return MAPI_E_NOT_FOUND;
+    if (refused(s))
+        return MAPI_E_NETWORK_ERROR;
+    HRESULT hr;
+    char *name = key_name(key + 1, key_len - 1, &hr);
+    if (!name)
+        return hr;
+    bool noselect;
+    hr = listed_folder(s, name, &noselect);
+    uint32_t *uids = NULL;
+    size_t n = 0;
+    if (HR_SUCCEEDED(hr) && !noselect && max > 0) {
+        /* libcurl skips the SELECT of the folder it already has selected;
+         * a NOOP there makes the server look for new mail first. */
+        pnet_buffer b;
+        hr = run_in(s, name, "NOOP", false, &b);
+        pnet_buffer_free(&b);
+        if (HR_SUCCEEDED(hr))
+            hr = run_in(s, name, "UID SEARCH ALL", false, &b);
+        else
+            memset(&b, 0, sizeof b);
+        if (HR_SUCCEEDED(hr))
+            hr = imap_parse_search(b.data ? b.data : "", b.len, &uids, &n);
+        pnet_buffer_free(&b);
+    }
+    if (n > max)
+        n = max;
+    size_t before = out->count;
+    for (size_t i = 0; i < n && HR_SUCCEEDED(hr); i += CONTENTS_BATCH)
+        hr =
+            contents_batch(s, name, uids + i, n - i < CONTENTS_BATCH ? n - i : CONTENTS_BATCH, out);
+    if (HR_FAILED(hr)) {
+        for (size_t i = before; i < out->count; i++)
+            mapi_object_clear(&out->rows[i]);
+        out->count = before;
+    }
+    free(uids);
     free(name);
     return hr;
 }

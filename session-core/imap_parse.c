@@ -148,6 +148,69 @@ bool imap_parse_status(const char *buf, size_t len, uint32_t *messages, uint32_t
     return true;
 }
 
+/* ---- SEARCH ---- */
+
+typedef struct {
+    uint32_t *v;
+    size_t n, cap;
+    bool oom;
+} search_ctx;
+
+static bool search_line(imap_lex *l, void *vctx)
+{
+    search_ctx *c = vctx;
+    if (!imap_lex_atom_is(l, "SEARCH"))
+        return true;
+    uint32_t uid;
+    while (c->n < IMAP_SEARCH_MAX && imap_lex_number(l, &uid)) {
+        if (uid == 0)
+            continue;
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 64;
+            uint32_t *bigger = realloc(c->v, cap * sizeof *bigger);
+            if (!bigger) {
+                c->oom = true;
+                return false;
+            }
+            c->v = bigger;
+            c->cap = cap;
+        }
+        c->v[c->n++] = uid;
+    }
+    return true;
+}
+
+static int cmp_desc(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return (a < b) - (a > b);
+}
+
+HRESULT imap_parse_search(const char *buf, size_t len, uint32_t **uids, size_t *n)
+{
+    search_ctx c = {NULL, 0, 0, false};
+    imap_each_untagged(buf, len, search_line, &c);
+    if (c.oom) {
+        free(c.v);
+        *uids = NULL;
+        *n = 0;
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    if (c.n > 1)
+        qsort(c.v, c.n, sizeof *c.v, cmp_desc);
+    size_t k = 0;
+    for (size_t i = 0; i < c.n; i++)
+        if (k == 0 || c.v[k - 1] != c.v[i])
+            c.v[k++] = c.v[i];
+    if (k == 0) {
+        free(c.v);
+        c.v = NULL;
+    }
+    *uids = c.v;
+    *n = k;
+    return S_OK;
+}
+
 /* ---- output ---- */
 
 bool imap_quote(const char *name, char *out, size_t outlen)

@@ -4,10 +4,12 @@
  *
  * Input is what libcurl hands a custom request's write callback: the untagged
  * response lines ("* ..."), each ending in CRLF or LF. libcurl does not pass
- * the bytes of a literal ({n} followed by n bytes on the next lines) on, so a
- * literal is always treated as data we do not have: the field it carries is
- * left out and the rest of that response line is skipped. A literal's claimed
- * size is never trusted and never read past the end of its line.
+ * the bytes of a literal ({n} followed by n bytes on the next lines) on, so
+ * there a literal is treated as data we do not have: the field it carries is
+ * left out and the rest of that response line is skipped. The _raw FETCH
+ * reader instead takes the whole conversation as libcurl hands a header
+ * callback (every line, literal bytes included) and reads literals; a
+ * literal's claimed size is never trusted and never read past the buffer.
  *
  * Everything here treats the input as hostile: no read outside [buf, buf+len),
  * list nesting bounded, numbers range-checked, output strings bounded and
@@ -63,6 +65,7 @@ typedef struct {
     char *subject;        /* ENVELOPE subject; NULL when NIL or not available */
     char *from_name;      /* first From address: display name, NULL if none */
     char *from_address;   /* "mailbox@host", NULL if none */
+    bool answered;        /* a FETCH response for uid was found */
 } imap_message;
 
 /* Finds the "* n FETCH" response for uid in buf and reads UID, FLAGS,
@@ -70,6 +73,22 @@ typedef struct {
  * response for that UID) or MAPI_E_NOT_ENOUGH_MEMORY. */
 HRESULT imap_parse_fetch(const char *buf, size_t len, uint32_t uid, imap_message *out);
 void imap_message_clear(imap_message *m);
+
+/* The FETCH responses for n uids in a raw conversation (imap_parse.h above):
+ * out[i] (n of them, cleared first) for uids[i], its answered flag set when
+ * the server answered for it. Besides the attributes above, a
+ * BODY[HEADER.FIELDS (...)] literal is read (at most RFC822_HEAD_MAX bytes)
+ * and its Subject and From fields, RFC 2047 decoded, replace the envelope's.
+ * S_OK or MAPI_E_NOT_ENOUGH_MEMORY. */
+HRESULT imap_parse_fetch_raw(const char *buf, size_t len, const uint32_t *uids, size_t n,
+                             imap_message *out);
+void imap_messages_clear(imap_message *m, size_t n);
+
+/* The UIDs of the "* SEARCH" responses in buf, largest first, zeros and
+ * duplicates dropped, at most IMAP_SEARCH_MAX. *uids is malloc'd (NULL when
+ * *n is 0). S_OK or MAPI_E_NOT_ENOUGH_MEMORY. */
+#define IMAP_SEARCH_MAX 1000000
+HRESULT imap_parse_search(const char *buf, size_t len, uint32_t **uids, size_t *n);
 
 /* "17-Jul-1996 02:44:25 -0700" -> seconds since the epoch; false if malformed. */
 bool imap_parse_date_time(const char *s, time_t *out);

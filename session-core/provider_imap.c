@@ -12,8 +12,9 @@
  *
  * One CURL easy handle per instance, so libcurl keeps the IMAP connection
  * (and its login) between calls; ValidateState replaces it to force a fresh
- * connection. Reads never change the mailbox: FETCH asks for FLAGS and
- * ENVELOPE, never BODY[], which would set \Seen.
+ * connection. Reads never change the mailbox: FETCH asks for FLAGS,
+ * ENVELOPE and BODY.PEEK[HEADER.FIELDS], never BODY[], which would set \Seen.
+ * Folder contents tables list messages largest UID (newest) first.
  *
  * Settings (provider_net.h): url, username, password, timeout_ms, ca_file,
  * tls_verify. An upstream profile without a username logs in with the
@@ -214,6 +215,7 @@ const provider_ops PROVIDER_IMAP = {
     .validate_state = imap_validate_state,
     .poll = imap_poll,
     .store = imap_store,
+    .contents = imap_contents,
     .open_entry = imap_open_entry,
     .same_entry = imap_same_entry,
 };

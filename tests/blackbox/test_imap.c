@@ -532,3 +532,90 @@ Test(imap, server_going_away_turns_the_row_offline_and_validate_state_brings_it_
     gw_resp_free(&r);
     gw_session_free(&s);
 }
+
+/* The rows of GET <path> (200 asserted; the caller frees r). */
+static json_t *contents_rows(const char *path, const char *token, gw_resp *r)
+{
+    gw_get(G, path, token, r);
+    cr_assert_eq(r->status, 200, "%s: %ld %s", path, r->status, r->body);
+    return json_object_get(r->json, "rows");
+}
+/* 8-bit and quotes: dovecot sends this subject as a literal. */
+static const char MSG_LIT[] = "From: \"Zoë \\\"Z\\\" Q\" <zoe@example.com>\r\n"
+                              "Subject: Say \"hi\" \xe2\x80\x93 caf\xc3\xa9\r\n"
+                              "\r\nLiteral.\r\n";
+static const char MSG_2047[] = "From: =?ISO-8859-1?Q?J=F6rg?= <jorg@example.com>\r\n"
+                               "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus =?UTF-8?B?S8O2bG4=?=\r\n"
+                               "\r\nEncoded.\r\n";
+
+Test(imap, contents_lists_newest_first)
+{
+    start_all(true);
+    gw_session s;
+    gw_logon_ok(G, "cfg", NULL, MAIL, &s);
+    const char *store = store_eid(s.token);
+    char *hex = gw_hex("FINBOX", 6);
+    char path[700];
+    snprintf(path, sizeof path, "/entries/%s%s/contents", store, hex);
+    free(hex);
+    gw_resp r;
+    /* Each listing has dovecot number what came before it: UIDs in order. */
+    const char *const add[] = {MSG_LIT, MSG_2047};
+    json_t *rows;
+    for (size_t k = 0; k < 2; k++) {
+        rows = contents_rows(path, s.token, &r);
+        cr_expect_eq(json_array_size(rows), 2 + k, "%s", r.body);
+        gw_resp_free(&r);
+        srv_dovecot_deliver(&D, "alice", NULL, add[k], k == 1);
+    }
+    rows = contents_rows(path, s.token, &r);
+    cr_assert_eq(json_array_size(rows), 4u, "%s", r.body);
+    static const char *const want[][3] = {
+        {"Grüße aus Köln", "Jörg", "jorg@example.com"},
+        {"Say \"hi\" \xe2\x80\x93 café", "Zoë \"Z\" Q", "zoe@example.com"},
+    };
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *subject = gw_jstr(row, "subject");
+        cr_assert_not_null(subject, "row %zu: %s", i, r.body);
+        if (i < 2) {
+            cr_expect_str_eq(subject, want[i][0], "row %zu: %s", i, r.body);
+            cr_expect_str_eq(gw_jstr(row, "sender_name"), want[i][1], "%s", r.body);
+            cr_expect_str_eq(gw_jstr(row, "sender_email_address"), want[i][2], "%s", r.body);
+            cr_expect_eq(jlong(row, "message_flags") & 1, i == 0 ? 1 : 0, "%s", r.body);
+        } else {
+            cr_expect(strcmp(subject, "First hello") == 0 || strcmp(subject, "Second hello") == 0,
+                      "row %zu: %s", i, subject);
+        }
+        cr_expect(jlong(row, "message_size") > 0 && gw_jstr(row, "message_delivery_time"), "%s",
+                  r.body);
+        /* Each row's entry id opens the same message. */
+        char mpath[700];
+        snprintf(mpath, sizeof mpath, "/entries/%s", gw_jstr(row, "entry_id"));
+        gw_resp m;
+        gw_get(G, mpath, s.token, &m);
+        cr_expect_str_eq(gw_jstr(m.json, "subject"), subject, "%s: %ld %s", mpath, m.status,
+                         m.body);
+        gw_resp_free(&m);
+    }
+    gw_resp_free(&r);
+
+    /* max bounds the rows: the newest one. */
+    rows = contents_rows(strcat(path, "?max=1"), s.token, &r);
+    cr_assert_eq(json_array_size(rows), 1u, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(json_array_get(rows, 0), "subject"), want[0][0], "%s", r.body);
+    gw_resp_free(&r);
+
+    /* Listing did not mark the unseen messages read (First hello, MSG_LIT). */
+    cr_expect(wait_row(s.token, "STATUS_AVAILABLE", "(2 unseen)", &r), "%s", r.body);
+    gw_resp_free(&r);
+
+    /* A folder the server does not have: "FNope". */
+    snprintf(path, sizeof path, "/entries/%s464E6F7065/contents", store);
+    gw_get(G, path, s.token, &r);
+    gw_assert_problem(&r, 404, "MAPI_E_UNKNOWN_ENTRYID");
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}

@@ -292,3 +292,93 @@ Test(imap_parse, utf8_sanitize)
     cr_expect_str_eq(s, "ok ?? ???? \xE2\x82\xAC ?? end?");
     imap_utf8_sanitize(NULL);
 }
+
+/* ---- raw conversations (literals included) ---- */
+
+Test(imap_parse, search_uids_largest_first)
+{
+    static const char A[] = "* OK [UIDVALIDITY 7] x\r\n* SEARCH 3 10 1 3 0 7\r\n"
+                            "* SEARCH\r\n* SEARCH 2 x 9\r\nA5 OK done\r\n";
+    uint32_t *u;
+    size_t n;
+    cr_assert_eq(imap_parse_search(A, sizeof A - 1, &u, &n), S_OK);
+    /* Zero and duplicates dropped; a line stops at what is not a number. */
+    uint32_t want[] = {10, 7, 3, 2, 1};
+    cr_assert_eq(n, 5u);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(u[i], want[i], "uid %zu", i);
+    free(u);
+    cr_assert_eq(imap_parse_search("* SEARCH\r\n", 10, &u, &n), S_OK);
+    cr_expect_eq(n, 0u);
+    cr_expect_null(u);
+    cr_assert_eq(imap_parse_search("* SEARCH 4294967296 5\r\n", 23, &u, &n), S_OK);
+    cr_expect_eq(n, 0u);
+    free(u);
+}
+
+/* A header section and an envelope subject as literals, as dovecot sends
+ * them: the header fields win, RFC 2047 decoded. */
+Test(imap_parse, fetch_raw_reads_literals)
+{
+    static const char HDR[] = "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n"
+                              "From: \"Zo\xc3\xab\" <zoe@example.com>\r\n\r\n";
+    char buf[1024];
+    int n =
+        snprintf(buf, sizeof buf,
+                 "* OK [CAPABILITY IMAP4rev1] ready\r\nA1 OK logged in\r\n"
+                 "* 2 EXISTS\r\n"
+                 "* 1 FETCH (UID 4 FLAGS (\\Seen) RFC822.SIZE 99 ENVELOPE (NIL {8}\r\nSay \"hi\" "
+                 "((\"Z\" NIL \"zoe\" \"example.com\")) NIL NIL NIL NIL NIL NIL NIL) "
+                 "BODY[HEADER.FIELDS (SUBJECT FROM)] {%zu}\r\n%s)\r\n"
+                 "* 2 FETCH (UID 9 ENVELOPE (NIL {7}\r\nQ\xc3\xa9 \"x\" NIL NIL NIL NIL NIL "
+                 "NIL NIL NIL))\r\nA2 OK done\r\n",
+                 sizeof HDR - 1, HDR);
+    uint32_t uids[] = {9, 4, 5};
+    imap_message m[3];
+    cr_assert_eq(imap_parse_fetch_raw(buf, (size_t)n, uids, 3, m), S_OK);
+    cr_expect(m[1].answered);
+    cr_expect(m[1].seen);
+    cr_expect_eq(m[1].size, 99u);
+    cr_expect_str_eq(m[1].subject, "Grüße");
+    cr_expect_str_eq(m[1].from_name, "Zoë");
+    cr_expect_str_eq(m[1].from_address, "zoe@example.com");
+    /* Only an envelope: its literal subject is read whole. */
+    cr_expect(m[0].answered);
+    cr_expect_str_eq(m[0].subject, "Qé \"x\"");
+    cr_expect(!m[2].answered);
+    imap_messages_clear(m, 3);
+}
+
+/* A literal's bytes that look like responses are data, not responses; a
+ * literal claiming more than there is ends the answer without a read past
+ * it. */
+Test(imap_parse, fetch_raw_frames_by_literals)
+{
+    static const char A[] = "* 1 FETCH (UID 1 ENVELOPE (NIL {29}\r\n"
+                            "x\r\n* 2 FETCH (UID 2 FLAGS ())"
+                            " NIL NIL NIL NIL NIL NIL NIL NIL))\r\n"
+                            "* 3 FETCH (UID 3 ENVELOPE (NIL {999}\r\nshort))\r\n";
+    uint32_t uids[] = {1, 2, 3};
+    imap_message m[3];
+    cr_assert_eq(imap_parse_fetch_raw(A, sizeof A - 1, uids, 3, m), S_OK);
+    cr_expect(m[0].answered);
+    cr_expect_str_eq(m[0].subject, "x??* 2 FETCH (UID 2 FLAGS ())");
+    cr_expect(!m[1].answered, "a response inside a literal was read");
+    cr_expect(!m[2].answered);
+    imap_messages_clear(m, 3);
+
+    /* Cut anywhere, the same answer never reads out of bounds. */
+    for (size_t len = 0; len < sizeof A - 1; len++) {
+        char *copy = malloc(len ? len : 1);
+        cr_assert_not_null(copy);
+        memcpy(copy, A, len);
+        cr_assert_eq(imap_parse_fetch_raw(copy, len, uids, 3, m), S_OK);
+        imap_messages_clear(m, 3);
+        free(copy);
+    }
+    /* Absurd sizes. */
+    static const char B[] = "* 1 FETCH (UID 1 ENVELOPE (NIL {99999999999999999999}\r\nx))\r\n";
+    cr_assert_eq(imap_parse_fetch_raw(B, sizeof B - 1, uids, 1, m), S_OK);
+    cr_expect(!m[0].subject);
+    imap_messages_clear(m, 1);
+}
