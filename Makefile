@@ -101,6 +101,7 @@ test-variant: $(BIN) $(UNIT_BIN) $(BB_BIN)
 	  MAPIGW_TEST_PROFILES=$(abspath tests/profiles) \
 	  $(BB_BIN) --jobs $(JOBS) 2>&1 | tee $(BUILD)/test-logs/blackbox.out; test $${PIPESTATUS[0]} -eq 0
 	@$(MAKE) --no-print-directory check-logs
+	@scripts/check-secrets.sh $(BUILD)/test-logs
 
 check-logs:
 	@if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' \

@@ -72,7 +72,10 @@ const char *gw_log_path(const gw *g);
 
 /* Remember a secret that must never appear in the gateway's log. Tokens
  * returned by POST /sessions are recorded automatically, and so are
- * passwords passed to gw_logon. */
+ * passwords passed to gw_logon. Each new secret is also appended (tokens
+ * without their "mgw_" prefix) to $MAPIGW_TEST_LOGS/secrets.txt, one per
+ * line, so that scripts/check-secrets.sh can grep the logs of the whole
+ * suite for every secret any test used. */
 void gw_add_secret(gw *g, const char *secret);
 /* Asserts that no recorded secret appears in the log file. */
 void gw_check_log_secrets(gw *g);
