@@ -60,6 +60,7 @@ api *api_new(core *c, const api_config *cfg)
         return NULL;
     a->core = c;
     a->max_body_bytes = cfg->max_body_bytes;
+    api_set_limits(a, &(api_limits){0, 0, 0, 0});
     a->openapi_yaml = cfg->openapi_yaml;
     a->openapi_yaml_len = cfg->openapi_yaml_len;
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
@@ -79,6 +80,15 @@ api *api_new(core *c, const api_config *cfg)
 fail:
     api_free(a);
     return NULL;
+}
+
+void api_set_limits(api *a, const api_limits *lim)
+{
+    a->max_header_bytes =
+        lim->max_header_bytes ? lim->max_header_bytes : API_DEFAULT_MAX_HEADER_BYTES;
+    a->max_url_bytes = lim->max_url_bytes ? lim->max_url_bytes : API_DEFAULT_MAX_URL_BYTES;
+    a->max_json_depth = lim->max_json_depth ? lim->max_json_depth : API_DEFAULT_MAX_JSON_DEPTH;
+    a->max_json_string = lim->max_json_string ? lim->max_json_string : API_DEFAULT_MAX_JSON_STRING;
 }
 
 void api_free(api *a)
@@ -330,6 +340,46 @@ void api_metrics_foreach(api *a,
     }
 }
 
+/* The limits the server measured (api.h): answered before any handler runs,
+ * so that no route can forget them. true when answered. */
+static bool answer_request_limits(api_ctx *x)
+{
+    const api_request *req = x->req;
+    if (req->url_too_long) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 414,
+                    "the request path and query exceed %zu bytes (limit --max-url-bytes)",
+                    x->a->max_url_bytes);
+        return true;
+    }
+    if (req->headers_too_large) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 431,
+                    "the request header fields exceed %zu bytes (limit --max-header-bytes)",
+                    x->a->max_header_bytes);
+        return true;
+    }
+    if (req->body_too_large) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 413,
+                    "the request body exceeds %zu bytes (limit --max-body-bytes)",
+                    x->a->max_body_bytes);
+        return true;
+    }
+    return false;
+}
+
+void api_limit_answer(api *a, int status, HRESULT hr, const char *detail, api_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    api_ctx x;
+    memset(&x, 0, sizeof x);
+    x.a = a;
+    x.resp = resp;
+    api_problem(&x, hr, status, "%s", detail ? detail : "");
+    if (!x.oom)
+        api_add_header(&x, "Cache-Control", "no-store");
+    if (x.oom)
+        finish_oom(resp);
+}
+
 void api_handle(api *a, const api_request *req, api_response *resp)
 {
     memset(resp, 0, sizeof *resp);
@@ -356,7 +406,12 @@ void api_handle(api *a, const api_request *req, api_response *resp)
         }
     }
 
-    if (route != ROUTE_UNMATCHED) {
+    if (answer_request_limits(&x)) {
+        /* Answered: the route (if any) only labels the metrics. */
+        if (route == ROUTE_UNMATCHED && path_match != ROUTE_UNMATCHED)
+            route = path_match;
+        resp->route = route != ROUTE_UNMATCHED ? ROUTES[route].pattern : ROUTE_UNMATCHED_LABEL;
+    } else if (route != ROUTE_UNMATCHED) {
         resp->route = ROUTES[route].pattern;
         ROUTES[route].handler(&x);
     } else if (path_match != ROUTE_UNMATCHED) {

@@ -40,6 +40,12 @@ typedef struct {
     size_t body_len;
     bool body_too_large;     /* the server stopped reading past the limit */
     const char *client_addr; /* for logs and throttling */
+    /* Limits the server measured before the api saw the request (each
+     * answered before routing): the header fields add up to more than
+     * --max-header-bytes (431), the decoded path and query to more than
+     * --max-url-bytes (414). body_too_large answers 413 on every route. */
+    bool headers_too_large;
+    bool url_too_long;
 } api_request;
 
 #define API_MAX_HEADERS 8
@@ -74,9 +80,30 @@ typedef struct {
     const char *version; /* reported by /healthz */
 } api_config;
 
+/* Request limits (api_set_limits). The first two only shape error details
+ * (the server measures them); the JSON ones are enforced on every request
+ * body. 0 takes the default. */
+typedef struct {
+    size_t max_header_bytes; /* default API_DEFAULT_MAX_HEADER_BYTES */
+    size_t max_url_bytes;    /* default API_DEFAULT_MAX_URL_BYTES */
+    unsigned max_json_depth; /* nesting of arrays/objects; default API_DEFAULT_MAX_JSON_DEPTH */
+    size_t max_json_string;  /* bytes of any string or key; default API_DEFAULT_MAX_JSON_STRING */
+} api_limits;
+
+#define API_DEFAULT_MAX_HEADER_BYTES 16384
+#define API_DEFAULT_MAX_URL_BYTES 4096
+#define API_DEFAULT_MAX_JSON_DEPTH 16
+#define API_DEFAULT_MAX_JSON_STRING 4096
+/* Password members ("password", "old_password", "new_password") are
+ * limited to this many bytes whatever --max-json-string says. */
+#define API_MAX_PASSWORD_BYTES 1024
+
 /* Copies what it needs from cfg. NULL when out of memory. */
 api *api_new(core *c, const api_config *cfg);
 void api_free(api *a);
+/* Sets the request limits (api_new starts with the defaults). Call before
+ * the first api_handle: not thread-safe. */
+void api_set_limits(api *a, const api_limits *lim);
 
 /* Handles one complete request; *resp is overwritten (zero it first or clear
  * a previous one). Always produces a response, even when out of memory (a
@@ -85,6 +112,12 @@ void api_free(api *a);
  * server must not send the body of a HEAD response. */
 void api_handle(api *a, const api_request *req, api_response *resp);
 void api_response_clear(api_response *resp);
+
+/* An error answer that belongs to no request the api could route: the
+ * server's own limits (408 when a client is too slow to send its request).
+ * problem+json with hr's name and code and the detail (which must hold no
+ * secret); *resp is overwritten. Not counted in the request metrics. */
+void api_limit_answer(api *a, int status, HRESULT hr, const char *detail, api_response *resp);
 
 /* For the server's readiness and shutdown: true while the api answers
  * logons (profiles loaded, not shutting down). api_new returns a ready api;

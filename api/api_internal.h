@@ -32,6 +32,10 @@ struct api {
     char *admin_key; /* NULL: admin endpoints off */
     size_t admin_key_len;
     size_t max_body_bytes;
+    size_t max_header_bytes;
+    size_t max_url_bytes;
+    unsigned max_json_depth;
+    size_t max_json_string;
     const char *openapi_yaml; /* borrowed from the server */
     size_t openapi_yaml_len;
     char *version;
@@ -123,7 +127,9 @@ bool json_set(json_t *obj, const char *key, json_t *value);
 /* true when ct is application/json, case-insensitive, parameters allowed. */
 bool content_type_is_json(const char *ct);
 /* The request body as a JSON object: checks Content-Type (415), size (413),
- * syntax and duplicate keys (400). NULL with the problem written. */
+ * nesting depth (before parsing), syntax and duplicate keys, then the length
+ * of every string and key (passwords: API_MAX_PASSWORD_BYTES) (400). NULL
+ * with the problem written. */
 json_t *request_json_object(api_ctx *x);
 /* Every key of obj must be in allowed (NULL-terminated); else 400 naming it. */
 bool request_check_keys(api_ctx *x, json_t *obj, const char *const *allowed);

@@ -40,6 +40,115 @@ static void strip_near(char *text)
         *near = '\0';
 }
 
+/* Depth of the deepest array or object in a JSON text, counted without
+ * parsing (strings skipped, escapes honoured), so that a deep body is
+ * refused before jansson builds a tree for it. Malformed text is left to the
+ * parser. true when deeper than max. */
+static bool json_nesting_exceeds(const char *s, size_t len, unsigned max)
+{
+    unsigned depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
+}
+
+static bool is_password_key(const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    return n >= 8 && strcmp(key + n - 8, "password") == 0;
+}
+
+/* Entry-id members ("entry_id_1", ...) have their own rule, checked where
+ * they are decoded (request_entry_id: 2..8192 hex digits, else 400
+ * MAPI_E_INVALID_ENTRYID), and valid ones are longer than the default
+ * string limit: they are left to it. */
+static bool is_entry_id_key(const char *key) { return key && strncmp(key, "entry_id", 8) == 0; }
+
+/* Wipes every password member of a body that is being refused. */
+static void wipe_passwords(json_t *obj)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value)
+    {
+        if (is_password_key(key))
+            json_string_wipe(value);
+    }
+}
+
+/* Every string value and object key of v is at most max_json_string bytes
+ * (password members at most API_MAX_PASSWORD_BYTES; entry-id members are
+ * left to their own rule), and the tree is at
+ * most max_json_depth deep (the pre-scan has checked it already; this
+ * keeps the walk itself bounded whatever the parser accepted). The details
+ * name the key, never the value. */
+static bool check_json_strings(api_ctx *x, json_t *v, const char *key, unsigned depth)
+{
+    const size_t max = x->a->max_json_string;
+    if ((json_is_object(v) || json_is_array(v)) && depth > x->a->max_json_depth) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
+                    "the JSON body nests deeper than %u levels (limit --max-json-depth)",
+                    x->a->max_json_depth);
+        return false;
+    }
+    if (json_is_string(v)) {
+        size_t len = json_string_length(v);
+        if (key && is_password_key(key) && len > API_MAX_PASSWORD_BYTES) {
+            api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "%.64s: at most %d bytes", key,
+                        API_MAX_PASSWORD_BYTES);
+            return false;
+        }
+        if (len > max && !is_entry_id_key(key)) {
+            api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
+                        "%.64s%sa string is longer than %zu bytes (limit --max-json-string)",
+                        key ? key : "", key ? ": " : "", max);
+            return false;
+        }
+        return true;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *member;
+        json_object_foreach(v, k, member)
+        {
+            if (strlen(k) > max) {
+                api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
+                            "an object key is longer than %zu bytes (limit --max-json-string)",
+                            max);
+                return false;
+            }
+            if (!check_json_strings(x, member, k, depth + 1))
+                return false;
+        }
+        return true;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            if (!check_json_strings(x, item, key, depth + 1))
+                return false;
+        }
+    }
+    return true;
+}
+
 json_t *request_json_object(api_ctx *x)
 {
     const api_request *req = x->req;
@@ -49,8 +158,15 @@ json_t *request_json_object(api_ctx *x)
         return NULL;
     }
     if (req->body_too_large) {
-        api_problem(x, MAPI_E_INVALID_PARAMETER, 413, "the request body exceeds %zu bytes",
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 413,
+                    "the request body exceeds %zu bytes (limit --max-body-bytes)",
                     x->a->max_body_bytes);
+        return NULL;
+    }
+    if (json_nesting_exceeds(req->body ? req->body : "", req->body_len, x->a->max_json_depth)) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
+                    "the JSON body nests deeper than %u levels (limit --max-json-depth)",
+                    x->a->max_json_depth);
         return NULL;
     }
     json_error_t err;
@@ -70,6 +186,11 @@ json_t *request_json_object(api_ctx *x)
     if (!json_is_object(root)) {
         json_decref(root);
         api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "the request body must be a JSON object");
+        return NULL;
+    }
+    if (!check_json_strings(x, root, NULL, 1)) {
+        wipe_passwords(root);
+        json_decref(root);
         return NULL;
     }
     return root;

@@ -31,13 +31,20 @@ typedef enum {
     OPT_MAX_HANDLES_PER_SESSION,
     OPT_LOGON_TIMEOUT_MS,
     OPT_MAX_BODY_BYTES,
+    OPT_MAX_HEADER_BYTES,
+    OPT_MAX_URL_BYTES,
+    OPT_MAX_JSON_DEPTH,
+    OPT_MAX_JSON_STRING,
     OPT_THREADS,
     OPT_CONNECTION_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
     OPT_MAX_CONNECTIONS,
     OPT_MAX_CONNECTIONS_PER_IP,
     OPT_REAP_INTERVAL,
     OPT_POLL_INTERVAL,
     OPT_EVENTS_KEEPALIVE,
+    OPT_THROTTLE_AFTER,
+    OPT_THROTTLE_MAX_DELAY,
     OPT_LOG_FORMAT,
     OPT_COUNT
 } opt_id;
@@ -88,10 +95,24 @@ static const option options[OPT_COUNT] = {
                               true, 0, 600000},
     [OPT_MAX_BODY_BYTES] = {"--max-body-bytes", "MAPIGW_MAX_BODY_BYTES", "N", "65536",
                             "request bodies above: 413", true, 1, 64ull * 1024 * 1024},
+    [OPT_MAX_HEADER_BYTES] = {"--max-header-bytes", "MAPIGW_MAX_HEADER_BYTES", "N", "16384",
+                              "request header names + values above: 431", true, 1024, 1024 * 1024},
+    [OPT_MAX_URL_BYTES] = {"--max-url-bytes", "MAPIGW_MAX_URL_BYTES", "N", "4096",
+                           "decoded request path + query above: 414", true, 256, 1024 * 1024},
+    [OPT_MAX_JSON_DEPTH] = {"--max-json-depth", "MAPIGW_MAX_JSON_DEPTH", "N", "16",
+                            "nesting of arrays/objects in request bodies above: 400", true, 2,
+                            1000},
+    [OPT_MAX_JSON_STRING] = {"--max-json-string", "MAPIGW_MAX_JSON_STRING", "N", "4096",
+                             "bytes of any string or key in a request body above: 400", true, 64,
+                             64ull * 1024 * 1024},
     [OPT_THREADS] = {"--threads", "MAPIGW_THREADS", "N", "4", "libmicrohttpd thread pool size",
                      true, 1, 1024},
     [OPT_CONNECTION_TIMEOUT] = {"--connection-timeout", "MAPIGW_CONNECTION_TIMEOUT", "S", "30",
                                 "idle connection timeout (seconds)", true, 1, 3600},
+    [OPT_REQUEST_TIMEOUT] = {"--request-timeout", "MAPIGW_REQUEST_TIMEOUT", "S", "30",
+                             "a request (headers and body) must arrive within S seconds, else "
+                             "408 and the connection closes",
+                             true, 1, 3600},
     [OPT_MAX_CONNECTIONS] = {"--max-connections", "MAPIGW_MAX_CONNECTIONS", "N", "1024",
                              "total connections", true, 1, 1000000},
     [OPT_MAX_CONNECTIONS_PER_IP] = {"--max-connections-per-ip", "MAPIGW_MAX_CONNECTIONS_PER_IP",
@@ -105,6 +126,12 @@ static const option options[OPT_COUNT] = {
     [OPT_EVENTS_KEEPALIVE] = {"--events-keepalive", "MAPIGW_EVENTS_KEEPALIVE", "S", "15",
                               "keep-alive comment on open GET /events streams (seconds)", true, 1,
                               3600},
+    [OPT_THROTTLE_AFTER] = {"--throttle-after", "MAPIGW_THROTTLE_AFTER", "N", "5",
+                            "failed logons in a row per (profile, client address) before 429", true,
+                            1, 1000},
+    [OPT_THROTTLE_MAX_DELAY] = {"--throttle-max-delay", "MAPIGW_THROTTLE_MAX_DELAY", "S", "300",
+                                "longest wait (doubling from 1 s) of a throttled client", true, 1,
+                                86400},
     [OPT_LOG_FORMAT] = {"--log-format", "MAPIGW_LOG_FORMAT", "json|text", "json",
                         "access and event log on stderr", false, 0, 0},
 };
@@ -239,6 +266,27 @@ static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
             break;
         case OPT_MAX_BODY_BYTES:
             cfg->max_body_bytes = (size_t)n;
+            break;
+        case OPT_MAX_HEADER_BYTES:
+            cfg->max_header_bytes = (size_t)n;
+            break;
+        case OPT_MAX_URL_BYTES:
+            cfg->max_url_bytes = (size_t)n;
+            break;
+        case OPT_MAX_JSON_DEPTH:
+            cfg->max_json_depth = (unsigned)n;
+            break;
+        case OPT_MAX_JSON_STRING:
+            cfg->max_json_string = (size_t)n;
+            break;
+        case OPT_REQUEST_TIMEOUT:
+            cfg->request_timeout_s = (unsigned)n;
+            break;
+        case OPT_THROTTLE_AFTER:
+            cfg->throttle_after = (unsigned)n;
+            break;
+        case OPT_THROTTLE_MAX_DELAY:
+            cfg->throttle_max_delay_s = (unsigned)n;
             break;
         case OPT_THREADS:
             cfg->threads = (unsigned)n;

@@ -32,13 +32,20 @@ typedef struct {
     unsigned max_handles_per_session;
     long logon_timeout_ms;
     size_t max_body_bytes;
+    size_t max_header_bytes; /* header names + values: 431 past it */
+    size_t max_url_bytes;    /* decoded path + query: 414 past it */
+    unsigned max_json_depth; /* request bodies: 400 past it */
+    size_t max_json_string;  /* any string or key of a request body: 400 past it */
     unsigned threads;
     unsigned connection_timeout_s;
+    unsigned request_timeout_s; /* a whole request must arrive within this */
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0: no per-address limit */
     unsigned reap_interval_s;
     unsigned poll_interval_s;    /* core_poll period */
     unsigned events_keepalive_s; /* keep-alive comment period of event streams */
+    unsigned throttle_after;     /* failed logons per (profile, client) before 429 */
+    unsigned throttle_max_delay_s;
     log_format log_fmt;
 } config;
 

@@ -35,6 +35,8 @@ typedef struct {
     size_t body_len;
     size_t body_cap;
     bool body_too_large;
+    bool headers_too_large; /* measured on the first call: answered at once */
+    bool url_too_long;
     bool answered; /* api_handle ran: status/route/mapi_error are set */
     int status;
     const char *route;      /* static, from the api */
@@ -51,7 +53,7 @@ static double elapsed_ms(const struct timespec *since)
            (double)(now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
-static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+void httpd_client_address(struct MHD_Connection *conn, char *out, size_t cap)
 {
     snprintf(out, cap, "unknown");
     const union MHD_ConnectionInfo *info =
@@ -80,7 +82,7 @@ static request_state *request_state_new(struct MHD_Connection *conn, const char 
     }
     clock_gettime(CLOCK_MONOTONIC, &rs->start);
     snprintf(rs->method, sizeof rs->method, "%s", method ? method : "");
-    client_address(conn, rs->client, sizeof rs->client);
+    httpd_client_address(conn, rs->client, sizeof rs->client);
     return rs;
 }
 
@@ -223,6 +225,8 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
         .body_len = rs->body_len,
         .body_too_large = rs->body_too_large,
         .client_addr = rs->client,
+        .headers_too_large = rs->headers_too_large,
+        .url_too_long = rs->url_too_long,
     };
     api_response resp;
     memset(&resp, 0, sizeof resp);
@@ -246,6 +250,27 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
     return ret;
 }
 
+/* The limits known once the headers are in: header and URL size, and a
+ * declared Content-Length over max_body_bytes (answered at once rather than
+ * after reading it; a chunked body past the limit is read, dropped and
+ * answered 413 at its end). true when the request must be answered now. */
+static bool over_limits(httpd *h, struct MHD_Connection *conn, const char *url, request_state *rs)
+{
+    size_t header_bytes = 0, url_bytes = 0;
+    limits_measure(conn, url, &header_bytes, &url_bytes);
+    rs->url_too_long = url_bytes > h->max_url_bytes;
+    rs->headers_too_large = header_bytes > h->max_header_bytes;
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end = NULL;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end != cl && n > h->max_body_bytes)
+            rs->body_too_large = true;
+    }
+    return rs->url_too_long || rs->headers_too_large || rs->body_too_large;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -259,7 +284,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = rs;
         atomic_fetch_add(&h->in_flight, 1);
-        return MHD_YES;
+        if (!over_limits(h, conn, url, rs))
+            return MHD_YES;
+        /* Answered on this first call: libmicrohttpd then skips any body
+         * and closes the connection after the answer, which is what a
+         * client past a limit should get. */
+        limits_request_received(h, conn);
+        return handle_complete_request(h, conn, rs);
     }
     if (*upload_data_size > 0) {
         append_body(rs, h->max_body_bytes, upload_data, *upload_data_size);
@@ -268,13 +299,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (rs->answered)
         return MHD_YES; /* defensive: libmicrohttpd does not call again after a queue */
+    limits_request_received(h, conn);
     return handle_complete_request(h, conn, rs);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     httpd *h = cls;
     request_state *rs = *con_cls;
     if (!rs)
@@ -292,6 +323,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .client = rs->client,
     };
     log_access(&e);
+    limits_request_done(h, conn);
     sse_conn_free(h, rs->sse);
     request_state_free(rs);
     atomic_fetch_sub(&h->in_flight, 1);
@@ -327,10 +359,19 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
     }
     h->api = a;
     h->max_body_bytes = cfg->max_body_bytes;
+    h->max_header_bytes =
+        cfg->max_header_bytes ? cfg->max_header_bytes : API_DEFAULT_MAX_HEADER_BYTES;
+    h->max_url_bytes = cfg->max_url_bytes ? cfg->max_url_bytes : API_DEFAULT_MAX_URL_BYTES;
+    h->request_timeout_s = cfg->request_timeout_s ? cfg->request_timeout_s : 30;
     atomic_init(&h->in_flight, 0);
     atomic_init(&h->draining, false);
     if (pthread_mutex_init(&h->streams_lock, NULL) != 0) {
         snprintf(err, errlen, "out of memory");
+        free(h);
+        return NULL;
+    }
+    if (!limits_start(h, err, errlen)) {
+        pthread_mutex_destroy(&h->streams_lock);
         free(h);
         return NULL;
     }
@@ -379,13 +420,16 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)cfg->max_connections_per_ip, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+        limits_notify_connection, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        limits_memory_limit(h->max_header_bytes, h->max_url_bytes), MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen,
                  "cannot serve HTTP on %s%s%s port %u (address in use or not available? "
                  "see the libmicrohttpd message above)",
                  cfg->listen_is_ipv6 ? "[" : "", cfg->listen, cfg->listen_is_ipv6 ? "]" : "",
                  (unsigned)cfg->port);
+        limits_stop(h);
         pthread_mutex_destroy(&h->streams_lock);
         free(h);
         return NULL;
@@ -398,6 +442,7 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
     if (!h->keepalive) {
         snprintf(err, errlen, "cannot start the event keep-alive thread");
         MHD_stop_daemon(h->daemon);
+        limits_stop(h);
         pthread_mutex_destroy(&h->streams_lock);
         free(h);
         return NULL;
@@ -406,6 +451,7 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
 
 bad_address:
     snprintf(err, errlen, "'%s' is not an IP address literal", cfg->listen);
+    limits_stop(h);
     pthread_mutex_destroy(&h->streams_lock);
     free(h);
     return NULL;
@@ -442,6 +488,7 @@ void httpd_stop(httpd *h, unsigned grace_s)
     ticker_stop(h->keepalive);
     sse_release_all(h);
     MHD_stop_daemon(h->daemon);
+    limits_stop(h); /* after: libmicrohttpd's close notifications use its lock */
     pthread_mutex_destroy(&h->streams_lock);
     free(h);
 }

@@ -32,6 +32,9 @@ typedef struct {
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0: no limit */
     size_t max_body_bytes;
+    size_t max_header_bytes;     /* header names + values: the api answers 431 past it */
+    size_t max_url_bytes;        /* decoded path + query: the api answers 414 past it */
+    unsigned request_timeout_s;  /* headers and body must arrive within this: else 408, close */
     unsigned events_keepalive_s; /* comment on every open event stream this often */
 } httpd_config;
 

@@ -219,6 +219,8 @@ static int run(const config *cfg)
     ccfg.max_sessions_per_profile = cfg->max_sessions_per_profile;
     ccfg.max_handles_per_session = cfg->max_handles_per_session;
     ccfg.logon_timeout_short_ms = cfg->logon_timeout_ms;
+    ccfg.throttle_threshold = cfg->throttle_after;
+    ccfg.throttle_max_delay_s = cfg->throttle_max_delay_s;
     core *c = NULL;
     HRESULT hr = core_new(&ccfg, store, &c); /* steals store, also on failure */
     if (HR_FAILED(hr) || !c) {
@@ -239,6 +241,12 @@ static int run(const config *cfg)
         core_free(c);
         return 1;
     }
+    api_set_limits(a, &(api_limits){
+                          .max_header_bytes = cfg->max_header_bytes,
+                          .max_url_bytes = cfg->max_url_bytes,
+                          .max_json_depth = cfg->max_json_depth,
+                          .max_json_string = cfg->max_json_string,
+                      });
 
     httpd_config hcfg = {
         .listen = cfg->listen,
@@ -249,6 +257,9 @@ static int run(const config *cfg)
         .max_connections = cfg->max_connections,
         .max_connections_per_ip = cfg->max_connections_per_ip,
         .max_body_bytes = cfg->max_body_bytes,
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_url_bytes = cfg->max_url_bytes,
+        .request_timeout_s = cfg->request_timeout_s,
         .events_keepalive_s = cfg->events_keepalive_s,
     };
     httpd *h = httpd_start(&hcfg, a, err, sizeof err);
@@ -325,6 +336,11 @@ int main(int argc, char **argv)
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
+    /* A write past RLIMIT_FSIZE (or a file-size quota) raises SIGXFSZ, whose
+     * default action kills the process: ignored, the write fails with EFBIG
+     * instead and the flush reports an error, losing nothing. Before any
+     * thread starts, so every thread has it. */
+    signal(SIGXFSZ, SIG_IGN);
     sigset_t blocked;
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGTERM);
