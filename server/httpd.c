@@ -16,6 +16,7 @@
 #include "log.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -86,12 +87,23 @@ static request_state *request_state_new(struct MHD_Connection *conn, const char 
     return rs;
 }
 
+/* Request bodies carry passwords (logon, change-password): wiped before
+ * their memory goes back to the allocator. */
+static void drop_body(request_state *rs)
+{
+    if (rs->body)
+        sodium_memzero(rs->body, rs->body_cap);
+    free(rs->body);
+    rs->body = NULL;
+    rs->body_len = rs->body_cap = 0;
+}
+
 static void request_state_free(request_state *rs)
 {
     if (!rs)
         return;
     free(rs->path);
-    free(rs->body);
+    drop_body(rs);
     free(rs);
 }
 
@@ -104,26 +116,28 @@ static void append_body(request_state *rs, size_t limit, const char *data, size_
         return;
     if (size > limit - rs->body_len) {
         rs->body_too_large = true;
-        free(rs->body);
-        rs->body = NULL;
-        rs->body_len = rs->body_cap = 0;
+        drop_body(rs);
         return;
     }
     if (rs->body_len + size > rs->body_cap) {
         size_t cap = rs->body_cap ? rs->body_cap : 1024;
         while (cap < rs->body_len + size)
             cap = cap > limit / 2 ? limit : cap * 2;
-        char *grown = realloc(rs->body, cap);
+        /* Not realloc: it could leave a copy of a password behind. */
+        char *grown = malloc(cap);
         if (!grown) {
             /* Out of memory: the same answer as an oversized body is the
              * honest one we can still give (the request cannot be read). */
             rs->body_too_large = true;
-            free(rs->body);
-            rs->body = NULL;
-            rs->body_len = rs->body_cap = 0;
+            drop_body(rs);
             return;
         }
+        if (rs->body_len)
+            memcpy(grown, rs->body, rs->body_len);
+        size_t len = rs->body_len;
+        drop_body(rs);
         rs->body = grown;
+        rs->body_len = len;
         rs->body_cap = cap;
     }
     memcpy(rs->body + rs->body_len, data, size);
