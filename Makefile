@@ -131,6 +131,7 @@ analyze:                   # cppcheck and gcc -fanalyzer
 
 test:
 	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory analyze
 	@$(MAKE) --no-print-directory VARIANT=release test-variant
 	@$(MAKE) --no-print-directory VARIANT=asan test-variant
 	@$(MAKE) --no-print-directory lint-openapi

@@ -8,6 +8,8 @@
  */
 #include "api_internal.h"
 
+#include "../session-core/analyzer.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,10 +138,13 @@ bool api_add_header(api_ctx *x, const char *name, const char *value)
         x->oom = true;
         return false;
     }
+    /* The response owns copy: api_response_clear frees every header value. */
+    ANALYZER_STORE_FP_BEGIN
     r->headers[r->header_count].name = name;
     r->headers[r->header_count].value = copy;
     r->header_count++;
     return true;
+    ANALYZER_STORE_FP_END
 }
 
 char *api_dump_json(const json_t *json, size_t *len)

@@ -19,7 +19,10 @@ static bool sbuf_add(sbuf *b, const char *s, size_t n)
 {
     if (n >= SIZE_MAX / 2 - b->len)
         return false;
-    if (b->len + n + 1 > b->cap) {
+    /* !b->p: p is NULL only while cap is 0, which the size test covers
+     * already; said outright so that gcc -fanalyzer, which loses that
+     * invariant across loop turns, sees no memcpy to NULL below. */
+    if (!b->p || b->len + n + 1 > b->cap) {
         size_t ncap = b->cap ? b->cap : 64;
         while (ncap < b->len + n + 1)
             ncap *= 2;

@@ -60,8 +60,8 @@ static CURLcode run(imap_state *s, const char *folder, const char *command, size
     s->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(s->curl);
     if (raw) {
-        curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, NULL);
-        curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, NULL);
+        curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, (curl_write_callback)NULL);
+        curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, (void *)NULL);
         /* Either buffer full means the answer was too large. */
         out->overflow = out->overflow || scratch.overflow;
     }

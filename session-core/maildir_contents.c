@@ -8,6 +8,8 @@
  */
 #include "maildir_store.h"
 
+#include "analyzer.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +65,8 @@ static HRESULT candidates_add(candidates *c, const char *name, size_t sub, time_
     if (!copy)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     const char *colon = strchr(copy, ':');
+    /* c owns copy from here (candidates_free frees it); see analyzer.h. */
+    ANALYZER_STORE_FP_BEGIN
     c->v[c->count] = (candidate){.name = copy,
                                  .base_len = colon ? (size_t)(colon - copy) : strlen(copy),
                                  .order = c->count,
@@ -70,6 +74,7 @@ static HRESULT candidates_add(candidates *c, const char *name, size_t sub, time_
                                  .mtime = mtime};
     c->count++;
     return S_OK;
+    ANALYZER_STORE_FP_END
 }
 
 /* Compares the base names of two candidates (bytes, then length). */
@@ -103,6 +108,10 @@ static int cmp_newest(const void *pa, const void *pb)
 /* Lists the message files of the sub-folder open as d into c. */
 static HRESULT list_sub(DIR *d, size_t sub, candidates *c)
 {
+    /* The caller lists only after opening every sub-folder; the analyzer
+     * cannot follow that across its loops, hence the explicit test. */
+    if (!d)
+        return MAPI_E_CALL_FAILED;
     HRESULT hr = S_OK;
     struct dirent *e;
     errno = 0;

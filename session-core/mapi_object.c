@@ -1,5 +1,7 @@
 #include "mapi_object.h"
 
+#include "analyzer.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,9 +72,12 @@ HRESULT mapi_object_add_string(mapi_object *o, uint32_t tag, const char *name, c
         free(copy);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
+    /* o owns copy from here (mapi_object_clear frees it); see analyzer.h. */
+    ANALYZER_STORE_FP_BEGIN
     p->v.str = copy;
     o->count++;
     return S_OK;
+    ANALYZER_STORE_FP_END
 }
 
 HRESULT mapi_object_add_binary(mapi_object *o, uint32_t tag, const char *name, const void *data,

@@ -203,6 +203,10 @@ static HRESULT load_settings(ldap_state *s, const provider_config *cfg, const ch
         hr = dup_opt(s->acct.url, &s->base_url);
     if (HR_FAILED(hr))
         return hr;
+    /* pnet_account_load fails without a url, so base_url is set; checked
+     * here as well because the analyzer cannot see into that file. */
+    if (!s->base_url)
+        return MAPI_E_UNCONFIGURED;
     size_t n = strlen(s->base_url);
     while (n > 0 && s->base_url[n - 1] == '/')
         s->base_url[--n] = '\0';

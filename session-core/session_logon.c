@@ -2,6 +2,7 @@
  * builds: MAPI's own rows, then one row per provider that logged on. */
 #include "session_internal.h"
 
+#include "analyzer.h"
 #include "identity.h"
 #include "mapi_flags.h"
 
@@ -34,6 +35,9 @@ static HRESULT mapi_row(status_row *row, const char *display, const char *dll, u
     memset(row, 0, sizeof *row);
     new_instance_key(row);
     row->object_type = MAPI_STATUS;
+    /* The row owns the copies, also on failure (session_unref frees every
+     * row with status_table_free); see analyzer.h. */
+    ANALYZER_STORE_FP_BEGIN
     row->display_name = strdup(display);
     row->provider_display = strdup("mapigw");
     row->provider_dll_name = strdup(dll);
@@ -45,6 +49,7 @@ static HRESULT mapi_row(status_row *row, const char *display, const char *dll, u
         !row->status_string)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     return S_OK;
+    ANALYZER_STORE_FP_END
 }
 
 /* Takes *from (malloc'd or NULL), else copies fallback. */
@@ -266,8 +271,12 @@ static HRESULT prepare(logon_run *run)
     for (size_t i = 0; i < profile_service_count(p); i++) {
         const service_config *svc = profile_service(p, i);
         size_t n = service_provider_count(svc);
+        /* run->pend owns it (session_logon_providers frees every
+         * run->pend[i]); see analyzer.h. */
+        ANALYZER_STORE_FP_BEGIN
         if (!(run->pend[i] = calloc(n ? n : 1, sizeof **run->pend)))
             return MAPI_E_NOT_ENOUGH_MEMORY;
+        ANALYZER_STORE_FP_END
         for (size_t j = 0; j < n; j++) {
             const provider_config *cfg = service_provider(svc, j);
             pending_provider *pp = &run->pend[i][j];
