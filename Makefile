@@ -134,6 +134,7 @@ test:
 	@$(MAKE) --no-print-directory analyze
 	@$(MAKE) --no-print-directory VARIANT=release test-variant
 	@$(MAKE) --no-print-directory VARIANT=asan test-variant
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-openapi
 
 clean:

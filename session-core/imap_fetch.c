@@ -89,6 +89,12 @@ static imap_tok envelope(imap_lex *l, imap_message *m)
 {
     if (!imap_lex_eat(l, '('))
         return IMAP_TOK_ERROR;
+    /* A server may send ENVELOPE twice in one FETCH: the last one wins, and
+     * what the first one set must not leak. */
+    free(m->subject);
+    free(m->from_address);
+    free(m->from_name);
+    m->subject = m->from_address = m->from_name = NULL;
     imap_tok t = imap_lex_string(l, NULL, 0, true, true, false); /* date */
     if (t == IMAP_TOK_STRING || t == IMAP_TOK_NIL)
         t = imap_lex_string(l, &m->subject, IMAP_STRING_MAX, true, true, false);
