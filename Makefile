@@ -134,6 +134,10 @@ test:
 	@$(MAKE) --no-print-directory analyze
 	@$(MAKE) --no-print-directory VARIANT=release test-variant
 	@$(MAKE) --no-print-directory VARIANT=asan test-variant
+	@$(MAKE) --no-print-directory stress
+	@scripts/stress.sh $(abspath build/asan/mapigw)
+	@$(MAKE) --no-print-directory stress-tsan
+	@$(MAKE) --no-print-directory valgrind-suites
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-openapi
 

@@ -158,7 +158,18 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
             out->session = NULL;
             return MAPI_E_LOGON_FAILED;
         }
+        if (hr == S_OK && session_expired(out->session, time(NULL))) {
+            /* Expired but not reaped yet: it is gone for MAPI, so this
+             * logon must not hand out a handle that is dead on arrival. */
+            registry_ended ended = {NULL, 0, "expired"};
+            c->reg->ops->remove_session(c->reg, out->session->id, &ended);
+            registry_ended_finish(&ended);
+            session_unref(out->session);
+            out->session = NULL;
+            hr = MAPI_E_NOT_FOUND;
+        }
         if (hr == S_OK) {
+            session_touch(out->session, time(NULL)); /* a join is a use */
             out->joined = true;
             return S_OK;
         }

@@ -178,7 +178,7 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
         dup2(logfd, 2);
         for (long fd = 3; fd < maxfd; fd++)
             close((int)fd);
-        execv(argv[0], argv);
+        execvp(argv[0], argv); /* a wrapper may be named by its PATH name */
         static const char msg[] = "gw_spawn: execv failed\n";
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;

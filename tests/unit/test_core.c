@@ -261,3 +261,25 @@ Test(core, status_table_of_empty_profile_has_mapi_rows)
     session_unref(r.session);
     core_free(c);
 }
+
+Test(core, joining_an_expired_shared_session_starts_a_new_one)
+{
+    core_config cfg;
+    core_config_defaults(&cfg);
+    cfg.idle_timeout_s = 1;
+    core *c = NULL;
+    cr_assert_eq(core_new(&cfg, load(""), &c), S_OK);
+    core_logon_result a, b;
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION | MAPI_ALLOW_OTHERS, &a), S_OK);
+    sleep(2); /* past the idle timeout; no reaper runs here */
+    cr_assert_eq(logon(c, "q", NULL, 0, &b), S_OK);
+    cr_assert_not(b.joined, "an expired shared session must not be joined");
+    cr_assert_neq(a.session, b.session);
+    cr_assert(session_is_ended(a.session));
+    session *s = auth(c, b.token, NULL);
+    cr_assert_not_null(s, "the new handle works at once");
+    session_unref(s);
+    session_unref(a.session);
+    session_unref(b.session);
+    core_free(c);
+}
