@@ -282,11 +282,12 @@ static HRESULT parse_provider(const loader *L, const char *pname, const char *sv
         if (HR_FAILED(ops->check_config(c, kerr, sizeof kerr)))
             return fail(L, pname, "%s.%s", where, kerr[0] ? kerr : "settings: invalid");
     }
-    if (!provider_config_setting(c, "path"))
-        warnf(L,
-              "profile \"%s\": service \"%s\": provider \"%s\" has no path: it will be "
-              "unconfigured",
-              pname, svc, c->display_name);
+    for (const char *const *key = ops->required_settings; key && *key; key++)
+        if (!provider_config_setting(c, *key))
+            warnf(L,
+                  "profile \"%s\": service \"%s\": provider \"%s\" has no %s: it will be "
+                  "unconfigured",
+                  pname, svc, c->display_name, *key);
     return S_OK;
 }
 

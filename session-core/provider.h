@@ -57,6 +57,9 @@ typedef struct provider_ops {
     const char *dll_name;         /* PR_PROVIDER_DLL_NAME, never with a "32" suffix */
     const char *provider_display; /* PR_PROVIDER_DISPLAY: the vendor */
     uint32_t resource_methods;    /* STATUS_VALIDATE_STATE | ... the kind implements */
+    /* Settings without which the kind is unconfigured (NULL-terminated);
+     * the profiles loader warns about each one that is missing. */
+    const char *const *required_settings;
 
     /* Checked when the profiles file loads: settings of the wrong type or
      * value. Missing settings are not errors here (the provider is then

@@ -507,12 +507,15 @@ static HRESULT abfile_identity(void *state, const provider_config *cfg, provider
     return MAPI_E_NOT_FOUND;
 }
 
+static const char *const REQUIRED_SETTINGS[] = {"path", NULL};
+
 const provider_ops PROVIDER_ABFILE = {
     .kind = "abfile",
     .resource_type = MAPI_AB_PROVIDER,
     .dll_name = "mgwab",
     .provider_display = "mapigw",
     .resource_methods = STATUS_VALIDATE_STATE,
+    .required_settings = REQUIRED_SETTINGS,
     .check_config = pfs_check_create_setting,
     .logon = abfile_logon,
     .logoff = abfile_logoff,

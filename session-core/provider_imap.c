@@ -201,12 +201,15 @@ static void imap_poll(void *state)
     }
 }
 
+static const char *const REQUIRED_SETTINGS[] = {"url", NULL};
+
 const provider_ops PROVIDER_IMAP = {
     .kind = "imap",
     .resource_type = MAPI_STORE_PROVIDER,
     .dll_name = "mgwimap",
     .provider_display = "mapigw",
     .resource_methods = STATUS_VALIDATE_STATE,
+    .required_settings = REQUIRED_SETTINGS,
     .check_config = imap_check_config,
     .logon = imap_logon,
     .logoff = imap_logoff,

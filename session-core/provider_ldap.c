@@ -569,12 +569,15 @@ static HRESULT ldap_check_config(const provider_config *cfg, char *err, size_t e
     return S_OK;
 }
 
+static const char *const REQUIRED_SETTINGS[] = {"url", "base_dn", NULL};
+
 const provider_ops PROVIDER_LDAP = {
     .kind = "ldap",
     .resource_type = MAPI_AB_PROVIDER,
     .dll_name = "mgwldap",
     .provider_display = "mapigw",
     .resource_methods = STATUS_VALIDATE_STATE,
+    .required_settings = REQUIRED_SETTINGS,
     .check_config = ldap_check_config,
     .logon = ldap_logon,
     .logoff = ldap_logoff,

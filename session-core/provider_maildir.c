@@ -196,12 +196,15 @@ static HRESULT maildir_contents(void *state, const uint8_t *folder_key, size_t k
     return maildir_store_contents(&v, folder_key, key_len, max, out);
 }
 
+static const char *const REQUIRED_SETTINGS[] = {"path", NULL};
+
 const provider_ops PROVIDER_MAILDIR = {
     .kind = "maildir",
     .resource_type = MAPI_STORE_PROVIDER,
     .dll_name = "mgwmdir",
     .provider_display = "mapigw",
     .resource_methods = STATUS_VALIDATE_STATE,
+    .required_settings = REQUIRED_SETTINGS,
     .check_config = pfs_check_create_setting,
     .logon = maildir_logon,
     .logoff = maildir_logoff,

@@ -443,12 +443,15 @@ static void smtp_poll(void *state)
     smtp_refresh(s);
 }
 
+static const char *const REQUIRED_SETTINGS[] = {"url", "queue", NULL};
+
 const provider_ops PROVIDER_SMTP = {
     .kind = "smtp",
     .resource_type = MAPI_TRANSPORT_PROVIDER,
     .dll_name = "mgwsmtp",
     .provider_display = "mapigw",
     .resource_methods = STATUS_VALIDATE_STATE | STATUS_FLUSH_QUEUES,
+    .required_settings = REQUIRED_SETTINGS,
     .check_config = smtp_check_config,
     .logon = smtp_logon,
     .logoff = smtp_logoff,

@@ -311,12 +311,15 @@ static HRESULT spool_flush_queues(void *state, uint32_t flags)
     return hr;
 }
 
+static const char *const REQUIRED_SETTINGS[] = {"path", "deliver_to", NULL};
+
 const provider_ops PROVIDER_SPOOL = {
     .kind = "spool",
     .resource_type = MAPI_TRANSPORT_PROVIDER,
     .dll_name = "mgwspool",
     .provider_display = "mapigw",
     .resource_methods = STATUS_VALIDATE_STATE | STATUS_FLUSH_QUEUES,
+    .required_settings = REQUIRED_SETTINGS,
     .check_config = pfs_check_create_setting,
     .logon = spool_logon,
     .logoff = spool_logoff,

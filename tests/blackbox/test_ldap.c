@@ -302,7 +302,7 @@ Test(ldap, upstream_authentication_by_bind)
     gw_session_free(&owner);
 
     /* (at most 4 failures in a row: the 5th would start the logon throttle) */
-    const char *bad[] = {"wrong", "", "alice-pw "};
+    const char *bad[] = {"wrong-ldap-pw", "", "alice-pw "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         gw_session b;
         st = gw_logon(G, "dir-up", bad[i], MAIL, &b);
