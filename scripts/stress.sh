@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stress.sh GATEWAY_BINARY [stress options...]
 #
-# Builds the stress client (tests/stress/stress.c: its own program, plain cc +
+# Builds the stress client (tests/stress/*.c: its own program, plain cc +
 # libcurl + jansson + pthread, never sanitized: it is the load, not the subject)
 # into build/stress/ and runs it against GATEWAY_BINARY: many clients at once
 # for a bounded time, every answer checked, final session count 0, SIGTERM
@@ -29,10 +29,19 @@ shift
 outdir="$root/build/stress"
 mkdir -p "$outdir"
 client="$outdir/stress"
-src="$root/tests/stress/stress.c"
-if [ ! -x "$client" ] || [ "$src" -nt "$client" ] || [ "$0" -nt "$client" ]; then
+srcs=("$root"/tests/stress/*.c)
+rebuild=0
+if [ ! -x "$client" ] || [ "$0" -nt "$client" ]; then
+    rebuild=1
+fi
+for f in "${srcs[@]}" "$root"/tests/stress/*.h; do
+    if [ "$f" -nt "$client" ]; then
+        rebuild=1
+    fi
+done
+if [ "$rebuild" -eq 1 ]; then
     ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
-        $(pkg-config --cflags libcurl jansson) -o "$client" "$src" \
+        $(pkg-config --cflags libcurl jansson) -o "$client" "${srcs[@]}" \
         $(pkg-config --libs libcurl jansson) -lpthread
 fi
 
