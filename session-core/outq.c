@@ -25,19 +25,6 @@ struct outq {
     char *dir;
 };
 
-/* snprintf into a reason buffer: paths may truncate a reason on purpose (a
- * status string has a fixed size); vsnprintf keeps the compiler's truncation
- * check quiet about it. */
-static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
 outq *outq_new(const char *dir)
 {
     outq *q = calloc(1, sizeof *q);
@@ -239,7 +226,7 @@ int outq_enqueue(outq *q, const void *data, size_t len, char *name, size_t namel
 static void note_failure(outq_report *rep, HRESULT hr, const char *why)
 {
     if (rep->hr == S_OK)
-        say(rep->why, sizeof rep->why, "%s", why);
+        pfs_say(rep->why, sizeof rep->why, "%s", why);
     if (rep->hr == S_OK || hr == MAPI_E_NOT_ENOUGH_MEMORY)
         rep->hr = hr;
     rep->failed++;
@@ -256,7 +243,8 @@ static one_result deliver_one(outq *q, int dfd, const char *name, const outq_sin
         int e = errno;
         if (e == ENOENT)
             return ONE_SKIPPED; /* gone: another flush delivered it */
-        say(why, sizeof why, "cannot open %s/%s: %s", q->dir, name, pfs_errtext(e, eb, sizeof eb));
+        pfs_say(why, sizeof why, "cannot open %s/%s: %s", q->dir, name,
+                pfs_errtext(e, eb, sizeof eb));
         note_failure(rep, e == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED, why);
         return e == ENOMEM ? ONE_STOP : ONE_FAILED;
     }
@@ -276,8 +264,8 @@ static one_result deliver_one(outq *q, int dfd, const char *name, const outq_sin
         note_failure(rep, hr, why[0] ? why : "delivery failed");
         r = stop ? ONE_STOP : ONE_FAILED;
     } else if (unlinkat(dfd, name, 0) != 0) {
-        say(why, sizeof why, "cannot remove %s/%s: %s", q->dir, name,
-            pfs_errtext(errno, eb, sizeof eb));
+        pfs_say(why, sizeof why, "cannot remove %s/%s: %s", q->dir, name,
+                pfs_errtext(errno, eb, sizeof eb));
         if (sink->undo)
             sink->undo(sink->ctx, &m);
         note_failure(rep, MAPI_E_CALL_FAILED, why);
@@ -299,7 +287,7 @@ HRESULT outq_deliver_all(outq *q, const outq_sink *sink, outq_report *rep)
     size_t n = 0;
     int err = dfd < 0 ? errno : read_entries(q->dir, &e, &n);
     if (err) {
-        say(why, sizeof why, "cannot read %s: %s", q->dir, pfs_errtext(err, eb, sizeof eb));
+        pfs_say(why, sizeof why, "cannot read %s: %s", q->dir, pfs_errtext(err, eb, sizeof eb));
         note_failure(rep, err == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED, why);
         rep->failed = 0; /* no message failed: the folder did */
     }

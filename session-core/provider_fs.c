@@ -159,3 +159,11 @@ bool pfs_create_requested(const provider_config *cfg)
     const char *create = provider_config_setting(cfg, "create");
     return create && strcmp(create, "true") == 0;
 }
+
+void pfs_say(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}

@@ -21,6 +21,11 @@
 #include <sys/types.h>
 
 /* Sets st's code and its status string (printf-style, truncated to fit). */
+/* snprintf into a fixed-size reason buffer, where cutting a long path short
+ * is intended (going through vsnprintf tells the compiler's truncation check
+ * so). */
+void pfs_say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 void pfs_set_status(provider_status *st, uint32_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

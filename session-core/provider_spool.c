@@ -46,19 +46,6 @@ typedef struct {
     provider_status st;
 } spool_state;
 
-/* snprintf into a reason buffer. Long paths truncate the reason on purpose
- * (a status string has a fixed size); going through vsnprintf says so to the
- * compiler's truncation check. */
-static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
 /* Re-checks the folders and the queue length into s->st; true when usable. */
 static bool spool_refresh(spool_state *s)
 {
@@ -166,7 +153,8 @@ static HRESULT maildir_deliver(void *ctx, const outq_msg *m, char *why, size_t w
     int out = create_unique(k->tmpfd, k->newfd, k->uniq, sizeof k->uniq);
     if (out < 0) {
         int e = errno;
-        say(why, whylen, "cannot create a file in %s: %s", s->dtmp, pfs_errtext(e, eb, sizeof eb));
+        pfs_say(why, whylen, "cannot create a file in %s: %s", s->dtmp,
+                pfs_errtext(e, eb, sizeof eb));
         if (e == ENOMEM) {
             *stop = true;
             return MAPI_E_NOT_ENOUGH_MEMORY;
@@ -179,21 +167,21 @@ static HRESULT maildir_deliver(void *ctx, const outq_msg *m, char *why, size_t w
     if (close(out) != 0 && !err)
         err = errno;
     if (err) {
-        say(why, whylen, "cannot copy %s/%s to %s/%s: %s", s->queue, m->name, s->dtmp, k->uniq,
-            pfs_errtext(err, eb, sizeof eb));
+        pfs_say(why, whylen, "cannot copy %s/%s to %s/%s: %s", s->queue, m->name, s->dtmp, k->uniq,
+                pfs_errtext(err, eb, sizeof eb));
         unlinkat(k->tmpfd, k->uniq, 0);
         return MAPI_E_CALL_FAILED;
     }
     if (renameat(k->tmpfd, k->uniq, k->newfd, k->uniq) != 0) {
-        say(why, whylen, "cannot move %s/%s to %s: %s", s->dtmp, k->uniq, s->dnew,
-            pfs_errtext(errno, eb, sizeof eb));
+        pfs_say(why, whylen, "cannot move %s/%s to %s: %s", s->dtmp, k->uniq, s->dnew,
+                pfs_errtext(errno, eb, sizeof eb));
         unlinkat(k->tmpfd, k->uniq, 0);
         return MAPI_E_CALL_FAILED;
     }
     /* The rename must be durable before the queue removes its copy. File
      * systems that cannot sync a folder say EINVAL: nothing more to be had. */
     if (fsync(k->newfd) != 0 && errno != EINVAL) {
-        say(why, whylen, "cannot sync %s: %s", s->dnew, pfs_errtext(errno, eb, sizeof eb));
+        pfs_say(why, whylen, "cannot sync %s: %s", s->dnew, pfs_errtext(errno, eb, sizeof eb));
         unlinkat(k->newfd, k->uniq, 0); /* still queued: deliver it once, later */
         return MAPI_E_CALL_FAILED;
     }
@@ -219,14 +207,14 @@ static HRESULT deliver_all(spool_state *s, char *why, size_t whylen)
     HRESULT hr = S_OK;
     if (k.tmpfd < 0 || k.newfd < 0) {
         hr = errno == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED;
-        say(why, whylen, "cannot open %s: %s", k.tmpfd < 0 ? s->dtmp : s->dnew,
-            pfs_errtext(errno, eb, sizeof eb));
+        pfs_say(why, whylen, "cannot open %s: %s", k.tmpfd < 0 ? s->dtmp : s->dnew,
+                pfs_errtext(errno, eb, sizeof eb));
     } else {
         outq_sink sink = {maildir_deliver, maildir_undo, &k};
         outq_report rep;
         hr = outq_deliver_all(s->q, &sink, &rep);
         if (hr != S_OK) {
-            say(why, whylen, "%s", rep.why);
+            pfs_say(why, whylen, "%s", rep.why);
             if (hr != MAPI_E_NOT_ENOUGH_MEMORY)
                 hr = MAPI_E_CALL_FAILED;
         }
