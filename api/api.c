@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     const char *method;
@@ -41,6 +42,12 @@ static const api_route ROUTES[] = {
     {"GET", "/readyz", h_readyz},
     {"GET", "/metrics", h_metrics},
     {"GET", "/openapi.yaml", h_openapi},
+    {"GET", "/", h_asset},
+    {"GET", "/console.js", h_asset},
+    {"GET", "/console.css", h_asset},
+    {"GET", "/docs", h_asset},
+    {"GET", "/docs/init.js", h_asset},
+    {"GET", "/docs/redoc.standalone.js", h_asset},
 };
 #define ROUTE_COUNT (sizeof ROUTES / sizeof ROUTES[0])
 /* Requests for no known path are counted under this extra slot. */
@@ -67,13 +74,14 @@ api *api_new(core *c, const api_config *cfg)
     a->openapi_yaml_len = cfg->openapi_yaml_len;
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
     a->requests = calloc(ROUTE_COUNT + 1, sizeof *a->requests);
+    a->latency = calloc(ROUTE_COUNT + 1, sizeof *a->latency);
     if (cfg->admin_key && cfg->admin_key[0]) {
         a->admin_key = strdup(cfg->admin_key);
         a->admin_key_len = strlen(cfg->admin_key);
         if (!a->admin_key)
             goto fail;
     }
-    if (!a->version || !a->requests)
+    if (!a->version || !a->requests || !a->latency)
         goto fail;
     /* The api exists only once the core (and so the profiles) is loaded: it
      * starts ready, and the server clears the flag when shutting down. */
@@ -103,6 +111,8 @@ void api_free(api *a)
     }
     free(a->version);
     free(a->requests);
+    free(a->latency);
+    api_cors_clear(a);
     free(a);
 }
 
@@ -252,6 +262,12 @@ static bool match_pattern(const char *pattern, const char *path, api_ctx *x)
     const char *p = pattern, *s = path;
     if (*s != '/')
         return false;
+    if (strcmp(pattern, "/") == 0) { /* the root: the one empty segment that matches */
+        if (strcmp(path, "/") != 0)
+            return false;
+        x->param_count = 0;
+        return true;
+    }
     while (*p) {
         /* Both are at a '/'. */
         if (*p != '/' || *s != '/')
@@ -318,6 +334,13 @@ static void count_request(api *a, size_t route, int status)
         status = API_STATUS_MIN + API_STATUS_SLOTS - 1;
     atomic_fetch_add_explicit(&a->requests[route][status - API_STATUS_MIN], 1,
                               memory_order_relaxed);
+}
+
+size_t api_route_slots(void) { return ROUTE_COUNT + 1; }
+
+const char *api_route_label(size_t slot)
+{
+    return slot < ROUTE_COUNT ? ROUTES[slot].pattern : ROUTE_UNMATCHED_LABEL;
 }
 
 void api_metrics_foreach(api *a,
@@ -388,6 +411,8 @@ void api_limit_answer(api *a, int status, HRESULT hr, const char *detail, api_re
 void api_handle(api *a, const api_request *req, api_response *resp)
 {
     memset(resp, 0, sizeof *resp);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     api_ctx x;
     memset(&x, 0, sizeof x);
     x.a = a;
@@ -419,6 +444,12 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     } else if (route != ROUTE_UNMATCHED) {
         resp->route = ROUTES[route].pattern;
         ROUTES[route].handler(&x);
+    } else if (path_match != ROUTE_UNMATCHED && api_cors_is_preflight(req)) {
+        route = path_match;
+        resp->route = ROUTES[route].pattern;
+        char allow[64];
+        allowed_methods(path, allow, sizeof allow);
+        api_cors_preflight(&x, allow);
     } else if (path_match != ROUTE_UNMATCHED) {
         route = path_match;
         resp->route = ROUTES[route].pattern;
@@ -438,10 +469,16 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     }
     if (!x.oom)
         api_add_header(&x, "Cache-Control", "no-store");
+    if (!x.oom)
+        api_cors_finish(&x);
     if (x.oom)
         finish_oom(resp);
     /* HEAD keeps the GET body: RFC 9110 9.3.2 wants the same Content-Length
      * as GET, and the server never sends a HEAD body (libmicrohttpd drops
      * it itself). */
     count_request(a, route, resp->status);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+    api_latency_observe(a, route, ns > 0 ? (uint64_t)ns : 0);
 }

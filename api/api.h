@@ -46,9 +46,14 @@ typedef struct {
      * --max-url-bytes (414). body_too_large answers 413 on every route. */
     bool headers_too_large;
     bool url_too_long;
+    /* CORS (api_set_cors): the Origin, Access-Control-Request-Method and
+     * Access-Control-Request-Headers headers, or NULL. */
+    const char *origin;
+    const char *ac_request_method;
+    const char *ac_request_headers;
 } api_request;
 
-#define API_MAX_HEADERS 8
+#define API_MAX_HEADERS 12
 
 typedef struct {
     int status;
@@ -71,6 +76,15 @@ typedef struct {
      * api_response_clear frees a stream still here. */
     api_stream *stream;
 } api_response;
+
+/* A file compiled into the binary (the web console, the built API docs),
+ * served by name (api/h_console.c says which path serves which name). */
+typedef struct {
+    const char *name; /* "console.html", "console.js", "console.css", "docs.html",
+                         "docs-init.js", "redoc.standalone.js" */
+    const char *data; /* borrowed; NULL: not in this build (404) */
+    size_t len;
+} api_asset;
 
 typedef struct {
     const char *admin_key;    /* NULL: admin endpoints are off */
@@ -104,6 +118,23 @@ void api_free(api *a);
 /* Sets the request limits (api_new starts with the defaults). Call before
  * the first api_handle: not thread-safe. */
 void api_set_limits(api *a, const api_limits *lim);
+/* The files served to browsers (the web console, the built API docs): borrowed,
+ * they must outlive the api. Without them (the default) their paths answer
+ * 404. Call before the first api_handle: not thread-safe. (A setter rather
+ * than api_config fields, so that existing positional initializers of
+ * api_config stay complete.) */
+void api_set_assets(api *a, const api_asset *assets, size_t count);
+
+/* CORS (docs/DECISIONS.md "CORS"): origins is a comma-separated list of exact
+ * origins ("http://127.0.0.1:5173"); NULL or "" turns CORS off (the default:
+ * no CORS header at all). Blanks around items are ignored. Returns false
+ * when out of memory, or when an item is not a valid origin (api_cors_origin_ok);
+ * the api keeps its previous list then. Call before the first api_handle:
+ * not thread-safe. */
+bool api_set_cors(api *a, const char *origins);
+/* true when s (len bytes) is an origin as browsers send it: "http://" or
+ * "https://", a host, an optional ":port", no path, no "*", no blanks. */
+bool api_cors_origin_ok(const char *s, size_t len);
 
 /* Handles one complete request; *resp is overwritten (zero it first or clear
  * a previous one). Always produces a response, even when out of memory (a

@@ -27,6 +27,18 @@
 #define API_STATUS_MIN 100
 #define API_STATUS_SLOTS 500
 
+/* mapigw_http_request_duration_seconds: upper bounds of the finite buckets,
+ * in nanoseconds (h_ops.c prints them as seconds), then +Inf. */
+#define API_LATENCY_BUCKETS 12
+extern const uint64_t API_LATENCY_BOUNDS_NS[API_LATENCY_BUCKETS];
+
+/* One route's latency histogram: counts per bucket (not cumulative; the last
+ * slot is +Inf) and the sum of durations in nanoseconds. */
+typedef struct {
+    _Atomic uint_least64_t buckets[API_LATENCY_BUCKETS + 1];
+    _Atomic uint_least64_t sum_ns;
+} api_latency;
+
 struct api {
     core *core;
     char *admin_key; /* NULL: admin endpoints off */
@@ -38,11 +50,18 @@ struct api {
     size_t max_json_string;
     const char *openapi_yaml; /* borrowed from the server */
     size_t openapi_yaml_len;
+    const api_asset *assets; /* borrowed from the server */
+    size_t asset_count;
     char *version;
     atomic_bool ready;
     /* mapigw_http_requests_total: [route index][status - 100]. Relaxed atomics
      * are enough: each counter is independent and only ever grows. */
     _Atomic uint_least64_t (*requests)[API_STATUS_SLOTS];
+    /* mapigw_http_request_duration_seconds: one histogram per route slot. */
+    api_latency *latency;
+    /* Allowed CORS origins (api_set_cors); none: CORS off. */
+    char **cors_origins;
+    size_t cors_count;
 };
 
 /* A path segment captured by "{...}" in a route pattern; points into the
@@ -83,6 +102,26 @@ void api_reply_oom(api_ctx *x);
  * size (no intermediate reallocations that would leave copies of secrets in
  * freed memory). NULL when out of memory. */
 char *api_dump_json(const json_t *json, size_t *len);
+
+/* The route slots of the metrics: api_route_slots() patterns (index
+ * api_route_slots() - 1 is "unmatched"). Several slots may share a label. */
+size_t api_route_slots(void);
+const char *api_route_label(size_t slot);
+/* Adds one request of ns nanoseconds to the route slot's histogram. */
+void api_latency_observe(api *a, size_t slot, uint64_t ns);
+
+/* ---- cors.c ------------------------------------------------------------- */
+
+/* Answers a CORS preflight (OPTIONS with Origin and
+ * Access-Control-Request-Method) on a known path whose methods are
+ * allow_methods. */
+void api_cors_preflight(api_ctx *x, const char *allow_methods);
+/* true when the request is a preflight (OPTIONS + Origin + ACRM). */
+bool api_cors_is_preflight(const api_request *req);
+/* Adds Vary and, for an allowed Origin, the CORS headers to a finished
+ * answer (nothing when CORS is off). */
+void api_cors_finish(api_ctx *x);
+void api_cors_clear(api *a);
 
 /* ---- problem.c ---------------------------------------------------------- */
 
@@ -201,6 +240,8 @@ void h_healthz(api_ctx *x);
 void h_readyz(api_ctx *x);
 void h_metrics(api_ctx *x);
 void h_openapi(api_ctx *x);
+/* h_console.c */
+void h_asset(api_ctx *x);
 
 /* api.c: for /metrics, the route labels and their counters. */
 void api_metrics_foreach(api *a,

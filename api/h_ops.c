@@ -1,5 +1,6 @@
 /* h_ops.c - the operations endpoints, open without a bearer: GET /healthz,
- * GET /readyz, GET /metrics (Prometheus text format 0.0.4), GET /openapi.yaml.
+ * GET /readyz, GET /metrics (Prometheus text format 0.0.4), GET /openapi.yaml,
+ * and the request latency histogram behind GET /metrics.
  */
 #include "api_internal.h"
 
@@ -85,6 +86,122 @@ static void tb_printf(text_buf *b, const char *fmt, ...)
     }
 }
 
+const uint64_t API_LATENCY_BOUNDS_NS[API_LATENCY_BUCKETS] = {
+    1000000,   2500000,   5000000,   10000000,   25000000,   50000000,
+    100000000, 250000000, 500000000, 1000000000, 2500000000, 5000000000,
+};
+
+void api_latency_observe(api *a, size_t slot, uint64_t ns)
+{
+    if (slot >= api_route_slots())
+        return;
+    size_t b = 0;
+    while (b < API_LATENCY_BUCKETS && ns > API_LATENCY_BOUNDS_NS[b])
+        b++;
+    api_latency *l = &a->latency[slot];
+    atomic_fetch_add_explicit(&l->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->sum_ns, ns, memory_order_relaxed);
+}
+
+/* One histogram per route label (rows sharing a pattern are summed). */
+static void latency_metrics(api *a, text_buf *b)
+{
+    tb_printf(b, "# HELP mapigw_http_request_duration_seconds Time to answer an HTTP request "
+                 "(for GET /events: until the stream starts), by route.\n"
+                 "# TYPE mapigw_http_request_duration_seconds histogram\n");
+    size_t slots = api_route_slots();
+    for (size_t i = 0; i < slots; i++) {
+        const char *label = api_route_label(i);
+        bool seen = false;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(api_route_label(j), label) == 0)
+                seen = true;
+        if (seen)
+            continue;
+        uint64_t counts[API_LATENCY_BUCKETS + 1] = {0}, sum_ns = 0;
+        for (size_t k = i; k < slots; k++) {
+            if (strcmp(api_route_label(k), label) != 0)
+                continue;
+            for (size_t n = 0; n <= API_LATENCY_BUCKETS; n++)
+                counts[n] += atomic_load_explicit(&a->latency[k].buckets[n], memory_order_relaxed);
+            sum_ns += atomic_load_explicit(&a->latency[k].sum_ns, memory_order_relaxed);
+        }
+        uint64_t total = 0;
+        for (size_t n = 0; n <= API_LATENCY_BUCKETS; n++)
+            total += counts[n];
+        if (total == 0)
+            continue;
+        uint64_t cum = 0;
+        for (size_t n = 0; n < API_LATENCY_BUCKETS; n++) {
+            cum += counts[n];
+            tb_printf(b,
+                      "mapigw_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %" PRIu64
+                      "\n",
+                      label, (double)API_LATENCY_BOUNDS_NS[n] / 1e9, cum);
+        }
+        tb_printf(b,
+                  "mapigw_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %" PRIu64
+                  "\n"
+                  "mapigw_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n"
+                  "mapigw_http_request_duration_seconds_count{route=\"%s\"} %" PRIu64 "\n",
+                  label, total, label, (double)sum_ns / 1e9, label, total);
+    }
+}
+
+/* Provider status over live sessions: one count per (kind, state). */
+static const struct {
+    const char *dll_name, *kind;
+} KINDS[] = {
+    {"mgwmdir", "maildir"}, {"mgwab", "abfile"}, {"mgwspool", "spool"},
+    {"mgwimap", "imap"},    {"mgwsmtp", "smtp"}, {"mgwldap", "ldap"},
+};
+#define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])
+static const char *const STATES[] = {"available", "offline", "failure"};
+
+typedef struct {
+    uint64_t n[KIND_COUNT][3];
+} provider_counts;
+
+static void count_session(void *ctx, session *s)
+{
+    provider_counts *pc = ctx;
+    status_table t;
+    memset(&t, 0, sizeof t);
+    if (HR_FAILED(session_status_table(s, &t)))
+        return; /* ended meanwhile */
+    for (size_t r = 0; r < t.count; r++) {
+        const status_row *row = &t.rows[r];
+        if (!row->provider_dll_name)
+            continue;
+        size_t k = 0;
+        while (k < KIND_COUNT && strcmp(KINDS[k].dll_name, row->provider_dll_name) != 0)
+            k++;
+        if (k == KIND_COUNT)
+            continue; /* subsystem, spooler, address book rows */
+        if (row->status_code & STATUS_FAILURE)
+            pc->n[k][2]++;
+        else if (row->status_code & STATUS_OFFLINE)
+            pc->n[k][1]++;
+        else if (row->status_code & STATUS_AVAILABLE)
+            pc->n[k][0]++;
+    }
+    status_table_free(&t);
+}
+
+static void provider_metrics(api *a, text_buf *b)
+{
+    provider_counts pc;
+    memset(&pc, 0, sizeof pc);
+    core_foreach_session(a->core, count_session, &pc);
+    tb_printf(b, "# HELP mapigw_provider_status Provider status rows of live sessions by kind and "
+                 "state (STATUS_FAILURE, else STATUS_OFFLINE, else STATUS_AVAILABLE).\n"
+                 "# TYPE mapigw_provider_status gauge\n");
+    for (size_t k = 0; k < KIND_COUNT; k++)
+        for (size_t st = 0; st < 3; st++)
+            tb_printf(b, "mapigw_provider_status{kind=\"%s\",state=\"%s\"} %" PRIu64 "\n",
+                      KINDS[k].kind, STATES[st], pc.n[k][st]);
+}
+
 static void metric_line(void *ctx, const char *route, int status, uint64_t count)
 {
     /* Route labels are our own patterns: no characters need escaping. */
@@ -117,6 +234,8 @@ void h_metrics(api_ctx *x)
     tb_printf(&b, "# HELP mapigw_http_requests_total HTTP requests by route and status.\n"
                   "# TYPE mapigw_http_requests_total counter\n");
     api_metrics_foreach(x->a, metric_line, &b);
+    latency_metrics(x->a, &b);
+    provider_metrics(x->a, &b);
     if (b.failed || !b.data) {
         free(b.data);
         api_reply_oom(x);

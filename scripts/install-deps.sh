@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev
             libcurl4-openssl-dev libsodium-dev)
 test_pkgs=(libcriterion-dev nodejs npm dovecot-imapd slapd ldap-utils python3-aiosmtpd
-           clang-14 libclang-rt-14-dev cppcheck valgrind)
+           clang-14 libclang-rt-14-dev cppcheck valgrind chromium)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;

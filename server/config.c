@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include "../api/api.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -45,6 +47,7 @@ typedef enum {
     OPT_EVENTS_KEEPALIVE,
     OPT_THROTTLE_AFTER,
     OPT_THROTTLE_MAX_DELAY,
+    OPT_CORS_ORIGINS,
     OPT_LOG_FORMAT,
     OPT_COUNT
 } opt_id;
@@ -132,6 +135,10 @@ static const option options[OPT_COUNT] = {
     [OPT_THROTTLE_MAX_DELAY] = {"--throttle-max-delay", "MAPIGW_THROTTLE_MAX_DELAY", "S", "300",
                                 "longest wait (doubling from 1 s) of a throttled client", true, 1,
                                 86400},
+    [OPT_CORS_ORIGINS] = {"--cors-origins", "MAPIGW_CORS_ORIGINS", "LIST", NULL,
+                          "comma-separated origins allowed by CORS, e.g. http://127.0.0.1:5173 "
+                          "(none: no CORS headers)",
+                          false, 0, 0},
     [OPT_LOG_FORMAT] = {"--log-format", "MAPIGW_LOG_FORMAT", "json|text", "json",
                         "access and event log on stderr", false, 0, 0},
 };
@@ -309,6 +316,30 @@ static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
         case OPT_EVENTS_KEEPALIVE:
             cfg->events_keepalive_s = (unsigned)n;
             break;
+        case OPT_CORS_ORIGINS: {
+            /* The api parses the list again; here only the messages. */
+            for (const char *p = v; *p;) {
+                size_t len = strcspn(p, ",");
+                const char *b = p;
+                size_t blen = len;
+                while (blen && (*b == ' ' || *b == '\t'))
+                    b++, blen--;
+                while (blen && (b[blen - 1] == ' ' || b[blen - 1] == '\t'))
+                    blen--;
+                if (blen && !api_cors_origin_ok(b, blen)) {
+                    fprintf(err,
+                            "mapigw: %s: expected origins like http://host:port separated by "
+                            "commas, got '%.*s'\n",
+                            raw[i].source, (int)blen, b);
+                    return false;
+                }
+                p += len;
+                if (*p == ',')
+                    p++;
+            }
+            cfg->cors_origins = v;
+            break;
+        }
         case OPT_LOG_FORMAT:
             if (strcmp(v, "json") == 0) {
                 cfg->log_fmt = LOG_FORMAT_JSON;

@@ -241,6 +241,11 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
         .client_addr = rs->client,
         .headers_too_large = rs->headers_too_large,
         .url_too_long = rs->url_too_long,
+        .origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"),
+        .ac_request_method =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method"),
+        .ac_request_headers =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Headers"),
     };
     api_response resp;
     memset(&resp, 0, sizeof resp);

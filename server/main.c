@@ -38,6 +38,23 @@
 extern const char mapigw_openapi_yaml[];
 extern const size_t mapigw_openapi_yaml_len;
 
+/* Generated from web/ and the built API docs (scripts/embed.sh,
+ * scripts/build-docs.sh; see the Makefile). Weak: a binary linked without
+ * them still works, and their paths answer 404. */
+#define WEB_ASSET(sym)                                                                             \
+    extern const char sym[] __attribute__((weak));                                                 \
+    extern const size_t sym##_len __attribute__((weak));
+WEB_ASSET(mapigw_console_html)
+WEB_ASSET(mapigw_console_js)
+WEB_ASSET(mapigw_console_css)
+WEB_ASSET(mapigw_docs_html)
+WEB_ASSET(mapigw_docs_init_js)
+WEB_ASSET(mapigw_redoc_js)
+#define WEB_ASSET_ENTRY(name, sym)                                                                 \
+    {                                                                                              \
+        name, sym, &sym##_len ? sym##_len : 0                                                      \
+    }
+
 /* How long a graceful stop waits for requests being served, at most. */
 #define SHUTDOWN_GRACE_MAX_S 10u
 
@@ -228,6 +245,16 @@ static int run(const config *cfg)
         return 1;
     }
 
+    static api_asset assets[6];
+    const api_asset found[] = {
+        WEB_ASSET_ENTRY("console.html", mapigw_console_html),
+        WEB_ASSET_ENTRY("console.js", mapigw_console_js),
+        WEB_ASSET_ENTRY("console.css", mapigw_console_css),
+        WEB_ASSET_ENTRY("docs.html", mapigw_docs_html),
+        WEB_ASSET_ENTRY("docs-init.js", mapigw_docs_init_js),
+        WEB_ASSET_ENTRY("redoc.standalone.js", mapigw_redoc_js),
+    };
+    memcpy(assets, found, sizeof assets);
     api_config acfg = {
         .admin_key = cfg->admin_key,
         .max_body_bytes = cfg->max_body_bytes,
@@ -241,12 +268,19 @@ static int run(const config *cfg)
         core_free(c);
         return 1;
     }
+    api_set_assets(a, assets, sizeof assets / sizeof assets[0]);
     api_set_limits(a, &(api_limits){
                           .max_header_bytes = cfg->max_header_bytes,
                           .max_url_bytes = cfg->max_url_bytes,
                           .max_json_depth = cfg->max_json_depth,
                           .max_json_string = cfg->max_json_string,
                       });
+    if (!api_set_cors(a, cfg->cors_origins)) {
+        fprintf(stderr, "mapigw: out of memory\n");
+        api_free(a);
+        core_free(c);
+        return 1;
+    }
 
     httpd_config hcfg = {
         .listen = cfg->listen,
