@@ -119,6 +119,7 @@ test-variant: $(BIN) $(UNIT_BIN) $(BB_BIN)
 	  $(BB_BIN) --jobs $(JOBS) 2>&1 | tee $(BUILD)/test-logs/blackbox.out; test $${PIPESTATUS[0]} -eq 0
 	@$(MAKE) --no-print-directory check-logs
 	@scripts/check-secrets.sh $(BUILD)/test-logs
+	@scripts/validate-responses.sh $(BUILD)/test-logs
 
 check-logs:
 	@if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' \
@@ -170,4 +171,4 @@ format:
 	clang-format -i session-core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
 
 SHELL := /bin/bash
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/image -prune -o -name '*.d' -type f -print 2>/dev/null)

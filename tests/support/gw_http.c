@@ -4,10 +4,14 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define GW_REQUEST_TIMEOUT_MS 15000L
 
@@ -100,6 +104,65 @@ static bool has_header(const char *const *headers, const char *name)
     return false;
 }
 
+/* ---------------------------------------------------------------- recording */
+
+/* Bodies larger than this are recorded without their text. */
+#define GW_RECORD_MAX_BODY (1024u * 1024u)
+
+/* When MAPIGW_TEST_LOGS is set, appends one JSON line describing the response
+ * to $MAPIGW_TEST_LOGS/responses.jsonl, for scripts/validate-responses.sh
+ * (which checks it against openapi.yaml):
+ *   {"method","path" (no query),"status","content_type","body"}
+ * "body" is the body as a string, or null with "body_skipped" saying why (over
+ * 1 MiB, an event stream, not UTF-8). Request headers are never recorded (they
+ * carry tokens and passwords); a response body holds a token only in POST
+ * /sessions 201, so the file is created 0600 (it stays under build/). Each line
+ * is one write() on an O_APPEND descriptor, so parallel test processes do not
+ * interleave. Responses that never arrived (status 0) are not recorded. */
+static void record_response(const char *method, const char *path, const gw_resp *resp)
+{
+    const char *dir = getenv("MAPIGW_TEST_LOGS");
+    if (!dir || !*dir || resp->status == 0)
+        return;
+    const char *ct = gw_header(resp, "Content-Type");
+    json_t *o = json_object();
+    cr_assert(o != NULL);
+    json_object_set_new(o, "method", json_string(method));
+    json_object_set_new(o, "path", json_stringn(path, strcspn(path, "?#")));
+    json_object_set_new(o, "status", json_integer(resp->status));
+    json_object_set_new(o, "content_type", ct ? json_string(ct) : json_null());
+    const char *skipped = NULL;
+    json_t *body = NULL;
+    if (ct && strncasecmp(ct, "text/event-stream", 17) == 0)
+        skipped = "event-stream";
+    else if (resp->body_len > GW_RECORD_MAX_BODY)
+        skipped = "over 1 MiB";
+    else if (!(body = json_stringn(resp->body, resp->body_len)))
+        skipped = "not UTF-8";
+    json_object_set_new(o, "body", body ? body : json_null());
+    if (skipped)
+        json_object_set_new(o, "body_skipped", json_string(skipped));
+    char *line = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    cr_assert(line != NULL, "recording %s %s: json_dumps failed", method, path);
+    size_t len = strlen(line);
+    line[len++] = '\n'; /* replaces the NUL: written with its length */
+
+    char file[PATH_MAX];
+    int n = snprintf(file, sizeof file, "%s/responses.jsonl", dir);
+    cr_assert(n > 0 && (size_t)n < sizeof file, "MAPIGW_TEST_LOGS too long");
+    int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert(fd >= 0, "open %s: %s", file, strerror(errno));
+    ssize_t w;
+    do
+        w = write(fd, line, len);
+    while (w < 0 && errno == EINTR);
+    int saved = errno;
+    close(fd);
+    free(line);
+    cr_assert(w == (ssize_t)len, "write %s: %s", file, w < 0 ? strerror(saved) : "short write");
+}
+
 long gw_request_n(gw *g, const char *method, const char *path, const char *const *headers,
                   const char *body, size_t body_len, gw_resp *resp)
 {
@@ -165,6 +228,7 @@ long gw_request_n(gw *g, const char *method, const char *path, const char *const
         json_error_t err;
         resp->json = json_loadb(resp->body, resp->body_len, 0, &err);
     }
+    record_response(method, path, resp);
     if (resp->json && json_is_object(resp->json)) {
         const char *tok = gw_jstr(resp->json, "token");
         if (tok)
