@@ -54,7 +54,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
 .PHONY: all build deps run test test-variant check-logs lint-openapi bench clean format \
-        fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test
+        fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
 
@@ -146,6 +146,9 @@ valgrind-suites:           # black-box suites with the gateway under valgrind me
 	@scripts/valgrind-suites.sh
 analyze:                   # cppcheck and gcc -fanalyzer
 	@scripts/analyze.sh
+image-test:                # container image: lint, debootstrap base, buildah build, podman run, curl checks (root)
+	@tests/docker/lint.sh
+	@scripts/image-test.sh
 browser-test:              # the console, the docs and CORS in headless Chromium (playwright-core)
 	@scripts/lint-openapi.sh >/dev/null
 	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
