@@ -5,9 +5,9 @@
  * the kind's own (void *). Adding a kind means one new provider_<kind>.c and one
  * line in provider.c's table.
  *
- * Threading: the session serialises calls on one instance (its lock is held
- * around every call), so a kind needs no locking of its own for its state.
- * Different instances run concurrently. Calls may block on the file system or
+ * Threading: calls on one instance are serialised by the core (the session's
+ * lock, and the instance's own for shared instances), so a kind needs no
+ * locking of its own for its state. Different instances run concurrently. Calls may block on the file system or
  * the network; network kinds bound every call with a timeout.
  */
 #pragma once
@@ -17,6 +17,7 @@
 #include "mapi_object.h"
 #include "profile.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,11 @@ typedef struct provider_ops {
     const char *dll_name;         /* PR_PROVIDER_DLL_NAME, never with a "32" suffix */
     const char *provider_display; /* PR_PROVIDER_DISPLAY: the vendor */
     uint32_t resource_methods;    /* STATUS_VALIDATE_STATE | ... the kind implements */
+    /* One instance may serve every session of a profile (provider_inst.h):
+     * the state holds nothing of one session's (no connection, no
+     * credential) and logon ignores everything in provider_logon_args but
+     * the uid, which is the same for every session of the profile. */
+    bool shared_instance;
     /* Settings without which the kind is unconfigured (NULL-terminated);
      * the profiles loader warns about each one that is missing. */
     const char *const *required_settings;

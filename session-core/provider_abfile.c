@@ -511,6 +511,7 @@ static const char *const REQUIRED_SETTINGS[] = {"path", NULL};
 
 const provider_ops PROVIDER_ABFILE = {
     .kind = "abfile",
+    .shared_instance = true,
     .resource_type = MAPI_AB_PROVIDER,
     .dll_name = "mgwab",
     .provider_display = "mapigw",

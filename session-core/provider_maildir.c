@@ -200,6 +200,7 @@ static const char *const REQUIRED_SETTINGS[] = {"path", NULL};
 
 const provider_ops PROVIDER_MAILDIR = {
     .kind = "maildir",
+    .shared_instance = true,
     .resource_type = MAPI_STORE_PROVIDER,
     .dll_name = "mgwmdir",
     .provider_display = "mapigw",

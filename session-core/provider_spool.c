@@ -303,6 +303,7 @@ static const char *const REQUIRED_SETTINGS[] = {"path", "deliver_to", NULL};
 
 const provider_ops PROVIDER_SPOOL = {
     .kind = "spool",
+    .shared_instance = true,
     .resource_type = MAPI_TRANSPORT_PROVIDER,
     .dll_name = "mgwspool",
     .provider_display = "mapigw",

@@ -2,12 +2,62 @@
  * the IMAPIStatus methods. Registry bookkeeping lives in registry.c. */
 #include "session_internal.h"
 
-#include "analyzer.h"
 #include "identity.h"
 #include "mapi_flags.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Locks of sessions without their own: enough that two busy sessions rarely
+ * share one, few enough to cost nothing per session. */
+#define LOCK_POOL_SIZE 1024
+#define MI PTHREAD_MUTEX_INITIALIZER
+#define MI4 MI, MI, MI, MI
+#define MI16 MI4, MI4, MI4, MI4
+#define MI64 MI16, MI16, MI16, MI16
+#define MI256 MI64, MI64, MI64, MI64
+static pthread_mutex_t lock_pool[LOCK_POOL_SIZE] = {MI256, MI256, MI256, MI256};
+static pthread_mutex_t ev_lock_pool[LOCK_POOL_SIZE] = {MI256, MI256, MI256, MI256};
+
+/* Serials make instance keys unique while the process lives
+ * (mapi-session.md 4): a key is the serial and the row's index. */
+static atomic_uint_fast64_t next_serial = 1;
+#define ROW_INDEX_BITS 16
+
+void session_lock(session *s)
+{
+    pthread_mutex_lock(s->own_lock ? s->own_lock : &lock_pool[s->serial % LOCK_POOL_SIZE]);
+}
+
+void session_unlock(session *s)
+{
+    pthread_mutex_unlock(s->own_lock ? s->own_lock : &lock_pool[s->serial % LOCK_POOL_SIZE]);
+}
+
+void session_ev_lock(session *s) { pthread_mutex_lock(&ev_lock_pool[s->serial % LOCK_POOL_SIZE]); }
+
+void session_ev_unlock(session *s)
+{
+    pthread_mutex_unlock(&ev_lock_pool[s->serial % LOCK_POOL_SIZE]);
+}
+
+/* Whether some provider of p will be the session's own (provider_inst.h):
+ * then its calls may block and the session needs a lock of its own. */
+static bool has_own_providers(const profile *p)
+{
+    bool upstream = profile_auth(p) == PROFILE_AUTH_UPSTREAM;
+    for (size_t i = 0; i < profile_service_count(p); i++) {
+        const service_config *svc = profile_service(p, i);
+        for (size_t j = 0; j < service_provider_count(svc); j++) {
+            const provider_config *cfg = service_provider(svc, j);
+            const provider_ops *ops = provider_kind_find(provider_config_kind(cfg));
+            if (!ops || !ops->shared_instance ||
+                (upstream && (provider_config_resource_flags(cfg) & STATUS_PRIMARY_IDENTITY)))
+                return true;
+        }
+    }
+    return false;
+}
 
 HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
                        unsigned idle_timeout_s, unsigned lifetime_s, time_t now, session **out)
@@ -20,16 +70,16 @@ HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
         free(s);
         return hr;
     }
-    if (pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s);
-        return MAPI_E_NOT_ENOUGH_RESOURCES;
-    }
-    if (pthread_mutex_init(&s->ev_lock, NULL) != 0) {
-        pthread_mutex_destroy(&s->lock);
-        free(s);
-        return MAPI_E_NOT_ENOUGH_RESOURCES;
+    if (has_own_providers(p)) {
+        s->own_lock = malloc(sizeof *s->own_lock);
+        if (!s->own_lock || pthread_mutex_init(s->own_lock, NULL) != 0) {
+            free(s->own_lock);
+            free(s);
+            return MAPI_E_NOT_ENOUGH_RESOURCES;
+        }
     }
     atomic_init(&s->refs, 1);
+    s->serial = atomic_fetch_add(&next_serial, 1);
     s->store = profile_store_ref(store);
     s->profile = p;
     s->flags = flags;
@@ -51,26 +101,50 @@ session *session_ref(session *s)
     return s;
 }
 
-static void logoff_providers(session *s)
-{
-    for (size_t i = 0; i < s->provider_count; i++)
-        s->providers[i].ops->logoff(s->providers[i].state);
-    free(s->providers);
-    s->providers = NULL;
-    s->provider_count = 0;
-}
-
 void session_unref(session *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
-    logoff_providers(s);
-    status_table t = {s->rows, s->row_count, 0};
-    status_table_free(&t);
-    pthread_mutex_destroy(&s->ev_lock);
-    pthread_mutex_destroy(&s->lock);
+    view_unref(s->view);
+    if (s->own_lock) {
+        pthread_mutex_destroy(s->own_lock);
+        free(s->own_lock);
+    }
     profile_store_unref(s->store);
     free(s);
+}
+
+static const session_view EMPTY_VIEW;
+
+const session_view *session_view_of(const session *s) { return s->view ? s->view : &EMPTY_VIEW; }
+
+void session_row_key(const session *s, size_t i, uint8_t ik[STATUS_INSTANCE_KEY_LEN])
+{
+    uint64_t k = s->serial << ROW_INDEX_BITS | (uint64_t)i;
+    for (int b = STATUS_INSTANCE_KEY_LEN - 1; b >= 0; b--) {
+        ik[b] = (uint8_t)(k & 0xFF);
+        k >>= 8;
+    }
+}
+
+size_t session_row_index(const session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN])
+{
+    uint64_t k = 0;
+    for (int b = 0; b < STATUS_INSTANCE_KEY_LEN; b++)
+        k = k << 8 | ik[b];
+    size_t i = (size_t)(k & ((1u << ROW_INDEX_BITS) - 1));
+    if (k >> ROW_INDEX_BITS != s->serial || i >= session_view_of(s)->row_count)
+        return SIZE_MAX;
+    return i;
+}
+
+int session_row_copy(const session *s, size_t i, status_row *dst)
+{
+    if (status_row_copy(dst, &session_view_of(s)->rows[i]) != 0)
+        return -1;
+    session_row_key(s, i, dst->instance_key);
+    memcpy(dst->entry_id + 4 + MAPIUID_LEN, dst->instance_key, STATUS_INSTANCE_KEY_LEN);
+    return 0;
 }
 
 const char *session_id(const session *s) { return s->id; }
@@ -100,10 +174,12 @@ void session_end(session *s, const char *reason)
         return;
     /* Subscribers hear why before the providers go (fnevCriticalError). */
     session_events_end(s, reason);
-    pthread_mutex_lock(&s->lock);
-    logoff_providers(s);
+    session_lock(s);
+    session_view *v = s->view;
+    s->view = NULL;
     s->version++;
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
+    view_unref(v); /* the last session of a shared instance logs it off */
 }
 
 /* ---- the table and its objects ------------------------------------------- */
@@ -111,22 +187,23 @@ void session_end(session *s, const char *reason)
 HRESULT session_status_table(session *s, status_table *out)
 {
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&s->lock);
+    session_lock(s);
+    const session_view *v = session_view_of(s);
     HRESULT hr = S_OK;
     if (atomic_load(&s->ended)) {
         hr = MAPI_E_END_OF_SESSION;
-    } else if (!(out->rows = calloc(s->row_count ? s->row_count : 1, sizeof *out->rows))) {
+    } else if (!(out->rows = calloc(v->row_count ? v->row_count : 1, sizeof *out->rows))) {
         hr = MAPI_E_NOT_ENOUGH_MEMORY;
     } else {
-        for (size_t i = 0; i < s->row_count && HR_SUCCEEDED(hr); i++) {
-            if (status_row_copy(&out->rows[i], &s->rows[i]) != 0)
+        for (size_t i = 0; i < v->row_count && HR_SUCCEEDED(hr); i++) {
+            if (session_row_copy(s, i, &out->rows[i]) != 0)
                 hr = MAPI_E_NOT_ENOUGH_MEMORY;
             else
                 out->count++;
         }
         out->version = s->version;
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     if (HR_FAILED(hr))
         status_table_free(out);
     return hr;
@@ -134,100 +211,107 @@ HRESULT session_status_table(session *s, status_table *out)
 
 uint64_t session_status_version(session *s)
 {
-    pthread_mutex_lock(&s->lock);
+    session_lock(s);
     uint64_t v = s->version;
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     return v;
-}
-
-static status_row *find_row(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN])
-{
-    for (size_t i = 0; i < s->row_count; i++)
-        if (memcmp(s->rows[i].instance_key, ik, STATUS_INSTANCE_KEY_LEN) == 0)
-            return &s->rows[i];
-    return NULL;
 }
 
 HRESULT session_status_row(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN], status_row *out)
 {
-    pthread_mutex_lock(&s->lock);
+    session_lock(s);
     HRESULT hr = MAPI_E_NOT_FOUND;
-    status_row *row = find_row(s, ik);
+    size_t i = session_row_index(s, ik);
     if (atomic_load(&s->ended))
         hr = MAPI_E_END_OF_SESSION;
-    else if (row)
-        hr = status_row_copy(out, row) == 0 ? S_OK : MAPI_E_NOT_ENOUGH_MEMORY;
-    pthread_mutex_unlock(&s->lock);
+    else if (i != SIZE_MAX)
+        hr = session_row_copy(s, i, out) == 0 ? S_OK : MAPI_E_NOT_ENOUGH_MEMORY;
+    session_unlock(s);
     return hr;
 }
 
 HRESULT session_identity(session *s, identity *out)
 {
-    pthread_mutex_lock(&s->lock);
+    session_lock(s);
     HRESULT hr;
     if (atomic_load(&s->ended)) {
         hr = MAPI_E_END_OF_SESSION;
     } else {
-        status_table view = {s->rows, s->row_count, s->version};
+        const session_view *v = session_view_of(s);
+        status_table view = {v->rows, v->row_count, s->version};
         hr = identity_query(&view, out);
+        if (HR_SUCCEEDED(hr) && out->has_source) {
+            /* The view's rows carry their index as instance key. */
+            size_t i = out->source_instance_key[STATUS_INSTANCE_KEY_LEN - 2] << 8 |
+                       out->source_instance_key[STATUS_INSTANCE_KEY_LEN - 1];
+            session_row_key(s, i, out->source_instance_key);
+        }
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     return hr;
 }
 
 /* Re-reads every provider's status into its row; bumps the version when any
  * row changed, also when running out of memory half-way (the rows changed so
- * far stay changed). Called with the lock held.
- * The row owns the new text (session_unref frees the rows); the analyzer
- * reports it leaked wherever the loop goes next, so the whole function is
- * covered; see analyzer.h. */
-ANALYZER_STORE_FP_BEGIN
+ * far stay changed). Called with the session lock held. A shared view is
+ * copied before the first change and interned again after the last, so
+ * sessions whose rows change alike end up sharing one view again. */
 HRESULT session_refresh_rows(session *s)
 {
     bool changed = false;
     HRESULT hr = S_OK;
-    for (size_t i = 0; i < s->provider_count; i++) {
-        session_provider *sp = &s->providers[i];
-        status_row *row = &s->rows[sp->row];
+    for (size_t i = 0; s->view && i < s->view->provider_count; i++) {
         provider_status st;
-        sp->ops->status(sp->state, &st);
-        if (row->status_code == st.status_code && row->status_string &&
-            strcmp(row->status_string, st.status_string) == 0)
+        pinst_status(s->view->providers[i], &st);
+        const status_row *now = &s->view->rows[s->view->provider_row[i]];
+        if (now->status_code == st.status_code && now->status_string &&
+            strcmp(now->status_string, st.status_string) == 0)
             continue;
         char *text = strdup(st.status_string);
-        if (!text) {
+        if (!text || HR_FAILED(view_own(&s->view))) {
+            free(text);
             hr = MAPI_E_NOT_ENOUGH_MEMORY;
             break;
         }
+        size_t r = s->view->provider_row[i];
+        status_row *row = &s->view->rows[r];
         free(row->status_string);
         row->status_string = text;
         row->status_code = st.status_code;
         changed = true;
-        session_events_row_modified(s, row);
+        session_events_row_modified(s, r);
     }
+    if (s->view && !s->view->interned)
+        s->view = view_intern(s->view);
     if (changed)
         s->version++;
     return hr;
 }
-ANALYZER_STORE_FP_END
 
 void session_poll(session *s)
 {
-    pthread_mutex_lock(&s->lock);
+    session_lock(s);
     if (!atomic_load(&s->ended)) {
-        for (size_t i = 0; i < s->provider_count; i++)
-            if (s->providers[i].ops->poll)
-                s->providers[i].ops->poll(s->providers[i].state);
+        const session_view *v = session_view_of(s);
+        for (size_t i = 0; i < v->provider_count; i++) {
+            provider_inst *pi = v->providers[i];
+            if (!pi->ops->poll)
+                continue;
+            pinst_lock(pi);
+            pi->ops->poll(pi->state);
+            pinst_unlock(pi);
+        }
         (void)session_refresh_rows(s); /* out of memory: the next poll tries again */
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
 }
 
-static session_provider *row_provider(session *s, const status_row *row)
+/* The provider behind row r, or NULL for MAPI's own rows. */
+static provider_inst *row_provider(const session_view *v, size_t r)
 {
-    for (size_t i = 0; i < s->provider_count; i++)
-        if (&s->rows[s->providers[i].row] == row)
-            return &s->providers[i];
+    for (size_t i = 0; i < v->provider_count; i++)
+        if (v->provider_row[i] == r)
+            return v->providers[i];
     return NULL;
 }
 
@@ -240,36 +324,46 @@ typedef struct {
     const char *new_password;
 } method_call;
 
+static HRESULT call_provider(provider_inst *pi, const method_call *call)
+{
+    HRESULT hr = MAPI_E_NO_SUPPORT;
+    pinst_lock(pi);
+    if (call->method == M_VALIDATE && pi->ops->validate_state)
+        hr = pi->ops->validate_state(pi->state, call->flags);
+    else if (call->method == M_FLUSH && pi->ops->flush_queues)
+        hr = pi->ops->flush_queues(pi->state, call->flags);
+    pinst_unlock(pi);
+    return hr;
+}
+
 /* Runs a method on every provider of one type (the subsystem and spooler
  * act on the providers behind them); the first failure wins. */
-static HRESULT for_providers(session *s, uint32_t type, const method_call *call)
+static HRESULT for_providers(const session_view *v, uint32_t type, const method_call *call)
 {
     HRESULT first = S_OK;
-    for (size_t i = 0; i < s->provider_count; i++) {
-        session_provider *sp = &s->providers[i];
-        if (type && sp->ops->resource_type != type)
+    for (size_t i = 0; i < v->provider_count; i++) {
+        provider_inst *pi = v->providers[i];
+        if (type && pi->ops->resource_type != type)
             continue;
-        HRESULT hr = S_OK;
-        if (call->method == M_VALIDATE && sp->ops->validate_state)
-            hr = sp->ops->validate_state(sp->state, call->flags);
-        else if (call->method == M_FLUSH && sp->ops->flush_queues)
-            hr = sp->ops->flush_queues(sp->state, call->flags);
+        if ((call->method == M_VALIDATE && !pi->ops->validate_state) ||
+            (call->method == M_FLUSH && !pi->ops->flush_queues))
+            continue;
+        HRESULT hr = call_provider(pi, call);
         if (HR_FAILED(hr) && first == S_OK)
             first = hr;
     }
     return first;
 }
 
-static HRESULT run_method(session *s, status_row *row, const method_call *call)
+static HRESULT run_method(session *s, size_t r, const method_call *call)
 {
-    session_provider *sp = row_provider(s, row);
-    if (sp) {
+    const session_view *v = session_view_of(s);
+    provider_inst *pi = row_provider(v, r);
+    if (pi) {
         switch (call->method) {
         case M_VALIDATE:
-            return sp->ops->validate_state(sp->state, call->flags);
         case M_FLUSH:
-            return sp->ops->flush_queues ? sp->ops->flush_queues(sp->state, call->flags)
-                                         : MAPI_E_NO_SUPPORT;
+            return call_provider(pi, call);
         case M_PASSWORD:
             return profile_change_password(s->profile, call->old_password, call->new_password);
         case M_SETTINGS:
@@ -280,11 +374,11 @@ static HRESULT run_method(session *s, status_row *row, const method_call *call)
     /* MAPI's own objects: the subsystem checks every provider, the spooler
      * logs every transport on again and flushes them all, the address book has
      * only its profile section to check. */
-    if (call->method == M_VALIDATE && row->resource_type == MAPI_SUBSYSTEM)
-        return for_providers(s, 0, call);
-    if (row->resource_type == MAPI_SPOOLER &&
-        (call->method == M_VALIDATE || call->method == M_FLUSH))
-        return for_providers(s, MAPI_TRANSPORT_PROVIDER, call);
+    uint32_t type = v->rows[r].resource_type;
+    if (call->method == M_VALIDATE && type == MAPI_SUBSYSTEM)
+        return for_providers(v, 0, call);
+    if (type == MAPI_SPOOLER && (call->method == M_VALIDATE || call->method == M_FLUSH))
+        return for_providers(v, MAPI_TRANSPORT_PROVIDER, call);
     if (call->method == M_VALIDATE)
         return S_OK;
     return MAPI_E_NO_SUPPORT;
@@ -294,19 +388,24 @@ static HRESULT run_method(session *s, status_row *row, const method_call *call)
  * it in progress; subscribers are told when it starts (the transports' rows
  * with STATUS_OUTBOUND_FLUSH) and, through the refresh afterwards, when it
  * ends. */
-static void announce_flush(session *s, const status_row *target)
+static HRESULT announce_flush(session *s, size_t target)
 {
-    for (size_t i = 0; i < s->provider_count; i++) {
-        session_provider *sp = &s->providers[i];
-        status_row *row = &s->rows[sp->row];
-        bool affected = row == target || (target->resource_type == MAPI_SPOOLER &&
-                                          sp->ops->resource_type == MAPI_TRANSPORT_PROVIDER);
-        if (!affected || !sp->ops->flush_queues || (row->status_code & STATUS_OUTBOUND_FLUSH))
+    uint32_t target_type = s->view->rows[target].resource_type;
+    for (size_t i = 0; i < s->view->provider_count; i++) {
+        provider_inst *pi = s->view->providers[i];
+        size_t r = s->view->provider_row[i];
+        bool affected = r == target || (target_type == MAPI_SPOOLER &&
+                                        pi->ops->resource_type == MAPI_TRANSPORT_PROVIDER);
+        if (!affected || !pi->ops->flush_queues ||
+            (s->view->rows[r].status_code & STATUS_OUTBOUND_FLUSH))
             continue;
-        row->status_code |= STATUS_OUTBOUND_FLUSH;
+        if (HR_FAILED(view_own(&s->view)))
+            return MAPI_E_NOT_ENOUGH_MEMORY;
+        s->view->rows[r].status_code |= STATUS_OUTBOUND_FLUSH;
         s->version++;
-        session_events_row_modified(s, row);
+        session_events_row_modified(s, r);
     }
+    return S_OK;
 }
 
 static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
@@ -316,33 +415,32 @@ static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_K
                                     STATUS_CHANGE_PASSWORD, STATUS_SETTINGS_DIALOG};
     static const mapi_name_set *const sets[] = {&MAPI_VALIDATE_FLAG_NAMES, &MAPI_FLUSH_FLAG_NAMES,
                                                 NULL, &MAPI_SETTINGS_FLAG_NAMES};
-    pthread_mutex_lock(&s->lock);
+    session_lock(s);
     HRESULT hr;
-    status_row *row = find_row(s, ik);
+    size_t r = session_row_index(s, ik);
     if (atomic_load(&s->ended))
         hr = MAPI_E_END_OF_SESSION;
-    else if (!row)
+    else if (r == SIZE_MAX)
         hr = MAPI_E_NOT_FOUND;
-    else if (!(row->resource_methods & bits[call->method]))
+    else if (!(s->view->rows[r].resource_methods & bits[call->method]))
         hr = MAPI_E_NO_SUPPORT; /* never call an object whose bit is clear */
     else if (sets[call->method] && !mapi_flags_known(sets[call->method], call->flags))
         hr = MAPI_E_UNKNOWN_FLAGS;
     else if (call->method == M_PASSWORD && call->flags & ~MAPI_UNICODE)
         hr = MAPI_E_UNKNOWN_FLAGS;
-    else {
-        if (call->method == M_FLUSH)
-            announce_flush(s, row);
-        hr = run_method(s, row, call);
-    }
-    if (row && hr != MAPI_E_END_OF_SESSION) {
+    else if (call->method == M_FLUSH && HR_FAILED(hr = announce_flush(s, r)))
+        ; /* out of memory before anything ran */
+    else
+        hr = run_method(s, r, call);
+    if (r != SIZE_MAX && hr != MAPI_E_END_OF_SESSION) {
         /* A failed flush or check changes what the provider shows too. */
         HRESULT rh = session_refresh_rows(s);
         if (HR_SUCCEEDED(hr) && HR_FAILED(rh))
             hr = rh;
     }
-    if (HR_SUCCEEDED(hr) && row_out && status_row_copy(row_out, row) != 0)
+    if (HR_SUCCEEDED(hr) && row_out && session_row_copy(s, r, row_out) != 0)
         hr = MAPI_E_NOT_ENOUGH_MEMORY;
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     return hr;
 }
 

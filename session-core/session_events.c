@@ -27,7 +27,7 @@ void session_event_clear(session_event *ev)
     memset(ev, 0, sizeof *ev);
 }
 
-/* Called with s->ev_lock held. Drops the oldest event when the reader is too
+/* Called with the events lock held. Drops the oldest event when the reader is too
  * slow: a status table event is superseded by later ones anyway. */
 static session_event *push(session_sub *sub)
 {
@@ -49,40 +49,40 @@ HRESULT session_advise(session *s, void (*wake)(void *ctx), void *ctx, session_s
         return MAPI_E_NOT_ENOUGH_MEMORY;
     sub->wake = wake;
     sub->ctx = ctx;
-    pthread_mutex_lock(&s->ev_lock);
+    session_ev_lock(s);
     if (atomic_load(&s->ended)) {
-        pthread_mutex_unlock(&s->ev_lock);
+        session_ev_unlock(s);
         free(sub);
         return MAPI_E_END_OF_SESSION;
     }
     sub->s = session_ref(s);
     sub->next = s->subs;
     s->subs = sub;
-    pthread_mutex_unlock(&s->ev_lock);
+    session_ev_unlock(s);
     *out = sub;
     return S_OK;
 }
 
-void session_events_row_modified(session *s, const status_row *row)
+void session_events_row_modified(session *s, size_t i)
 {
-    pthread_mutex_lock(&s->ev_lock);
+    session_ev_lock(s);
     for (session_sub *sub = s->subs; sub; sub = sub->next) {
         if (sub->closed)
             continue;
         session_event *ev = push(sub);
-        if (status_row_copy(&ev->row, row) != 0)
+        if (session_row_copy(s, i, &ev->row) != 0)
             continue; /* out of memory: this subscriber misses one change */
         ev->kind = SESSION_EVENT_TABLE_MODIFIED;
         sub->count++;
         if (sub->wake)
             sub->wake(sub->ctx);
     }
-    pthread_mutex_unlock(&s->ev_lock);
+    session_ev_unlock(s);
 }
 
 void session_events_end(session *s, const char *reason)
 {
-    pthread_mutex_lock(&s->ev_lock);
+    session_ev_lock(s);
     for (session_sub *sub = s->subs; sub; sub = sub->next) {
         if (sub->closed)
             continue;
@@ -94,14 +94,14 @@ void session_events_end(session *s, const char *reason)
         if (sub->wake)
             sub->wake(sub->ctx);
     }
-    pthread_mutex_unlock(&s->ev_lock);
+    session_ev_unlock(s);
 }
 
 HRESULT session_sub_next(session_sub *sub, session_event *ev)
 {
     session *s = sub->s;
     HRESULT hr;
-    pthread_mutex_lock(&s->ev_lock);
+    session_ev_lock(s);
     if (sub->count > 0) {
         *ev = sub->queue[sub->head];
         memset(&sub->queue[sub->head], 0, sizeof sub->queue[sub->head]);
@@ -113,7 +113,7 @@ HRESULT session_sub_next(session_sub *sub, session_event *ev)
          * never happens through session_end, but a closed queue is final). */
         hr = (sub->closed || atomic_load(&s->ended)) ? MAPI_E_END_OF_SESSION : MAPI_E_NOT_FOUND;
     }
-    pthread_mutex_unlock(&s->ev_lock);
+    session_ev_unlock(s);
     return hr;
 }
 
@@ -122,13 +122,13 @@ void session_unadvise(session_sub *sub)
     if (!sub)
         return;
     session *s = sub->s;
-    pthread_mutex_lock(&s->ev_lock);
+    session_ev_lock(s);
     for (session_sub **p = &s->subs; *p; p = &(*p)->next)
         if (*p == sub) {
             *p = sub->next;
             break;
         }
-    pthread_mutex_unlock(&s->ev_lock);
+    session_ev_unlock(s);
     while (sub->count > 0) {
         session_event_clear(&sub->queue[sub->head]);
         sub->head = (sub->head + 1) % SUB_QUEUE_MAX;

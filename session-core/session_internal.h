@@ -4,21 +4,13 @@
 #pragma once
 
 #include "htab.h"
-#include "provider.h"
+#include "provider_inst.h"
 #include "session.h"
+#include "session_view.h"
 #include "token.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
-
-typedef struct session_provider {
-    const provider_ops *ops;
-    const provider_config *cfg;
-    void *state;        /* the kind's, freed by ops->logoff */
-    size_t row;         /* index of its row in session.rows */
-    bool authenticates; /* checks logon passwords (profile auth "upstream") */
-    uint8_t uid[MAPIUID_LEN];
-} session_provider;
 
 extern const uint8_t SESSION_STATUS_UID[MAPIUID_LEN];
 
@@ -30,38 +22,63 @@ typedef struct session_handle {
     struct session_handle *next_in_session;
 } session_handle;
 
+/* An idle session is this struct, one handle and two hash-table slots: the
+ * providers and rows it logged on to are in a view it shares with sessions
+ * of the same profile (session_view.h), and its locks come from a pool
+ * unless it owns network connections. Keep it small: a million of them is
+ * a normal day (bench/RESULTS.md). */
 struct session {
     atomic_uint refs;
+    uint32_t flags;
     char id[SESSION_ID_LEN + 1];
+    atomic_bool ended;
+    atomic_bool shared;
     profile_store *store; /* reference: keeps profile alive */
     const profile *profile;
-    uint32_t flags;
     time_t created_at;
-    unsigned idle_timeout_s;
-    unsigned lifetime_s;
     atomic_llong last_used_at;
-    atomic_bool ended;
+    uint32_t idle_timeout_s;
+    uint32_t lifetime_s;
+    uint64_t serial; /* the high bits of its rows' instance keys */
 
     /* Registry-owned: changed only under the registry's lock. */
     htab_node by_id;
     session_handle *handles;
-    atomic_size_t handle_count;
-    atomic_bool shared;
+    atomic_uint handle_count;
 
-    /* Guarded by lock: the providers and the rows they feed. */
-    pthread_mutex_t lock;
-    session_provider *providers;
-    size_t provider_count;
-    status_row *rows;
-    size_t row_count;
+    /* Guarded by the session lock (session_lock). */
+    session_view *view; /* NULL until the providers logged on */
     uint64_t version;
-    size_t ab_failures; /* address-book providers lost at logon */
 
-    /* Subscriptions (session_events.c), under their own lock so that an
+    /* Subscriptions (session_events.c), under the events lock so that an
      * event can be queued from inside a provider call. */
-    pthread_mutex_t ev_lock;
     struct session_sub *subs;
+
+    /* The session's own lock when it has its own provider instances (their
+     * calls may block on the network for seconds, which must not stall
+     * other sessions); NULL: a lock of the pool. */
+    pthread_mutex_t *own_lock;
 };
+
+/* The session's lock: guards view and version, and serialises calls on its
+ * own provider instances. Never held while taking another session's. */
+void session_lock(session *s);
+void session_unlock(session *s);
+/* The events lock: guards subs. Taken after the session lock, never before. */
+void session_ev_lock(session *s);
+void session_ev_unlock(session *s);
+
+/* The view under the session's lock: never NULL (an empty one before the
+ * providers logged on). */
+const session_view *session_view_of(const session *s);
+
+/* Row i of the session's table as the caller's own copy, with the session's
+ * instance key and entry id. 0, or -1 when out of memory. */
+int session_row_copy(const session *s, size_t i, status_row *dst);
+/* The session's instance key of row i, and the row an instance key names
+ * (SIZE_MAX when none). */
+void session_row_key(const session *s, size_t i, uint8_t ik[STATUS_INSTANCE_KEY_LEN]);
+size_t session_row_index(const session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN]);
 
 /* A new session (one reference, no providers yet); takes a new reference to
  * store. */
@@ -83,13 +100,13 @@ HRESULT session_check_password(session *s, const char *password);
  * have dropped it. reason: a static string (session_event.reason). */
 void session_end(session *s, const char *reason);
 
-/* Queues a TABLE_MODIFIED event with a copy of row for every subscriber
- * (called with s->lock held, when a row changed). */
-void session_events_row_modified(session *s, const status_row *row);
+/* Queues a TABLE_MODIFIED event with a copy of row i for every subscriber
+ * (called with the session lock held, when the row changed). */
+void session_events_row_modified(session *s, size_t i);
 /* Queues the critical error and closes every subscription's queue. */
 void session_events_end(session *s, const char *reason);
 
-/* Re-reads every provider's status into its row (s->lock held); queues a
+/* Re-reads every provider's status into its row (session lock held); queues a
  * TABLE_MODIFIED event per changed row and bumps the version. */
 HRESULT session_refresh_rows(session *s);
 

@@ -14,26 +14,23 @@
 const uint8_t SESSION_STATUS_UID[MAPIUID_LEN] = {0x6D, 0x61, 0x70, 0x69, 0x67, 0x77, 0x2D, 0x73,
                                                  0x74, 0x61, 0x74, 0x75, 0x73, 0x00, 0x00, 0x01};
 
-/* Instance keys are never reused while the process lives (mapi-session.md 4). */
-static atomic_uint_fast64_t next_instance_key = 1;
-
-static void new_instance_key(status_row *row)
+/* A view's rows carry their own index as instance key; the session puts its
+ * serial in front when it hands a row out (session_row_copy). */
+static void local_instance_key(status_row *row, size_t index)
 {
-    uint64_t k = atomic_fetch_add(&next_instance_key, 1);
-    for (int i = STATUS_INSTANCE_KEY_LEN - 1; i >= 0; i--) {
-        row->instance_key[i] = (uint8_t)(k & 0xFF);
-        k >>= 8;
-    }
+    memset(row->instance_key, 0, STATUS_INSTANCE_KEY_LEN);
+    row->instance_key[STATUS_INSTANCE_KEY_LEN - 2] = (uint8_t)(index >> 8);
+    row->instance_key[STATUS_INSTANCE_KEY_LEN - 1] = (uint8_t)index;
     memset(row->entry_id, 0, 4);
     memcpy(row->entry_id + 4, SESSION_STATUS_UID, MAPIUID_LEN);
     memcpy(row->entry_id + 20, row->instance_key, STATUS_INSTANCE_KEY_LEN);
 }
 
-static HRESULT mapi_row(status_row *row, const char *display, const char *dll, uint32_t type,
-                        uint32_t methods, uint32_t code, const char *text)
+static HRESULT mapi_row(status_row *row, size_t index, const char *display, const char *dll,
+                        uint32_t type, uint32_t methods, uint32_t code, const char *text)
 {
     memset(row, 0, sizeof *row);
-    new_instance_key(row);
+    local_instance_key(row, index);
     row->object_type = MAPI_STATUS;
     /* The row owns the copies, also on failure (session_unref frees every
      * row with status_table_free); see analyzer.h. */
@@ -67,13 +64,15 @@ static HRESULT take_or_copy(char **to, char **from, const char *fallback)
 
 /* PR_IDENTITY_*: what the provider supplies, completed by its configuration.
  * A provider sets all three or none (mapi-session.md 3). */
-static HRESULT identity_columns(const session_provider *sp, status_row *row)
+static HRESULT identity_columns(provider_inst *pi, status_row *row)
 {
-    const provider_config *cfg = sp->cfg;
+    const provider_config *cfg = pi->cfg;
     provider_identity pid;
     memset(&pid, 0, sizeof pid);
-    if (sp->ops->identity && sp->ops->identity(sp->state, cfg, &pid) != S_OK)
+    pinst_lock(pi);
+    if (pi->ops->identity && pi->ops->identity(pi->state, cfg, &pid) != S_OK)
         memset(&pid, 0, sizeof pid);
+    pinst_unlock(pi);
     HRESULT hr =
         take_or_copy(&row->identity_display, &pid.display, provider_config_identity_display(cfg));
     if (HR_SUCCEEDED(hr))
@@ -97,11 +96,11 @@ static HRESULT identity_columns(const session_provider *sp, status_row *row)
                             &row->identity_search_key, &row->identity_search_key_len);
 }
 
-static HRESULT provider_row(const session *s, const session_provider *sp, status_row *row)
+static HRESULT provider_row(const session *s, provider_inst *sp, size_t index, status_row *row)
 {
     const provider_config *cfg = sp->cfg;
     memset(row, 0, sizeof *row);
-    new_instance_key(row);
+    local_instance_key(row, index);
     row->object_type = MAPI_STATUS;
     row->display_name = strdup(provider_config_display_name(cfg));
     row->provider_display = strdup(sp->ops->provider_display);
@@ -117,7 +116,7 @@ static HRESULT provider_row(const session *s, const session_provider *sp, status
         row->resource_methods |= STATUS_CHANGE_PASSWORD;
 
     provider_status st;
-    sp->ops->status(sp->state, &st);
+    pinst_status(sp, &st);
     row->status_code = st.status_code;
     row->status_string = strdup(st.status_string);
     if (!row->status_string)
@@ -127,7 +126,7 @@ static HRESULT provider_row(const session *s, const session_provider *sp, status
 
 typedef struct {
     const provider_ops *ops;
-    void *state;
+    provider_inst *inst; /* while up */
     bool up;
     bool authenticates; /* gets the logon password (profile auth "upstream") */
     uint8_t uid[MAPIUID_LEN];
@@ -159,12 +158,12 @@ static logon_outcome logon_one(logon_run *run, pending_provider *pp, const provi
     args.password = pp->authenticates ? run->password : NULL;
     args.logon_flags = run->s->flags;
     memcpy(args.uid, pp->uid, MAPIUID_LEN);
-    HRESULT hr = pp->ops->logon(cfg, &args, &pp->state);
+    HRESULT hr = pinst_logon(pp->ops, cfg, &args, pp->authenticates, &pp->inst);
     /* MAPI runs the service's configuration entry point and retries once; we
      * have no configuration UI, so the retry sees the same settings unless the
      * provider created what it lacked. */
     if (hr == MAPI_E_UNCONFIGURED)
-        hr = pp->ops->logon(cfg, &args, &pp->state);
+        hr = pinst_logon(pp->ops, cfg, &args, pp->authenticates, &pp->inst);
     *hr_out = hr;
     if (hr == S_OK)
         return LOGON_OK;
@@ -204,7 +203,8 @@ static void logon_pass(logon_run *run, uint32_t type)
                 run->disabled[i] = true;
                 for (size_t k = 0; k < service_provider_count(svc); k++)
                     if (run->pend[i][k].up) {
-                        run->pend[i][k].ops->logoff(run->pend[i][k].state);
+                        pinst_unref(run->pend[i][k].inst);
+                        run->pend[i][k].inst = NULL;
                         run->pend[i][k].up = false;
                     }
             }
@@ -212,34 +212,38 @@ static void logon_pass(logon_run *run, uint32_t type)
     }
 }
 
-static HRESULT build_rows(session *s, pending_provider **pend)
+/* The session's view: MAPI's own rows, then one per provider that logged
+ * on; the view takes the pending instances. */
+static HRESULT build_view(session *s, pending_provider **pend, size_t ab_failures,
+                          session_view **out)
 {
     const profile *p = s->profile;
     size_t up = 0;
     for (size_t i = 0; i < profile_service_count(p); i++)
         for (size_t j = 0; j < service_provider_count(profile_service(p, i)); j++)
             up += pend[i][j].up;
-
-    s->providers = calloc(up ? up : 1, sizeof *s->providers);
-    s->rows = calloc(3 + up, sizeof *s->rows);
-    if (!s->providers || !s->rows)
+    if (3 + up > UINT16_MAX)
+        return MAPI_E_NOT_ENOUGH_RESOURCES; /* instance keys have 16 bits for the row */
+    session_view *v = *out = view_new(up, 3 + up);
+    if (!v)
         return MAPI_E_NOT_ENOUGH_MEMORY;
+    v->ab_failures = ab_failures;
 
     bool no_mail = s->flags & MAPI_NO_MAIL;
-    HRESULT hr = mapi_row(&s->rows[0], "MAPI Subsystem", "MAPI", MAPI_SUBSYSTEM,
+    HRESULT hr = mapi_row(&v->rows[0], 0, "MAPI Subsystem", "MAPI", MAPI_SUBSYSTEM,
                           STATUS_VALIDATE_STATE, STATUS_AVAILABLE, "Available");
-    s->row_count = 1;
+    v->row_count = 1;
     if (HR_SUCCEEDED(hr)) {
-        hr = mapi_row(&s->rows[1], "MAPI Spooler", "MAPISP", MAPI_SPOOLER,
+        hr = mapi_row(&v->rows[1], 1, "MAPI Spooler", "MAPISP", MAPI_SPOOLER,
                       STATUS_VALIDATE_STATE | STATUS_FLUSH_QUEUES,
                       no_mail ? STATUS_FAILURE : STATUS_AVAILABLE,
                       no_mail ? "Not started: MAPI_NO_MAIL session" : "Available");
-        s->row_count = 2;
+        v->row_count = 2;
     }
     if (HR_SUCCEEDED(hr)) {
-        hr = mapi_row(&s->rows[2], "MAPI Address Book", "MAPIAB", MAPI_AB, STATUS_VALIDATE_STATE,
-                      STATUS_AVAILABLE, "Available");
-        s->row_count = 3;
+        hr = mapi_row(&v->rows[2], 2, "MAPI Address Book", "MAPIAB", MAPI_AB,
+                      STATUS_VALIDATE_STATE, STATUS_AVAILABLE, "Available");
+        v->row_count = 3;
     }
     for (size_t i = 0; i < profile_service_count(p) && HR_SUCCEEDED(hr); i++) {
         const service_config *svc = profile_service(p, i);
@@ -247,20 +251,17 @@ static HRESULT build_rows(session *s, pending_provider **pend)
             pending_provider *pp = &pend[i][j];
             if (!pp->up)
                 continue;
-            session_provider *sp = &s->providers[s->provider_count++];
-            sp->ops = pp->ops;
-            sp->cfg = service_provider(svc, j);
-            sp->state = pp->state;
-            sp->row = s->row_count;
-            sp->authenticates = pp->authenticates;
-            memcpy(sp->uid, pp->uid, MAPIUID_LEN);
-            pp->up = false; /* the session owns it now */
-            hr = provider_row(s, sp, &s->rows[s->row_count]);
-            s->row_count++;
+            size_t k = v->provider_count++;
+            v->providers[k] = pp->inst; /* the view owns it now */
+            v->provider_row[k] = v->row_count;
+            pp->inst = NULL;
+            pp->up = false;
+            hr = provider_row(s, v->providers[k], v->row_count, &v->rows[v->row_count]);
+            v->row_count++;
         }
     }
-    for (size_t r = 0; r < s->row_count; r++)
-        s->rows[r].row_id = (uint32_t)r;
+    for (size_t r = 0; r < v->row_count; r++)
+        v->rows[r].row_id = (uint32_t)r;
     return hr;
 }
 
@@ -309,16 +310,21 @@ HRESULT session_logon_providers(session *s, const char *password)
             logon_pass(&run, MAPI_TRANSPORT_PROVIDER);
         hr = run.fatal;
     }
+    session_view *v = NULL;
+    if (HR_SUCCEEDED(hr))
+        hr = build_view(s, run.pend, run.ab_failures, &v);
     if (HR_SUCCEEDED(hr)) {
-        pthread_mutex_lock(&s->lock);
-        s->ab_failures = run.ab_failures;
-        hr = build_rows(s, run.pend);
-        pthread_mutex_unlock(&s->lock);
+        v = view_intern(v);
+        session_lock(s);
+        s->view = v;
+        session_unlock(s);
+    } else {
+        view_unref(v);
     }
     for (size_t i = 0; run.pend && i < nsvc; i++) {
         for (size_t j = 0; run.pend[i] && j < service_provider_count(profile_service(p, i)); j++)
             if (run.pend[i][j].up)
-                run.pend[i][j].ops->logoff(run.pend[i][j].state);
+                pinst_unref(run.pend[i][j].inst);
         free(run.pend[i]);
     }
     free(run.pend);
@@ -329,14 +335,15 @@ HRESULT session_logon_providers(session *s, const char *password)
 HRESULT session_check_password(session *s, const char *password)
 {
     HRESULT hr = MAPI_E_LOGON_FAILED;
-    pthread_mutex_lock(&s->lock);
-    for (size_t i = 0; i < s->provider_count; i++) {
-        session_provider *sp = &s->providers[i];
-        if (sp->authenticates && sp->ops->check_password)
-            hr = password ? sp->ops->check_password(sp->state, password) : MAPI_E_LOGON_FAILED;
+    session_lock(s);
+    const session_view *v = session_view_of(s);
+    for (size_t i = 0; i < v->provider_count; i++) {
+        provider_inst *pi = v->providers[i];
+        if (pi->authenticates && pi->ops->check_password)
+            hr = password ? pi->ops->check_password(pi->state, password) : MAPI_E_LOGON_FAILED;
     }
     if (atomic_load(&s->ended))
         hr = MAPI_E_LOGON_FAILED;
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     return hr;
 }

@@ -9,22 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Called with s->lock held. */
-static session_provider *provider_by_uid(session *s, const uint8_t *uid)
+/* Called with the session lock held; *index gets the provider's place in
+ * the view. */
+static provider_inst *provider_by_uid(session *s, const uint8_t *uid, size_t *index)
 {
-    for (size_t i = 0; i < s->provider_count; i++)
-        if (memcmp(s->providers[i].uid, uid, MAPIUID_LEN) == 0)
-            return &s->providers[i];
+    const session_view *v = session_view_of(s);
+    for (size_t i = 0; i < v->provider_count; i++)
+        if (memcmp(v->providers[i]->uid, uid, MAPIUID_LEN) == 0) {
+            *index = i;
+            return v->providers[i];
+        }
     return NULL;
 }
 
 /* Locks s unless it ended. */
 static HRESULT lock_live(session *s)
 {
-    pthread_mutex_lock(&s->lock);
+    session_lock(s);
     if (!atomic_load(&s->ended))
         return S_OK;
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     return MAPI_E_END_OF_SESSION;
 }
 
@@ -41,10 +45,15 @@ static HRESULT add_entry_id(mapi_object *o, const uint8_t *uid, const void *key,
     return hr;
 }
 
-/* The gateway's columns of a store; the provider's own (from ops->store) win
- * where both have one. */
-static HRESULT store_row(const session_provider *sp, const status_row *row, mapi_object *o)
+/* The gateway's columns of the store behind provider k of the view; the
+ * provider's own (from ops->store) win where both have one. */
+static HRESULT store_row(const session *s, size_t k, mapi_object *o)
 {
+    const session_view *v = session_view_of(s);
+    const provider_inst *sp = v->providers[k];
+    const status_row *row = &v->rows[v->provider_row[k]];
+    uint8_t ik[STATUS_INSTANCE_KEY_LEN];
+    session_row_key(s, v->provider_row[k], ik);
     o->object_type = MAPI_STORE;
     uint32_t flags = provider_config_resource_flags(sp->cfg);
     HRESULT hr = add_entry_id(o, sp->uid, NULL, 0);
@@ -64,7 +73,7 @@ static HRESULT store_row(const session_provider *sp, const status_row *row, mapi
     if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_STATUS_CODE))
         hr = mapi_object_add_long(o, PR_STATUS_CODE, "status_code", row->status_code);
     if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_INSTANCE_KEY))
-        hr = mapi_object_add_binary(o, PR_INSTANCE_KEY, "instance_key", row->instance_key,
+        hr = mapi_object_add_binary(o, PR_INSTANCE_KEY, "instance_key", ik,
                                     STATUS_INSTANCE_KEY_LEN);
     return hr;
 }
@@ -75,29 +84,30 @@ HRESULT session_stores_table(session *s, mapi_rows *out)
     HRESULT hr = lock_live(s);
     if (HR_FAILED(hr))
         return hr;
-    for (size_t i = 0; i < s->provider_count && HR_SUCCEEDED(hr); i++) {
-        session_provider *sp = &s->providers[i];
-        if (sp->ops->resource_type != MAPI_STORE_PROVIDER)
+    const session_view *v = session_view_of(s);
+    for (size_t i = 0; i < v->provider_count && HR_SUCCEEDED(hr); i++) {
+        if (v->providers[i]->ops->resource_type != MAPI_STORE_PROVIDER)
             continue;
         mapi_object *row;
         hr = mapi_rows_add(out, &row);
         if (HR_SUCCEEDED(hr))
-            hr = store_row(sp, &s->rows[sp->row], row);
+            hr = store_row(s, i, row);
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     if (HR_FAILED(hr))
         mapi_rows_clear(out);
     return hr;
 }
 
-/* The provider owning eid (with s->lock held), or the error for a caller. */
-static HRESULT route(session *s, const uint8_t *eid, size_t len, session_provider **sp,
+/* The provider owning eid (with the session lock held), or the error for a
+ * caller. */
+static HRESULT route(session *s, const uint8_t *eid, size_t len, provider_inst **sp, size_t *k,
                      const uint8_t **key, size_t *key_len)
 {
     const uint8_t *uid;
     if (!entryid_split(eid, len, &uid, key, key_len))
         return MAPI_E_INVALID_ENTRYID;
-    *sp = provider_by_uid(s, uid);
+    *sp = provider_by_uid(s, uid, k);
     return *sp ? S_OK : MAPI_E_UNKNOWN_ENTRYID;
 }
 
@@ -109,21 +119,23 @@ HRESULT session_open_store(session *s, const uint8_t *eid, size_t len, mapi_obje
     HRESULT hr = lock_live(s);
     if (HR_FAILED(hr))
         return hr;
-    session_provider *sp;
+    provider_inst *sp;
     const uint8_t *key;
-    size_t key_len;
-    hr = route(s, eid, len, &sp, &key, &key_len);
+    size_t key_len, k;
+    hr = route(s, eid, len, &sp, &k, &key, &key_len);
     if (HR_SUCCEEDED(hr) && (sp->ops->resource_type != MAPI_STORE_PROVIDER || key_len != 0))
         hr = MAPI_E_UNKNOWN_ENTRYID; /* an entry id, but not of a store */
     else if (HR_SUCCEEDED(hr) && !sp->ops->store)
         hr = MAPI_E_NO_SUPPORT;
     if (HR_SUCCEEDED(hr)) {
+        pinst_lock(sp);
         hr = sp->ops->store(sp->state, store, folders);
+        pinst_unlock(sp);
         HRESULT rh = session_refresh_rows(s); /* reading may have found the store gone */
         if (HR_SUCCEEDED(hr))
-            hr = HR_FAILED(rh) ? rh : store_row(sp, &s->rows[sp->row], store);
+            hr = HR_FAILED(rh) ? rh : store_row(s, k, store);
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     if (HR_FAILED(hr)) {
         mapi_object_clear(store);
         mapi_rows_clear(folders);
@@ -138,24 +150,26 @@ HRESULT session_folder_contents(session *s, const uint8_t *eid, size_t len, size
     HRESULT hr = lock_live(s);
     if (HR_FAILED(hr))
         return hr;
-    session_provider *sp;
+    provider_inst *sp;
     const uint8_t *key;
-    size_t key_len;
-    hr = route(s, eid, len, &sp, &key, &key_len);
+    size_t key_len, k;
+    hr = route(s, eid, len, &sp, &k, &key, &key_len);
     if (HR_SUCCEEDED(hr) &&
         (sp->ops->resource_type != MAPI_STORE_PROVIDER || key_len < 2 || key[0] != 'F'))
         hr = MAPI_E_UNKNOWN_ENTRYID; /* not a folder */
     else if (HR_SUCCEEDED(hr) && !sp->ops->contents)
         hr = MAPI_E_NO_SUPPORT;
     if (HR_SUCCEEDED(hr)) {
+        pinst_lock(sp);
         hr = sp->ops->contents(sp->state, key, key_len, max, out);
+        pinst_unlock(sp);
         if (hr == MAPI_E_NOT_FOUND)
             hr = MAPI_E_UNKNOWN_ENTRYID;
         HRESULT rh = session_refresh_rows(s);
         if (HR_SUCCEEDED(hr) && HR_FAILED(rh))
             hr = rh;
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     if (HR_FAILED(hr))
         mapi_rows_clear(out);
     return hr;
@@ -180,14 +194,16 @@ HRESULT session_address_book(session *s, const char *search, size_t max, mapi_ro
     HRESULT hr = lock_live(s);
     if (HR_FAILED(hr))
         return hr;
-    bool errors = s->ab_failures > 0;
-    for (size_t i = 0; i < s->provider_count && HR_SUCCEEDED(hr); i++) {
-        session_provider *sp = &s->providers[i];
+    bool errors = session_view_of(s)->ab_failures > 0;
+    for (size_t i = 0; i < session_view_of(s)->provider_count && HR_SUCCEEDED(hr); i++) {
+        provider_inst *sp = session_view_of(s)->providers[i];
         if (sp->ops->resource_type != MAPI_AB_PROVIDER || !sp->ops->address_book)
             continue;
         mapi_object container = {0};
         size_t room = max > entries->count ? max - entries->count : 0;
+        pinst_lock(sp);
         HRESULT ph = sp->ops->address_book(sp->state, search, room, &container, entries);
+        pinst_unlock(sp);
         if (ph == MAPI_E_NOT_ENOUGH_MEMORY) {
             hr = ph;
         } else if (HR_FAILED(ph)) {
@@ -202,13 +218,13 @@ HRESULT session_address_book(session *s, const char *search, size_t max, mapi_ro
     }
     if (HR_SUCCEEDED(hr))
         hr = session_refresh_rows(s); /* what the providers just found */
-    for (size_t i = 0; i < s->provider_count && HR_SUCCEEDED(hr); i++) {
-        session_provider *sp = &s->providers[i];
-        if (sp->ops->resource_type == MAPI_AB_PROVIDER &&
-            (s->rows[sp->row].status_code & (STATUS_FAILURE | STATUS_OFFLINE)))
+    const session_view *v = session_view_of(s);
+    for (size_t i = 0; i < v->provider_count && HR_SUCCEEDED(hr); i++) {
+        if (v->providers[i]->ops->resource_type == MAPI_AB_PROVIDER &&
+            (v->rows[v->provider_row[i]].status_code & (STATUS_FAILURE | STATUS_OFFLINE)))
             errors = true;
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     if (HR_FAILED(hr)) {
         mapi_rows_clear(containers);
         mapi_rows_clear(entries);
@@ -223,15 +239,16 @@ static HRESULT status_object(session *s, const uint8_t *key, size_t key_len, map
 {
     if (key_len != STATUS_INSTANCE_KEY_LEN)
         return MAPI_E_UNKNOWN_ENTRYID;
-    for (size_t i = 0; i < s->row_count; i++) {
-        const status_row *row = &s->rows[i];
-        if (memcmp(row->instance_key, key, STATUS_INSTANCE_KEY_LEN) != 0)
-            continue;
+    size_t i = session_row_index(s, key);
+    if (i != SIZE_MAX) {
+        const status_row *row = &session_view_of(s)->rows[i];
+        uint8_t eid[STATUS_ENTRY_ID_LEN];
+        memcpy(eid, row->entry_id, STATUS_ENTRY_ID_LEN);
+        memcpy(eid + 4 + MAPIUID_LEN, key, STATUS_INSTANCE_KEY_LEN);
         out->object_type = MAPI_STATUS;
-        HRESULT hr =
-            mapi_object_add_binary(out, PR_ENTRYID, "entry_id", row->entry_id, STATUS_ENTRY_ID_LEN);
+        HRESULT hr = mapi_object_add_binary(out, PR_ENTRYID, "entry_id", eid, STATUS_ENTRY_ID_LEN);
         if (HR_SUCCEEDED(hr))
-            hr = mapi_object_add_binary(out, PR_INSTANCE_KEY, "instance_key", row->instance_key,
+            hr = mapi_object_add_binary(out, PR_INSTANCE_KEY, "instance_key", key,
                                         STATUS_INSTANCE_KEY_LEN);
         if (HR_SUCCEEDED(hr))
             hr = mapi_object_add_string(out, PR_DISPLAY_NAME, "display_name", row->display_name);
@@ -336,7 +353,8 @@ HRESULT session_open_entry(session *s, const uint8_t *eid, size_t len, mapi_obje
     HRESULT hr = lock_live(s);
     if (HR_FAILED(hr))
         return hr;
-    session_provider *sp = provider_by_uid(s, uid);
+    size_t k = 0;
+    provider_inst *sp = provider_by_uid(s, uid, &k);
     if (memcmp(uid, SESSION_STATUS_UID, MAPIUID_LEN) == 0) {
         hr = status_object(s, key, key_len, out);
     } else if (memcmp(uid, MAPI_ONE_OFF_UID, MAPIUID_LEN) == 0) {
@@ -344,17 +362,19 @@ HRESULT session_open_entry(session *s, const uint8_t *eid, size_t len, mapi_obje
     } else if (!sp) {
         hr = MAPI_E_UNKNOWN_ENTRYID;
     } else if (key_len == 0 && sp->ops->resource_type == MAPI_STORE_PROVIDER) {
-        hr = store_row(sp, &s->rows[sp->row], out);
+        hr = store_row(s, k, out);
     } else if (!sp->ops->open_entry) {
         hr = MAPI_E_UNKNOWN_ENTRYID;
     } else {
+        pinst_lock(sp);
         hr = sp->ops->open_entry(sp->state, key, key_len, out);
+        pinst_unlock(sp);
         if (hr == MAPI_E_NOT_FOUND)
             hr = MAPI_E_UNKNOWN_ENTRYID;
         if (HR_SUCCEEDED(hr))
             hr = add_entry_id(out, sp->uid, key, key_len);
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     if (HR_FAILED(hr))
         mapi_object_clear(out);
     return hr;
@@ -371,7 +391,8 @@ HRESULT session_compare_entry_ids(session *s, const uint8_t *a, size_t alen, con
     HRESULT hr = lock_live(s);
     if (HR_FAILED(hr))
         return hr;
-    session_provider *pa = provider_by_uid(s, ua);
+    size_t ka_index;
+    provider_inst *pa = provider_by_uid(s, ua, &ka_index);
     bool known_a = pa || !memcmp(ua, SESSION_STATUS_UID, MAPIUID_LEN) ||
                    !memcmp(ua, MAPI_ONE_OFF_UID, MAPIUID_LEN);
     if (!known_a) {
@@ -379,10 +400,12 @@ HRESULT session_compare_entry_ids(session *s, const uint8_t *a, size_t alen, con
     } else if (memcmp(ua, ub, MAPIUID_LEN) != 0) {
         *equal = false; /* different owners never hold the same object */
     } else if (pa && pa->ops->same_entry) {
+        pinst_lock(pa);
         *equal = pa->ops->same_entry(pa->state, ka, kal, kb, kbl);
+        pinst_unlock(pa);
     } else {
         *equal = alen == blen && memcmp(a, b, alen) == 0;
     }
-    pthread_mutex_unlock(&s->lock);
+    session_unlock(s);
     return hr;
 }

@@ -1,0 +1,158 @@
+/* provider_inst.c - provider instances and the pool of shared ones.
+ *
+ * The pool is keyed by the provider_config pointer: a reloaded profiles file
+ * has new configurations, so its sessions get new instances while sessions of
+ * the old file keep theirs. Shared instances' reference counts change only
+ * under the pool lock, so a lookup never revives an instance being freed. */
+#include "provider_inst.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A logon finding a shared instance re-checks its resource when the last
+ * check is older than this: a new session sees a Maildir's count as it is,
+ * and a burst of logons costs one check per second, not one per logon. */
+#define SHARED_RECHECK_NS 1000000000LL
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Re-checks a shared instance found by a logon (see SHARED_RECHECK_NS). */
+static void recheck(provider_inst *pi)
+{
+    pinst_lock(pi);
+    long long now = now_ns();
+    if (pi->ops->validate_state && now - pi->checked_at_ns >= SHARED_RECHECK_NS) {
+        /* Out of memory keeps the last status: the next logon tries again. */
+        (void)pi->ops->validate_state(pi->state, 0);
+        pi->checked_at_ns = now;
+    }
+    pinst_unlock(pi);
+}
+
+#define POOL_BUCKETS 256
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static provider_inst *pool[POOL_BUCKETS];
+
+static size_t bucket_of(const provider_config *cfg)
+{
+    uintptr_t p = (uintptr_t)cfg;
+    return (size_t)((p >> 4) ^ (p >> 12)) % POOL_BUCKETS;
+}
+
+static provider_inst *pool_find(const provider_config *cfg)
+{
+    for (provider_inst *pi = pool[bucket_of(cfg)]; pi; pi = pi->next)
+        if (pi->cfg == cfg)
+            return pi;
+    return NULL;
+}
+
+static void pool_remove(provider_inst *pi)
+{
+    for (provider_inst **p = &pool[bucket_of(pi->cfg)]; *p; p = &(*p)->next)
+        if (*p == pi) {
+            *p = pi->next;
+            return;
+        }
+}
+
+HRESULT pinst_logon(const provider_ops *ops, const provider_config *cfg,
+                    const provider_logon_args *args, bool authenticates, provider_inst **out)
+{
+    *out = NULL;
+    bool share = ops->shared_instance && !authenticates;
+    if (share) {
+        /* Logons of one profile are serialised by the core (the profile's
+         * logon lock), so no second instance of cfg can appear while this
+         * one logs on outside the pool lock. */
+        pthread_mutex_lock(&pool_lock);
+        provider_inst *pi = pool_find(cfg);
+        if (pi)
+            pi->refs++;
+        pthread_mutex_unlock(&pool_lock);
+        if (pi) {
+            recheck(pi);
+            *out = pi;
+            return S_OK;
+        }
+    }
+    provider_inst *pi = calloc(1, sizeof *pi);
+    if (!pi)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    if (pthread_mutex_init(&pi->lock, NULL) != 0) {
+        free(pi);
+        return MAPI_E_NOT_ENOUGH_RESOURCES;
+    }
+    HRESULT hr = ops->logon(cfg, args, &pi->state);
+    if (hr != S_OK) {
+        pthread_mutex_destroy(&pi->lock);
+        free(pi);
+        return hr;
+    }
+    pi->ops = ops;
+    pi->cfg = cfg;
+    pi->authenticates = authenticates;
+    pi->shared = share;
+    pi->refs = 1;
+    pi->checked_at_ns = now_ns();
+    memcpy(pi->uid, args->uid, MAPIUID_LEN);
+    if (share) {
+        pthread_mutex_lock(&pool_lock);
+        size_t b = bucket_of(cfg);
+        pi->next = pool[b];
+        pool[b] = pi;
+        pthread_mutex_unlock(&pool_lock);
+    }
+    *out = pi;
+    return S_OK;
+}
+
+provider_inst *pinst_ref(provider_inst *pi)
+{
+    pthread_mutex_lock(&pool_lock);
+    pi->refs++;
+    pthread_mutex_unlock(&pool_lock);
+    return pi;
+}
+
+void pinst_unref(provider_inst *pi)
+{
+    if (!pi)
+        return;
+    pthread_mutex_lock(&pool_lock);
+    bool last = --pi->refs == 0;
+    if (last && pi->shared)
+        pool_remove(pi);
+    pthread_mutex_unlock(&pool_lock);
+    if (!last)
+        return;
+    pi->ops->logoff(pi->state);
+    pthread_mutex_destroy(&pi->lock);
+    free(pi);
+}
+
+void pinst_lock(provider_inst *pi)
+{
+    if (pi->shared)
+        pthread_mutex_lock(&pi->lock);
+}
+
+void pinst_unlock(provider_inst *pi)
+{
+    if (pi->shared)
+        pthread_mutex_unlock(&pi->lock);
+}
+
+void pinst_status(provider_inst *pi, provider_status *out)
+{
+    pinst_lock(pi);
+    pi->ops->status(pi->state, out);
+    pinst_unlock(pi);
+}

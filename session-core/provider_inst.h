@@ -1,0 +1,50 @@
+/* provider_inst.h - a logged-on provider: its kind, configuration and state.
+ *
+ * Kinds that only read and write local files (provider_ops.shared_instance)
+ * serve every session of a profile from one instance: a million idle sessions
+ * then cost one Maildir check, not a million. Network kinds, and any provider
+ * that checks the logon password, get one instance per session (their
+ * connections and credentials are the session's own).
+ *
+ * Threading: pinst_logon and pinst_unref may be called concurrently. Calls on
+ * an instance's state go between pinst_lock and pinst_unlock; for a session's
+ * own instance these do nothing, since the session's lock already serialises
+ * them. Lock order: session lock, then instance lock.
+ */
+#pragma once
+
+#include "provider.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+typedef struct provider_inst {
+    const provider_ops *ops;
+    const provider_config *cfg;
+    void *state;        /* the kind's, freed by ops->logoff with the last reference */
+    bool authenticates; /* checks logon passwords (profile auth "upstream") */
+    bool shared;        /* in the pool: serves every session of its profile */
+    uint8_t uid[MAPIUID_LEN];
+    /* Private to provider_inst.c. */
+    unsigned refs;
+    long long checked_at_ns; /* last logon check (monotonic), under lock */
+    pthread_mutex_t lock;
+    struct provider_inst *next;
+} provider_inst;
+
+/* Logs on, or takes a new reference to the profile's shared instance of cfg
+ * when the kind allows it and authenticates is false (re-checking its
+ * resource with validate_state when the last check is over a second old). Returns the kind's
+ * logon result (provider.h) and, on S_OK, *out with one reference. */
+HRESULT pinst_logon(const provider_ops *ops, const provider_config *cfg,
+                    const provider_logon_args *args, bool authenticates, provider_inst **out);
+
+provider_inst *pinst_ref(provider_inst *pi);
+/* Drops a reference; the last one logs the provider off. NULL is fine. */
+void pinst_unref(provider_inst *pi);
+
+void pinst_lock(provider_inst *pi);
+void pinst_unlock(provider_inst *pi);
+
+/* ops->status under the instance's lock. */
+void pinst_status(provider_inst *pi, provider_status *out);

@@ -1,0 +1,171 @@
+/* session_view.c - building, copying and interning session views. */
+#include "session_view.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Interned views' reference counts change only under this lock, so a lookup
+ * never revives a view that is being freed. */
+static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static htab interned; /* zeroed: an empty table */
+
+session_view *view_new(size_t nprov, size_t nrows)
+{
+    session_view *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->providers = calloc(nprov ? nprov : 1, sizeof *v->providers);
+    v->provider_row = calloc(nprov ? nprov : 1, sizeof *v->provider_row);
+    v->rows = calloc(nrows ? nrows : 1, sizeof *v->rows);
+    v->refs = 1;
+    if (!v->providers || !v->provider_row || !v->rows) {
+        view_unref(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void view_free(session_view *v)
+{
+    for (size_t i = 0; i < v->provider_count; i++)
+        pinst_unref(v->providers[i]);
+    status_table t = {v->rows, v->row_count, 0};
+    status_table_free(&t);
+    free(v->providers);
+    free(v->provider_row);
+    free(v);
+}
+
+void view_unref(session_view *v)
+{
+    if (!v)
+        return;
+    if (v->interned) {
+        pthread_mutex_lock(&intern_lock);
+        bool last = --v->refs == 0;
+        if (last)
+            htab_remove(&interned, &v->node);
+        pthread_mutex_unlock(&intern_lock);
+        if (!last)
+            return;
+    } else if (--v->refs != 0) {
+        return;
+    }
+    view_free(v);
+}
+
+/* ---- equality and hashing ------------------------------------------------ */
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool bin_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static bool row_eq(const status_row *a, const status_row *b)
+{
+    return memcmp(a->instance_key, b->instance_key, STATUS_INSTANCE_KEY_LEN) == 0 &&
+           a->row_id == b->row_id && a->object_type == b->object_type &&
+           a->resource_type == b->resource_type && a->resource_flags == b->resource_flags &&
+           a->resource_methods == b->resource_methods && a->status_code == b->status_code &&
+           a->has_identity == b->has_identity && str_eq(a->display_name, b->display_name) &&
+           str_eq(a->provider_display, b->provider_display) &&
+           str_eq(a->provider_dll_name, b->provider_dll_name) &&
+           str_eq(a->status_string, b->status_string) &&
+           str_eq(a->resource_path, b->resource_path) &&
+           str_eq(a->identity_display, b->identity_display) &&
+           str_eq(a->identity_addrtype, b->identity_addrtype) &&
+           str_eq(a->identity_address, b->identity_address) &&
+           bin_eq(a->identity_entry_id, a->identity_entry_id_len, b->identity_entry_id,
+                  b->identity_entry_id_len) &&
+           bin_eq(a->identity_search_key, a->identity_search_key_len, b->identity_search_key,
+                  b->identity_search_key_len);
+}
+
+static bool view_eq(const htab_node *n, const void *key)
+{
+    const session_view *a = (const session_view *)((const char *)n - offsetof(session_view, node));
+    const session_view *b = key;
+    if (a->provider_count != b->provider_count || a->row_count != b->row_count ||
+        a->ab_failures != b->ab_failures)
+        return false;
+    for (size_t i = 0; i < a->provider_count; i++)
+        if (a->providers[i] != b->providers[i] || a->provider_row[i] != b->provider_row[i])
+            return false;
+    for (size_t i = 0; i < a->row_count; i++)
+        if (!row_eq(&a->rows[i], &b->rows[i]))
+            return false;
+    return true;
+}
+
+static uint64_t mix(uint64_t h, uint64_t x) { return (h ^ x) * 0x100000001b3ULL; }
+
+/* Over what usually differs between views: the instances and the statuses. */
+static uint64_t view_hash(const session_view *v)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = mix(h, v->provider_count);
+    h = mix(h, v->row_count);
+    for (size_t i = 0; i < v->provider_count; i++)
+        h = mix(h, (uint64_t)(uintptr_t)v->providers[i]);
+    for (size_t i = 0; i < v->row_count; i++) {
+        h = mix(h, v->rows[i].status_code);
+        if (v->rows[i].status_string)
+            h = mix(h, htab_hash_bytes(v->rows[i].status_string,
+                                       strlen(v->rows[i].status_string)));
+    }
+    return h;
+}
+
+session_view *view_intern(session_view *v)
+{
+    for (size_t i = 0; i < v->provider_count; i++)
+        if (!v->providers[i]->shared)
+            return v;
+    uint64_t h = view_hash(v);
+    pthread_mutex_lock(&intern_lock);
+    htab_node *n = htab_find(&interned, h, v, view_eq);
+    session_view *found = NULL;
+    if (n) {
+        found = (session_view *)((char *)n - offsetof(session_view, node));
+        found->refs++;
+    } else if (htab_insert(&interned, &v->node, h)) {
+        v->interned = true;
+    }
+    pthread_mutex_unlock(&intern_lock);
+    if (!found)
+        return v; /* interned now, or (out of memory) the session's own */
+    view_free(v);
+    return found;
+}
+
+HRESULT view_own(session_view **vp)
+{
+    session_view *v = *vp;
+    if (!v->interned)
+        return S_OK;
+    session_view *c = view_new(v->provider_count, v->row_count);
+    if (!c)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    c->ab_failures = v->ab_failures;
+    for (size_t i = 0; i < v->row_count; i++) {
+        if (status_row_copy(&c->rows[i], &v->rows[i]) != 0) {
+            view_unref(c);
+            return MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        c->row_count++;
+    }
+    for (size_t i = 0; i < v->provider_count; i++) {
+        c->providers[i] = pinst_ref(v->providers[i]);
+        c->provider_row[i] = v->provider_row[i];
+        c->provider_count++;
+    }
+    view_unref(v);
+    *vp = c;
+    return S_OK;
+}

@@ -1,0 +1,52 @@
+/* session_view.h - what a session has logged on to: its provider instances
+ * and its status table, as one value that sessions share.
+ *
+ * A million sessions of one profile usually have identical views (the same
+ * shared provider instances, the same rows), so a finished view is interned:
+ * sessions with equal views hold one copy. A view is never changed while
+ * shared: a session changing its rows first takes its own copy (view_own),
+ * then interns the result again (view_intern).
+ *
+ * Rows hold view-local instance keys (the row's index); the session turns
+ * them into its own never-reused keys when it hands rows out (session.c).
+ *
+ * Threading: view_intern, view_own and view_unref may be called
+ * concurrently on different sessions' views; a view reached through a
+ * session is read and replaced under that session's lock.
+ */
+#pragma once
+
+#include "htab.h"
+#include "provider_inst.h"
+#include "status_row.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct session_view {
+    provider_inst **providers; /* counted references */
+    size_t *provider_row;      /* providers[i]'s row in rows */
+    size_t provider_count;
+    status_row *rows;
+    size_t row_count;
+    size_t ab_failures; /* address-book providers lost at logon */
+    /* Private to session_view.c. */
+    unsigned refs;
+    bool interned;
+    htab_node node;
+} session_view;
+
+/* An empty view (no rows, no providers) owned by the caller; NULL when out
+ * of memory. Room for nprov providers and nrows rows (counts stay 0). */
+session_view *view_new(size_t nprov, size_t nrows);
+
+/* Takes v (the caller's own) and returns the view to use instead: v itself,
+ * or an equal interned view (v is then freed). Views with a session's own
+ * provider instances are never interned (nobody else could share them). */
+session_view *view_intern(session_view *v);
+
+/* Makes *vp the caller's own, copying it when shared. S_OK or
+ * MAPI_E_NOT_ENOUGH_MEMORY (*vp unchanged). */
+HRESULT view_own(session_view **vp);
+
+void view_unref(session_view *v); /* NULL is fine */
