@@ -49,6 +49,7 @@ typedef enum {
     OPT_THROTTLE_MAX_DELAY,
     OPT_CORS_ORIGINS,
     OPT_LOG_FORMAT,
+    OPT_LOG_OUTPUT,
     OPT_COUNT
 } opt_id;
 
@@ -140,7 +141,9 @@ static const option options[OPT_COUNT] = {
                           "(none: no CORS headers)",
                           false, 0, 0},
     [OPT_LOG_FORMAT] = {"--log-format", "MAPIGW_LOG_FORMAT", "json|text", "json",
-                        "access and event log on stderr", false, 0, 0},
+                        "access and event log, one line per event, on --log-output", false, 0, 0},
+    [OPT_LOG_OUTPUT] = {"--log-output", "MAPIGW_LOG_OUTPUT", "stderr|stdout", "stderr",
+                        "where the log lines go (containers: stdout)", false, 0, 0},
 };
 
 void config_print_help(FILE *out)
@@ -347,6 +350,17 @@ static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
                 cfg->log_fmt = LOG_FORMAT_TEXT;
             } else {
                 fprintf(err, "mapigw: %s: expected 'json' or 'text', got '%s'\n", raw[i].source, v);
+                return false;
+            }
+            break;
+        case OPT_LOG_OUTPUT:
+            if (strcmp(v, "stderr") == 0) {
+                cfg->log_out = LOG_OUTPUT_STDERR;
+            } else if (strcmp(v, "stdout") == 0) {
+                cfg->log_out = LOG_OUTPUT_STDOUT;
+            } else {
+                fprintf(err, "mapigw: %s: expected 'stderr' or 'stdout', got '%s'\n", raw[i].source,
+                        v);
                 return false;
             }
             break;

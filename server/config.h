@@ -48,6 +48,7 @@ typedef struct {
     unsigned throttle_max_delay_s;
     const char *cors_origins; /* comma-separated; NULL: CORS off */
     log_format log_fmt;
+    log_output log_out;
 } config;
 
 typedef enum {

@@ -1,13 +1,17 @@
-/* log.c - structured log lines on stderr (see log.h).
+/* log.c - structured log lines on stderr or stdout (see log.h).
  *
  * A line is assembled in a fixed stack buffer: no allocation, so logging works
- * even when memory is short, and one write(2) per line keeps lines whole
- * under concurrency. Every append checks the room left and keeps a reserve
- * for the line's closing characters, so a cut line is still valid JSON.
+ * even when memory is short. It is then written with write(2) (no stdio
+ * buffer in between) while holding g_write_lock, so a line that needs more
+ * than one write (a short write, or past PIPE_BUF on a pipe) still reaches the
+ * descriptor whole, never interleaved with another thread's. Every append
+ * checks the room left and keeps a reserve for the line's closing characters,
+ * so a cut line is still valid JSON.
  */
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -20,8 +24,14 @@
 #define PATH_MAX_LOG 1024
 
 static log_format g_format = LOG_FORMAT_JSON;
+static int g_fd = STDERR_FILENO;
+static pthread_mutex_t g_write_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void log_init(log_format format) { g_format = format; }
+void log_init(log_format format, log_output output)
+{
+    g_format = format;
+    g_fd = output == LOG_OUTPUT_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
+}
 
 typedef struct {
     char buf[LINE_CAP];
@@ -214,14 +224,16 @@ static void finish(line *l)
         l->buf[l->len++] = '}';
     l->buf[l->len++] = '\n';
     size_t off = 0;
+    pthread_mutex_lock(&g_write_lock);
     while (off < l->len) {
-        ssize_t w = write(STDERR_FILENO, l->buf + off, l->len - off);
+        ssize_t w = write(g_fd, l->buf + off, l->len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return; /* nowhere to report a failing stderr */
+            break; /* nowhere to report a failing log descriptor */
         off += (size_t)w;
     }
+    pthread_mutex_unlock(&g_write_lock);
 }
 
 void log_event(log_level level, const char *msg, const log_field *fields, size_t nfields)

@@ -1,8 +1,10 @@
-/* log.h - structured event and access log on stderr, one line per event.
+/* log.h - structured event and access log on stderr (or stdout), one line
+ * per event.
  *
  * JSON lines (default) or "key=value" text. Every line is built in a local
- * buffer and written with a single write(2), so lines from concurrent threads
- * never interleave.
+ * buffer and written whole, with write(2) under one process-wide lock, so
+ * lines from concurrent threads never interleave (also past PIPE_BUF, and
+ * when the descriptor takes a short write).
  *
  * What never reaches the log: Authorization headers, tokens, passwords, query
  * strings, bodies. Callers pass only the fields below; paths go through
@@ -28,7 +30,14 @@ typedef enum {
     LOG_ERROR,
 } log_level;
 
-void log_init(log_format format);
+/* Where the lines go: stderr (default) or stdout (containers, whose runtime
+ * collects stdout as the log stream). */
+typedef enum {
+    LOG_OUTPUT_STDERR,
+    LOG_OUTPUT_STDOUT,
+} log_output;
+
+void log_init(log_format format, log_output output);
 
 /* One extra field of an event line. */
 typedef enum {

@@ -386,6 +386,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "mapigw: pthread_sigmask: %s\n", strerror(rc));
         return 1;
     }
-    log_init(cfg.log_fmt);
+    log_init(cfg.log_fmt, cfg.log_out);
     return run(&cfg);
 }

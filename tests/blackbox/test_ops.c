@@ -3,6 +3,7 @@
 #include "../support/gw.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,141 @@ Test(ops, env_twins_and_flag_precedence)
               "the flag does not win over the variable: %s", s.resp.body);
     gw_session_free(&s);
     unsetenv("MAPIGW_IDLE_TIMEOUT");
+}
+
+/* --log-output stdout: each line on stdout one JSON object (split on
+ * newlines only, so two lines run together fail to parse), nothing on
+ * stderr. Returns the number of access lines for method + path with status. */
+static size_t count_access_lines(const char *out, const char *method, const char *path, long status,
+                                 size_t *lines_out)
+{
+    char *copy = strdup(out);
+    cr_assert_not_null(copy);
+    size_t lines = 0, hits = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lines++;
+        json_error_t err;
+        json_t *j = json_loads(line, 0, &err);
+        cr_expect(json_is_object(j), "stdout line %zu is not one JSON object (%s): %.200s", lines,
+                  err.text, line);
+        const char *msg = gw_jstr(j, "msg"), *m = gw_jstr(j, "method"), *p = gw_jstr(j, "path");
+        json_t *st = json_object_get(j, "status");
+        if (msg && strcmp(msg, "request") == 0 && m && strcmp(m, method) == 0 && p &&
+            strcmp(p, path) == 0 && json_is_integer(st) && json_integer_value(st) == status)
+            hits++;
+        json_decref(j);
+    }
+    free(copy);
+    if (lines_out)
+        *lines_out = lines;
+    return hits;
+}
+
+#define LOG_THREADS 4
+#define LOG_REQUESTS 25
+
+static char long_path[1024];
+
+static void *get_long_path(void *arg)
+{
+    gw *g = arg;
+    for (int i = 0; i < LOG_REQUESTS; i++) {
+        gw_resp r;
+        gw_get(g, long_path, NULL, &r);
+        gw_resp_free(&r);
+    }
+    return NULL;
+}
+
+Test(ops, log_output_stdout_json_lines)
+{
+    const char *args[] = {"--log-output", "stdout", NULL};
+    G = gw_start_split("main.json", args);
+    gw_session s;
+    gw_logon_ok(G, "alice", "alice-pw", "[\"MAPI_NEW_SESSION\"]", &s);
+    gw_resp r;
+    cr_expect_eq(gw_get(G, "/status", s.token, &r), 200, "%s", r.body);
+    gw_resp_free(&r);
+    gw_session_free(&s);
+    /* Lines of about 1 KiB from several connections at once stay whole. */
+    memset(long_path, 'x', sizeof long_path - 1);
+    memcpy(long_path, "/nowhere/", 9);
+    long_path[900] = '\0';
+    pthread_t th[LOG_THREADS];
+    for (int i = 0; i < LOG_THREADS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, get_long_path, G), 0);
+    for (int i = 0; i < LOG_THREADS; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(gw_stop(G), 0);
+
+    char *out = gw_read_stdout(G);
+    char *errs = gw_read_log(G);
+    cr_expect_str_eq(errs, "", "stderr is not empty with --log-output stdout:\n%.2000s", errs);
+    size_t lines = 0;
+    cr_expect_eq(count_access_lines(out, "GET", "/status", 200, &lines), 1,
+                 "no access line for GET /status 200 on stdout:\n%.3000s", out);
+    cr_expect_eq(count_access_lines(out, "POST", "/sessions", 201, NULL), 1);
+    cr_expect_eq(count_access_lines(out, "GET", long_path, 404, NULL), LOG_THREADS * LOG_REQUESTS);
+    cr_expect(strstr(out, "\"msg\":\"listening\"") && strstr(out, "\"msg\":\"stopped\""),
+              "no start or stop event on stdout");
+    cr_log_info("%zu lines on stdout", lines);
+    free(out);
+    free(errs);
+    /* gw_finish in fini: exit status 0, secrets in stderr and stdout */
+}
+
+Test(ops, log_output_env_twin_and_flag_precedence)
+{
+    setenv("MAPIGW_LOG_OUTPUT", "stdout", 1);
+    G = gw_start_split("main.json", NULL);
+    cr_assert_eq(gw_stop(G), 0);
+    char *out = gw_read_stdout(G), *errs = gw_read_log(G);
+    cr_expect(strstr(out, "\"msg\":\"listening\"") != NULL, "MAPIGW_LOG_OUTPUT=stdout ignored");
+    cr_expect_str_eq(errs, "");
+    free(out);
+    free(errs);
+    gw_finish(G);
+    const char *args[] = {"--log-output", "stderr", NULL};
+    G = gw_start_split("main.json", args);
+    cr_assert_eq(gw_stop(G), 0);
+    out = gw_read_stdout(G);
+    errs = gw_read_log(G);
+    cr_expect_str_eq(out, "", "the flag does not win over MAPIGW_LOG_OUTPUT");
+    cr_expect(strstr(errs, "\"msg\":\"listening\"") != NULL, "no log on stderr");
+    free(out);
+    free(errs);
+    unsetenv("MAPIGW_LOG_OUTPUT");
+}
+
+Test(ops, log_output_bogus_refused)
+{
+    const char *args[] = {"--log-output", "bogus", NULL};
+    G = gw_spawn_split("main.json", args);
+    int st = gw_wait_exit(G, 10000);
+    cr_expect_eq(st, 2, "exit status %d for --log-output bogus, expected 2", st);
+    char *errs = gw_read_log(G), *out = gw_read_stdout(G);
+    cr_expect(strstr(errs, "mapigw: --log-output: expected 'stderr' or 'stdout', got 'bogus'") !=
+                  NULL,
+              "no clear message on stderr: %s", errs);
+    cr_expect_str_eq(out, "");
+    free(errs);
+    free(out);
+    gw_free(G);
+    /* the variable is named when it holds the bad value */
+    setenv("MAPIGW_LOG_OUTPUT", "file", 1);
+    G = gw_spawn_split("main.json", NULL);
+    st = gw_wait_exit(G, 10000);
+    cr_expect_eq(st, 2, "exit status %d for MAPIGW_LOG_OUTPUT=file, expected 2", st);
+    errs = gw_read_log(G);
+    cr_expect(
+        strstr(errs, "mapigw: MAPIGW_LOG_OUTPUT: expected 'stderr' or 'stdout', got 'file'") !=
+            NULL,
+        "no message naming the variable: %s", errs);
+    free(errs);
+    gw_free(G);
+    G = NULL;
+    unsetenv("MAPIGW_LOG_OUTPUT");
 }
 
 Test(ops, data_dir_created_private)

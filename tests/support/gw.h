@@ -3,7 +3,8 @@
  * gw_start() copies a profiles file into a fresh temp dir, starts $MAPIGW_BIN
  * on 127.0.0.1 with --port 0, waits (bounded) for the port file and for
  * GET /readyz 200. Gateway stdout+stderr go to a per-test log file in
- * $MAPIGW_TEST_LOGS. gw_stop() sends SIGTERM and returns the exit status.
+ * $MAPIGW_TEST_LOGS (gw_*_split: stdout to a file of its own). gw_stop()
+ * sends SIGTERM and returns the exit status.
  * gw_finish() is the usual teardown: stop, assert exit status 0, assert that
  * no recorded secret (tokens, passwords) appears in the log, free.
  *
@@ -52,6 +53,11 @@ gw *gw_start(const char *profiles_file, const char *const *extra_args);
 /* As gw_start but returns as soon as the process is started (no wait for the
  * port file or readiness): for tests of start-up refusals. */
 gw *gw_spawn(const char *profiles_file, const char *const *extra_args);
+/* As gw_start and gw_spawn, but the gateway's stdout goes to a file of its
+ * own (<log>.stdout.log beside the log; gw_stdout_path, gw_read_stdout), so
+ * the log file holds stderr alone: for tests of --log-output. */
+gw *gw_start_split(const char *profiles_file, const char *const *extra_args);
+gw *gw_spawn_split(const char *profiles_file, const char *const *extra_args);
 /* Waits up to timeout_ms for the process to exit. Returns its exit status
  * (128+signal when killed by a signal), or -1 when it is still running. */
 int gw_wait_exit(gw *g, int timeout_ms);
@@ -69,6 +75,8 @@ const char *gw_tmp_dir(const gw *g);       /* the temp dir */
 const char *gw_data_dir(const gw *g);      /* <tmp>/data, the --data-dir */
 const char *gw_profiles_path(const gw *g); /* the copy passed as --profiles */
 const char *gw_log_path(const gw *g);
+/* The stdout file of a gw_*_split gateway, else NULL. */
+const char *gw_stdout_path(const gw *g);
 
 /* Remember a secret that must never appear in the gateway's log. Tokens
  * returned by POST /sessions are recorded automatically, and so are
@@ -77,10 +85,14 @@ const char *gw_log_path(const gw *g);
  * line, so that scripts/check-secrets.sh can grep the logs of the whole
  * suite for every secret any test used. */
 void gw_add_secret(gw *g, const char *secret);
-/* Asserts that no recorded secret appears in the log file. */
+/* Asserts that no recorded secret appears in the log file (and in the
+ * stdout file of a gw_*_split gateway). */
 void gw_check_log_secrets(gw *g);
 /* The whole log file (malloc'd, NUL-terminated; "" when missing). */
 char *gw_read_log(const gw *g);
+/* The whole stdout file of a gw_*_split gateway (malloc'd; "" when missing
+ * or not split). */
+char *gw_read_stdout(const gw *g);
 /* Bounded wait for the log to contain needle. */
 bool gw_wait_log(const gw *g, const char *needle, int timeout_ms);
 

@@ -77,15 +77,14 @@ void gw_add_secret(gw *g, const char *secret)
     pthread_mutex_unlock(&secrets_lock);
 }
 
-void gw_check_log_secrets(gw *g)
+static void check_secrets_in(gw *g, const char *log, const char *path)
 {
-    char *log = gw_read_log(g);
     for (size_t i = 0; i < g->nsecrets; i++) {
         const char *s = g->secrets[i];
         /* a token may also be logged without its prefix */
         const char *core = strncmp(s, "mgw_", 4) == 0 ? s + 4 : s;
         cr_expect(strstr(log, core) == NULL, "secret \"%.8s...\" appears in gateway log %s", s,
-                  g->log);
+                  path);
     }
     /* and nothing that looks like a token (mgw_ + a run of URL-safe chars) */
     for (const char *p = log; (p = strstr(p, "mgw_")) != NULL; p += 4) {
@@ -97,9 +96,20 @@ void gw_check_log_secrets(gw *g)
             q++;
         }
         cr_expect(n < 20, "something token-like (mgw_%.4s... %zu chars) in gateway log %s", p + 4,
-                  n, g->log);
+                  n, path);
     }
+}
+
+void gw_check_log_secrets(gw *g)
+{
+    char *log = gw_read_log(g);
+    check_secrets_in(g, log, g->log);
     free(log);
+    if (g->out[0]) {
+        log = gw_read_stdout(g);
+        check_secrets_in(g, log, g->out);
+        free(log);
+    }
 }
 
 /* ---------------------------------------------------------------- asserts */

@@ -20,6 +20,7 @@ struct gw {
     char profiles[PATH_MAX];
     char portfile[PATH_MAX];
     char log[PATH_MAX];
+    char out[PATH_MAX]; /* stdout's own file (gw_*_split), else "" */
     char **secrets;
     size_t nsecrets;
 };

@@ -97,16 +97,28 @@ static bool poll_exit(gw *g)
     return false;
 }
 
-static char *log_tail(const gw *g)
+static char *tail_of(char *all)
 {
-    char *all = gw_read_log(g);
     size_t n = strlen(all);
     if (n > 3000)
         memmove(all, all + n - 3000, 3001);
     return all;
 }
 
-gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
+static char *log_tail(const gw *g) { return tail_of(gw_read_log(g)); }
+
+/* <log without .log>.stdout.log: still *.log, so the whole-suite checks
+ * (scripts/check-secrets.sh, make check-logs) read it too. */
+static void make_stdout_path(gw *g)
+{
+    size_t n = strlen(g->log);
+    if (n > 4 && strcmp(g->log + n - 4, ".log") == 0)
+        n -= 4;
+    int w = snprintf(g->out, sizeof g->out, "%.*s.stdout.log", (int)n, g->log);
+    cr_assert(w > 0 && (size_t)w < sizeof g->out, "path too long");
+}
+
+static gw *spawn(const char *profiles_file, const char *const *extra_args, bool split)
 {
     const char *bin = getenv("MAPIGW_BIN");
     cr_assert(bin != NULL && *bin, "MAPIGW_BIN is not set");
@@ -127,6 +139,8 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
     path_join(g->profiles, sizeof g->profiles, g->tmp, base);
     gw_copy_profiles(profiles_file, g->profiles);
     make_log_path(g);
+    if (split)
+        make_stdout_path(g);
 
     /* argv: $MAPIGW_BIN_WRAPPER (space-separated words, e.g. "valgrind
      * --error-exitcode=99" or "/usr/bin/prlimit --fsize=4096 --") runs the
@@ -159,6 +173,11 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
 
     int logfd = open(g->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     cr_assert(logfd >= 0, "cannot open log %s: %s", g->log, strerror(errno));
+    int outfd = logfd;
+    if (split) {
+        outfd = open(g->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        cr_assert(outfd >= 0, "cannot open %s: %s", g->out, strerror(errno));
+    }
     int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     cr_assert(nullfd >= 0);
     long maxfd = sysconf(_SC_OPEN_MAX);
@@ -174,7 +193,7 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
         if (getppid() != parent)
             _exit(126);
         dup2(nullfd, 0);
-        dup2(logfd, 1);
+        dup2(outfd, 1);
         dup2(logfd, 2);
         for (long fd = 3; fd < maxfd; fd++)
             close((int)fd);
@@ -184,6 +203,8 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
         (void)w;
         _exit(127);
     }
+    if (outfd != logfd)
+        close(outfd);
     close(logfd);
     close(nullfd);
     free(argv);
@@ -209,6 +230,11 @@ static void start_failed(gw *g, const char *msg)
     char *tail = log_tail(g);
     cr_log_error("gateway log %s:\n%s", g->log, tail);
     free(tail);
+    if (g->out[0]) {
+        tail = tail_of(gw_read_stdout(g));
+        cr_log_error("gateway stdout %s:\n%s", g->out, tail);
+        free(tail);
+    }
     char copy[PATH_MAX + 600];
     int n = snprintf(copy, sizeof copy, "%s (log %s)", msg, g->log);
     (void)n;
@@ -217,9 +243,19 @@ static void start_failed(gw *g, const char *msg)
     cr_assert_fail("%s", copy);
 }
 
-gw *gw_start(const char *profiles_file, const char *const *extra_args)
+gw *gw_spawn(const char *profiles_file, const char *const *extra_args)
 {
-    gw *g = gw_spawn(profiles_file, extra_args);
+    return spawn(profiles_file, extra_args, false);
+}
+
+gw *gw_spawn_split(const char *profiles_file, const char *const *extra_args)
+{
+    return spawn(profiles_file, extra_args, true);
+}
+
+/* Bounded waits for the port file, then for GET /readyz 200. */
+static gw *wait_ready(gw *g)
+{
     char msg[512];
     long long deadline = now_ms() + GW_START_TIMEOUT_MS;
     for (;;) {
@@ -267,6 +303,16 @@ gw *gw_start(const char *profiles_file, const char *const *extra_args)
         sleep_ms(20);
     }
     return g;
+}
+
+gw *gw_start(const char *profiles_file, const char *const *extra_args)
+{
+    return wait_ready(spawn(profiles_file, extra_args, false));
+}
+
+gw *gw_start_split(const char *profiles_file, const char *const *extra_args)
+{
+    return wait_ready(spawn(profiles_file, extra_args, true));
 }
 
 int gw_stop(gw *g)
@@ -326,10 +372,17 @@ const char *gw_tmp_dir(const gw *g) { return g->tmp; }
 const char *gw_data_dir(const gw *g) { return g->data; }
 const char *gw_profiles_path(const gw *g) { return g->profiles; }
 const char *gw_log_path(const gw *g) { return g->log; }
+const char *gw_stdout_path(const gw *g) { return g->out[0] ? g->out : NULL; }
 
 char *gw_read_log(const gw *g)
 {
     char *s = gw_read_whole(g->log, NULL);
+    return s ? s : gw_xstrdup("");
+}
+
+char *gw_read_stdout(const gw *g)
+{
+    char *s = g->out[0] ? gw_read_whole(g->out, NULL) : NULL;
     return s ? s : gw_xstrdup("");
 }
 
