@@ -4,7 +4,9 @@
  * JSON lines (default) or "key=value" text. Every line is built in a local
  * buffer and written whole, with write(2) under one process-wide lock, so
  * lines from concurrent threads never interleave (also past PIPE_BUF, and
- * when the descriptor takes a short write).
+ * when the descriptor takes a short write). Event lines are written at once;
+ * access lines, once the flusher runs, in batches at most LOG_FLUSH_MS old
+ * (a crash loses at most that much of the access log).
  *
  * What never reaches the log: Authorization headers, tokens, passwords, query
  * strings, bodies. Callers pass only the fields below; paths go through
@@ -37,7 +39,18 @@ typedef enum {
     LOG_OUTPUT_STDOUT,
 } log_output;
 
+#define LOG_FLUSH_MS 100
+
 void log_init(log_format format, log_output output);
+
+/* Starts the thread that writes batched access lines every LOG_FLUSH_MS;
+ * until then access lines are written at once. 0, or -1 (then nothing is
+ * batched). */
+int log_start_flusher(void);
+/* Writes the batched lines now. */
+void log_flush(void);
+/* Stops the flusher and writes what is left: call before exit. */
+void log_shutdown(void);
 
 /* One extra field of an event line. */
 typedef enum {
