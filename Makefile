@@ -53,7 +53,7 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
-.PHONY: all build deps run test test-variant check-logs lint-openapi bench clean format \
+.PHONY: all build deps run test test-variant check-logs lint-openapi bench bench-deps clean format \
         fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
@@ -153,6 +153,20 @@ browser-test:              # the console, the docs and CORS in headless Chromium
 	@scripts/lint-openapi.sh >/dev/null
 	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
 	@scripts/browser-test.sh $(abspath build/release/mapigw)
+
+# Benchmarks (not part of make test): mapigw against a reference libmicrohttpd
+# server, wrk on 127.0.0.1; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke
+# run; other knobs at the top of bench/run.sh. bench/run.sh builds what it runs.
+bench-deps:                # the build packages, and wrk and curl from Debian (as root)
+	@scripts/install-deps.sh build
+	@missing=; for t in wrk curl; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" -eq 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
+	     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	   else echo "make bench needs these Debian packages:$$missing" >&2; \
+	     echo "install them as root:  sudo apt-get install -y$$missing" >&2; exit 1; fi; fi
+bench: bench-deps
+	@bench/run.sh
 
 test:
 	@scripts/install-deps.sh test

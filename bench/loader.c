@@ -1,0 +1,137 @@
+/* loader.c - creates N sessions on a gateway at 127.0.0.1:PORT, fast.
+ *
+ *   loader PORT N [PARALLEL [BODY]]
+ *
+ * PARALLEL (default 32, at most 64: the gateway's default per-IP connection
+ * limit) libcurl easy handles run at once in one multi handle, each one
+ * re-added after its answer so that its keep-alive connection is reused.
+ * Every answer must be 201 with a token in its body; any other answer, or a
+ * transfer error, counts as a failure, and the first few are printed.
+ * Prints "created=N failed=F seconds=S rate=R" and exits 1 on any failure.
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    CURL *easy;
+    char body[1024];
+    size_t len;
+} slot;
+
+static size_t on_body(char *data, size_t size, size_t n, void *cls)
+{
+    slot *s = cls;
+    size_t len = size * n, room = sizeof s->body - 1 - s->len;
+    memcpy(s->body + s->len, data, len < room ? len : room);
+    s->len += len < room ? len : room;
+    s->body[s->len] = '\0';
+    return len;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: loader PORT N [PARALLEL [BODY]]\n");
+        return 2;
+    }
+    long port = strtol(argv[1], NULL, 10), total = strtol(argv[2], NULL, 10);
+    long parallel = argc > 3 ? strtol(argv[3], NULL, 10) : 32;
+    const char *body =
+        argc > 4 ? argv[4] : "{\"profile\":\"nopw\",\"flags\":[\"MAPI_NEW_SESSION\"]}";
+    if (port < 1 || port > 65535 || total < 1 || parallel < 1 || parallel > 64) {
+        fprintf(stderr, "loader: bad arguments\n");
+        return 2;
+    }
+    if (parallel > total)
+        parallel = total;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%ld/sessions", port); /* loopback only */
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLM *multi = curl_multi_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+    slot *slots = calloc((size_t)parallel, sizeof *slots);
+    if (!multi || !hdrs || !slots)
+        return 1;
+    long started = 0, created = 0, failed = 0;
+    for (long i = 0; i < parallel; i++) {
+        CURL *e = slots[i].easy = curl_easy_init();
+        if (!e)
+            return 1;
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &slots[i]);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, &slots[i]);
+        curl_multi_add_handle(multi, e);
+        started++;
+    }
+    /* Each connection is cached by the multi handle between transfers. */
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, parallel);
+
+    double t0 = now_s(), last = t0;
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(multi, &running) != CURLM_OK)
+            return 1;
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            slot *s;
+            long code = 0;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+            if (m->data.result == CURLE_OK && code == 201 && strstr(s->body, "\"token\""))
+                created++;
+            else if (++failed <= 5)
+                fprintf(stderr, "loader: failure %ld: %s, HTTP %ld: %.200s\n", failed,
+                        curl_easy_strerror(m->data.result), code, s->body);
+            curl_multi_remove_handle(multi, s->easy);
+            s->len = 0;
+            s->body[0] = '\0';
+            if (started < total) {
+                curl_multi_add_handle(multi, s->easy);
+                started++;
+                running = 1;
+            }
+        }
+        double t = now_s();
+        if (t - last >= 10) {
+            fprintf(stderr, "loader: %ld created, %ld failed, %.0f/s\n", created, failed,
+                    created / (t - t0));
+            last = t;
+        }
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    double secs = now_s() - t0;
+    printf("created=%ld failed=%ld seconds=%.1f rate=%.0f\n", created, failed, secs,
+           created / secs);
+    for (long i = 0; i < parallel; i++)
+        curl_easy_cleanup(slots[i].easy);
+    curl_multi_cleanup(multi);
+    curl_slist_free_all(hdrs);
+    free(slots);
+    curl_global_cleanup();
+    return failed ? 1 : 0;
+}

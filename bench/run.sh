@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# bench/run.sh - mapigw against a reference libmicrohttpd server (bench/README.md).
+#
+# Builds build/release/mapigw, build/bench/refserver and build/bench/loader,
+# then on 127.0.0.1 only:
+#   1. GET /identity, GET /status, logon+logoff (profile "nopw", no password)
+#      and logon+logoff (profile "hashed", argon2id m=64 MiB t=2 p=1): wrk runs
+#      interleaved reference, gateway, reference, gateway... (BENCH_ROUNDS each);
+#   2. bytes per idle session: VmRSS of one gateway before and after
+#      BENCH_SESSIONS_MID, then BENCH_SESSIONS_BIG logons (bench/loader);
+#   3. GET /identity on that gateway (BENCH_SESSIONS_BIG live sessions)
+#      interleaved with a fresh gateway holding one session.
+# Prints the medians with their ratios and PASS/MISS per target, and writes
+# them, with the machine and the exact commands, to bench/RESULTS.md.
+#
+# Knobs (environment):
+#   BENCH_DURATION=5 seconds per wrk run      BENCH_ROUNDS=3 runs per server
+#   BENCH_SESSIONS_BIG=1000000                BENCH_SESSIONS_MID=100000
+#   BENCH_CONNECTIONS=32 (wrk, GET and nopw)  BENCH_HASH_CONNECTIONS=4 (hashed)
+#   BENCH_THREADS=4 (server thread pools)     BENCH_QUICK=1 smoke: 1 s, 2 rounds,
+#   BENCH_RESULTS=FILE (where the report goes;  10k sessions, report in
+#                       default bench/RESULTS.md)  build/bench/RESULTS.quick.md
+#   BENCH_STRICT=1: exit 1 when a target is missed (default: only errors fail)
+# Any non-2xx answer, socket error, failed logon or dead server fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+BIG=${BENCH_SESSIONS_BIG:-1000000}
+MID=${BENCH_SESSIONS_MID:-100000}
+CONNS=${BENCH_CONNECTIONS:-32}
+HASH_CONNS=${BENCH_HASH_CONNECTIONS:-4}
+THREADS=${BENCH_THREADS:-4}
+RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    DURATION=1 ROUNDS=2 BIG=10000 MID=1000
+    RESULTS=${BENCH_RESULTS:-build/bench/RESULTS.quick.md}
+fi
+[ "$MID" -le "$BIG" ] || MID=$BIG
+WRK_THREADS=2
+LOADER_PARALLEL=32
+LONG=31536000 # a year: no session expires during the run
+GW_FLAGS=(--threads "$THREADS" --max-sessions 2000000 --max-sessions-per-profile 2000000
+          --idle-timeout "$LONG" --lifetime "$LONG" --profiles bench/profiles.json)
+VERIFIER=$(sed -n 's/.*"verifier": *"\([^"]*\)".*/\1/p' bench/profiles.json)
+PASSWORD=bench # the password behind that verifier
+
+say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { say "FAILED: $*"; say "logs kept in ${TMP:-(none yet)}"; exit 1; }
+
+# --- build --------------------------------------------------------------------
+say "building build/release/mapigw, build/bench/refserver, build/bench/loader"
+make --no-print-directory VARIANT=release build/release/mapigw >&2
+mkdir -p build/bench
+CC=${CC:-cc}
+# shellcheck disable=SC2046
+$CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libmicrohttpd jansson libsodium) \
+    bench/refserver.c -o build/bench/refserver \
+    $(pkg-config --libs libmicrohttpd jansson libsodium) -lpthread
+# shellcheck disable=SC2046
+$CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libcurl) \
+    bench/loader.c -o build/bench/loader $(pkg-config --libs libcurl)
+# A copy: every run of this benchmark uses the same binary even if the build
+# tree changes meanwhile.
+cp build/release/mapigw build/bench/mapigw
+GW=$ROOT/build/bench/mapigw
+GW_VERSION=$("$GW" --version 2>&1 | head -1)
+GW_SHA=$(sha256sum "$GW" | cut -c1-16)
+REF=$ROOT/build/bench/refserver
+LOADER=$ROOT/build/bench/loader
+
+# --- servers ------------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mapigw-bench.XXXXXX")
+declare -A PID PORT
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+    local rc=$?
+    for name in "${!PID[@]}"; do
+        kill "${PID[$name]}" 2>/dev/null || true
+    done
+    for name in "${!PID[@]}"; do
+        wait "${PID[$name]}" 2>/dev/null || true
+    done
+    if [ "$rc" -eq 0 ] && [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+# start NAME gateway|ref [flags...]: starts a server on 127.0.0.1 with a free
+# port; sets PID[NAME] and PORT[NAME]. Logs go to $TMP/NAME.log.
+start() {
+    local name=$1 kind=$2
+    shift 2
+    rm -f "$TMP/$name.port"
+    if [ "$kind" = gateway ]; then
+        "$GW" --listen 127.0.0.1 --port 0 --port-file "$TMP/$name.port" \
+            --data-dir "$TMP/$name.data" "${GW_FLAGS[@]}" "$@" 2>"$TMP/$name.log" &
+    else
+        "$REF" --port 0 --port-file "$TMP/$name.port" --threads "$THREADS" "$@" \
+            2>"$TMP/$name.log" &
+    fi
+    PID[$name]=$!
+    for _ in $(seq 100); do
+        [ -s "$TMP/$name.port" ] && break
+        kill -0 "${PID[$name]}" 2>/dev/null || die "$name did not start: $(tail -3 "$TMP/$name.log")"
+        sleep 0.1
+    done
+    [ -s "$TMP/$name.port" ] || die "$name wrote no port file within 10 s"
+    PORT[$name]=$(cat "$TMP/$name.port")
+    say "$name ($kind) pid ${PID[$name]} on 127.0.0.1:${PORT[$name]}"
+}
+
+stop() {
+    local name=$1
+    kill "${PID[$name]}" 2>/dev/null || true
+    wait "${PID[$name]}" 2>/dev/null || true
+    unset "PID[$name]"
+}
+
+alive() { kill -0 "${PID[$1]}" 2>/dev/null || die "$1 died: $(tail -5 "$TMP/$1.log")"; }
+
+# logon NAME PROFILE [PASSWORD]: prints "ID TOKEN" of a new session.
+logon() {
+    local body='{"profile":"'$2'"'${3:+',"password":"'$3'"'}',"flags":["MAPI_NEW_SESSION"]}'
+    local out
+    out=$(curl -sS --noproxy '*' -m 30 -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -d "$body" "http://127.0.0.1:${PORT[$1]}/sessions") || die "logon on $1: curl failed"
+    [ "${out##*$'\n'}" = 201 ] || die "logon on $1: $out"
+    printf '%s %s\n' "$(sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' <<<"$out")" \
+        "$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' <<<"$out")"
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/${PID[$1]}/status"; }
+gauge() {
+    curl -sS --noproxy '*' -m 30 "http://127.0.0.1:${PORT[$1]}/metrics" |
+        awk '$1 == "mapigw_sessions" {print $2}'
+}
+
+# --- wrk ----------------------------------------------------------------------
+# wrk_run KEY NAME CONNS SCRIPT PATH [VAR=VALUE...]: one wrk run against
+# server NAME; appends "req/s p50_ms p99_ms" to $TMP/KEY.runs. Fails on any
+# socket error, non-2xx answer or bad answer counted by the script.
+RUN_NO=0
+wrk_cmd() { # the command line, as recorded in the report
+    echo "wrk -t$WRK_THREADS -c$1 -d${DURATION}s --timeout 10s --latency -s bench/$2 http://127.0.0.1:PORT$3"
+}
+wrk_run() {
+    local key=$1 name=$2 conns=$3 script=$4 path=$5
+    shift 5
+    RUN_NO=$((RUN_NO + 1))
+    local out=$TMP/wrk-$RUN_NO-$key-$name.txt
+    env "$@" wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --timeout 10s --latency \
+        -s "bench/$script" "http://127.0.0.1:${PORT[$name]}$path" >"$out" 2>&1 ||
+        die "wrk against $name failed: $(cat "$out")"
+    alive "$name"
+    if grep -q -E '^ *(Non-2xx or 3xx responses|Socket errors):' "$out"; then
+        die "wrk against $name ($key) saw errors: $(grep -E 'Non-2xx|Socket errors' "$out")"
+    fi
+    if grep -q '^BENCH bad=' "$out" && ! grep -q '^BENCH bad=0 ' "$out"; then
+        die "wrk against $name ($key): bad answers: $(grep '^BENCH' "$out")"
+    fi
+    awk -v name="$name" '
+        function ms(v) {
+            if (v ~ /us$/) return v / 1000
+            if (v ~ /ms$/) return v + 0
+            if (v ~ /s$/) return v * 1000
+            return v * 60000 # "m": minutes
+        }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        $1 == "Requests/sec:" { rps = $2 }
+        END {
+            if (rps == "" || p50 == "" || p99 == "") exit 1
+            printf "%s %.3f %.3f %s\n", rps, p50, p99, name
+        }' "$out" >>"$TMP/$key.runs" || die "cannot parse $out"
+    say "  $key $name: $(tail -1 "$TMP/$key.runs" | awk '{printf "%.0f req/s p50 %.3f ms p99 %.3f ms", $1, $2, $3}')"
+}
+
+# median KEY NAME COLUMN (1 req/s, 2 p50, 3 p99)
+median() {
+    awk -v name="$2" -v col="$3" '$4 == name {print $col}' "$TMP/$1.runs" | sort -g |
+        awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# interleave KEY A B CONNS SCRIPT PATH ENV_A ENV_B: a 1 s warm-up on each,
+# then A B A B ... ROUNDS times. ENV_* are space-separated VAR=VALUE lists.
+interleave() {
+    local key=$1 a=$2 b=$3 conns=$4 script=$5 path=$6 env_a=$7 env_b=$8 r
+    local saved=$DURATION
+    DURATION=1
+    # shellcheck disable=SC2086
+    { wrk_run warmup "$a" "$conns" "$script" "$path" $env_a; wrk_run warmup "$b" "$conns" "$script" "$path" $env_b; }
+    DURATION=$saved
+    for r in $(seq "$ROUNDS"); do
+        # shellcheck disable=SC2086
+        wrk_run "$key" "$a" "$conns" "$script" "$path" $env_a
+        # shellcheck disable=SC2086
+        wrk_run "$key" "$b" "$conns" "$script" "$path" $env_b
+    done
+}
+
+# The reference copies the gateway's libmicrohttpd memory pool size; warn if
+# server/httpd_limits.c no longer computes it the way refserver.c assumes.
+REF_POOL_NOTE=
+if ! grep -q 'want = 2 \* (max_header_bytes + max_url_bytes) + 8192;' server/httpd_limits.c; then
+    REF_POOL_NOTE="WARNING: server/httpd_limits.c changed its connection memory pool formula; bench/refserver.c still uses 2 * (16384 + 4096) + 8192 bytes, so the comparison is not like for like."
+    say "$REF_POOL_NOTE"
+fi
+START_TIME=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${LOAD_START%% *}" 'BEGIN {exit !(l > 0.5)}'; then
+    say "warning: load average $LOAD_START before the start: other work is running, figures will be noisy"
+fi
+say "duration ${DURATION}s, $ROUNDS rounds, sessions $MID and $BIG, scratch $TMP"
+
+# --- 1. reference vs gateway ----------------------------------------------------
+start ref ref
+start refhash ref --verifier "$VERIFIER"
+start gw gateway
+s=$(logon ref nopw) && read -r _ REF_TOKEN <<<"$s"
+s=$(logon gw nopw) && read -r _ GW_TOKEN <<<"$s"
+
+say "GET /identity"
+interleave identity ref gw "$CONNS" get.lua /identity "BENCH_TOKEN=$REF_TOKEN" "BENCH_TOKEN=$GW_TOKEN"
+say "GET /status"
+interleave status ref gw "$CONNS" get.lua /status "BENCH_TOKEN=$REF_TOKEN" "BENCH_TOKEN=$GW_TOKEN"
+say "logon+logoff, profile nopw (no password)"
+interleave cycle ref gw "$CONNS" cycle.lua "" "BENCH_PROFILE=nopw" "BENCH_PROFILE=nopw"
+say "logon+logoff, profile hashed (argon2id)"
+interleave hashed refhash gw "$HASH_CONNS" cycle.lua "" \
+    "BENCH_PROFILE=hashed BENCH_PASSWORD=$PASSWORD" "BENCH_PROFILE=hashed BENCH_PASSWORD=$PASSWORD"
+# Sizes of the bodies compared, for the report.
+body_size() {
+    curl -sS --noproxy '*' -m 10 -o /dev/null -w '%{size_download}' \
+        -H "Authorization: Bearer $2" "http://127.0.0.1:${PORT[$1]}$3"
+}
+SIZE_REF_IDENTITY=$(body_size ref "$REF_TOKEN" /identity)
+SIZE_GW_IDENTITY=$(body_size gw "$GW_TOKEN" /identity)
+SIZE_REF_STATUS=$(body_size ref "$REF_TOKEN" /status)
+SIZE_GW_STATUS=$(body_size gw "$GW_TOKEN" /status)
+stop ref
+stop refhash
+stop gw
+
+# --- 2. bytes per idle session ----------------------------------------------------
+say "memory: $MID then $BIG idle sessions (profile nopw) on one gateway"
+start big gateway
+sleep 1
+RSS0=$(rss_kb big)
+load() { # load NAME COUNT
+    local out
+    out=$("$LOADER" "${PORT[$1]}" "$2" "$LOADER_PARALLEL") || die "loader: $out"
+    say "  loader: $out"
+    LOAD_RATE=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' <<<"$out")
+}
+load big "$MID"
+RATE_MID=$LOAD_RATE
+sleep 1
+RSS_MID=$(rss_kb big)
+GAUGE_MID=$(gauge big)
+[ "$GAUGE_MID" = "$MID" ] || die "mapigw_sessions is $GAUGE_MID after $MID logons"
+if [ "$BIG" -gt "$MID" ]; then
+    load big $((BIG - MID))
+    RATE_BIG=$LOAD_RATE
+fi
+sleep 1
+RSS_BIG=$(rss_kb big)
+GAUGE_BIG=$(gauge big)
+[ "$GAUGE_BIG" = "$BIG" ] || die "mapigw_sessions is $GAUGE_BIG after $BIG logons"
+BPS_MID=$(((RSS_MID - RSS0) * 1024 / MID))
+BPS_BIG=$(((RSS_BIG - RSS0) * 1024 / BIG))
+say "  VmRSS ${RSS0} kB -> ${RSS_MID} kB ($MID) -> ${RSS_BIG} kB ($BIG): $BPS_MID and $BPS_BIG bytes/session"
+
+# --- 3. GET /identity with BIG live sessions vs one ------------------------------
+say "GET /identity with $BIG live sessions vs 1"
+start one gateway
+s=$(logon one nopw) && read -r _ ONE_TOKEN <<<"$s"
+s=$(logon big nopw) && read -r _ BIG_TOKEN <<<"$s"
+interleave manysessions one big "$CONNS" get.lua /identity "BENCH_TOKEN=$ONE_TOKEN" "BENCH_TOKEN=$BIG_TOKEN"
+GAUGE_BIG_AFTER=$(gauge big)
+stop one
+stop big
+
+# --- report -------------------------------------------------------------------------
+ELAPSED=$(($(date +%s) - START_TIME))
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+ms() { awk -v v="$1" 'BEGIN {printf "%.3f", v}'; }
+fmt_rps() { awk -v v="$1" -v d="${2:-1}" 'BEGIN {printf "%.0f", v / d}'; }
+verdict() { # verdict VALUE OP LIMIT
+    awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {ok = (op == ">=") ? v >= l : v <= l; print ok ? "PASS" : "MISS"}'
+}
+MISSED=0
+TABLE=$TMP/table.md
+{
+    echo "| scenario | reference | gateway | ratio | p50 ref / gw (ms) | p99 ref / gw (ms) | target | result |"
+    echo "|---|---|---|---|---|---|---|---|"
+} >"$TABLE"
+# row KEY A B LABEL UNIT DIVISOR TARGET_RATIO ("" = none)
+row() {
+    local key=$1 a=$2 b=$3 label=$4 unit=$5 div=$6 target=$7
+    local ra rb r v="-" t="-"
+    ra=$(median "$key" "$a" 1)
+    rb=$(median "$key" "$b" 1)
+    r=$(ratio "$rb" "$ra")
+    if [ -n "$target" ]; then
+        t="≥ $target×"
+        v=$(verdict "$r" ">=" "$target")
+        [ "$v" = PASS ] || MISSED=1
+    fi
+    printf '| %s | %s %s | %s %s | **%s×** | %s / %s (%s×) | %s / %s (%s×) | %s | %s |\n' \
+        "$label" "$(fmt_rps "$ra" "$div")" "$unit" "$(fmt_rps "$rb" "$div")" "$unit" "$r" \
+        "$(ms "$(median "$key" "$a" 2)")" "$(ms "$(median "$key" "$b" 2)")" \
+        "$(ratio "$(median "$key" "$b" 2)" "$(median "$key" "$a" 2)")" \
+        "$(ms "$(median "$key" "$a" 3)")" "$(ms "$(median "$key" "$b" 3)")" \
+        "$(ratio "$(median "$key" "$b" 3)" "$(median "$key" "$a" 3)")" "$t" "$v" >>"$TABLE"
+}
+row identity ref gw "GET /identity" "req/s" 1 0.9
+row status ref gw "GET /status" "req/s" 1 ""
+row cycle ref gw "logon+logoff, no password" "cycles/s" 2 0.7
+row hashed refhash gw "logon+logoff, argon2id" "cycles/s" 2 ""
+row manysessions one big "GET /identity, $BIG sessions (ref. column: gateway with 1)" "req/s" 1 0.9
+for n in "$MID:$BPS_MID:$RSS_MID" "$BIG:$BPS_BIG:$RSS_BIG"; do
+    IFS=: read -r count bps rss <<<"$n"
+    v=$(verdict "$bps" "<=" 400)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| bytes per idle session, %s sessions | | %s B | | VmRSS %s kB → %s kB | | ≤ 400 B | %s |\n' \
+        "$count" "$bps" "$RSS0" "$rss" "$v" >>"$TABLE"
+done
+
+RUNS=$TMP/runs.md
+{
+    echo "| scenario | server | req/s | p50 ms | p99 ms |"
+    echo "|---|---|---|---|---|"
+    for key in identity status cycle hashed manysessions; do
+        awk -v k="$key" '{printf "| %s | %s | %.0f | %.3f | %.3f |\n", k, $4, $1, $2, $3}' "$TMP/$key.runs"
+    done
+} >"$RUNS"
+
+echo
+cat "$TABLE"
+echo
+
+CPU_MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+CPUS=$(nproc)
+HV=$(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff-index --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+mkdir -p "$(dirname "$RESULTS")"
+{
+    echo "# mapigw benchmark results"
+    echo
+    echo "Written by \`make bench\` (bench/run.sh)$([ "${BENCH_QUICK:-0}" = 1 ] && echo ', BENCH_QUICK=1 smoke run: too short to trust')."
+    echo
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); whole run ${ELAPSED} s"
+    echo "- commit: $COMMIT"
+    echo "- machine: $CPU_MODEL, $CPUS CPUs${HV:+ (virtual machine, $HV)}, $(awk '/^MemTotal:/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+    echo "- kernel: $(uname -sr); $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"')"
+    echo "- load average (1, 5, 15 min) before the run: $LOAD_START (above ~0.5: other work was running and skews the"
+    echo "  figures); after it: $LOAD_END (the benchmark's own load included)"
+    echo "- gateway: $GW_VERSION, build/release/mapigw copied to build/bench/mapigw (sha256 $GW_SHA...)"
+    echo "- gcc: $($CC --version | head -1)"
+    echo "- libmicrohttpd $(pkg-config --modversion libmicrohttpd), jansson $(pkg-config --modversion jansson), libsodium $(pkg-config --modversion libsodium), libcurl $(pkg-config --modversion libcurl)"
+    echo "- wrk: $(wrk -v 2>&1 | head -1 | sed 's/ Copyright.*//')"
+    echo
+    echo "## Results (medians of $ROUNDS runs each)"
+    echo
+    [ -z "$REF_POOL_NOTE" ] || printf '%s\n\n' "$REF_POOL_NOTE"
+    cat "$TABLE"
+    echo
+    echo "Ratios are gateway / reference, so above 1 is better for req/s and worse for latency. A logon+logoff"
+    echo "cycle is two requests (POST /sessions, DELETE /sessions/{id}): cycles/s = req/s / 2, and its latencies are"
+    echo "those of both kinds of request together."
+    echo
+    echo "## How it was measured"
+    echo
+    echo "- Everything on 127.0.0.1. The machine has $CPUS CPUs: wrk (2 threads) and the server under test"
+    echo "  (libmicrohttpd pool of $THREADS threads, the gateway's default) share them, so the load generator takes"
+    echo "  a good part of the CPU and the absolute figures are far below what a larger machine gives. The ratios"
+    echo "  are what the targets are about, and both servers pay the same load generator."
+    echo "- Reference: \`build/bench/refserver\` (bench/refserver.c), libmicrohttpd with exactly the gateway's daemon"
+    echo "  flags and limits (connections, per IP, idle timeout, connection memory pool), a bearer-token hash table"
+    echo "  under a rwlock and a JSON body built with jansson."
+    echo "  Its bodies: GET /identity $SIZE_REF_IDENTITY bytes, GET /status $SIZE_REF_STATUS bytes; the gateway's:"
+    echo "  GET /identity $SIZE_GW_IDENTITY bytes, GET /status $SIZE_GW_STATUS bytes (the whole status table, one row per"
+    echo "  provider), so GET /status compares unequal work and has no target."
+    echo "- For the argon2id logon the reference (\`refserver --verifier\`) checks the same verifier"
+    echo "  (m=65536 KiB, t=2, p=1, as in server/profiles.default.json) with libsodium, so that ratio compares"
+    echo "  like with like; against a reference without hashing it would only show the cost of argon2id."
+    echo "- Gateway: \`build/bench/mapigw --listen 127.0.0.1 --port 0 --port-file F --data-dir TMP ${GW_FLAGS[*]}\`,"
+    echo "  with its JSON access log on (stderr to a file): every request is logged, as in production."
+    echo "  Profiles: bench/profiles.json, \"nopw\" (auth none) and \"hashed\" (argon2id, password \"$PASSWORD\"), each"
+    echo "  with a Maildir store, a JSON address book and a spool transport (local providers, no network connection)."
+    echo "- Each scenario: a 1 s warm-up on each server, then reference and gateway alternately, $ROUNDS runs each:"
+    echo "  - GET: \`$(wrk_cmd "$CONNS" get.lua /identity)\` (and /status), BENCH_TOKEN=a token of one live session"
+    echo "  - no password: \`$(wrk_cmd "$CONNS" cycle.lua "")\` with BENCH_PROFILE=nopw"
+    echo "  - argon2id: \`$(wrk_cmd "$HASH_CONNS" cycle.lua "")\` with BENCH_PROFILE=hashed BENCH_PASSWORD=$PASSWORD"
+    echo "    (fewer connections: each logon costs 64 MiB and tens of milliseconds of one CPU)"
+    echo "  Any socket error, non-2xx answer or unexpected logon/logoff answer fails the run."
+    echo "- Bytes per idle session: one fresh gateway; VmRSS from /proc/PID/status 1 s after start, then after"
+    echo "  \`build/bench/loader PORT N $LOADER_PARALLEL\` (libcurl multi, $LOADER_PARALLEL keep-alive connections,"
+    echo "  POST /sessions {\"profile\":\"nopw\",\"flags\":[\"MAPI_NEW_SESSION\"]}) created $MID sessions"
+    echo "  (${RATE_MID:-?} logons/s), then $BIG in all (${RATE_BIG:-${RATE_MID:-?}} logons/s); bytes = (VmRSS after − VmRSS"
+    echo "  before) / N. The gateway's mapigw_sessions gauge read $GAUGE_MID and $GAUGE_BIG at those points."
+    echo "- $BIG sessions: GET /identity as above on that gateway ($GAUGE_BIG_AFTER live sessions at the end),"
+    echo "  alternating with a fresh gateway holding one session."
+    echo
+    echo "## Every run"
+    echo
+    cat "$RUNS"
+} >"$RESULTS"
+say "report written to $RESULTS (${ELAPSED} s)"
+if [ "$MISSED" = 1 ]; then
+    say "some targets were missed (MISS above)"
+    [ "${BENCH_STRICT:-0}" = 1 ] && exit 1
+fi
+exit 0
