@@ -7,6 +7,7 @@
  * matches a pattern under other methods only is 405 with Allow.
  */
 #include "api_internal.h"
+#include "json_write.h"
 
 #include "../session-core/analyzer.h"
 
@@ -157,23 +158,7 @@ bool api_add_header(api_ctx *x, const char *name, const char *value)
     ANALYZER_STORE_FP_END
 }
 
-char *api_dump_json(const json_t *json, size_t *len)
-{
-    size_t need = json_dumpb(json, NULL, 0, JSON_COMPACT);
-    if (need == 0)
-        return NULL;
-    char *buf = malloc(need + 1);
-    if (!buf)
-        return NULL;
-    if (json_dumpb(json, buf, need, JSON_COMPACT) != need) {
-        sodium_memzero(buf, need);
-        free(buf);
-        return NULL;
-    }
-    buf[need] = '\0';
-    *len = need;
-    return buf;
-}
+char *api_dump_json(const json_t *json, size_t *len) { return json_write_compact(json, len); }
 
 static void replace_body(api_response *r, char *body, size_t len)
 {

@@ -1,0 +1,183 @@
+/* json_write.c - compact JSON writer (see json_write.h). */
+#include "json_write.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} out;
+
+static bool reserve(out *o, size_t more)
+{
+    if (o->oom)
+        return false;
+    if (o->len + more + 1 <= o->cap)
+        return true;
+    size_t cap = o->cap ? o->cap : 1024;
+    while (cap < o->len + more + 1)
+        cap *= 2;
+    /* Not realloc: an answer may hold a token, and realloc would leave a
+     * copy of it in freed memory. */
+    char *b = malloc(cap);
+    if (!b) {
+        o->oom = true;
+        return false;
+    }
+    if (o->buf) {
+        memcpy(b, o->buf, o->len);
+        sodium_memzero(o->buf, o->cap);
+        free(o->buf);
+    }
+    o->buf = b;
+    o->cap = cap;
+    return true;
+}
+
+static void put(out *o, const char *s, size_t n)
+{
+    if (!reserve(o, n))
+        return;
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void put_c(out *o, char c)
+{
+    if (reserve(o, 1))
+        o->buf[o->len++] = c;
+}
+
+/* As jansson escapes with its default flags: '"', '\\', the short forms of
+ * \b \f \n \r \t, other bytes below 0x20 as \u00XX; everything else (UTF-8
+ * included, '/' included) as it is. */
+static void put_string(out *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* jansson's "\\u%04X" */
+    put_c(o, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(o, s + start, i - start);
+        start = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t elen = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xF];
+            elen = 6;
+        }
+        put(o, esc, elen);
+    }
+    put(o, s + start, n - start);
+    put_c(o, '"');
+}
+
+static void write_value(out *o, const json_t *j, int depth);
+
+static void write_real(out *o, const json_t *j)
+{
+    /* Rare in answers: jansson's own formatting keeps the bytes identical. */
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        o->oom = true;
+        return;
+    }
+    put(o, text, strlen(text));
+    free(text);
+}
+
+static void write_value(out *o, const json_t *j, int depth)
+{
+    if (depth > 2048) { /* the API never builds this; jansson would refuse */
+        o->oom = true;
+        return;
+    }
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        put_c(o, '{');
+        const char *key;
+        size_t key_len;
+        json_t *v;
+        bool first = true;
+        void *tmp;
+        json_object_keylen_foreach_safe((json_t *)j, tmp, key, key_len, v)
+        {
+            if (!first)
+                put_c(o, ',');
+            first = false;
+            put_string(o, key, key_len);
+            put_c(o, ':');
+            write_value(o, v, depth + 1);
+        }
+        put_c(o, '}');
+        break;
+    }
+    case JSON_ARRAY:
+        put_c(o, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i)
+                put_c(o, ',');
+            write_value(o, json_array_get(j, i), depth + 1);
+        }
+        put_c(o, ']');
+        break;
+    case JSON_STRING:
+        put_string(o, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER: {
+        char num[32];
+        int n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        put(o, num, (size_t)n);
+        break;
+    }
+    case JSON_REAL:
+        write_real(o, j);
+        break;
+    case JSON_TRUE:
+        put(o, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        break;
+    case JSON_NULL:
+        put(o, "null", 4);
+        break;
+    }
+}
+
+char *json_write_compact(const json_t *json, size_t *len)
+{
+    if (!json)
+        return NULL;
+    out o = {NULL, 0, 0, false};
+    write_value(&o, json, 0);
+    if (o.oom || !reserve(&o, 0)) {
+        if (o.buf)
+            sodium_memzero(o.buf, o.cap);
+        free(o.buf);
+        return NULL;
+    }
+    o.buf[o.len] = '\0';
+    *len = o.len;
+    return o.buf;
+}
