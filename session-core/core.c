@@ -1,5 +1,6 @@
 /* core.c - MAPILogonEx, bearer-token authentication, Logoff, expiry. */
 #include "core.h"
+#include "provider_inst.h"
 
 #include "mapi_flags.h"
 #include "registry.h"
@@ -77,6 +78,7 @@ void core_free(core *c)
     if (!c)
         return;
     c->reg->ops->free(c->reg); /* logs off every session */
+    pinst_pool_sweep(0);       /* and the shared providers they left idle */
     throttle_free(c->failures);
     pthread_mutex_destroy(&c->profiles_lock);
     profile_store_unref(c->profiles);
@@ -340,6 +342,7 @@ size_t core_reap(core *c, time_t now)
     registry_ended ended = {NULL, 0, "expired"};
     c->reg->ops->remove_where(c->reg, is_expired, &now, &ended);
     throttle_sweep(c->failures, now);
+    pinst_pool_sweep(PINST_IDLE_MS);
     size_t n = ended.count;
     registry_ended_finish(&ended);
     return n;

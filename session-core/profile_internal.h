@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include "entryid.h"
 #include "profile.h"
 
 #include <pthread.h>
@@ -28,6 +29,7 @@ struct provider_config {
     char *id_display, *id_addrtype, *id_address; /* all or none */
     setting *settings;
     size_t nsettings;
+    uint8_t uid[MAPIUID_LEN]; /* entryid_provider_uid of its place, once */
 };
 
 struct service_config {

@@ -352,6 +352,7 @@ static HRESULT parse_services(const loader *L, profile *p, json_t *v)
             provider_config *c = &s->providers[s->count++];
             if (HR_FAILED(hr = parse_provider(L, pname, s->name, pwhere, pv, c)))
                 return hr;
+            entryid_provider_uid(pname, i, j, c->uid);
             if (HR_FAILED(hr = claim_once(L, pname, pwhere, c, STATUS_PRIMARY_IDENTITY,
                                           "STATUS_PRIMARY_IDENTITY", primary_at)))
                 return hr;

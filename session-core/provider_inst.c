@@ -25,14 +25,15 @@ static long long now_ns(void)
 /* Re-checks a shared instance found by a logon (see SHARED_RECHECK_NS). */
 static void recheck(provider_inst *pi)
 {
-    pinst_lock(pi);
+    pthread_mutex_lock(&pi->lock);
     long long now = now_ns();
     if (pi->ops->validate_state && now - pi->checked_at_ns >= SHARED_RECHECK_NS) {
         /* Out of memory keeps the last status: the next logon tries again. */
         (void)pi->ops->validate_state(pi->state, 0);
         pi->checked_at_ns = now;
+        atomic_fetch_add(&pi->gen, 1);
     }
-    pinst_unlock(pi);
+    pthread_mutex_unlock(&pi->lock);
 }
 
 #define POOL_BUCKETS 256
@@ -54,16 +55,7 @@ static provider_inst *pool_find(const provider_config *cfg)
     return NULL;
 }
 
-static void pool_remove(provider_inst *pi)
-{
-    for (provider_inst **p = &pool[bucket_of(pi->cfg)]; *p; p = &(*p)->next)
-        if (*p == pi) {
-            *p = pi->next;
-            return;
-        }
-}
-
-HRESULT pinst_logon(const provider_ops *ops, const provider_config *cfg,
+HRESULT pinst_logon(profile_store *store, const provider_ops *ops, const provider_config *cfg,
                     const provider_logon_args *args, bool authenticates, provider_inst **out)
 {
     *out = NULL;
@@ -75,7 +67,7 @@ HRESULT pinst_logon(const provider_ops *ops, const provider_config *cfg,
         pthread_mutex_lock(&pool_lock);
         provider_inst *pi = pool_find(cfg);
         if (pi)
-            pi->refs++;
+            pi->refs++; /* an idle one comes back to life here */
         pthread_mutex_unlock(&pool_lock);
         if (pi) {
             recheck(pi);
@@ -101,6 +93,7 @@ HRESULT pinst_logon(const provider_ops *ops, const provider_config *cfg,
     pi->authenticates = authenticates;
     pi->shared = share;
     pi->refs = 1;
+    pi->store = profile_store_ref(store);
     pi->checked_at_ns = now_ns();
     memcpy(pi->uid, args->uid, MAPIUID_LEN);
     if (share) {
@@ -122,6 +115,14 @@ provider_inst *pinst_ref(provider_inst *pi)
     return pi;
 }
 
+static void pinst_free(provider_inst *pi)
+{
+    pi->ops->logoff(pi->state);
+    profile_store_unref(pi->store);
+    pthread_mutex_destroy(&pi->lock);
+    free(pi);
+}
+
 void pinst_unref(provider_inst *pi)
 {
     if (!pi)
@@ -129,13 +130,38 @@ void pinst_unref(provider_inst *pi)
     pthread_mutex_lock(&pool_lock);
     bool last = --pi->refs == 0;
     if (last && pi->shared)
-        pool_remove(pi);
+        pi->idle_since_ns = now_ns(); /* stays pooled: pinst_pool_sweep */
     pthread_mutex_unlock(&pool_lock);
-    if (!last)
-        return;
-    pi->ops->logoff(pi->state);
-    pthread_mutex_destroy(&pi->lock);
-    free(pi);
+    if (last && !pi->shared)
+        pinst_free(pi);
+}
+
+size_t pinst_pool_sweep(long long max_idle_ms)
+{
+    provider_inst *gone = NULL;
+    long long now = now_ns();
+    pthread_mutex_lock(&pool_lock);
+    for (size_t b = 0; b < POOL_BUCKETS; b++) {
+        for (provider_inst **p = &pool[b]; *p;) {
+            provider_inst *pi = *p;
+            if (pi->refs == 0 && now - pi->idle_since_ns >= max_idle_ms * 1000000LL) {
+                *p = pi->next;
+                pi->next = gone;
+                gone = pi;
+            } else {
+                p = &pi->next;
+            }
+        }
+    }
+    pthread_mutex_unlock(&pool_lock);
+    size_t n = 0;
+    while (gone) { /* logged off outside the pool lock: it may touch files */
+        provider_inst *next = gone->next;
+        pinst_free(gone);
+        gone = next;
+        n++;
+    }
+    return n;
 }
 
 void pinst_lock(provider_inst *pi)
@@ -146,13 +172,17 @@ void pinst_lock(provider_inst *pi)
 
 void pinst_unlock(provider_inst *pi)
 {
-    if (pi->shared)
+    if (pi->shared) {
+        atomic_fetch_add(&pi->gen, 1);
         pthread_mutex_unlock(&pi->lock);
+    }
 }
 
 void pinst_status(provider_inst *pi, provider_status *out)
 {
-    pinst_lock(pi);
+    if (pi->shared)
+        pthread_mutex_lock(&pi->lock);
     pi->ops->status(pi->state, out);
-    pinst_unlock(pi);
+    if (pi->shared)
+        pthread_mutex_unlock(&pi->lock);
 }

@@ -6,7 +6,13 @@
  * that checks the logon password, get one instance per session (their
  * connections and credentials are the session's own).
  *
- * Threading: pinst_logon and pinst_unref may be called concurrently. Calls on
+ * A shared instance whose last session ended stays in the pool, idle, until
+ * pinst_pool_sweep frees it: a profile whose sessions come and go (a script
+ * that logs on, reads and logs off) then pays for one Maildir check per
+ * second, not for a full logon of every provider each time.
+ *
+ * Threading: pinst_logon, pinst_unref and pinst_pool_sweep may be called
+ * concurrently. Calls on
  * an instance's state go between pinst_lock and pinst_unlock; for a session's
  * own instance these do nothing, since the session's lock already serialises
  * them. Lock order: session lock, then instance lock.
@@ -16,6 +22,7 @@
 #include "provider.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 typedef struct provider_inst {
@@ -25,9 +32,15 @@ typedef struct provider_inst {
     bool authenticates; /* checks logon passwords (profile auth "upstream") */
     bool shared;        /* in the pool: serves every session of its profile */
     uint8_t uid[MAPIUID_LEN];
+    /* Changes after every call that may have changed the state (every
+     * pinst_lock..pinst_unlock of a shared instance): a view built at one
+     * generation still shows the instance as it is while it stays the same. */
+    atomic_uint gen;
     /* Private to provider_inst.c. */
     unsigned refs;
-    long long checked_at_ns; /* last logon check (monotonic), under lock */
+    profile_store *store;     /* reference: keeps cfg valid while pooled */
+    long long idle_since_ns;  /* refs fell to 0 (monotonic), under the pool lock */
+    long long checked_at_ns;  /* last logon check (monotonic), under lock */
     pthread_mutex_t lock;
     struct provider_inst *next;
 } provider_inst;
@@ -36,15 +49,23 @@ typedef struct provider_inst {
  * when the kind allows it and authenticates is false (re-checking its
  * resource with validate_state when the last check is over a second old). Returns the kind's
  * logon result (provider.h) and, on S_OK, *out with one reference. */
-HRESULT pinst_logon(const provider_ops *ops, const provider_config *cfg,
+HRESULT pinst_logon(profile_store *store, const provider_ops *ops, const provider_config *cfg,
                     const provider_logon_args *args, bool authenticates, provider_inst **out);
 
 provider_inst *pinst_ref(provider_inst *pi);
-/* Drops a reference; the last one logs the provider off. NULL is fine. */
+/* Drops a reference; the last one logs the provider off, or for a shared
+ * instance leaves it idle in the pool. NULL is fine. */
 void pinst_unref(provider_inst *pi);
 
-void pinst_lock(provider_inst *pi);
-void pinst_unlock(provider_inst *pi);
+/* How long the core's reaper leaves an idle shared instance pooled. */
+#define PINST_IDLE_MS 60000
 
-/* ops->status under the instance's lock. */
+/* Logs off and frees the shared instances idle for max_idle_ms or longer
+ * (0: every idle one). Returns how many. */
+size_t pinst_pool_sweep(long long max_idle_ms);
+
+void pinst_lock(provider_inst *pi);
+void pinst_unlock(provider_inst *pi); /* bumps gen */
+
+/* ops->status under the instance's lock (gen unchanged: a read). */
 void pinst_status(provider_inst *pi, provider_status *out);

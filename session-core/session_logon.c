@@ -158,12 +158,12 @@ static logon_outcome logon_one(logon_run *run, pending_provider *pp, const provi
     args.password = pp->authenticates ? run->password : NULL;
     args.logon_flags = run->s->flags;
     memcpy(args.uid, pp->uid, MAPIUID_LEN);
-    HRESULT hr = pinst_logon(pp->ops, cfg, &args, pp->authenticates, &pp->inst);
+    HRESULT hr = pinst_logon(run->s->store, pp->ops, cfg, &args, pp->authenticates, &pp->inst);
     /* MAPI runs the service's configuration entry point and retries once; we
      * have no configuration UI, so the retry sees the same settings unless the
      * provider created what it lacked. */
     if (hr == MAPI_E_UNCONFIGURED)
-        hr = pinst_logon(pp->ops, cfg, &args, pp->authenticates, &pp->inst);
+        hr = pinst_logon(run->s->store, pp->ops, cfg, &args, pp->authenticates, &pp->inst);
     *hr_out = hr;
     if (hr == S_OK)
         return LOGON_OK;
@@ -262,7 +262,27 @@ static HRESULT build_view(session *s, pending_provider **pend, size_t ab_failure
     }
     for (size_t r = 0; r < v->row_count; r++)
         v->rows[r].row_id = (uint32_t)r;
+    v->no_mail = no_mail;
+    view_capture_gens(v);
     return hr;
+}
+
+/* The interned view this logon would build, when there is one: most logons
+ * of a busy profile find it and build nothing. */
+static session_view *find_view(const session *s, pending_provider **pend, size_t ab_failures)
+{
+    provider_inst *insts[16];
+    size_t n = 0;
+    const profile *p = s->profile;
+    for (size_t i = 0; i < profile_service_count(p); i++)
+        for (size_t j = 0; j < service_provider_count(profile_service(p, i)); j++) {
+            if (!pend[i][j].up)
+                continue;
+            if (n == sizeof insts / sizeof insts[0])
+                return NULL; /* a big profile builds its view */
+            insts[n++] = pend[i][j].inst;
+        }
+    return view_find(insts, n, (s->flags & MAPI_NO_MAIL) != 0, ab_failures);
 }
 
 static HRESULT prepare(logon_run *run)
@@ -284,7 +304,7 @@ static HRESULT prepare(logon_run *run)
             pp->ops = provider_kind_find(provider_config_kind(cfg));
             pp->authenticates =
                 upstream && (provider_config_resource_flags(cfg) & STATUS_PRIMARY_IDENTITY);
-            entryid_provider_uid(profile_name(p), i, j, pp->uid);
+            memcpy(pp->uid, provider_config_uid(cfg), MAPIUID_LEN);
         }
     }
     return S_OK;
@@ -311,10 +331,11 @@ HRESULT session_logon_providers(session *s, const char *password)
         hr = run.fatal;
     }
     session_view *v = NULL;
-    if (HR_SUCCEEDED(hr))
+    if (HR_SUCCEEDED(hr) && !(v = find_view(s, run.pend, run.ab_failures)))
         hr = build_view(s, run.pend, run.ab_failures, &v);
     if (HR_SUCCEEDED(hr)) {
-        v = view_intern(v);
+        if (!v->interned)
+            v = view_intern(v);
         session_lock(s);
         s->view = v;
         session_unlock(s);

@@ -2,6 +2,7 @@
 #include "session_view.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
  * never revives a view that is being freed. */
 static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
 static htab interned; /* zeroed: an empty table */
+static htab probes;   /* the same views, by view_probe_hash */
 
 session_view *view_new(size_t nprov, size_t nrows)
 {
@@ -18,8 +20,9 @@ session_view *view_new(size_t nprov, size_t nrows)
     v->providers = calloc(nprov ? nprov : 1, sizeof *v->providers);
     v->provider_row = calloc(nprov ? nprov : 1, sizeof *v->provider_row);
     v->rows = calloc(nrows ? nrows : 1, sizeof *v->rows);
+    v->gens = calloc(nprov ? nprov : 1, sizeof *v->gens);
     v->refs = 1;
-    if (!v->providers || !v->provider_row || !v->rows) {
+    if (!v->providers || !v->provider_row || !v->rows || !v->gens) {
         view_unref(v);
         return NULL;
     }
@@ -34,6 +37,7 @@ static void view_free(session_view *v)
     status_table_free(&t);
     free(v->providers);
     free(v->provider_row);
+    free(v->gens);
     free(v);
 }
 
@@ -44,8 +48,10 @@ void view_unref(session_view *v)
     if (v->interned) {
         pthread_mutex_lock(&intern_lock);
         bool last = --v->refs == 0;
-        if (last)
+        if (last) {
             htab_remove(&interned, &v->node);
+            htab_remove(&probes, &v->probe_node);
+        }
         pthread_mutex_unlock(&intern_lock);
         if (!last)
             return;
@@ -105,6 +111,67 @@ static bool view_eq(const htab_node *n, const void *key)
 
 static uint64_t mix(uint64_t h, uint64_t x) { return (h ^ x) * 0x100000001b3ULL; }
 
+static uint64_t probe_hash(provider_inst *const *providers, size_t n, bool no_mail,
+                           size_t ab_failures)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = mix(h, n);
+    h = mix(h, no_mail);
+    h = mix(h, ab_failures);
+    for (size_t i = 0; i < n; i++)
+        h = mix(h, (uint64_t)(uintptr_t)providers[i]);
+    return h;
+}
+
+typedef struct {
+    provider_inst *const *providers;
+    size_t n;
+    bool no_mail;
+    size_t ab_failures;
+} probe_key;
+
+/* With the intern lock held: the view's rows are what these instances show
+ * now (build_view's layout: MAPI's three rows, then one per provider). */
+static bool probe_eq(const htab_node *node, const void *key)
+{
+    const session_view *v =
+        (const session_view *)((const char *)node - offsetof(session_view, probe_node));
+    const probe_key *k = key;
+    if (v->provider_count != k->n || v->no_mail != k->no_mail ||
+        v->ab_failures != k->ab_failures || v->row_count != 3 + k->n)
+        return false;
+    for (size_t i = 0; i < k->n; i++)
+        if (v->providers[i] != k->providers[i] || v->provider_row[i] != 3 + i ||
+            v->gens[i] != atomic_load(&k->providers[i]->gen))
+            return false;
+    return true;
+}
+
+session_view *view_find(provider_inst *const *providers, size_t n, bool no_mail,
+                        size_t ab_failures)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!providers[i]->shared)
+            return NULL;
+    probe_key k = {providers, n, no_mail, ab_failures};
+    uint64_t h = probe_hash(providers, n, no_mail, ab_failures);
+    pthread_mutex_lock(&intern_lock);
+    htab_node *node = htab_find(&probes, h, &k, probe_eq);
+    session_view *v = NULL;
+    if (node) {
+        v = (session_view *)((char *)node - offsetof(session_view, probe_node));
+        v->refs++;
+    }
+    pthread_mutex_unlock(&intern_lock);
+    return v;
+}
+
+void view_capture_gens(session_view *v)
+{
+    for (size_t i = 0; i < v->provider_count; i++)
+        v->gens[i] = atomic_load(&v->providers[i]->gen);
+}
+
 /* Over what usually differs between views: the instances and the statuses. */
 static uint64_t view_hash(const session_view *v)
 {
@@ -134,8 +201,15 @@ session_view *view_intern(session_view *v)
     if (n) {
         found = (session_view *)((char *)n - offsetof(session_view, node));
         found->refs++;
+        /* Equal rows, read later: the newer generations let view_find
+         * hand it out again. */
+        memcpy(found->gens, v->gens, v->provider_count * sizeof *v->gens);
     } else if (htab_insert(&interned, &v->node, h)) {
-        v->interned = true;
+        if (htab_insert(&probes, &v->probe_node,
+                        probe_hash(v->providers, v->provider_count, v->no_mail, v->ab_failures)))
+            v->interned = true;
+        else
+            htab_remove(&interned, &v->node); /* out of memory: stays the session's own */
     }
     pthread_mutex_unlock(&intern_lock);
     if (!found)
@@ -153,6 +227,7 @@ HRESULT view_own(session_view **vp)
     if (!c)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     c->ab_failures = v->ab_failures;
+    c->no_mail = v->no_mail;
     for (size_t i = 0; i < v->row_count; i++) {
         if (status_row_copy(&c->rows[i], &v->rows[i]) != 0) {
             view_unref(c);
@@ -165,6 +240,12 @@ HRESULT view_own(session_view **vp)
         c->provider_row[i] = v->provider_row[i];
         c->provider_count++;
     }
+    /* The rows it is built from are of these generations or later: a copy
+     * that keeps them can only be found by a logon less often, never
+     * wrongly. */
+    pthread_mutex_lock(&intern_lock);
+    memcpy(c->gens, v->gens, v->provider_count * sizeof *c->gens);
+    pthread_mutex_unlock(&intern_lock);
     view_unref(v);
     *vp = c;
     return S_OK;

@@ -30,10 +30,16 @@ typedef struct session_view {
     status_row *rows;
     size_t row_count;
     size_t ab_failures; /* address-book providers lost at logon */
+    bool no_mail;       /* built for a MAPI_NO_MAIL logon (the spooler's row) */
+    /* providers[i]->gen when the rows were read from them: while every
+     * instance is still at its generation, the rows are what a new logon
+     * would build (view_find). Guarded by the intern lock once interned. */
+    unsigned *gens;
     /* Private to session_view.c. */
     unsigned refs;
     bool interned;
-    htab_node node;
+    htab_node node;       /* by content */
+    htab_node probe_node; /* by instances and logon shape */
 } session_view;
 
 /* An empty view (no rows, no providers) owned by the caller; NULL when out
@@ -44,6 +50,16 @@ session_view *view_new(size_t nprov, size_t nrows);
  * or an equal interned view (v is then freed). Views with a session's own
  * provider instances are never interned (nobody else could share them). */
 session_view *view_intern(session_view *v);
+
+/* A logon's shortcut: the interned view that logging on to exactly these
+ * shared instances (in this order), with this NO_MAIL flag and address-book
+ * failure count, would build now, with a new reference; NULL when there is
+ * none (then build one and intern it). */
+session_view *view_find(provider_inst *const *providers, size_t n, bool no_mail,
+                        size_t ab_failures);
+
+/* Records providers[i]->gen into gens (after the rows were read). */
+void view_capture_gens(session_view *v);
 
 /* Makes *vp the caller's own, copying it when shared. S_OK or
  * MAPI_E_NOT_ENOUGH_MEMORY (*vp unchanged). */

@@ -161,6 +161,7 @@ Test(outq, a_failure_keeps_that_message_and_the_others_still_go)
     cr_assert_eq(n, 1u);
     cr_assert_str_eq(names[0], keep);
     outq_names_free(names, n);
+    outq_free(q);
 }
 
 Test(outq, stop_leaves_the_rest_untried_and_queued)

@@ -177,7 +177,7 @@ Test(session_share, a_new_logon_rechecks_a_shared_instance)
     session_unref(b);
 }
 
-Test(session_share, ended_sessions_release_the_instance)
+Test(session_share, ended_sessions_leave_the_instance_idle_until_swept)
 {
     session *a = logon("local");
     provider_inst *pi = a->view->providers[0];
@@ -185,9 +185,16 @@ Test(session_share, ended_sessions_release_the_instance)
     cr_assert_eq(core_end_session(C, session_id(a)), S_OK);
     cr_expect_null(a->view);
     session_unref(a);
-    session *b = logon("local"); /* a new instance; the old one was freed (ASan) */
-    cr_expect_eq(b->view->providers[0]->refs, 1);
+    cr_expect_eq(pinst_pool_sweep(60000), 0, "idle for less than a minute: kept");
+    session *b = logon("local");
+    cr_expect_eq(b->view->providers[0], pi, "the idle instance came back");
+    cr_expect_eq(pi->refs, 1);
+    cr_assert_eq(core_end_session(C, session_id(b)), S_OK);
     session_unref(b);
+    cr_expect_eq(pinst_pool_sweep(0), 2, "maildir and abfile, both idle now");
+    session *c = logon("local"); /* new instances; the old ones were freed (ASan) */
+    cr_expect_eq(c->view->providers[0]->refs, 1);
+    session_unref(c);
 }
 
 Test(session_share, network_providers_are_a_sessions_own)
@@ -201,4 +208,28 @@ Test(session_share, network_providers_are_a_sessions_own)
     cr_expect_not_null(a->own_lock, "a lock of its own: its calls may block");
     session_unref(a);
     session_unref(b);
+}
+
+Test(session_share, a_logon_after_a_change_builds_the_new_rows)
+{
+    session *a = logon("local");
+    session *b = logon("local");
+    cr_expect_eq(a->view, b->view, "the second logon found the first's view");
+    add_message("3.m");
+    status_table t;
+    cr_assert_eq(session_status_table(a, &t), S_OK);
+    cr_assert_eq(session_validate_state(a, t.rows[3].instance_key, 0, NULL), S_OK);
+    status_table_free(&t);
+    /* No re-check is due (under a second): the logon must still not reuse
+     * the view of before the validation. */
+    session *c = logon("local");
+    status_row rc;
+    maildir_row(c, &rc);
+    cr_expect_str_eq(rc.status_string, "1 message (1 new)");
+    cr_expect_eq(c->view, a->view, "a's refreshed view and c's are one again");
+    cr_expect_neq(c->view, b->view);
+    status_row_clear(&rc);
+    session_unref(a);
+    session_unref(b);
+    session_unref(c);
 }
