@@ -188,6 +188,17 @@ void api_reply_json(api_ctx *x, int status, json_t *body)
     x->resp->content_type = "application/json";
 }
 
+void api_reply_json_text(api_ctx *x, int status, char *text, size_t len)
+{
+    if (!text) {
+        x->oom = true;
+        return;
+    }
+    replace_body(x->resp, text, len);
+    x->resp->status = status;
+    x->resp->content_type = "application/json";
+}
+
 void api_reply_empty(api_ctx *x, int status)
 {
     replace_body(x->resp, NULL, 0);

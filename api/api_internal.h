@@ -92,6 +92,9 @@ bool api_add_header(api_ctx *x, const char *name, const char *value);
 void api_reply_json(api_ctx *x, int status, json_t *body);
 /* Sets a body-less answer (204, 304). */
 void api_reply_empty(api_ctx *x, int status);
+/* Like api_reply_json with the JSON already written: takes text (NULL:
+ * out of memory). */
+void api_reply_json_text(api_ctx *x, int status, char *text, size_t len);
 /* Sets an answer with a copy of bytes and a static content type. */
 void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data,
                      size_t len);
@@ -146,7 +149,8 @@ json_t *render_time(time_t t);
 json_t *render_status_row(const status_row *row);
 /* The session resource of DECISIONS.md (no token). */
 json_t *render_session(session *s);
-json_t *render_identity(const identity *id);
+/* The identity answer as JSON text (malloc'd; NULL when out of memory). */
+char *render_identity(const identity *id, size_t *len);
 
 /* A MAPI object (OpenEntry, OpenMsgStore, a table row) generically:
  * {"object_type":{"value","name"}, <prop name>: <value>, ...}; flag-valued

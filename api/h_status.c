@@ -211,6 +211,8 @@ void h_identity(api_ctx *x)
     }
     if (hr == MAPI_W_NO_SERVICE)
         id.hr = MAPI_W_NO_SERVICE;
-    api_reply_json(x, 200, render_identity(&id));
+    size_t len = 0;
+    char *text = render_identity(&id, &len);
+    api_reply_json_text(x, 200, text, len);
     identity_clear(&id);
 }

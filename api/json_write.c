@@ -1,6 +1,8 @@
 /* json_write.c - compact JSON writer (see json_write.h). */
 #include "json_write.h"
 
+#include "../session-core/hex.h"
+
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -8,11 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} out;
+typedef json_text out;
+
+/* Through jansson's allocator, as json_dumps does: json_set_alloc_funcs
+ * governs every byte of JSON the api makes (its out-of-memory tests rely on
+ * it). The gateway keeps malloc/free, so callers free() the text. */
+static void *jw_malloc(size_t n)
+{
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    return m(n);
+}
+
+static void jw_free(void *p)
+{
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    f(p);
+}
 
 static bool reserve(out *o, size_t more)
 {
@@ -25,7 +42,7 @@ static bool reserve(out *o, size_t more)
         cap *= 2;
     /* Not realloc: an answer may hold a token, and realloc would leave a
      * copy of it in freed memory. */
-    char *b = malloc(cap);
+    char *b = jw_malloc(cap);
     if (!b) {
         o->oom = true;
         return false;
@@ -33,7 +50,7 @@ static bool reserve(out *o, size_t more)
     if (o->buf) {
         memcpy(b, o->buf, o->len);
         sodium_memzero(o->buf, o->cap);
-        free(o->buf);
+        jw_free(o->buf);
     }
     o->buf = b;
     o->cap = cap;
@@ -103,7 +120,7 @@ static void write_real(out *o, const json_t *j)
         return;
     }
     put(o, text, strlen(text));
-    free(text);
+    jw_free(text);
 }
 
 static void write_value(out *o, const json_t *j, int depth)
@@ -169,15 +186,124 @@ char *json_write_compact(const json_t *json, size_t *len)
 {
     if (!json)
         return NULL;
-    out o = {NULL, 0, 0, false};
+    out o = JSON_TEXT_INIT;
     write_value(&o, json, 0);
-    if (o.oom || !reserve(&o, 0)) {
-        if (o.buf)
-            sodium_memzero(o.buf, o.cap);
-        free(o.buf);
+    return json_text_finish(&o, len);
+}
+
+size_t json_utf8_sequence(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+void json_text_open(json_text *t)
+{
+    put_c(t, '{');
+    t->comma = false;
+}
+
+void json_text_close(json_text *t)
+{
+    put_c(t, '}');
+    t->comma = true;
+}
+
+void json_text_key(json_text *t, const char *key)
+{
+    if (t->comma)
+        put_c(t, ',');
+    put_c(t, '"');
+    put(t, key, strlen(key));
+    put(t, "\":", 2);
+    t->comma = true;
+}
+
+void json_text_null(json_text *t) { put(t, "null", 4); }
+
+void json_text_string(json_text *t, const char *s)
+{
+    if (!s) {
+        json_text_null(t);
+        return;
+    }
+    size_t n = strlen(s);
+    size_t i = 0;
+    while (i < n && json_utf8_sequence((const unsigned char *)s + i) > 0)
+        i += json_utf8_sequence((const unsigned char *)s + i);
+    if (i == n) {
+        put_string(t, s, n);
+        return;
+    }
+    /* Not UTF-8: each bad byte becomes U+FFFD, then the usual escaping. */
+    char *fixed = jw_malloc(3 * n + 1);
+    if (!fixed) {
+        t->oom = true;
+        return;
+    }
+    size_t o = 0;
+    for (i = 0; i < n;) {
+        size_t k = json_utf8_sequence((const unsigned char *)s + i);
+        if (k == 0) {
+            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(fixed + o, s + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    put_string(t, fixed, o);
+    jw_free(fixed);
+}
+
+void json_text_hex(json_text *t, const uint8_t *data, size_t len)
+{
+    if (!data) {
+        json_text_null(t);
+        return;
+    }
+    if (!reserve(t, 2 * len + 3))
+        return;
+    t->buf[t->len++] = '"';
+    hex_encode(data, len, t->buf + t->len); /* the gateway's one hex form */
+    t->len += 2 * len;
+    t->buf[t->len++] = '"';
+}
+
+char *json_text_finish(json_text *t, size_t *len)
+{
+    if (t->oom || !reserve(t, 0)) {
+        if (t->buf)
+            sodium_memzero(t->buf, t->cap);
+        jw_free(t->buf);
+        t->buf = NULL;
         return NULL;
     }
-    o.buf[o.len] = '\0';
-    *len = o.len;
-    return o.buf;
+    t->buf[t->len] = '\0';
+    *len = t->len;
+    char *text = t->buf;
+    t->buf = NULL;
+    return text;
 }

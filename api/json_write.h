@@ -12,8 +12,45 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* A malloc'd, NUL-terminated text (the caller frees it) and its length in
- * *len; NULL when out of memory or when json is NULL. */
+/* A NUL-terminated text and its length in *len; NULL when out of memory or
+ * when json is NULL. Texts here come from jansson's allocator, as
+ * json_dumps's do: free() them unless json_set_alloc_funcs changed it. */
 char *json_write_compact(const json_t *json, size_t *len);
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid:
+ * overlong forms, surrogates and code points above U+10FFFF are invalid, as
+ * jansson's own check has it. s must hold a NUL-terminated string. */
+size_t json_utf8_sequence(const unsigned char *s);
+
+/* ---- writing JSON text directly (hot answers) -----------------------------
+ * For an answer on every request's path, building a jansson tree only to
+ * write it out again costs more than the rest of the request: these append
+ * to a text with the same escaping as json_write_compact. Start from
+ * JSON_TEXT_INIT; any failure is remembered and json_text_finish returns
+ * NULL. Keys are written as given (literals: never escaped). */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+    bool comma; /* a value was written at this level: the next needs a ',' */
+} json_text;
+
+#define JSON_TEXT_INIT {NULL, 0, 0, false, false}
+
+void json_text_open(json_text *t);  /* '{' */
+void json_text_close(json_text *t); /* '}' */
+/* "key": (with the comma before it when needed); then exactly one value. */
+void json_text_key(json_text *t, const char *key);
+/* A string (NULL: null); bytes that are not UTF-8 become U+FFFD, as the
+ * jansson-built answers have it (render_string_or_null). */
+void json_text_string(json_text *t, const char *s);
+/* Bytes as hex in a string, as render_hex writes them (NULL: null). */
+void json_text_hex(json_text *t, const uint8_t *data, size_t len);
+void json_text_null(json_text *t);
+/* The text (malloc'd, NUL-terminated, the caller's) and its length; NULL
+ * after any failure (nothing to free then). */
+char *json_text_finish(json_text *t, size_t *len);

@@ -83,7 +83,13 @@ static request_state *request_state_new(struct MHD_Connection *conn, const char 
     }
     clock_gettime(CLOCK_MONOTONIC, &rs->start);
     snprintf(rs->method, sizeof rs->method, "%s", method ? method : "");
-    httpd_client_address(conn, rs->client, sizeof rs->client);
+    /* Formatted once per connection (inet_ntop per request showed in
+     * profiles), else here. */
+    const char *client = limits_client(conn);
+    if (client)
+        snprintf(rs->client, sizeof rs->client, "%s", client);
+    else
+        httpd_client_address(conn, rs->client, sizeof rs->client);
     return rs;
 }
 

@@ -82,6 +82,10 @@ void limits_stop(httpd *h);
 /* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the httpd). */
 void limits_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                               enum MHD_ConnectionNotificationCode code);
+/* The client address of conn as text, formatted once when it connected;
+ * NULL when the connection is not tracked (out of memory then). Valid for
+ * the connection's life, on its own thread. */
+const char *limits_client(struct MHD_Connection *conn);
 /* The request on conn has arrived completely (or is answered early): its
  * deadline stops. */
 void limits_request_received(httpd *h, struct MHD_Connection *conn);

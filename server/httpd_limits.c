@@ -86,6 +86,12 @@ static conn_track *track_of(struct MHD_Connection *conn)
     return info ? info->socket_context : NULL;
 }
 
+const char *limits_client(struct MHD_Connection *conn)
+{
+    const conn_track *c = track_of(conn);
+    return c ? c->client : NULL;
+}
+
 void limits_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                               enum MHD_ConnectionNotificationCode code)
 {

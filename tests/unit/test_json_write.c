@@ -117,3 +117,42 @@ Test(json_write, random_trees_match_jansson)
         json_decref(j);
     }
 }
+
+Test(json_write, text_builder_matches_jansson)
+{
+    static const uint8_t bytes[] = {0x00, 0x9f, 0xff, 0x10};
+    json_text t = JSON_TEXT_INIT;
+    json_text_open(&t);
+    json_text_key(&t, "hex");
+    json_text_hex(&t, bytes, sizeof bytes);
+    json_text_key(&t, "nohex");
+    json_text_hex(&t, NULL, 0);
+    json_text_key(&t, "s");
+    json_text_string(&t, "Caf\xc3\xa9 \"q\" \\ \n \x01");
+    json_text_key(&t, "bad");
+    json_text_string(&t, "a\xff" "b\xc3"); /* not UTF-8: U+FFFD per bad byte */
+    json_text_key(&t, "none");
+    json_text_string(&t, NULL);
+    json_text_key(&t, "inner");
+    json_text_open(&t);
+    json_text_key(&t, "x");
+    json_text_null(&t);
+    json_text_close(&t);
+    json_text_key(&t, "after");
+    json_text_string(&t, "");
+    json_text_close(&t);
+    size_t len = 0;
+    char *got = json_text_finish(&t, &len);
+    cr_assert_not_null(got);
+
+    json_t *want = json_pack("{s:s, s:n, s:s, s:s, s:n, s:{s:n}, s:s}", "hex", "009FFF10", "nohex",
+                             "s", "Caf\xc3\xa9 \"q\" \\ \n \x01", "bad",
+                             "a\xef\xbf\xbd" "b\xef\xbf\xbd", "none", "inner", "x", "after", "");
+    cr_assert_not_null(want);
+    char *text = json_dumps(want, JSON_COMPACT);
+    cr_expect_str_eq(got, text);
+    cr_expect_eq(len, strlen(text));
+    free(text);
+    free(got);
+    json_decref(want);
+}
