@@ -37,8 +37,8 @@ static const asset_route ASSET_ROUTES[] = {
     {"/console.css", "console.css", "text/css; charset=utf-8", CSP_CONSOLE, false},
     {"/docs", "docs.html", "text/html; charset=utf-8", CSP_DOCS, true},
     {"/docs/init.js", "docs-init.js", "text/javascript; charset=utf-8", CSP_DOCS, true},
-    {"/docs/redoc.standalone.js", "redoc.standalone.js", "text/javascript; charset=utf-8",
-     CSP_DOCS, true},
+    {"/docs/redoc.standalone.js", "redoc.standalone.js", "text/javascript; charset=utf-8", CSP_DOCS,
+     true},
 };
 #define ASSET_ROUTE_COUNT (sizeof ASSET_ROUTES / sizeof ASSET_ROUTES[0])
 

@@ -85,17 +85,14 @@ static void put_string(out *o, const char *s, size_t n)
             continue;
         put(o, s + start, i - start);
         start = i + 1;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        /* The short escapes JSON has for control characters. */
+        static const char SHORT[0x20] = {
+            ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
         size_t elen = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
+        if (c < 0x20 && SHORT[c]) {
+            esc[1] = SHORT[c];
+        } else if (c < 0x20) {
             esc[1] = 'u';
             esc[2] = '0';
             esc[3] = '0';

@@ -39,7 +39,10 @@ typedef struct {
     bool comma; /* a value was written at this level: the next needs a ',' */
 } json_text;
 
-#define JSON_TEXT_INIT {NULL, 0, 0, false, false}
+#define JSON_TEXT_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, false, false                                                                   \
+    }
 
 void json_text_open(json_text *t);  /* '{' */
 void json_text_close(json_text *t); /* '}' */

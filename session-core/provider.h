@@ -7,8 +7,8 @@
  *
  * Threading: calls on one instance are serialised by the core (the session's
  * lock, and the instance's own for shared instances), so a kind needs no
- * locking of its own for its state. Different instances run concurrently. Calls may block on the file system or
- * the network; network kinds bound every call with a timeout.
+ * locking of its own for its state. Different instances run concurrently. Calls may block on the
+ * file system or the network; network kinds bound every call with a timeout.
  */
 #pragma once
 
@@ -122,7 +122,7 @@ typedef struct provider_ops {
      * PR_SENDER_NAME, PR_SENDER_EMAIL_ADDRESS, PR_MESSAGE_DELIVERY_TIME,
      * PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS), newest first, at most max.
      * MAPI_E_NOT_FOUND for a key that names no folder. */
-    HRESULT (*contents)
+    HRESULT(*contents)
     (void *state, const uint8_t *folder_key, size_t key_len, size_t max, mapi_rows *out);
 
     /* Address-book providers: the container (PR_ENTRYID, display name,

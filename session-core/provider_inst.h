@@ -38,9 +38,9 @@ typedef struct provider_inst {
     atomic_uint gen;
     /* Private to provider_inst.c. */
     unsigned refs;
-    profile_store *store;     /* reference: keeps cfg valid while pooled */
-    long long idle_since_ns;  /* refs fell to 0 (monotonic), under the pool lock */
-    long long checked_at_ns;  /* last logon check (monotonic), under lock */
+    profile_store *store;    /* reference: keeps cfg valid while pooled */
+    long long idle_since_ns; /* refs fell to 0 (monotonic), under the pool lock */
+    long long checked_at_ns; /* last logon check (monotonic), under lock */
     pthread_mutex_t lock;
     struct provider_inst *next;
 } provider_inst;

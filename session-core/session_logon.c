@@ -241,8 +241,8 @@ static HRESULT build_view(session *s, pending_provider **pend, size_t ab_failure
         v->row_count = 2;
     }
     if (HR_SUCCEEDED(hr)) {
-        hr = mapi_row(&v->rows[2], 2, "MAPI Address Book", "MAPIAB", MAPI_AB,
-                      STATUS_VALIDATE_STATE, STATUS_AVAILABLE, "Available");
+        hr = mapi_row(&v->rows[2], 2, "MAPI Address Book", "MAPIAB", MAPI_AB, STATUS_VALIDATE_STATE,
+                      STATUS_AVAILABLE, "Available");
         v->row_count = 3;
     }
     for (size_t i = 0; i < profile_service_count(p) && HR_SUCCEEDED(hr); i++) {

@@ -73,8 +73,8 @@ static HRESULT store_row(const session *s, size_t k, mapi_object *o)
     if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_STATUS_CODE))
         hr = mapi_object_add_long(o, PR_STATUS_CODE, "status_code", row->status_code);
     if (HR_SUCCEEDED(hr) && !mapi_object_find(o, PR_INSTANCE_KEY))
-        hr = mapi_object_add_binary(o, PR_INSTANCE_KEY, "instance_key", ik,
-                                    STATUS_INSTANCE_KEY_LEN);
+        hr =
+            mapi_object_add_binary(o, PR_INSTANCE_KEY, "instance_key", ik, STATUS_INSTANCE_KEY_LEN);
     return hr;
 }
 

@@ -63,10 +63,7 @@ void view_unref(session_view *v)
 
 /* ---- equality and hashing ------------------------------------------------ */
 
-static bool str_eq(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
+static bool str_eq(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
 
 static bool bin_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
@@ -137,8 +134,8 @@ static bool probe_eq(const htab_node *node, const void *key)
     const session_view *v =
         (const session_view *)((const char *)node - offsetof(session_view, probe_node));
     const probe_key *k = key;
-    if (v->provider_count != k->n || v->no_mail != k->no_mail ||
-        v->ab_failures != k->ab_failures || v->row_count != 3 + k->n)
+    if (v->provider_count != k->n || v->no_mail != k->no_mail || v->ab_failures != k->ab_failures ||
+        v->row_count != 3 + k->n)
         return false;
     for (size_t i = 0; i < k->n; i++)
         if (v->providers[i] != k->providers[i] || v->provider_row[i] != 3 + i ||
@@ -147,8 +144,7 @@ static bool probe_eq(const htab_node *node, const void *key)
     return true;
 }
 
-session_view *view_find(provider_inst *const *providers, size_t n, bool no_mail,
-                        size_t ab_failures)
+session_view *view_find(provider_inst *const *providers, size_t n, bool no_mail, size_t ab_failures)
 {
     for (size_t i = 0; i < n; i++)
         if (!providers[i]->shared)
@@ -183,8 +179,7 @@ static uint64_t view_hash(const session_view *v)
     for (size_t i = 0; i < v->row_count; i++) {
         h = mix(h, v->rows[i].status_code);
         if (v->rows[i].status_string)
-            h = mix(h, htab_hash_bytes(v->rows[i].status_string,
-                                       strlen(v->rows[i].status_string)));
+            h = mix(h, htab_hash_bytes(v->rows[i].status_string, strlen(v->rows[i].status_string)));
     }
     return h;
 }

@@ -241,8 +241,7 @@ static void *load_thread(void *arg)
             else if (code == 201) {
                 L.logon_201++;
                 if (L.ntokens < MAX_TOKENS)
-                    L.tokens[L.ntokens++] =
-                        strdup(json_string_value(json_object_get(j, "token")));
+                    L.tokens[L.ntokens++] = strdup(json_string_value(json_object_get(j, "token")));
             } else
                 L.shutting_down_503++;
             pthread_mutex_unlock(&L.lock);
@@ -258,8 +257,14 @@ static void *load_thread(void *arg)
 
 Test(faults, sigterm_under_load_answers_completely_and_exits_zero)
 {
-    const char *args[] = {"--max-sessions",   "1000000", "--max-sessions-per-profile", "1000000",
-                          "--threads",        "4",       "--max-connections-per-ip",   "0",
+    const char *args[] = {"--max-sessions",
+                          "1000000",
+                          "--max-sessions-per-profile",
+                          "1000000",
+                          "--threads",
+                          "4",
+                          "--max-connections-per-ip",
+                          "0",
                           NULL};
     G = gw_start("main.json", args);
     gw_session s;
@@ -298,9 +303,8 @@ Test(faults, sigterm_under_load_answers_completely_and_exits_zero)
     cr_log_info("SIGTERM under load: %ld complete answers (%ld status, %ld logons, %ld 503; %ld "
                 "to requests sent after the signal), %ld requests without an answer (%ld of "
                 "them sent before the signal: %s), %ld bad; exit %d after %lld ms",
-                L.answered, L.status_200, L.logon_201, L.shutting_down_503,
-                L.answered_after_signal, L.no_answer, L.dropped_in_flight, L.first_dropped, L.bad,
-                st, took);
+                L.answered, L.status_200, L.logon_201, L.shutting_down_503, L.answered_after_signal,
+                L.no_answer, L.dropped_in_flight, L.first_dropped, L.bad, st, took);
     cr_expect_geq(answered, 300, "only %ld answers in 10 s before the signal", answered);
     cr_expect_gt(L.status_200, 0);
     cr_expect_gt(L.logon_201, 0);
@@ -429,10 +433,10 @@ Test(faults, profiles_file_turned_invalid_is_refused_on_sighup)
                   cases[i].name);
         if (refused)
             cr_expect(strstr(detail, cases[i].must_name) != NULL,
-                      "%s: the refusal does not name \"%s\": %s", cases[i].name,
-                      cases[i].must_name, detail);
-        cr_expect_eq(count_log_msgs("profiles reloaded", NULL, 0), 0u,
-                     "%s: a reload was taken", cases[i].name);
+                      "%s: the refusal does not name \"%s\": %s", cases[i].name, cases[i].must_name,
+                      detail);
+        cr_expect_eq(count_log_msgs("profiles reloaded", NULL, 0), 0u, "%s: a reload was taken",
+                     cases[i].name);
         expect_old_profiles_serve(&a, cases[i].name);
     }
     /* the gateway is still the same process, still serving */
@@ -502,9 +506,9 @@ static char *make_message(const char *subject, size_t len, size_t *out_len)
 {
     char *m = malloc(len + 512);
     cr_assert(m);
-    int n = snprintf(m, 512,
-                     "From: spool@example.invalid\r\nTo: bob@example.invalid\r\nSubject: %s\r\n\r\n",
-                     subject);
+    int n = snprintf(
+        m, 512, "From: spool@example.invalid\r\nTo: bob@example.invalid\r\nSubject: %s\r\n\r\n",
+        subject);
     size_t l = (size_t)n;
     while (l + 80 < len) {
         for (size_t i = 0; i < 76; i++, l++)

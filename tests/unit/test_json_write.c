@@ -56,9 +56,24 @@ static unsigned rnd(unsigned *seed)
 
 static json_t *random_string(unsigned *seed)
 {
-    static const char *const pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\x01",
-                                         "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
-                                         "\xf0\x9f\x98\x80", "mgw_", "{}", "[,]"};
+    static const char *const pieces[] = {"a",
+                                         "Z",
+                                         "0",
+                                         " ",
+                                         "\"",
+                                         "\\",
+                                         "/",
+                                         "\n",
+                                         "\t",
+                                         "\x01",
+                                         "\x1f",
+                                         "\x7f",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80",
+                                         "mgw_",
+                                         "{}",
+                                         "[,]"};
     char buf[256] = "";
     size_t n = rnd(seed) % 12, len = 0;
     for (size_t i = 0; i < n; i++) {
@@ -130,7 +145,8 @@ Test(json_write, text_builder_matches_jansson)
     json_text_key(&t, "s");
     json_text_string(&t, "Caf\xc3\xa9 \"q\" \\ \n \x01");
     json_text_key(&t, "bad");
-    json_text_string(&t, "a\xff" "b\xc3"); /* not UTF-8: U+FFFD per bad byte */
+    json_text_string(&t, "a\xff"
+                         "b\xc3"); /* not UTF-8: U+FFFD per bad byte */
     json_text_key(&t, "none");
     json_text_string(&t, NULL);
     json_text_key(&t, "inner");
@@ -147,7 +163,9 @@ Test(json_write, text_builder_matches_jansson)
 
     json_t *want = json_pack("{s:s, s:n, s:s, s:s, s:n, s:{s:n}, s:s}", "hex", "009FFF10", "nohex",
                              "s", "Caf\xc3\xa9 \"q\" \\ \n \x01", "bad",
-                             "a\xef\xbf\xbd" "b\xef\xbf\xbd", "none", "inner", "x", "after", "");
+                             "a\xef\xbf\xbd"
+                             "b\xef\xbf\xbd",
+                             "none", "inner", "x", "after", "");
     cr_assert_not_null(want);
     char *text = json_dumps(want, JSON_COMPACT);
     cr_expect_str_eq(got, text);

@@ -39,8 +39,8 @@ static void setup(void)
     profile_store *store = NULL;
     char err[512] = "";
     cr_assert_eq(
-        profile_store_load_string(json, "t.json", dir, &store, err, sizeof err, NULL, NULL),
-        S_OK, "%s", err);
+        profile_store_load_string(json, "t.json", dir, &store, err, sizeof err, NULL, NULL), S_OK,
+        "%s", err);
     core_config cfg;
     core_config_defaults(&cfg);
     cr_assert_eq(core_new(&cfg, store, &C), S_OK);
@@ -105,13 +105,12 @@ Test(session_share, instance_keys_stay_per_session)
     cr_assert_eq(ta.count, tb.count);
     for (size_t i = 0; i < ta.count; i++) {
         for (size_t j = 0; j < tb.count; j++)
-            cr_expect_neq(memcmp(ta.rows[i].instance_key, tb.rows[j].instance_key,
-                                 STATUS_INSTANCE_KEY_LEN),
-                          0, "rows %zu and %zu share an instance key", i, j);
+            cr_expect_neq(
+                memcmp(ta.rows[i].instance_key, tb.rows[j].instance_key, STATUS_INSTANCE_KEY_LEN),
+                0, "rows %zu and %zu share an instance key", i, j);
         /* The entry id carries the session's own key. */
-        cr_expect_eq(memcmp(ta.rows[i].entry_id + 20, ta.rows[i].instance_key,
-                            STATUS_INSTANCE_KEY_LEN),
-                     0);
+        cr_expect_eq(
+            memcmp(ta.rows[i].entry_id + 20, ta.rows[i].instance_key, STATUS_INSTANCE_KEY_LEN), 0);
         status_row r;
         cr_expect_eq(session_status_row(b, ta.rows[i].instance_key, &r), MAPI_E_NOT_FOUND,
                      "b opened a's row %zu", i);
