@@ -12,6 +12,7 @@
 #pragma once
 
 #include "api.h"
+#include "json_write.h"
 
 #include "../session-core/mapi_flags.h"
 #include "../session-core/status_row.h"
@@ -143,6 +144,13 @@ extern const char API_OOM_BODY[];
 /* Each returns a new reference, or NULL when out of memory. */
 json_t *render_flags(const mapi_name_set *set, uint32_t value);
 json_t *render_enum(const mapi_name_set *set, uint32_t value);
+/* Text twins of render_flags and render_time, for answers written with
+ * json_write.h's builder. */
+void render_flags_text(json_text *out, const mapi_name_set *set, uint32_t value);
+#define RENDER_TIME_MAX 32
+/* t as "YYYY-MM-DDTHH:MM:SSZ"; false for a time beyond the calendar. */
+bool render_time_format(time_t t, char buf[RENDER_TIME_MAX]);
+void render_time_text(json_text *out, time_t t);
 json_t *render_hex(const uint8_t *data, size_t len);
 json_t *render_string_or_null(const char *s);
 json_t *render_time(time_t t);

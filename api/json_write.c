@@ -214,17 +214,34 @@ size_t json_utf8_sequence(const unsigned char *s)
     return n;
 }
 
-void json_text_open(json_text *t)
+/* Before any value: the comma that separates it from the previous item,
+ * unless it is the value of the key just written. */
+static void before_value(json_text *t)
 {
-    put_c(t, '{');
+    if (t->after_key)
+        t->after_key = false;
+    else if (t->comma)
+        put_c(t, ',');
+    t->comma = true;
+}
+
+static void open_with(json_text *t, char bracket)
+{
+    before_value(t);
+    put_c(t, bracket);
     t->comma = false;
 }
 
-void json_text_close(json_text *t)
+static void close_with(json_text *t, char bracket)
 {
-    put_c(t, '}');
+    put_c(t, bracket);
     t->comma = true;
 }
+
+void json_text_open(json_text *t) { open_with(t, '{'); }
+void json_text_close(json_text *t) { close_with(t, '}'); }
+void json_text_array_open(json_text *t) { open_with(t, '['); }
+void json_text_array_close(json_text *t) { close_with(t, ']'); }
 
 void json_text_key(json_text *t, const char *key)
 {
@@ -233,10 +250,31 @@ void json_text_key(json_text *t, const char *key)
     put_c(t, '"');
     put(t, key, strlen(key));
     put(t, "\":", 2);
-    t->comma = true;
+    t->after_key = true;
 }
 
-void json_text_null(json_text *t) { put(t, "null", 4); }
+void json_text_null(json_text *t)
+{
+    before_value(t);
+    put(t, "null", 4);
+}
+
+void json_text_bool(json_text *t, bool v)
+{
+    before_value(t);
+    if (v)
+        put(t, "true", 4);
+    else
+        put(t, "false", 5);
+}
+
+void json_text_int(json_text *t, long long v)
+{
+    before_value(t);
+    char num[32];
+    int n = snprintf(num, sizeof num, "%lld", v);
+    put(t, num, (size_t)n);
+}
 
 void json_text_string(json_text *t, const char *s)
 {
@@ -244,6 +282,7 @@ void json_text_string(json_text *t, const char *s)
         json_text_null(t);
         return;
     }
+    before_value(t);
     size_t n = strlen(s);
     size_t i = 0;
     while (i < n && json_utf8_sequence((const unsigned char *)s + i) > 0)
@@ -281,6 +320,7 @@ void json_text_hex(json_text *t, const uint8_t *data, size_t len)
         json_text_null(t);
         return;
     }
+    before_value(t);
     if (!reserve(t, 2 * len + 3))
         return;
     t->buf[t->len++] = '"';

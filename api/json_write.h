@@ -36,16 +36,21 @@ typedef struct {
     char *buf;
     size_t len, cap;
     bool oom;
-    bool comma; /* a value was written at this level: the next needs a ',' */
+    bool comma;     /* a value was written at this level: the next needs a ',' */
+    bool after_key; /* a key was written: its value needs no ',' */
 } json_text;
 
 #define JSON_TEXT_INIT                                                                             \
     {                                                                                              \
-        NULL, 0, 0, false, false                                                                   \
+        NULL, 0, 0, false, false, false                                                            \
     }
 
+/* Values: after json_text_key, or as items between array_open and
+ * array_close (commas are the builder's business). */
 void json_text_open(json_text *t);  /* '{' */
 void json_text_close(json_text *t); /* '}' */
+void json_text_array_open(json_text *t);
+void json_text_array_close(json_text *t);
 /* "key": (with the comma before it when needed); then exactly one value. */
 void json_text_key(json_text *t, const char *key);
 /* A string (NULL: null); bytes that are not UTF-8 become U+FFFD, as the
@@ -53,7 +58,9 @@ void json_text_key(json_text *t, const char *key);
 void json_text_string(json_text *t, const char *s);
 /* Bytes as hex in a string, as render_hex writes them (NULL: null). */
 void json_text_hex(json_text *t, const uint8_t *data, size_t len);
+void json_text_int(json_text *t, long long v);
+void json_text_bool(json_text *t, bool v);
 void json_text_null(json_text *t);
-/* The text (malloc'd, NUL-terminated, the caller's) and its length; NULL
+/* The text (NUL-terminated, the caller's: free() it) and its length; NULL
  * after any failure (nothing to free then). */
 char *json_text_finish(json_text *t, size_t *len);

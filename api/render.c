@@ -23,6 +23,23 @@ bool json_set(json_t *obj, const char *key, json_t *value)
     return json_object_set_new(obj, key, value) == 0;
 }
 
+void render_flags_text(json_text *out, const mapi_name_set *set, uint32_t value)
+{
+    /* The same object as render_flags, written directly. */
+    json_text_open(out);
+    json_text_key(out, "value");
+    json_text_int(out, value);
+    json_text_key(out, "names");
+    json_text_array_open(out);
+    for (size_t i = 0; i < set->count; i++) {
+        uint32_t bit = set->names[i].value;
+        if (bit != 0 && (value & bit) == bit)
+            json_text_string(out, set->names[i].name);
+    }
+    json_text_array_close(out);
+    json_text_close(out);
+}
+
 json_t *render_flags(const mapi_name_set *set, uint32_t value)
 {
     json_t *obj = json_object();
@@ -102,13 +119,27 @@ json_t *render_string_or_null(const char *s)
     return v ? v : json_string_lossy(s);
 }
 
-json_t *render_time(time_t t)
+bool render_time_format(time_t t, char buf[RENDER_TIME_MAX])
 {
     struct tm tm;
-    char buf[32];
-    if (!gmtime_r(&t, &tm) || strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    return gmtime_r(&t, &tm) && strftime(buf, RENDER_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) != 0;
+}
+
+json_t *render_time(time_t t)
+{
+    char buf[RENDER_TIME_MAX];
+    if (!render_time_format(t, buf))
         return json_null(); /* a time beyond the calendar: nothing to say */
     return json_string(buf);
+}
+
+void render_time_text(json_text *out, time_t t)
+{
+    char buf[RENDER_TIME_MAX];
+    if (render_time_format(t, buf))
+        json_text_string(out, buf);
+    else
+        json_text_null(out);
 }
 
 static json_t *render_row_identity(const status_row *row)

@@ -137,15 +137,12 @@ static const profile *resolve_profile(core *c, profile_store *store, const char 
 /* The logon proper, with the profile's logon lock held. */
 static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uint32_t flags,
                             const core_logon_request *req, bool nameless_join,
-                            core_logon_result *out)
+                            const token_hash *token, core_logon_result *out)
 {
     HRESULT hr = profile_check_password(p, req->password);
     if (HR_FAILED(hr))
         return MAPI_E_LOGON_FAILED;
-    token_hash h;
-    hr = token_new(out->token, &h);
-    if (HR_FAILED(hr))
-        return hr;
+    const token_hash h = *token;
 
     if (!(flags & MAPI_NEW_SESSION)) {
         hr = c->reg->ops->join_shared(c->reg, profile_name(p), &h, &out->session);
@@ -236,12 +233,18 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     } else {
         profile_store *pstore = via_shared ? via_shared->store : store;
         long wait = (flags & MAPI_TIMEOUT_SHORT) ? c->cfg.logon_timeout_short_ms : -1;
-        if (profile_logon_lock(p, wait) != 0) {
+        /* The token before the lock: the logons of one profile queue on it,
+         * and drawing random bytes needs nothing the lock guards. */
+        token_hash h;
+        if (HR_FAILED(hr = token_new(out->token, &h))) {
+            ; /* no randomness: nothing to hand out */
+        } else if (profile_logon_lock(p, wait) != 0) {
             hr = MAPI_E_TIMEOUT;
         } else {
-            hr = logon_locked(c, p, pstore, flags, req, via_shared != NULL, out);
+            hr = logon_locked(c, p, pstore, flags, req, via_shared != NULL, &h, out);
             profile_logon_unlock(p);
         }
+        sodium_memzero(&h, sizeof h);
     }
     session_unref(via_shared);
     profile_store_unref(store);

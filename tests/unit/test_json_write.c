@@ -156,16 +156,31 @@ Test(json_write, text_builder_matches_jansson)
     json_text_close(&t);
     json_text_key(&t, "after");
     json_text_string(&t, "");
+    json_text_key(&t, "list");
+    json_text_array_open(&t);
+    json_text_int(&t, -42);
+    json_text_bool(&t, true);
+    json_text_array_open(&t);
+    json_text_array_close(&t);
+    json_text_open(&t);
+    json_text_key(&t, "f");
+    json_text_bool(&t, false);
+    json_text_close(&t);
+    json_text_string(&t, "end");
+    json_text_array_close(&t);
+    json_text_key(&t, "n");
+    json_text_int(&t, 9007199254740993LL);
     json_text_close(&t);
     size_t len = 0;
     char *got = json_text_finish(&t, &len);
     cr_assert_not_null(got);
 
-    json_t *want = json_pack("{s:s, s:n, s:s, s:s, s:n, s:{s:n}, s:s}", "hex", "009FFF10", "nohex",
-                             "s", "Caf\xc3\xa9 \"q\" \\ \n \x01", "bad",
+    json_t *want = json_pack("{s:s, s:n, s:s, s:s, s:n, s:{s:n}, s:s, s:[I,b,[],{s:b},s], s:I}",
+                             "hex", "009FFF10", "nohex", "s", "Caf\xc3\xa9 \"q\" \\ \n \x01", "bad",
                              "a\xef\xbf\xbd"
                              "b\xef\xbf\xbd",
-                             "none", "inner", "x", "after", "");
+                             "none", "inner", "x", "after", "", "list", (json_int_t)-42, 1, "f", 0,
+                             "end", "n", (json_int_t)9007199254740993LL);
     cr_assert_not_null(want);
     char *text = json_dumps(want, JSON_COMPACT);
     cr_expect_str_eq(got, text);
