@@ -346,7 +346,8 @@ CPU_MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 CPUS=$(nproc)
 HV=$(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff-index --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+# The results file itself does not count: each run rewrites it.
+git diff-index --quiet HEAD -- ':!bench/RESULTS.md' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
 mkdir -p "$(dirname "$RESULTS")"
 {
     echo "# mapigw benchmark results"
