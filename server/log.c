@@ -38,7 +38,7 @@ static size_t g_batch_len;
 
 /* The flusher thread, woken early by log_shutdown. */
 static pthread_mutex_t g_flusher_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_flusher_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_flusher_wake; /* on CLOCK_MONOTONIC: log_start_flusher */
 static bool g_flusher_running, g_flusher_stop;
 static pthread_t g_flusher;
 
@@ -82,8 +82,9 @@ static void *flusher_main(void *arg)
     pthread_mutex_lock(&g_flusher_lock);
     while (!g_flusher_stop) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += LOG_FLUSH_MS * 1000000L;
+        clock_gettime(CLOCK_MONOTONIC, &until); /* a clock change must not stall it */
+        until.tv_sec += LOG_FLUSH_MS / 1000;
+        until.tv_nsec += (LOG_FLUSH_MS % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
@@ -99,8 +100,19 @@ static void *flusher_main(void *arg)
 
 int log_start_flusher(void)
 {
-    if (pthread_create(&g_flusher, NULL, flusher_main, NULL) != 0)
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
         return -1;
+    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(&g_flusher_wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        return -1;
+    if (pthread_create(&g_flusher, NULL, flusher_main, NULL) != 0) {
+        pthread_cond_destroy(&g_flusher_wake);
+        return -1;
+    }
     g_flusher_running = true;
     return 0;
 }
@@ -113,6 +125,7 @@ void log_shutdown(void)
         pthread_cond_signal(&g_flusher_wake);
         pthread_mutex_unlock(&g_flusher_lock);
         pthread_join(g_flusher, NULL);
+        pthread_cond_destroy(&g_flusher_wake);
         g_flusher_running = false;
     }
     log_flush();

@@ -32,6 +32,19 @@ Test(ops, healthz)
     gw_resp_free(&r);
 }
 
+/* Access lines are batched (server/log.c): they must still reach the log
+ * while the gateway runs, within a fraction of a second, not at shutdown. */
+Test(ops, access_lines_reach_the_log_while_running)
+{
+    G = gw_start("main.json", NULL);
+    gw_resp r;
+    cr_assert_eq(gw_get(G, "/healthz?probe=batched", NULL, &r), 200, "%s", r.body);
+    gw_resp_free(&r);
+    /* No event line follows to flush the batch: only the flusher can. */
+    cr_expect(gw_wait_log(G, "\"path\":\"/healthz\"", 2000),
+              "no access line for GET /healthz within 2 s of the request");
+}
+
 Test(ops, readyz)
 {
     G = gw_start("main.json", NULL);
