@@ -169,6 +169,12 @@ json_t *render_rows(const mapi_rows *rows);
 /* {"mapi_error","mapi_code"} for a warning. */
 json_t *render_warning(HRESULT hr);
 
+/* The end of building an object with json_set: obj when every step went
+ * well (ok), else NULL with obj freed. api_reply_json turns NULL into the
+ * out-of-memory answer, so a handler ends with
+ * api_reply_json(x, 200, json_built(out, ok)). */
+json_t *json_built(json_t *obj, bool ok);
+
 /* Sets key on obj, stealing value (also on failure, and NULL obj/value are
  * failures). Lets builders chain "ok &= json_set(...)". */
 bool json_set(json_t *obj, const char *key, json_t *value);

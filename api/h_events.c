@@ -116,11 +116,7 @@ static json_t *critical_error_data(const char *reason)
     ok &= json_set(data, "mapi_error", json_string(hresult_name(MAPI_E_END_OF_SESSION)));
     ok &= json_set(data, "mapi_code", json_string(code));
     ok &= json_set(data, "reason", json_string(reason ? reason : "logoff"));
-    if (!ok) {
-        json_decref(data);
-        return NULL;
-    }
-    return data;
+    return json_built(data, ok);
 }
 
 static json_t *table_modified_data(const status_row *row)
@@ -130,11 +126,7 @@ static json_t *table_modified_data(const status_row *row)
     ok &= json_set(data, "event", json_string("fnevTableModified"));
     ok &= json_set(data, "table_event", json_string("TABLE_ROW_MODIFIED"));
     ok &= json_set(data, "row", render_status_row(row));
-    if (!ok) {
-        json_decref(data);
-        return NULL;
-    }
-    return data;
+    return json_built(data, ok);
 }
 
 /* Renders one SSE event into st->out; steals data. false when out of

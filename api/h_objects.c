@@ -36,6 +36,16 @@ static bool begin(api_ctx *x, const char *const *query, api_auth *auth)
     return true;
 }
 
+/* The {id} of the path as entry id bytes (*eid the caller's); on a bad one
+ * the answer is set and auth released. */
+static bool path_entry_id(api_ctx *x, api_auth *auth, uint8_t **eid, size_t *len)
+{
+    if (request_entry_id(x, x->params[0].s, x->params[0].len, "entry id", eid, len))
+        return true;
+    api_auth_release(auth);
+    return false;
+}
+
 /* A failure of the core, with a detail that says what was asked. */
 static void object_problem(api_ctx *x, HRESULT hr, const char *what)
 {
@@ -64,12 +74,7 @@ void h_stores_table(api_ctx *x)
     ok &= json_set(out, "rows", render_rows(&rows));
     ok &= json_set(out, "row_count", json_integer((json_int_t)rows.count));
     mapi_rows_clear(&rows);
-    if (!ok) {
-        json_decref(out);
-        api_reply_oom(x);
-        return;
-    }
-    api_reply_json(x, 200, out);
+    api_reply_json(x, 200, json_built(out, ok));
 }
 
 void h_store_open(api_ctx *x)
@@ -79,10 +84,8 @@ void h_store_open(api_ctx *x)
         return;
     uint8_t *eid;
     size_t len;
-    if (!request_entry_id(x, x->params[0].s, x->params[0].len, "entry id", &eid, &len)) {
-        api_auth_release(&auth);
+    if (!path_entry_id(x, &auth, &eid, &len))
         return;
-    }
     mapi_object store;
     mapi_rows folders;
     HRESULT hr = session_open_store(auth.session, eid, len, &store, &folders);
@@ -98,12 +101,7 @@ void h_store_open(api_ctx *x)
     ok &= json_set(out, "folders", render_rows(&folders));
     mapi_object_clear(&store);
     mapi_rows_clear(&folders);
-    if (!ok) {
-        json_decref(out);
-        api_reply_oom(x);
-        return;
-    }
-    api_reply_json(x, 200, out);
+    api_reply_json(x, 200, json_built(out, ok));
 }
 
 /* max=: a plain decimal number 1..10000 (no sign, no blanks). */
@@ -171,12 +169,7 @@ void h_address_book(api_ctx *x)
         ok &= json_set(out, "warning", render_warning(hr));
     mapi_rows_clear(&containers);
     mapi_rows_clear(&entries);
-    if (!ok) {
-        json_decref(out);
-        api_reply_oom(x);
-        return;
-    }
-    api_reply_json(x, 200, out);
+    api_reply_json(x, 200, json_built(out, ok));
 }
 
 void h_entry_open(api_ctx *x)
@@ -186,10 +179,8 @@ void h_entry_open(api_ctx *x)
         return;
     uint8_t *eid;
     size_t len;
-    if (!request_entry_id(x, x->params[0].s, x->params[0].len, "entry id", &eid, &len)) {
-        api_auth_release(&auth);
+    if (!path_entry_id(x, &auth, &eid, &len))
         return;
-    }
     mapi_object obj;
     HRESULT hr = session_open_entry(auth.session, eid, len, &obj);
     api_auth_release(&auth);
@@ -214,11 +205,12 @@ void h_entry_contents(api_ctx *x)
     size_t max = AB_MAX_DEFAULT;
     uint8_t *eid = NULL;
     size_t len;
-    if ((has_max && !parse_max(x, max_value, &max)) ||
-        !request_entry_id(x, x->params[0].s, x->params[0].len, "entry id", &eid, &len)) {
+    if (has_max && !parse_max(x, max_value, &max)) {
         api_auth_release(&auth);
         return;
     }
+    if (!path_entry_id(x, &auth, &eid, &len))
+        return;
     mapi_rows rows;
     HRESULT hr = session_folder_contents(auth.session, eid, len, max, &rows);
     api_auth_release(&auth);
@@ -232,12 +224,7 @@ void h_entry_contents(api_ctx *x)
     ok &= json_set(out, "rows", render_rows(&rows));
     ok &= json_set(out, "row_count", json_integer((json_int_t)rows.count));
     mapi_rows_clear(&rows);
-    if (!ok) {
-        json_decref(out);
-        api_reply_oom(x);
-        return;
-    }
-    api_reply_json(x, 200, out);
+    api_reply_json(x, 200, json_built(out, ok));
 }
 
 /* One entry id member of the compare body: a string, checked for form. */

@@ -16,12 +16,7 @@ void h_healthz(api_ctx *x)
     bool ok = out != NULL;
     ok &= json_set(out, "status", json_string("ok"));
     ok &= json_set(out, "version", json_string(x->a->version));
-    if (!ok) {
-        json_decref(out);
-        api_reply_oom(x);
-        return;
-    }
-    api_reply_json(x, 200, out);
+    api_reply_json(x, 200, json_built(out, ok));
 }
 
 void h_readyz(api_ctx *x)
@@ -38,12 +33,7 @@ void h_readyz(api_ctx *x)
     bool ok = out != NULL;
     ok &= json_set(out, "status", json_string("ready"));
     ok &= json_set(out, "profiles", json_integer((json_int_t)n));
-    if (!ok) {
-        json_decref(out);
-        api_reply_oom(x);
-        return;
-    }
-    api_reply_json(x, 200, out);
+    api_reply_json(x, 200, json_built(out, ok));
 }
 
 /* A growable text buffer that remembers a failure, so the metrics writer can

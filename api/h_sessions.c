@@ -191,12 +191,7 @@ void h_sessions_list(api_ctx *x)
     size_t count = json_array_size(l.list);
     ok &= json_set(out, "sessions", l.list);
     ok &= json_set(out, "count", json_integer((json_int_t)count));
-    if (!ok) {
-        json_decref(out);
-        api_reply_oom(x);
-        return;
-    }
-    api_reply_json(x, 200, out);
+    api_reply_json(x, 200, json_built(out, ok));
 }
 
 static bool same_id(const api_span *id, const char *sid)

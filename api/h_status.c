@@ -162,12 +162,7 @@ void h_status_table(api_ctx *x)
     json_t *out = json_object();
     ok &= json_set(out, "rows", rows);
     ok &= json_set(out, "row_count", json_integer((json_int_t)count));
-    if (!ok) {
-        json_decref(out);
-        api_reply_oom(x);
-        return;
-    }
-    api_reply_json(x, 200, out);
+    api_reply_json(x, 200, json_built(out, ok));
     api_add_header(x, "ETag", etag);
 }
 

@@ -23,6 +23,14 @@ bool json_set(json_t *obj, const char *key, json_t *value)
     return json_object_set_new(obj, key, value) == 0;
 }
 
+json_t *json_built(json_t *obj, bool ok)
+{
+    if (ok)
+        return obj;
+    json_decref(obj);
+    return NULL;
+}
+
 void render_flags_text(json_text *out, const mapi_name_set *set, uint32_t value)
 {
     /* The same object as render_flags, written directly. */
@@ -54,11 +62,7 @@ json_t *render_flags(const mapi_name_set *set, uint32_t value)
     }
     ok &= json_set(obj, "value", json_integer(value));
     ok &= json_set(obj, "names", names); /* steals names */
-    if (!ok) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    return json_built(obj, ok);
 }
 
 json_t *render_enum(const mapi_name_set *set, uint32_t value)
@@ -67,11 +71,7 @@ json_t *render_enum(const mapi_name_set *set, uint32_t value)
     bool ok = obj != NULL;
     ok &= json_set(obj, "value", json_integer(value));
     ok &= json_set(obj, "name", render_string_or_null(mapi_enum_name(set, value)));
-    if (!ok) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    return json_built(obj, ok);
 }
 
 json_t *render_hex(const uint8_t *data, size_t len)
@@ -157,11 +157,7 @@ static json_t *render_row_identity(const status_row *row)
                        : json_null());
     ok &= json_set(obj, "address_type", render_string_or_null(row->identity_addrtype));
     ok &= json_set(obj, "address", render_string_or_null(row->identity_address));
-    if (!ok) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    return json_built(obj, ok);
 }
 
 json_t *render_status_row(const status_row *row)
@@ -185,11 +181,7 @@ json_t *render_status_row(const status_row *row)
     ok &= json_set(obj, "status_string", render_string_or_null(row->status_string));
     if (row->has_identity)
         ok &= json_set(obj, "identity", render_row_identity(row));
-    if (!ok) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    return json_built(obj, ok);
 }
 
 json_t *render_session(session *s)
@@ -205,11 +197,7 @@ json_t *render_session(session *s)
     ok &= json_set(obj, "last_used_at", render_time(session_last_used_at(s)));
     ok &= json_set(obj, "expires_at", render_time(session_expires_at(s)));
     ok &= json_set(obj, "idle_timeout_s", json_integer(session_idle_timeout_s(s)));
-    if (!ok) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    return json_built(obj, ok);
 }
 
 char *render_identity(const identity *id, size_t *len)

@@ -72,11 +72,7 @@ json_t *render_object(const mapi_object *o)
             continue;
         ok &= json_set(obj, key, render_prop(p));
     }
-    if (!ok) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    return json_built(obj, ok);
 }
 
 json_t *render_rows(const mapi_rows *rows)
@@ -87,11 +83,7 @@ json_t *render_rows(const mapi_rows *rows)
         json_t *row = render_object(&rows->rows[i]);
         ok = row && json_array_append_new(arr, row) == 0;
     }
-    if (!ok) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    return json_built(arr, ok);
 }
 
 json_t *render_warning(HRESULT hr)
@@ -102,9 +94,5 @@ json_t *render_warning(HRESULT hr)
     bool ok = w != NULL;
     ok &= json_set(w, "mapi_error", json_string(hresult_name(hr)));
     ok &= json_set(w, "mapi_code", json_string(code));
-    if (!ok) {
-        json_decref(w);
-        return NULL;
-    }
-    return w;
+    return json_built(w, ok);
 }

@@ -22,44 +22,35 @@ static mapi_prop *append(mapi_object *o, uint32_t tag, const char *name)
     return p;
 }
 
-HRESULT mapi_object_add_long(mapi_object *o, uint32_t tag, const char *name, uint32_t v)
+/* A scalar property: value's v, under tag and name. */
+static HRESULT add_value(mapi_object *o, uint32_t tag, const char *name, const mapi_prop *value)
 {
     mapi_prop *p = append(o, tag, name);
     if (!p)
         return MAPI_E_NOT_ENOUGH_MEMORY;
-    p->v.l = v;
+    p->v = value->v;
     o->count++;
     return S_OK;
+}
+
+HRESULT mapi_object_add_long(mapi_object *o, uint32_t tag, const char *name, uint32_t v)
+{
+    return add_value(o, tag, name, &(mapi_prop){.v.l = v});
 }
 
 HRESULT mapi_object_add_bool(mapi_object *o, uint32_t tag, const char *name, bool v)
 {
-    mapi_prop *p = append(o, tag, name);
-    if (!p)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    p->v.b = v;
-    o->count++;
-    return S_OK;
+    return add_value(o, tag, name, &(mapi_prop){.v.b = v});
 }
 
 HRESULT mapi_object_add_i8(mapi_object *o, uint32_t tag, const char *name, int64_t v)
 {
-    mapi_prop *p = append(o, tag, name);
-    if (!p)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    p->v.i8 = v;
-    o->count++;
-    return S_OK;
+    return add_value(o, tag, name, &(mapi_prop){.v.i8 = v});
 }
 
 HRESULT mapi_object_add_time(mapi_object *o, uint32_t tag, const char *name, time_t v)
 {
-    mapi_prop *p = append(o, tag, name);
-    if (!p)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    p->v.time = v;
-    o->count++;
-    return S_OK;
+    return add_value(o, tag, name, &(mapi_prop){.v.time = v});
 }
 
 HRESULT mapi_object_add_string(mapi_object *o, uint32_t tag, const char *name, const char *str)

@@ -197,6 +197,7 @@ const provider_config *service_provider(const service_config *s, size_t i)
 uint32_t provider_config_type(const provider_config *c) { return c->type; }
 
 const char *provider_config_kind(const provider_config *c) { return c->kind; }
+const struct provider_ops *provider_config_ops(const provider_config *c) { return c->ops; }
 const uint8_t *provider_config_uid(const provider_config *c) { return c->uid; }
 
 const char *provider_config_display_name(const provider_config *c) { return c->display_name; }

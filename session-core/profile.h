@@ -85,6 +85,8 @@ const provider_config *service_provider(const service_config *s, size_t i);
 /* MAPI_STORE_PROVIDER, MAPI_AB_PROVIDER or MAPI_TRANSPORT_PROVIDER. */
 uint32_t provider_config_type(const provider_config *c);
 const char *provider_config_kind(const provider_config *c);
+/* The kind's vtable (provider.h), found when the file loaded. */
+const struct provider_ops *provider_config_ops(const provider_config *c);
 /* The provider's MAPIUID (entryid_provider_uid of its profile and place),
  * computed when the file loads. */
 const uint8_t *provider_config_uid(const provider_config *c);

@@ -23,7 +23,8 @@ typedef struct {
 
 struct provider_config {
     uint32_t type;
-    const char *kind; /* the kind table's own string: static */
+    const char *kind;               /* the kind table's own string: static */
+    const struct provider_ops *ops; /* the kind, found once at load */
     char *display_name;
     uint32_t resource_flags;
     char *id_display, *id_addrtype, *id_address; /* all or none */

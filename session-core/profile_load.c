@@ -250,6 +250,7 @@ static HRESULT parse_provider(const loader *L, const char *pname, const char *sv
         return fail(L, pname, "%s.kind: unknown provider kind \"%s\"", where,
                     json_string_value(kind));
     c->kind = ops->kind;
+    c->ops = ops;
     if (ops->resource_type != c->type)
         return fail(L, pname, "%s.type: %s does not match kind \"%s\" (%s)", where,
                     mapi_enum_name(&MAPI_RESOURCE_TYPE_NAMES, c->type), ops->kind,

@@ -50,7 +50,7 @@ static bool has_own_providers(const profile *p)
         const service_config *svc = profile_service(p, i);
         for (size_t j = 0; j < service_provider_count(svc); j++) {
             const provider_config *cfg = service_provider(svc, j);
-            const provider_ops *ops = provider_kind_find(provider_config_kind(cfg));
+            const provider_ops *ops = provider_config_ops(cfg);
             if (!ops || !ops->shared_instance ||
                 (upstream && (provider_config_resource_flags(cfg) & STATUS_PRIMARY_IDENTITY)))
                 return true;

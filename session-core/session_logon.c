@@ -301,7 +301,7 @@ static HRESULT prepare(logon_run *run)
         for (size_t j = 0; j < n; j++) {
             const provider_config *cfg = service_provider(svc, j);
             pending_provider *pp = &run->pend[i][j];
-            pp->ops = provider_kind_find(provider_config_kind(cfg));
+            pp->ops = provider_config_ops(cfg);
             pp->authenticates =
                 upstream && (provider_config_resource_flags(cfg) & STATUS_PRIMARY_IDENTITY);
             memcpy(pp->uid, provider_config_uid(cfg), MAPIUID_LEN);

@@ -189,3 +189,29 @@ Test(json_write, text_builder_matches_jansson)
     free(got);
     json_decref(want);
 }
+
+/* Nesting past 2048 levels is refused (NULL), not a stack overflow; just
+ * under it is written like jansson writes it. */
+static json_t *nested(int depth)
+{
+    json_t *v = json_array();
+    for (int i = 1; i < depth && v; i++) {
+        json_t *outer = json_array();
+        cr_assert_not_null(outer);
+        cr_assert_eq(json_array_append_new(outer, v), 0);
+        v = outer;
+    }
+    cr_assert_not_null(v);
+    return v;
+}
+
+Test(json_write, nesting_limit)
+{
+    json_t *ok = nested(2000);
+    expect_same(ok);
+    json_decref(ok);
+    json_t *deep = nested(3000);
+    size_t len = 0;
+    cr_expect_null(json_write_compact(deep, &len));
+    json_decref(deep);
+}
