@@ -8,7 +8,7 @@
  * gw_finish() is the usual teardown: stop, assert exit status 0, assert that
  * no recorded secret (tokens, passwords) appears in the log, free.
  *
- * HTTP goes over libcurl to 127.0.0.1 only, with a 15 s timeout per request.
+ * HTTP goes over libcurl to 127.0.0.1 only, with a gw_ms(15 s) timeout per request.
  * All functions report set-up failures with criterion assertions.
  *
  * One header, four files: gw_process.c (start/stop, log file, waits),
@@ -58,10 +58,10 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args);
  * the log file holds stderr alone: for tests of --log-output. */
 gw *gw_start_split(const char *profiles_file, const char *const *extra_args);
 gw *gw_spawn_split(const char *profiles_file, const char *const *extra_args);
-/* Waits up to timeout_ms for the process to exit. Returns its exit status
+/* Waits up to gw_ms(timeout_ms) for the process to exit. Returns its exit status
  * (128+signal when killed by a signal), or -1 when it is still running. */
 int gw_wait_exit(gw *g, int timeout_ms);
-/* SIGTERM, wait up to 10 s; on timeout SIGKILL and return -1. Otherwise the
+/* SIGTERM, wait up to gw_ms(10 s); on timeout SIGKILL and return -1. Otherwise the
  * exit status (128+signal when killed by a signal). Idempotent. */
 int gw_stop(gw *g);
 /* Stops (if running), frees and removes the temp dir. Safe on NULL. */
@@ -93,7 +93,7 @@ char *gw_read_log(const gw *g);
 /* The whole stdout file of a gw_*_split gateway (malloc'd; "" when missing
  * or not split). */
 char *gw_read_stdout(const gw *g);
-/* Bounded wait for the log to contain needle. */
+/* Bounded wait (gw_ms(timeout_ms)) for the log to contain needle. */
 bool gw_wait_log(const gw *g, const char *needle, int timeout_ms);
 
 /* Generic request. headers: NULL-terminated list of "Name: value" lines or
@@ -175,3 +175,13 @@ bool gw_is_rfc3339_utc(const char *s);
 char *gw_hex(const void *data, size_t len);
 /* Sleeps ms milliseconds. */
 void gw_sleep_ms(int ms);
+
+/* How much slower than a plain release run this run is: the factor in
+ * $MAPIGW_TEST_TIME_SCALE (e.g. 3 under the sanitizers, 10 under valgrind;
+ * 1 when unset or invalid). Every deadline a test waits on goes through
+ * gw_ms, so waits stretch with the run instead of flaking on a busy or
+ * instrumented machine. Durations the gateway itself is configured with (an
+ * idle timeout, say) are not scaled: only how long a test waits for them. */
+double gw_time_scale(void);
+/* ms scaled by gw_time_scale(), rounded up, saturating at INT_MAX. */
+int gw_ms(int ms);

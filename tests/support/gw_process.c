@@ -215,7 +215,7 @@ static gw *spawn(const char *profiles_file, const char *const *extra_args, bool 
 
 int gw_wait_exit(gw *g, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = now_ms() + gw_ms(timeout_ms);
     while (!poll_exit(g)) {
         if (now_ms() >= deadline)
             return -1;
@@ -257,7 +257,7 @@ gw *gw_spawn_split(const char *profiles_file, const char *const *extra_args)
 static gw *wait_ready(gw *g)
 {
     char msg[512];
-    long long deadline = now_ms() + GW_START_TIMEOUT_MS;
+    long long deadline = now_ms() + gw_ms(GW_START_TIMEOUT_MS);
     for (;;) {
         if (poll_exit(g)) {
             snprintf(msg, sizeof msg, "gateway exited during start-up with status %d",
@@ -279,12 +279,12 @@ static gw *wait_ready(gw *g)
         }
         free(p);
         if (now_ms() >= deadline) {
-            snprintf(msg, sizeof msg, "no port file within %d ms", GW_START_TIMEOUT_MS);
+            snprintf(msg, sizeof msg, "no port file within %d ms", gw_ms(GW_START_TIMEOUT_MS));
             start_failed(g, msg);
         }
         sleep_ms(10);
     }
-    deadline = now_ms() + GW_START_TIMEOUT_MS;
+    deadline = now_ms() + gw_ms(GW_START_TIMEOUT_MS);
     for (;;) {
         gw_resp r;
         long st = gw_get(g, "/readyz", NULL, &r);
@@ -297,7 +297,7 @@ static gw *wait_ready(gw *g)
         }
         if (now_ms() >= deadline) {
             snprintf(msg, sizeof msg, "GET /readyz not 200 within %d ms (last %ld)",
-                     GW_START_TIMEOUT_MS, st);
+                     gw_ms(GW_START_TIMEOUT_MS), st);
             start_failed(g, msg);
         }
         sleep_ms(20);
@@ -325,7 +325,7 @@ int gw_stop(gw *g)
     if (gw_wait_exit(g, GW_STOP_TIMEOUT_MS) >= 0 || g->exited)
         return g->exit_status;
     cr_log_error("gateway pid %ld ignored SIGTERM for %d ms: SIGKILL (log %s)", (long)g->pid,
-                 GW_STOP_TIMEOUT_MS, g->log);
+                 gw_ms(GW_STOP_TIMEOUT_MS), g->log);
     kill(g->pid, SIGKILL);
     int st;
     waitpid(g->pid, &st, 0);
@@ -388,7 +388,7 @@ char *gw_read_stdout(const gw *g)
 
 bool gw_wait_log(const gw *g, const char *needle, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = now_ms() + gw_ms(timeout_ms);
     for (;;) {
         char *log = gw_read_log(g);
         bool found = strstr(log, needle) != NULL;
@@ -402,3 +402,21 @@ bool gw_wait_log(const gw *g, const char *needle, int timeout_ms)
 }
 
 void gw_sleep_ms(int ms) { sleep_ms(ms); }
+
+double gw_time_scale(void)
+{
+    static double scale; /* computed once; the environment does not change */
+    if (scale == 0) {
+        const char *v = getenv("MAPIGW_TEST_TIME_SCALE");
+        char *end = NULL;
+        double f = v ? strtod(v, &end) : 1;
+        scale = (v && (end == v || *end || !(f >= 1) || f > 1000)) ? 1 : f;
+    }
+    return scale;
+}
+
+int gw_ms(int ms)
+{
+    double scaled = ms * gw_time_scale();
+    return scaled >= INT_MAX ? INT_MAX : (int)(scaled + 0.999);
+}
