@@ -277,7 +277,7 @@ Test(faults, sigterm_under_load_answers_completely_and_exits_zero)
         cr_assert_eq(pthread_create(&th[i], NULL, load_thread, (void *)(intptr_t)i), 0);
 
     /* under load: wait for a good number of answers (bounded) */
-    long long start = now_ms(), deadline = start + 10000;
+    long long start = now_ms(), deadline = start + gw_ms(10000);
     long answered = 0;
     while (now_ms() < deadline) {
         pthread_mutex_lock(&L.lock);
@@ -315,7 +315,7 @@ Test(faults, sigterm_under_load_answers_completely_and_exits_zero)
                  L.dropped_in_flight, L.first_dropped);
     cr_assert_neq(st, -1, "the gateway still runs %lld ms after SIGTERM under load", took);
     cr_expect_eq(st, 0, "exit status %d after SIGTERM under load", st);
-    cr_expect_lt(took, 12000, "the stop took %lld ms", took);
+    cr_expect_lt(took, gw_ms(12000), "the stop took %lld ms", took);
     cr_expect(gw_wait_log(G, "\"stopped\"", 100), "no \"stopped\" line in the log");
     expect_log_lines_json();
     gw_session_free(&s);
@@ -354,7 +354,7 @@ static bool sighup_and_wait(const char *prefix, char *detail, size_t len)
 {
     size_t before = count_log_msgs(prefix, NULL, 0);
     cr_assert_eq(kill(gw_pid(G), SIGHUP), 0);
-    for (long long end = now_ms() + 5000; now_ms() < end; gw_sleep_ms(20))
+    for (long long end = now_ms() + gw_ms(5000); now_ms() < end; gw_sleep_ms(20))
         if (count_log_msgs(prefix, detail, len) > before)
             return true;
     return false;

@@ -125,7 +125,7 @@ Test(ops, unparsable_profiles_refused)
 static void logon_poll(const char *profile, long want, int timeout_ms)
 {
     long st = 0;
-    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+    for (int waited = 0; waited <= gw_ms(timeout_ms); waited += 50) {
         gw_session s;
         st = gw_logon(G, profile, NULL, "[\"MAPI_NEW_SESSION\"]", &s);
         gw_session_free(&s);
