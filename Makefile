@@ -1,6 +1,7 @@
 # mapigw - hand-written Makefile.
 #   make            build build/release/mapigw
 #   make run        install what is missing, build, start on the demo profiles
+#   make check      the inner loop: release unit + black-box suites (~1.5 min)
 #   make test       install, build, run every suite (plain, then ASan+UBSan), lint openapi.yaml
 #   make bench      benchmarks (see bench/)
 # VARIANT=release|asan selects the build; each has its own folder under build/.
@@ -61,7 +62,7 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
-.PHONY: all build deps run test test-variant check-logs lint-openapi bench bench-deps clean format \
+.PHONY: all build deps run check test test-variant check-logs lint-openapi bench bench-deps clean format \
         fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
@@ -175,6 +176,12 @@ bench-deps:                # the build packages, and wrk and curl from Debian (a
 	     echo "install them as root:  sudo apt-get install -y$$missing" >&2; exit 1; fi; fi
 bench: bench-deps
 	@bench/run.sh
+
+# The inner loop (~1.5 min on 2 cores): release unit and black-box suites
+# with the log, secret and response checks. make test is the full CI run.
+check:
+	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory VARIANT=release test-variant
 
 test:
 	@scripts/install-deps.sh test
