@@ -90,13 +90,13 @@ const lines = readFileSync(jsonlPath, 'utf8').split('\n').filter((l) => l.trim()
 let checked = 0;
 const failures = [];
 
-// Known deviations of the gateway from the document (and from api.md), each
+// Known deviations of the gateway from the document (and from docs/contract/http.md), each
 // printed on every run and reported upstream rather than written into
 // openapi.yaml. Keep this list short and specific.
 const KNOWN = [
   {
     why: 'libmicrohttpd answers a request whose header fields exceed its connection memory on its own ' +
-         '(431, HTML, no Content-Type) before the gateway sees it; api.md says every error is problem+json',
+         '(431, HTML, no Content-Type) before the gateway sees it; the contract says every error is problem+json',
     match: (r) => r.status === 431 && r.content_type == null && typeof r.body === 'string' &&
                   r.body.startsWith('<html><head><title>Request too big</title>'),
   },
