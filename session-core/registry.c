@@ -240,6 +240,8 @@ static HRESULT mem_remove_handle(registry *r, const token_hash *h, bool end_all,
     if (!ended_reserve(ended, 1))
         return MAPI_E_NOT_ENOUGH_MEMORY;
     HRESULT hr = S_OK;
+    session *alone = NULL; /* the session of a handle removed alone */
+    token_hash gone = {{0}};
     pthread_rwlock_wrlock(&m->lock);
     session_handle *hd = find_handle(m, h);
     if (!hd) {
@@ -255,9 +257,18 @@ static HRESULT mem_remove_handle(registry *r, const token_hash *h, bool end_all,
         htab_remove(&m->handles, &hd->node);
         atomic_fetch_sub(&s->handle_count, 1);
         m->handle_total--;
+        alone = session_ref(s);
+        gone = hd->hash;
         free(hd);
     }
     pthread_rwlock_unlock(&m->lock);
+    if (alone) {
+        /* The session lives on for its other handles, but this handle's
+         * event streams end now: a dead handle gets nothing more. Outside
+         * the lock, as every call into a session. */
+        session_events_handle_end(alone, &gone, ended->reason ? ended->reason : "logoff");
+        session_unref(alone);
+    }
     return hr;
 }
 
