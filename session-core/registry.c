@@ -6,6 +6,7 @@
 #include "registry.h"
 
 #include "session_internal.h"
+#include "session_stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,7 @@ static void mem_remove_where(registry *r, bool (*pred)(const session *s, void *c
     collect_ctx c = {calloc(n ? n : 1, sizeof(session *)), 0, pred, ctx};
     /* Out of memory: nothing is removed now; the reaper comes back. */
     if (c.items && ended_reserve(ended, n)) {
+        session_stats_walked();
         htab_foreach(&m->sessions, collect, &c);
         for (size_t i = 0; i < c.count; i++)
             unlink_session(m, c.items[i], ended);
@@ -335,6 +337,7 @@ static HRESULT mem_snapshot(registry *r, session ***out, size_t *count)
     size_t n = m->sessions.count;
     collect_ctx c = {calloc(n ? n : 1, sizeof(session *)), 0, NULL, NULL};
     if (c.items) {
+        session_stats_walked();
         htab_foreach(&m->sessions, collect, &c);
         for (size_t i = 0; i < c.count; i++)
             session_ref(c.items[i]);

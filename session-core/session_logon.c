@@ -5,6 +5,7 @@
 #include "analyzer.h"
 #include "identity.h"
 #include "mapi_flags.h"
+#include "session_stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -352,8 +353,17 @@ HRESULT session_logon_providers(session *s, const char *password)
         if (!v->interned)
             v = view_intern(v);
         session_lock(s);
-        s->view = v;
+        /* Ended meanwhile (an admin end racing with the logon): the
+         * providers are logged off at once rather than kept for a dead
+         * session. */
+        bool ended = atomic_load(&s->ended);
+        if (!ended) {
+            s->view = v;
+            session_stats_view(v, +1);
+        }
         session_unlock(s);
+        if (ended)
+            view_unref(v);
     } else {
         view_unref(v);
     }
