@@ -13,8 +13,9 @@
  *       "mapi_error":"MAPI_E_END_OF_SESSION","mapi_code":"0x80040200",
  *       "reason":"logoff_shared"}\n\n
  *
- * A critical error is the session's end (mapi-session.md 1.3): the stream
- * ends right after it. Comments (": ...") open the stream, so a client knows
+ * A critical error is the session's end (mapi-session.md 1.3), or the end of
+ * the bearer's own handle (a plain logoff while other handles live on): the
+ * stream ends right after it. Comments (": ...") open the stream, so a client knows
  * at once that it is subscribed, and keep idle streams alive.
  */
 #include "api_internal.h"
@@ -244,7 +245,9 @@ void h_events(api_ctx *x)
         return;
     }
     atomic_init(&st->keepalive_due, false);
-    HRESULT hr = session_advise(auth.session, stream_on_wake, st, &st->sub);
+    /* Tied to the bearer's handle: its plain logoff ends this stream while
+     * the session's other handles keep theirs. */
+    HRESULT hr = session_advise_handle(auth.session, &auth.handle, stream_on_wake, st, &st->sub);
     api_auth_release(&auth); /* the subscription holds its own reference */
     if (HR_FAILED(hr)) {
         pthread_mutex_destroy(&st->lock);
@@ -257,6 +260,14 @@ void h_events(api_ctx *x)
             api_problem(x, hr, 0, "cannot subscribe to the session's events");
         return;
     }
+    /* The handle may have logged off between authentication and Advise,
+     * after its streams were ended: look again now that this one is
+     * subscribed. A logoff after this check finds the subscription. */
+    if (!api_authenticate(x, false, &auth)) {
+        api_stream_free(st); /* the 401 is written */
+        return;
+    }
+    api_auth_release(&auth);
     /* No body: the server sends what api_stream_read produces. */
     api_reply_empty(x, 200);
     x->resp->content_type = "text/event-stream";

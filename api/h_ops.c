@@ -4,6 +4,8 @@
  */
 #include "api_internal.h"
 
+#include "../session-core/session_stats.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,58 +140,21 @@ static void latency_metrics(api *a, text_buf *b)
     }
 }
 
-/* Provider status over live sessions: one count per (kind, state). */
-static const struct {
-    const char *dll_name, *kind;
-} KINDS[] = {
-    {"mgwmdir", "maildir"}, {"mgwab", "abfile"}, {"mgwspool", "spool"},
-    {"mgwimap", "imap"},    {"mgwsmtp", "smtp"}, {"mgwldap", "ldap"},
-};
-#define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])
-static const char *const STATES[] = {"available", "offline", "failure"};
+/* Provider status rows of live sessions, one count per (kind, state): the
+ * core keeps the counts as sessions log on, change and end, so a scrape reads
+ * a few counters and walks no session. */
+static const char *const STATES[SESSION_STATS_STATES] = {"available", "offline", "failure"};
 
-typedef struct {
-    uint64_t n[KIND_COUNT][3];
-} provider_counts;
-
-static void count_session(void *ctx, session *s)
+static void provider_metrics(text_buf *b)
 {
-    provider_counts *pc = ctx;
-    status_table t;
-    memset(&t, 0, sizeof t);
-    if (HR_FAILED(session_status_table(s, &t)))
-        return; /* ended meanwhile */
-    for (size_t r = 0; r < t.count; r++) {
-        const status_row *row = &t.rows[r];
-        if (!row->provider_dll_name)
-            continue;
-        size_t k = 0;
-        while (k < KIND_COUNT && strcmp(KINDS[k].dll_name, row->provider_dll_name) != 0)
-            k++;
-        if (k == KIND_COUNT)
-            continue; /* subsystem, spooler, address book rows */
-        if (row->status_code & STATUS_FAILURE)
-            pc->n[k][2]++;
-        else if (row->status_code & STATUS_OFFLINE)
-            pc->n[k][1]++;
-        else if (row->status_code & STATUS_AVAILABLE)
-            pc->n[k][0]++;
-    }
-    status_table_free(&t);
-}
-
-static void provider_metrics(api *a, text_buf *b)
-{
-    provider_counts pc;
-    memset(&pc, 0, sizeof pc);
-    core_foreach_session(a->core, count_session, &pc);
     tb_printf(b, "# HELP mapigw_provider_status Provider status rows of live sessions by kind and "
                  "state (STATUS_FAILURE, else STATUS_OFFLINE, else STATUS_AVAILABLE).\n"
                  "# TYPE mapigw_provider_status gauge\n");
-    for (size_t k = 0; k < KIND_COUNT; k++)
-        for (size_t st = 0; st < 3; st++)
+    for (size_t k = 0; k < session_stats_kind_count(); k++)
+        for (size_t st = 0; st < SESSION_STATS_STATES; st++)
             tb_printf(b, "mapigw_provider_status{kind=\"%s\",state=\"%s\"} %" PRIu64 "\n",
-                      KINDS[k].kind, STATES[st], pc.n[k][st]);
+                      session_stats_kind_name(k), STATES[st],
+                      session_stats_provider_status(k, (session_stats_state)st));
 }
 
 static void metric_line(void *ctx, const char *route, int status, uint64_t count)
@@ -225,7 +190,7 @@ void h_metrics(api_ctx *x)
                   "# TYPE mapigw_http_requests_total counter\n");
     api_metrics_foreach(x->a, metric_line, &b);
     latency_metrics(x->a, &b);
-    provider_metrics(x->a, &b);
+    provider_metrics(&b);
     if (b.failed || !b.data) {
         free(b.data);
         api_reply_oom(x);

@@ -231,26 +231,53 @@ static HRESULT identity_placeholder(identity *out)
     return MAPI_W_NO_SERVICE;
 }
 
+/* Rows whose identity columns were copied from their service's supplier
+ * (identity_share_service) repeat it; they never supply it themselves. */
+static bool supplies(const status_row *r) { return r->has_identity && !r->identity_shared; }
+
+size_t identity_source(const status_row *rows, size_t count)
+{
+    /* The designated supplier first; a flagged row without identity columns
+     * supplies nothing, so it does not win. */
+    for (size_t i = 0; i < count; i++)
+        if ((rows[i].resource_flags & STATUS_PRIMARY_IDENTITY) && supplies(&rows[i]))
+            return i;
+    /* No row flagged: the first identity entry id found, in table order
+     * (mapi-session.md 3, step 3). A row with a name and address but no entry
+     * id does not count here, even when it comes first. */
+    for (size_t i = 0; i < count; i++)
+        if (supplies(&rows[i]) && rows[i].identity_entry_id && rows[i].identity_entry_id_len > 0)
+            return i;
+    /* Nobody publishes an entry id: a one-off entry id from the first row that
+     * publishes the rest, before falling back to the placeholder. */
+    for (size_t i = 0; i < count; i++)
+        if (supplies(&rows[i]))
+            return i;
+    return SIZE_MAX;
+}
+
 HRESULT identity_query(const status_table *table, identity *out)
 {
     memset(out, 0, sizeof *out);
-    const status_row *chosen = NULL;
-    size_t count = table ? table->count : 0;
-
-    /* The designated supplier first; a flagged row without identity columns
-     * supplies nothing, so it does not win. */
-    for (size_t i = 0; i < count && !chosen; i++) {
-        const status_row *r = &table->rows[i];
-        if ((r->resource_flags & STATUS_PRIMARY_IDENTITY) && r->has_identity)
-            chosen = r;
-    }
-    /* Then "the first provider that sets all three". */
-    for (size_t i = 0; i < count && !chosen; i++)
-        if (table->rows[i].has_identity)
-            chosen = &table->rows[i];
-
-    HRESULT hr = chosen ? identity_from_row(chosen, out) : identity_placeholder(out);
+    size_t i = table ? identity_source(table->rows, table->count) : SIZE_MAX;
+    HRESULT hr =
+        i != SIZE_MAX ? identity_from_row(&table->rows[i], out) : identity_placeholder(out);
     if (HR_FAILED(hr))
         identity_clear(out);
     return hr;
+}
+
+HRESULT identity_share_service(status_row *rows, size_t count, const size_t *service)
+{
+    size_t src = identity_source(rows, count);
+    if (src == SIZE_MAX || service[src] == SIZE_MAX)
+        return S_OK;
+    for (size_t i = 0; i < count; i++) {
+        if (i == src || service[i] != service[src])
+            continue;
+        if (status_row_copy_identity(&rows[i], &rows[src]) != 0)
+            return MAPI_E_NOT_ENOUGH_MEMORY;
+        rows[i].identity_shared = true;
+    }
+    return S_OK;
 }

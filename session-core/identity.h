@@ -2,9 +2,11 @@
  * and MAPI one-off entry ids.
  *
  * Selection (mapi-session.md 3): the STATUS_PRIMARY_IDENTITY row's identity; a
- * one-off entry id built from that row when it publishes none; the first row
- * with an identity when no row is flagged; MAPI_W_NO_SERVICE with a placeholder
- * one-off entry id when nobody supplies one. Thread-safe: pure functions.
+ * one-off entry id built from that row when it publishes none. When no row is
+ * flagged: the first row, in table order, that publishes an identity entry
+ * id; only when no row publishes one, a one-off entry id built from the first
+ * row with an identity. MAPI_W_NO_SERVICE with a placeholder one-off entry id
+ * when nobody supplies one. Thread-safe: pure functions.
  */
 #pragma once
 
@@ -36,6 +38,19 @@ typedef struct {
  * MAPI_E_NOT_ENOUGH_MEMORY. */
 HRESULT identity_query(const status_table *table, identity *out);
 void identity_clear(identity *id);
+
+/* The index of the row QueryIdentity takes the identity from (the selection
+ * above), or SIZE_MAX for the placeholder. */
+size_t identity_source(const status_row *rows, size_t count);
+
+/* MAPI's identity rule: all providers of the supplier's message service
+ * publish the same identity. Copies the supplying row's identity columns to
+ * every other row of its service; service[i] is row i's service (SIZE_MAX for
+ * MAPI's own rows). The rows that take them are marked identity_shared and
+ * never become the source themselves, so the selection is the same after as
+ * before. S_OK or MAPI_E_NOT_ENOUGH_MEMORY (rows then partly updated: the
+ * caller drops them). */
+HRESULT identity_share_service(status_row *rows, size_t count, const size_t *service);
 
 /* MAPI's one-off entry id: 4 zero flag bytes, MAPI_ONE_OFF_UID, version 0
  * (2 bytes), flags MAPI_ONE_OFF_UNICODE (2 bytes, little-endian), then display

@@ -1,5 +1,6 @@
 #include "provider.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* One line per built-in kind: each lives in its own provider_<kind>.c. */
@@ -23,4 +24,19 @@ const provider_ops *provider_kind_find(const char *kind)
         if (strcmp(KINDS[i]->kind, kind) == 0)
             return KINDS[i];
     return NULL;
+}
+
+size_t provider_kind_count(void) { return sizeof KINDS / sizeof KINDS[0]; }
+
+const provider_ops *provider_kind_at(size_t i)
+{
+    return i < provider_kind_count() ? KINDS[i] : NULL;
+}
+
+size_t provider_kind_index(const provider_ops *ops)
+{
+    for (size_t i = 0; i < provider_kind_count(); i++)
+        if (KINDS[i] == ops)
+            return i;
+    return SIZE_MAX;
 }

@@ -144,3 +144,9 @@ typedef struct provider_ops {
 
 /* The built-in kind with that name, or NULL. */
 const provider_ops *provider_kind_find(const char *kind);
+/* The built-in kinds in a fixed order, 0 .. provider_kind_count() - 1 (for
+ * per-kind counters), and ops's place in it: SIZE_MAX for a kind that is not
+ * built in. */
+size_t provider_kind_count(void);
+const provider_ops *provider_kind_at(size_t i);
+size_t provider_kind_index(const provider_ops *ops);

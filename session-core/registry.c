@@ -6,6 +6,7 @@
 #include "registry.h"
 
 #include "session_internal.h"
+#include "session_stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,8 @@ static HRESULT mem_remove_handle(registry *r, const token_hash *h, bool end_all,
     if (!ended_reserve(ended, 1))
         return MAPI_E_NOT_ENOUGH_MEMORY;
     HRESULT hr = S_OK;
+    session *alone = NULL; /* the session of a handle removed alone */
+    token_hash gone = {{0}};
     pthread_rwlock_wrlock(&m->lock);
     session_handle *hd = find_handle(m, h);
     if (!hd) {
@@ -255,9 +258,18 @@ static HRESULT mem_remove_handle(registry *r, const token_hash *h, bool end_all,
         htab_remove(&m->handles, &hd->node);
         atomic_fetch_sub(&s->handle_count, 1);
         m->handle_total--;
+        alone = session_ref(s);
+        gone = hd->hash;
         free(hd);
     }
     pthread_rwlock_unlock(&m->lock);
+    if (alone) {
+        /* The session lives on for its other handles, but this handle's
+         * event streams end now: a dead handle gets nothing more. Outside
+         * the lock, as every call into a session. */
+        session_events_handle_end(alone, &gone, ended->reason ? ended->reason : "logoff");
+        session_unref(alone);
+    }
     return hr;
 }
 
@@ -309,6 +321,7 @@ static void mem_remove_where(registry *r, bool (*pred)(const session *s, void *c
     collect_ctx c = {calloc(n ? n : 1, sizeof(session *)), 0, pred, ctx};
     /* Out of memory: nothing is removed now; the reaper comes back. */
     if (c.items && ended_reserve(ended, n)) {
+        session_stats_walked();
         htab_foreach(&m->sessions, collect, &c);
         for (size_t i = 0; i < c.count; i++)
             unlink_session(m, c.items[i], ended);
@@ -324,6 +337,7 @@ static HRESULT mem_snapshot(registry *r, session ***out, size_t *count)
     size_t n = m->sessions.count;
     collect_ctx c = {calloc(n ? n : 1, sizeof(session *)), 0, NULL, NULL};
     if (c.items) {
+        session_stats_walked();
         htab_foreach(&m->sessions, collect, &c);
         for (size_t i = 0; i < c.count; i++)
             session_ref(c.items[i]);

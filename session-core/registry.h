@@ -47,7 +47,9 @@ typedef struct registry_ops {
     /* The session of a handle (new reference) or MAPI_E_END_OF_SESSION. */
     HRESULT (*lookup)(registry *r, const token_hash *h, session **out);
     /* Removes one handle; the session too when it was its last handle, or
-     * every handle when end_all. MAPI_E_END_OF_SESSION if the handle is gone. */
+     * every handle when end_all. MAPI_E_END_OF_SESSION if the handle is gone.
+     * A handle removed alone has its event subscriptions ended at once
+     * (ended->reason), before this returns. */
     HRESULT (*remove_handle)(registry *r, const token_hash *h, bool end_all, registry_ended *ended);
     /* Removes a session and all its handles; MAPI_E_NOT_FOUND if absent. */
     HRESULT (*remove_session)(registry *r, const char *id, registry_ended *ended);

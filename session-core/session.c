@@ -4,6 +4,7 @@
 
 #include "identity.h"
 #include "mapi_flags.h"
+#include "session_stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,7 @@ void session_unref(session *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
+    session_stats_view(s->view, -1); /* never ended: still counted */
     view_unref(s->view);
     if (s->own_lock) {
         pthread_mutex_destroy(s->own_lock);
@@ -176,6 +178,7 @@ void session_end(session *s, const char *reason)
     session_events_end(s, reason);
     session_lock(s);
     session_view *v = s->view;
+    session_stats_view(v, -1);
     s->view = NULL;
     s->version++;
     session_unlock(s);
@@ -277,6 +280,7 @@ HRESULT session_refresh_rows(session *s)
         status_row *row = &s->view->rows[r];
         free(row->status_string);
         row->status_string = text;
+        session_stats_row_changed(s->view->providers[i]->ops, row->status_code, st.status_code);
         row->status_code = st.status_code;
         changed = true;
         session_events_row_modified(s, r);
@@ -401,7 +405,9 @@ static HRESULT announce_flush(session *s, size_t target)
             continue;
         if (HR_FAILED(view_own(&s->view)))
             return MAPI_E_NOT_ENOUGH_MEMORY;
+        uint32_t before = s->view->rows[r].status_code;
         s->view->rows[r].status_code |= STATUS_OUTBOUND_FLUSH;
+        session_stats_row_changed(pi->ops, before, s->view->rows[r].status_code);
         s->version++;
         session_events_row_modified(s, r);
     }

@@ -16,6 +16,7 @@
 #include "mapi_object.h"
 #include "profile.h"
 #include "status_row.h"
+#include "token.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -116,8 +117,8 @@ typedef struct {
     session_event_kind kind;
     uint64_t seq;       /* increases per subscription */
     status_row row;     /* TABLE_MODIFIED: the row as it is now (owned) */
-    const char *reason; /* CRITICAL_ERROR: static "logoff_shared", "expired",
-                           "admin", "shutdown" */
+    const char *reason; /* CRITICAL_ERROR: static "logoff_shared", "logoff",
+                           "expired", "admin", "shutdown" */
 } session_event;
 
 typedef struct session_sub session_sub;
@@ -128,6 +129,12 @@ typedef struct session_sub session_sub;
  * example resume a suspended connection), never call back into the session.
  * The subscription holds a session reference until session_unadvise. */
 HRESULT session_advise(session *s, void (*wake)(void *ctx), void *ctx, session_sub **out);
+/* The same, for the bearer of one handle: the subscription also ends (a
+ * critical error, then MAPI_E_END_OF_SESSION) when that handle logs off,
+ * while the session lives on for its other handles. handle NULL: as
+ * session_advise. */
+HRESULT session_advise_handle(session *s, const token_hash *handle, void (*wake)(void *ctx),
+                              void *ctx, session_sub **out);
 
 /* Takes the next event: S_OK (clear it with session_event_clear),
  * MAPI_E_NOT_FOUND when none is queued now, MAPI_E_END_OF_SESSION when the

@@ -17,7 +17,9 @@ struct session_sub {
     size_t head;
     size_t count;
     uint64_t seq;
-    bool closed; /* the session ended: no more events after the queued ones */
+    bool closed; /* the session or the handle ended: no more events after the queued ones */
+    bool has_handle;
+    token_hash handle; /* the handle it was opened with (has_handle) */
 };
 
 void session_event_clear(session_event *ev)
@@ -44,11 +46,21 @@ static session_event *push(session_sub *sub)
 
 HRESULT session_advise(session *s, void (*wake)(void *ctx), void *ctx, session_sub **out)
 {
+    return session_advise_handle(s, NULL, wake, ctx, out);
+}
+
+HRESULT session_advise_handle(session *s, const token_hash *handle, void (*wake)(void *ctx),
+                              void *ctx, session_sub **out)
+{
     session_sub *sub = calloc(1, sizeof *sub);
     if (!sub)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     sub->wake = wake;
     sub->ctx = ctx;
+    if (handle) {
+        sub->has_handle = true;
+        sub->handle = *handle;
+    }
     session_ev_lock(s);
     if (atomic_load(&s->ended)) {
         session_ev_unlock(s);
@@ -80,20 +92,33 @@ void session_events_row_modified(session *s, size_t i)
     session_ev_unlock(s);
 }
 
+/* Queues the critical error that closes sub (events lock held). */
+static void close_sub(session_sub *sub, const char *reason)
+{
+    session_event *ev = push(sub);
+    ev->kind = SESSION_EVENT_CRITICAL_ERROR;
+    ev->reason = reason;
+    sub->count++;
+    sub->closed = true;
+    if (sub->wake)
+        sub->wake(sub->ctx);
+}
+
 void session_events_end(session *s, const char *reason)
 {
     session_ev_lock(s);
-    for (session_sub *sub = s->subs; sub; sub = sub->next) {
-        if (sub->closed)
-            continue;
-        session_event *ev = push(sub);
-        ev->kind = SESSION_EVENT_CRITICAL_ERROR;
-        ev->reason = reason;
-        sub->count++;
-        sub->closed = true;
-        if (sub->wake)
-            sub->wake(sub->ctx);
-    }
+    for (session_sub *sub = s->subs; sub; sub = sub->next)
+        if (!sub->closed)
+            close_sub(sub, reason);
+    session_ev_unlock(s);
+}
+
+void session_events_handle_end(session *s, const token_hash *handle, const char *reason)
+{
+    session_ev_lock(s);
+    for (session_sub *sub = s->subs; sub; sub = sub->next)
+        if (!sub->closed && sub->has_handle && token_hash_equal(&sub->handle, handle))
+            close_sub(sub, reason);
     session_ev_unlock(s);
 }
 
@@ -110,7 +135,8 @@ HRESULT session_sub_next(session_sub *sub, session_event *ev)
         hr = S_OK;
     } else {
         /* A session can also end without its subscribers being told (it
-         * never happens through session_end, but a closed queue is final). */
+         * never happens through session_end, but a closed queue is final);
+         * a queue closed for its handle is final too. */
         hr = (sub->closed || atomic_load(&s->ended)) ? MAPI_E_END_OF_SESSION : MAPI_E_NOT_FOUND;
     }
     session_ev_unlock(s);

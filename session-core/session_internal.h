@@ -105,6 +105,9 @@ void session_end(session *s, const char *reason);
 void session_events_row_modified(session *s, size_t i);
 /* Queues the critical error and closes every subscription's queue. */
 void session_events_end(session *s, const char *reason);
+/* The same for the subscriptions opened with one handle only (that handle
+ * logged off while the session lives on for its other handles). */
+void session_events_handle_end(session *s, const token_hash *handle, const char *reason);
 
 /* Re-reads every provider's status into its row (session lock held); queues a
  * TABLE_MODIFIED event per changed row and bumps the version. */

@@ -5,6 +5,7 @@
 #include "analyzer.h"
 #include "identity.h"
 #include "mapi_flags.h"
+#include "session_stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -213,7 +214,8 @@ static void logon_pass(logon_run *run, uint32_t type)
 }
 
 /* The session's view: MAPI's own rows, then one per provider that logged
- * on; the view takes the pending instances. */
+ * on, the identity shared within the supplier's service; the view takes the
+ * pending instances. */
 static HRESULT build_view(session *s, pending_provider **pend, size_t ab_failures,
                           session_view **out)
 {
@@ -225,8 +227,15 @@ static HRESULT build_view(session *s, pending_provider **pend, size_t ab_failure
     if (3 + up > UINT16_MAX)
         return MAPI_E_NOT_ENOUGH_RESOURCES; /* instance keys have 16 bits for the row */
     session_view *v = *out = view_new(up, 3 + up);
-    if (!v)
+    /* Each row's message service, for the identity rule; MAPI's own rows
+     * belong to none. */
+    size_t *service = malloc((3 + up) * sizeof *service);
+    if (!v || !service) {
+        free(service);
         return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    for (size_t r = 0; r < 3 + up; r++)
+        service[r] = SIZE_MAX;
     v->ab_failures = ab_failures;
 
     bool no_mail = s->flags & MAPI_NO_MAIL;
@@ -257,9 +266,16 @@ static HRESULT build_view(session *s, pending_provider **pend, size_t ab_failure
             pp->inst = NULL;
             pp->up = false;
             hr = provider_row(s, v->providers[k], v->row_count, &v->rows[v->row_count]);
+            service[v->row_count] = i;
             v->row_count++;
         }
     }
+    /* All providers of the supplier's service show its identity
+     * (mapi-session.md 3): a store must not look identity-less beside the
+     * address book of its own service that supplies one. */
+    if (HR_SUCCEEDED(hr))
+        hr = identity_share_service(v->rows, v->row_count, service);
+    free(service);
     for (size_t r = 0; r < v->row_count; r++)
         v->rows[r].row_id = (uint32_t)r;
     v->no_mail = no_mail;
@@ -337,8 +353,17 @@ HRESULT session_logon_providers(session *s, const char *password)
         if (!v->interned)
             v = view_intern(v);
         session_lock(s);
-        s->view = v;
+        /* Ended meanwhile (an admin end racing with the logon): the
+         * providers are logged off at once rather than kept for a dead
+         * session. */
+        bool ended = atomic_load(&s->ended);
+        if (!ended) {
+            s->view = v;
+            session_stats_view(v, +1);
+        }
         session_unlock(s);
+        if (ended)
+            view_unref(v);
     } else {
         view_unref(v);
     }

@@ -76,7 +76,8 @@ static bool row_eq(const status_row *a, const status_row *b)
            a->row_id == b->row_id && a->object_type == b->object_type &&
            a->resource_type == b->resource_type && a->resource_flags == b->resource_flags &&
            a->resource_methods == b->resource_methods && a->status_code == b->status_code &&
-           a->has_identity == b->has_identity && str_eq(a->display_name, b->display_name) &&
+           a->has_identity == b->has_identity && a->identity_shared == b->identity_shared &&
+           str_eq(a->display_name, b->display_name) &&
            str_eq(a->provider_display, b->provider_display) &&
            str_eq(a->provider_dll_name, b->provider_dll_name) &&
            str_eq(a->status_string, b->status_string) &&

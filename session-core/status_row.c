@@ -28,6 +28,19 @@ static int dup_bytes(uint8_t **dst, const uint8_t *src, size_t len)
     return 0;
 }
 
+static void clear_identity(status_row *r)
+{
+    free(r->identity_display);
+    free(r->identity_addrtype);
+    free(r->identity_address);
+    free(r->identity_entry_id);
+    free(r->identity_search_key);
+    r->identity_display = r->identity_addrtype = r->identity_address = NULL;
+    r->identity_entry_id = r->identity_search_key = NULL;
+    r->identity_entry_id_len = r->identity_search_key_len = 0;
+    r->has_identity = false;
+}
+
 void status_row_clear(status_row *r)
 {
     if (!r)
@@ -37,11 +50,7 @@ void status_row_clear(status_row *r)
     free(r->provider_dll_name);
     free(r->status_string);
     free(r->resource_path);
-    free(r->identity_display);
-    free(r->identity_addrtype);
-    free(r->identity_address);
-    free(r->identity_entry_id);
-    free(r->identity_search_key);
+    clear_identity(r);
     memset(r, 0, sizeof *r);
 }
 
@@ -70,6 +79,24 @@ int status_row_copy(status_row *dst, const status_row *src)
         status_row_clear(dst);
         return -1;
     }
+    return 0;
+}
+
+int status_row_copy_identity(status_row *dst, const status_row *src)
+{
+    clear_identity(dst);
+    if (dup_str(&dst->identity_display, src->identity_display) ||
+        dup_str(&dst->identity_addrtype, src->identity_addrtype) ||
+        dup_str(&dst->identity_address, src->identity_address) ||
+        dup_bytes(&dst->identity_entry_id, src->identity_entry_id, src->identity_entry_id_len) ||
+        dup_bytes(&dst->identity_search_key, src->identity_search_key,
+                  src->identity_search_key_len)) {
+        clear_identity(dst);
+        return -1;
+    }
+    dst->identity_entry_id_len = dst->identity_entry_id ? src->identity_entry_id_len : 0;
+    dst->identity_search_key_len = dst->identity_search_key ? src->identity_search_key_len : 0;
+    dst->has_identity = src->has_identity;
     return 0;
 }
 

@@ -38,6 +38,10 @@ typedef struct {
     size_t identity_entry_id_len;
     uint8_t *identity_search_key;
     size_t identity_search_key_len;
+    /* The columns repeat the identity of another provider of the same
+     * message service (identity_share_service): this row shows it but does
+     * not supply it. */
+    bool identity_shared;
 } status_row;
 
 typedef struct {
@@ -53,3 +57,7 @@ void status_table_free(status_table *t);
  * (then *dst holds nothing to free). */
 int status_row_copy(status_row *dst, const status_row *src);
 void status_row_clear(status_row *r);
+/* Replaces dst's identity columns (has_identity and the PR_IDENTITY_* values
+ * with their address) by copies of src's. 0, or -1 when out of memory (then
+ * dst has no identity). */
+int status_row_copy_identity(status_row *dst, const status_row *src);

@@ -179,6 +179,58 @@ Test(events, shared_logoff_sends_critical_error_and_ends)
     gw_session_free(&b);
 }
 
+/* Issue 10 item 14: a plain logoff of one handle of a shared session ends
+ * that handle's open stream at once (critical_error, then the end), while
+ * the other handle's stream stays open and keeps receiving events. */
+Test(events, plain_logoff_ends_only_that_handles_stream)
+{
+    G = gw_start("main.json", NULL);
+    gw_session a, b;
+    gw_logon_ok(G, "alice", "alice-pw", "[\"MAPI_NEW_SESSION\",\"MAPI_ALLOW_OTHERS\"]", &a);
+    gw_logon_ok(G, "alice", "alice-pw", "[]", &b);
+    cr_assert_str_eq(a.id, b.id, "B did not join A's shared session");
+    sse *sa = sse_open_ready(a.token);
+    sse *sb = sse_open_ready(b.token);
+    gw_resp r;
+    char path[256];
+    snprintf(path, sizeof path, "/sessions/%s", b.id);
+    cr_assert_eq(gw_delete(G, path, b.token, &r), 204, "%s", r.body);
+    gw_resp_free(&r);
+
+    cr_expect(sse_wait(sb, "event: critical_error", gw_ms(5000)), "B got no critical_error: %s",
+              sb->buf);
+    cr_expect(sse_wait(sb, "\"reason\":\"logoff\"", gw_ms(100)), "%s", sb->buf);
+    cr_expect(sse_wait(sb, "\"mapi_error\":\"MAPI_E_END_OF_SESSION\"", gw_ms(100)), "%s", sb->buf);
+    cr_expect(sse_wait_done(sb, gw_ms(5000)), "B's stream did not end");
+    cr_expect_eq(sb->rc, CURLE_OK, "B's stream was cut: %d", sb->rc);
+
+    /* A's handle and stream live on: a status change reaches A's stream. */
+    cr_assert_eq(gw_get(G, "/status", a.token, &r), 200, "%s", r.body);
+    json_t *row = gw_find_row(r.json, "Alice Mailbox");
+    cr_assert(row, "%s", r.body);
+    char ik[64];
+    snprintf(ik, sizeof ik, "%s", gw_jstr(row, "instance_key"));
+    gw_resp_free(&r);
+    char *md = gw_data_path(G, "alice/Maildir");
+    cr_assert_eq(gw_rmrf(md), 0);
+    free(md);
+    snprintf(path, sizeof path, "/status/%s/validate-state", ik);
+    gw_post(G, path, a.token, NULL, &r);
+    gw_resp_free(&r);
+    cr_expect(sse_wait(sa, "event: table_modified", gw_ms(5000)), "A got no event: %s", sa->buf);
+    cr_expect(!sse_wait(sa, "critical_error", 0), "A's stream was told to end");
+    cr_expect(!atomic_load(&sa->done), "A's stream ended");
+    /* B's stream got nothing after its end. */
+    cr_expect(!sse_wait(sb, "table_modified", 0), "B's dead handle got an event: %s", sb->buf);
+    gw_get(G, "/events", b.token, &r);
+    gw_assert_problem(&r, 401, "MAPI_E_END_OF_SESSION");
+    gw_resp_free(&r);
+    sse_close(sa);
+    sse_close(sb);
+    gw_session_free(&a);
+    gw_session_free(&b);
+}
+
 Test(events, idle_expiry_sends_expired)
 {
     const char *const args[] = {"--idle-timeout", "1", "--reap-interval", "1", NULL};

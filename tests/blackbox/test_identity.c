@@ -1,6 +1,6 @@
 /* Black-box: GET /identity (QueryIdentity) and provider logon outcomes
  * (UNCONFIGURED, FAILONEPROVIDER); mapi-session.md 1.2 step 5, 3, tests 28,
- * 29, 31-36, 39. */
+ * 29, 31-36, 39. Profiles from main.json and identity.json. */
 #include "../support/gw.h"
 
 #include <criterion/criterion.h>
@@ -143,6 +143,112 @@ Test(identity, unflagged_provider_supplies_it)
     if (gw_jstr(ri, "entry_id"))
         cr_expect_str_eq(gw_jstr(id, "entry_id"), gw_jstr(ri, "entry_id"));
     cr_expect_str_eq(gw_jstr(id, "search_key"), gw_jstr(ri, "search_key"));
+    gw_resp_free(&st);
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
+/* Issue 10 item 11: no flagged row; the first row with an identity (the
+ * store) has no entry id, a later one (the address book, another service)
+ * has one: QueryIdentity takes that entry id, not a one-off of the store's
+ * identity. */
+Test(identity, unflagged_first_entry_id_wins)
+{
+    G = gw_start("identity.json", NULL);
+    gw_session s;
+    gw_logon_ok(G, "firsteid", NULL, MAIL, &s);
+    gw_resp r, st;
+    json_t *id = get_json("/identity", s.token, &r);
+    expect_identity_shape(id);
+    json_t *t = get_json("/status", s.token, &st);
+    json_t *book = gw_find_row(t, "Firsteid Contacts");
+    json_t *store = gw_find_row(t, "Firsteid Mailbox");
+    cr_assert(book && store, "%s", st.body);
+    json_t *bi = json_object_get(book, "identity");
+    cr_assert(json_is_object(bi) && gw_jstr(bi, "entry_id"), "the AB row has no entry id: %s",
+              st.body);
+    /* The store is first and publishes an identity without an entry id. */
+    json_t *si = json_object_get(store, "identity");
+    cr_assert(json_is_object(si), "%s", st.body);
+    cr_expect_str_eq(gw_jstr(si, "display"), "Store Person");
+    cr_expect(gw_jstr(si, "entry_id") == NULL, "%s", st.body);
+
+    cr_expect(json_object_get(id, "warning") == NULL, "unexpected warning: %s", r.body);
+    cr_expect_str_eq(gw_jstr(id, "entry_id"), gw_jstr(bi, "entry_id"), "%s", r.body);
+    cr_expect(strncmp(gw_jstr(id, "entry_id"), ONE_OFF_PREFIX, strlen(ONE_OFF_PREFIX)) != 0,
+              "a one-off entry id although a row publishes an entry id: %s", r.body);
+    cr_expect_str_eq(gw_jstr(id, "display"), "Book Person");
+    cr_expect_str_eq(gw_jstr(id, "search_key"), gw_jstr(bi, "search_key"));
+    json_t *src = json_object_get(id, "source");
+    cr_assert(json_is_object(src), "%s", r.body);
+    cr_expect_str_eq(gw_jstr(src, "display_name"), "Firsteid Contacts");
+    cr_expect_str_eq(gw_jstr(src, "instance_key"), gw_jstr(book, "instance_key"));
+    gw_resp_free(&st);
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
+/* ... and a one-off entry id only when no row publishes an entry id: built
+ * from the first row with an identity, without a warning. */
+Test(identity, unflagged_one_off_only_without_entry_ids)
+{
+    G = gw_start("identity.json", NULL);
+    gw_session s;
+    gw_logon_ok(G, "noeid", NULL, MAIL, &s);
+    gw_resp r;
+    json_t *id = get_json("/identity", s.token, &r);
+    expect_identity_shape(id);
+    cr_expect(json_object_get(id, "warning") == NULL, "unexpected warning: %s", r.body);
+    const char *eid = gw_jstr(id, "entry_id");
+    cr_assert(eid);
+    cr_expect(strncmp(eid, ONE_OFF_PREFIX, strlen(ONE_OFF_PREFIX)) == 0, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(id, "display"), "First Person");
+    char *sk = search_key_hex("SMTP:FIRST@EXAMPLE.INVALID");
+    cr_expect_str_eq(gw_jstr(id, "search_key"), sk);
+    free(sk);
+    cr_expect_str_eq(gw_jstr(json_object_get(id, "source"), "display_name"), "Noeid Mailbox");
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
+/* Issue 10 item 12 (mapi-session.md 3, test 36): every provider of the
+ * message service that supplies the identity shows the same PR_IDENTITY_*
+ * values; a store in that service shows the address book's identity, a
+ * provider of another service shows none. */
+Test(identity, suppliers_service_shows_one_identity)
+{
+    G = gw_start("identity.json", NULL);
+    gw_session s;
+    gw_logon_ok(G, "svcshare", NULL, MAIL, &s);
+    gw_resp r, st;
+    json_t *id = get_json("/identity", s.token, &r);
+    json_t *t = get_json("/status", s.token, &st);
+    json_t *book = gw_find_row(t, "Svc Contacts");
+    cr_assert(book, "%s", st.body);
+    json_t *bi = json_object_get(book, "identity");
+    cr_assert(json_is_object(bi), "%s", st.body);
+    cr_assert(gw_jstr(bi, "entry_id") && gw_jstr(bi, "search_key") && gw_jstr(bi, "display"), "%s",
+              st.body);
+    static const char *const siblings[] = {"Svc Mailbox", "Svc Outbox"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *row = gw_find_row(t, siblings[i]);
+        cr_assert(row, "no %s row: %s", siblings[i], st.body);
+        json_t *ri = json_object_get(row, "identity");
+        cr_expect(json_is_object(ri), "%s shows no identity beside its address book's: %s",
+                  siblings[i], st.body);
+        cr_expect(json_equal(ri, bi), "%s shows another identity: %s", siblings[i], st.body);
+        cr_expect_eq(gw_jvalue(json_object_get(row, "resource_flags")) & 0x24u, 0x20u,
+                     "%s must stay STATUS_NO_PRIMARY_IDENTITY", siblings[i]);
+    }
+    json_t *other = gw_find_row(t, "Svc Archive");
+    cr_assert(other, "%s", st.body);
+    cr_expect(json_object_get(other, "identity") == NULL,
+              "a provider of another service took the identity: %s", st.body);
+    /* The address book still supplies it. */
+    cr_expect_str_eq(gw_jstr(id, "entry_id"), gw_jstr(bi, "entry_id"));
+    cr_expect_str_eq(gw_jstr(id, "display"), gw_jstr(bi, "display"));
+    cr_expect_str_eq(gw_jstr(id, "search_key"), gw_jstr(bi, "search_key"));
+    cr_expect_str_eq(gw_jstr(json_object_get(id, "source"), "display_name"), "Svc Contacts");
     gw_resp_free(&st);
     gw_resp_free(&r);
     gw_session_free(&s);

@@ -148,3 +148,131 @@ Test(metrics, counters_move)
     free(after);
     gw_session_free(&s);
 }
+
+/* Every mapigw_provider_status sample exactly: the given (kind, state) pairs
+ * with their values, every other pair zero. want is "kind/state=value", ... */
+static void expect_providers(const char *text, const char *const *want, size_t n, const char *when)
+{
+    static const char *const kinds[] = {"maildir", "abfile", "spool", "imap", "smtp", "ldap"};
+    static const char *const states[] = {"available", "offline", "failure"};
+    for (size_t k = 0; k < 6; k++)
+        for (size_t s = 0; s < 3; s++) {
+            char key[64], series[128];
+            snprintf(key, sizeof key, "%s/%s=", kinds[k], states[s]);
+            double v = 0;
+            for (size_t i = 0; i < n; i++)
+                if (strncmp(want[i], key, strlen(key)) == 0)
+                    v = strtod(want[i] + strlen(key), NULL);
+            snprintf(series, sizeof series, "mapigw_provider_status{kind=\"%s\",state=\"%s\"}",
+                     kinds[k], states[s]);
+            cr_expect_eq(sample(text, series), v, "%s: %s is %g, expected %g", when, series,
+                         sample(text, series), v);
+        }
+}
+
+#define WANT(...)                                                                                  \
+    (const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)
+
+/* Issue 10 item 8: the gauges are kept as sessions change (no walk per
+ * scrape); they stay exact across logon, join, plain logoff, admin end, a
+ * provider failing and the last logoff. */
+Test(metrics, provider_gauges_follow_the_sessions)
+{
+    const char *key = "test-admin-key-0123456789abcdefghijklmnop";
+    const char *args[] = {"--admin-key", key, NULL};
+    G = gw_start("main.json", args);
+    gw_add_secret(G, key);
+    char *t = scrape();
+    expect_providers(t, WANT("none/none=0"), "at start");
+    free(t);
+
+    gw_session a, b, c;
+    gw_logon_ok(G, "alice", "alice-pw", "[\"MAPI_NEW_SESSION\",\"MAPI_ALLOW_OTHERS\"]", &a);
+    t = scrape();
+    /* alice: a Maildir store, a spool transport and an address book. */
+    expect_providers(t, WANT("maildir/available=1", "spool/available=1", "abfile/available=1"),
+                     "after A's logon");
+    free(t);
+
+    gw_logon_ok(G, "alice", "alice-pw", "[]", &b);
+    cr_assert_str_eq(a.id, b.id);
+    t = scrape();
+    expect_providers(t, WANT("maildir/available=1", "spool/available=1", "abfile/available=1"),
+                     "after B joined");
+    cr_expect_eq(sample(t, "mapigw_sessions"), 1);
+    cr_expect_eq(sample(t, "mapigw_handles"), 2);
+    free(t);
+
+    gw_resp r;
+    char path[256];
+    snprintf(path, sizeof path, "/sessions/%s", b.id);
+    cr_assert_eq(gw_delete(G, path, b.token, &r), 204, "%s", r.body);
+    gw_resp_free(&r);
+    t = scrape();
+    expect_providers(t, WANT("maildir/available=1", "spool/available=1", "abfile/available=1"),
+                     "after B's plain logoff");
+    cr_expect_eq(sample(t, "mapigw_handles"), 1);
+    free(t);
+
+    gw_logon_ok(G, "bob", "bob-pw", "[\"MAPI_NEW_SESSION\"]", &c);
+    t = scrape();
+    expect_providers(t, WANT("maildir/available=2", "spool/available=1", "abfile/available=1"),
+                     "after C's logon");
+    free(t);
+    snprintf(path, sizeof path, "/sessions/%s", c.id);
+    cr_assert_eq(gw_delete(G, path, key, &r), 204, "%s", r.body);
+    gw_resp_free(&r);
+    t = scrape();
+    expect_providers(t, WANT("maildir/available=1", "spool/available=1", "abfile/available=1"),
+                     "after the admin ended C");
+    free(t);
+
+    /* A's store fails: its row moves from available to failure. */
+    gw_get(G, "/status", a.token, &r);
+    json_t *row = gw_find_row(r.json, "Alice Mailbox");
+    cr_assert(row, "%s", r.body);
+    snprintf(path, sizeof path, "/status/%s/validate-state", gw_jstr(row, "instance_key"));
+    gw_resp_free(&r);
+    char *md = gw_data_path(G, "alice/Maildir");
+    cr_assert_eq(gw_rmrf(md), 0);
+    free(md);
+    gw_post(G, path, a.token, NULL, &r);
+    gw_resp_free(&r);
+    t = scrape();
+    expect_providers(t, WANT("maildir/failure=1", "spool/available=1", "abfile/available=1"),
+                     "after A's store failed");
+    free(t);
+
+    snprintf(path, sizeof path, "/sessions/%s", a.id);
+    cr_assert_eq(gw_delete(G, path, a.token, &r), 204, "%s", r.body);
+    gw_resp_free(&r);
+    t = scrape();
+    expect_providers(t, WANT("none/none=0"), "after A's logoff");
+    cr_expect_eq(sample(t, "mapigw_sessions"), 0);
+    cr_expect_eq(sample(t, "mapigw_handles"), 0);
+    free(t);
+    gw_session_free(&a);
+    gw_session_free(&b);
+    gw_session_free(&c);
+}
+
+/* ... and expiry takes an expired session's rows out of them. */
+Test(metrics, provider_gauges_drop_expired_sessions)
+{
+    const char *const args[] = {"--idle-timeout", "1", "--reap-interval", "1", NULL};
+    G = gw_start("main.json", args);
+    gw_session a;
+    gw_logon_ok(G, "alice", "alice-pw", "[\"MAPI_NEW_SESSION\"]", &a);
+    char *t = NULL;
+    for (int waited = 0;; waited += 100) {
+        free(t);
+        t = scrape();
+        if (sample(t, "mapigw_sessions") == 0 || waited >= gw_ms(10000))
+            break;
+        gw_sleep_ms(100);
+    }
+    cr_assert_eq(sample(t, "mapigw_sessions"), 0, "the session was not reaped");
+    expect_providers(t, WANT("none/none=0"), "after the session expired");
+    free(t);
+    gw_session_free(&a);
+}

@@ -171,6 +171,52 @@ Test(core_objects, shared_logoff_reaches_subscribers_first)
     session_unref(b.session);
 }
 
+/* Issue 10 item 14: a plain logoff of one handle of a shared session ends
+ * that handle's subscriptions at once (a critical error, then the end); the
+ * other handle's subscription and the session live on. */
+Test(core_objects, plain_logoff_ends_only_that_handles_subscriptions)
+{
+    core_logon_request join = {"q", NULL, 0, "t"};
+    core_logon_result b;
+    cr_assert_eq(core_logon(C, &join, &b), S_OK);
+    cr_assert(b.joined);
+    token_hash ha, hb;
+    cr_assert(token_parse(R.token, strlen(R.token), &ha));
+    cr_assert(token_parse(b.token, strlen(b.token), &hb));
+    session_sub *sa, *sb, *plain;
+    cr_assert_eq(session_advise_handle(R.session, &ha, count_wake, NULL, &sa), S_OK);
+    cr_assert_eq(session_advise_handle(b.session, &hb, count_wake, NULL, &sb), S_OK);
+    cr_assert_eq(session_advise(R.session, count_wake, NULL, &plain), S_OK);
+
+    wakes = 0;
+    cr_assert_eq(core_logoff(C, &hb, 0), S_OK);
+    cr_assert_eq(wakes, 1, "only B's subscription is told");
+    session_event ev;
+    cr_assert_eq(session_sub_next(sb, &ev), S_OK);
+    cr_assert_eq(ev.kind, SESSION_EVENT_CRITICAL_ERROR);
+    cr_assert_str_eq(ev.reason, "logoff");
+    session_event_clear(&ev);
+    cr_assert_eq(session_sub_next(sb, &ev), MAPI_E_END_OF_SESSION, "B's stream must end");
+    cr_assert_eq(session_sub_next(sa, &ev), MAPI_E_NOT_FOUND, "A's stream must stay open");
+    cr_assert_eq(session_sub_next(plain, &ev), MAPI_E_NOT_FOUND);
+    cr_assert_not(session_is_ended(R.session));
+    session *again;
+    cr_assert_eq(core_authenticate(C, R.token, strlen(R.token), &again, NULL), S_OK);
+    session_unref(again);
+
+    /* The session's end still reaches A's once, and B's (closed) not again. */
+    cr_assert_eq(core_logoff(C, &ha, 0), S_OK);
+    cr_assert_eq(session_sub_next(sa, &ev), S_OK);
+    cr_assert_eq(ev.kind, SESSION_EVENT_CRITICAL_ERROR);
+    session_event_clear(&ev);
+    cr_assert_eq(session_sub_next(sa, &ev), MAPI_E_END_OF_SESSION);
+    cr_assert_eq(session_sub_next(sb, &ev), MAPI_E_END_OF_SESSION);
+    session_unadvise(sa);
+    session_unadvise(sb);
+    session_unadvise(plain);
+    session_unref(b.session);
+}
+
 Test(core_objects, mapi_object_values_are_copies)
 {
     mapi_object o = {0};

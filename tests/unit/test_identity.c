@@ -187,6 +187,131 @@ Test(identity, no_flag_takes_first_row_with_identity)
     identity_clear(&id);
 }
 
+/* Item 11 of issue 10: with no flagged row, the first identity entry id
+ * wins, not the first row with any identity column. */
+Test(identity, no_flag_takes_first_entry_id_not_first_identity)
+{
+    status_row rows[4];
+    make_row(&rows[0], 1, "Subsystem", 0);
+    /* First with an identity, but without an entry id. */
+    make_row(&rows[1], 2, "Mailbox", STATUS_NO_PRIMARY_IDENTITY);
+    give_identity(&rows[1], "Store Person", "SMTP", "store@x", NULL, 0);
+    make_row(&rows[2], 3, "Contacts", STATUS_NO_PRIMARY_IDENTITY);
+    give_identity(&rows[2], "Book Person", "SMTP", "book@x", EID_B, sizeof EID_B);
+    make_row(&rows[3], 4, "Archive", STATUS_NO_PRIMARY_IDENTITY);
+    give_identity(&rows[3], "Late Person", "SMTP", "late@x", EID_A, sizeof EID_A);
+    status_table t = {rows, 4, 1};
+
+    cr_assert_eq(identity_source(rows, 4), 2);
+    identity id;
+    cr_assert_eq(identity_query(&t, &id), S_OK);
+    cr_assert_eq(id.hr, S_OK);
+    cr_assert_eq(id.entry_id_len, sizeof EID_B);
+    cr_assert_arr_eq(id.entry_id, EID_B, sizeof EID_B);
+    cr_assert_str_eq(id.display, "Book Person");
+    cr_assert_eq(id.search_key_len, sizeof "SMTP:BOOK@X");
+    cr_assert_arr_eq(id.search_key, "SMTP:BOOK@X", id.search_key_len);
+    cr_assert_arr_eq(id.source_instance_key, rows[2].instance_key, STATUS_INSTANCE_KEY_LEN);
+    cr_assert_str_eq(id.source_display_name, "Contacts");
+    identity_clear(&id);
+}
+
+/* ... and a one-off entry id only when no row publishes an entry id: built
+ * from the first row with an identity, as a success. */
+Test(identity, no_entry_id_anywhere_builds_one_off_from_first)
+{
+    status_row rows[3];
+    make_row(&rows[0], 1, "Subsystem", 0);
+    make_row(&rows[1], 2, "Mailbox", STATUS_NO_PRIMARY_IDENTITY);
+    give_identity(&rows[1], "Store Person", "SMTP", "store@x", NULL, 0);
+    make_row(&rows[2], 3, "Archive", STATUS_NO_PRIMARY_IDENTITY);
+    give_identity(&rows[2], "Other Person", "SMTP", "other@x", NULL, 0);
+    status_table t = {rows, 3, 1};
+
+    uint8_t *want;
+    size_t want_len;
+    cr_assert_eq(entryid_one_off("Store Person", "SMTP", "store@x", &want, &want_len), S_OK);
+    identity id;
+    cr_assert_eq(identity_query(&t, &id), S_OK);
+    cr_assert_eq(id.hr, S_OK);
+    cr_assert_eq(id.entry_id_len, want_len);
+    cr_assert_arr_eq(id.entry_id, want, want_len);
+    cr_assert_str_eq(id.display, "Store Person");
+    cr_assert_str_eq(id.source_display_name, "Mailbox");
+    free(want);
+    identity_clear(&id);
+}
+
+/* Item 12 of issue 10: every provider of the supplier's message service
+ * shows the supplier's identity; other services and MAPI's own rows keep
+ * theirs; the supplier stays the source. */
+Test(identity, shared_within_the_suppliers_service)
+{
+    status_row src[5];
+    make_row(&src[0], 1, "Subsystem", 0);
+    make_row(&src[1], 2, "Mailbox", STATUS_NO_PRIMARY_IDENTITY); /* service 0 */
+    make_row(&src[2], 3, "Outbox", STATUS_NO_PRIMARY_IDENTITY);  /* service 0, own identity */
+    give_identity(&src[2], "Outbox Person", "SMTP", "out@x", NULL, 0);
+    make_row(&src[3], 4, "Contacts", STATUS_PRIMARY_IDENTITY); /* service 0: the supplier */
+    give_identity(&src[3], "Alice", "SMTP", "alice@x", EID_B, sizeof EID_B);
+    static const uint8_t sk[] = {'S', 'M', 'T', 'P', ':', 'A', 0};
+    src[3].identity_search_key = (uint8_t *)sk;
+    src[3].identity_search_key_len = sizeof sk;
+    make_row(&src[4], 5, "Archive", STATUS_NO_PRIMARY_IDENTITY); /* service 1 */
+    status_row rows[5];
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(status_row_copy(&rows[i], &src[i]), 0);
+    const size_t service[5] = {SIZE_MAX, 0, 0, 0, 1};
+
+    cr_assert_eq(identity_share_service(rows, 5, service), S_OK);
+    for (size_t i = 1; i <= 3; i++) {
+        cr_assert(rows[i].has_identity, "row %zu", i);
+        cr_assert_str_eq(rows[i].identity_display, "Alice");
+        cr_assert_str_eq(rows[i].identity_addrtype, "SMTP");
+        cr_assert_str_eq(rows[i].identity_address, "alice@x");
+        cr_assert_eq(rows[i].identity_entry_id_len, sizeof EID_B);
+        cr_assert_arr_eq(rows[i].identity_entry_id, EID_B, sizeof EID_B);
+        cr_assert_eq(rows[i].identity_search_key_len, sizeof sk);
+        cr_assert_arr_eq(rows[i].identity_search_key, sk, sizeof sk);
+        cr_assert_eq(rows[i].identity_shared, i != 3, "row %zu", i);
+    }
+    cr_assert_not(rows[0].has_identity);
+    cr_assert_not(rows[4].has_identity, "another service took the identity");
+    cr_assert_eq(identity_source(rows, 5), 3);
+
+    status_table t = {rows, 5, 1};
+    identity id;
+    cr_assert_eq(identity_query(&t, &id), S_OK);
+    cr_assert_str_eq(id.source_display_name, "Contacts");
+    identity_clear(&id);
+    for (size_t i = 0; i < 5; i++)
+        status_row_clear(&rows[i]);
+}
+
+/* With no flagged row, the service of the row QueryIdentity picks shares its
+ * identity; an earlier sibling that takes the entry id does not become the
+ * source. */
+Test(identity, shared_without_flag_keeps_the_source)
+{
+    status_row src[3];
+    make_row(&src[0], 1, "Subsystem", 0);
+    make_row(&src[1], 2, "Mailbox", STATUS_NO_PRIMARY_IDENTITY);
+    make_row(&src[2], 3, "Contacts", STATUS_NO_PRIMARY_IDENTITY);
+    give_identity(&src[2], "Dave", "SMTP", "dave@x", EID_A, sizeof EID_A);
+    status_row rows[3];
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(status_row_copy(&rows[i], &src[i]), 0);
+    const size_t service[3] = {SIZE_MAX, 4, 4};
+
+    cr_assert_eq(identity_share_service(rows, 3, service), S_OK);
+    cr_assert(rows[1].has_identity);
+    cr_assert_arr_eq(rows[1].identity_entry_id, EID_A, sizeof EID_A);
+    cr_assert(rows[1].identity_shared);
+    cr_assert_eq(identity_source(rows, 3), 2);
+    for (size_t i = 0; i < 3; i++)
+        status_row_clear(&rows[i]);
+}
+
 Test(identity, nobody_gives_no_service_placeholder)
 {
     status_row rows[1];
