@@ -209,6 +209,12 @@ void api_reply_empty(api_ctx *x, int status)
     x->resp->content_type = NULL;
 }
 
+void api_reply_not_modified(api_ctx *x)
+{
+    x->resp->status = 304;
+    x->resp->content_type = NULL;
+}
+
 void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data, size_t len)
 {
     /* malloc(0) may return NULL: always allocate at least one byte. */
@@ -520,9 +526,9 @@ void api_handle(api *a, const api_request *req, api_response *resp)
         api_cors_finish(&x);
     if (x.oom)
         finish_oom(resp);
-    /* HEAD keeps the GET body: RFC 9110 9.3.2 wants the same Content-Length
-     * as GET, and the server never sends a HEAD body (libmicrohttpd drops
-     * it itself). */
+    /* HEAD keeps the GET body, and a 304 the body of its 200: RFC 9110
+     * 9.3.2 and 8.6 want their Content-Length, and the server never sends
+     * either body (libmicrohttpd drops it itself). */
     count_request(a, route, resp->status);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);

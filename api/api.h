@@ -139,8 +139,9 @@ bool api_cors_origin_ok(const char *s, size_t len);
 /* Handles one complete request; *resp is overwritten (zero it first or clear
  * a previous one). Always produces a response, even when out of memory (a
  * static 503 body then: release responses only with api_response_clear).
- * HEAD is answered as GET, body included so that Content-Length matches; the
- * server must not send the body of a HEAD response. */
+ * HEAD is answered as GET, body included so that Content-Length matches; a
+ * 304 likewise keeps the body of the 200 it stands for (RFC 9110 8.6: its
+ * Content-Length, if any, is the 200's). The server must send neither body. */
 void api_handle(api *a, const api_request *req, api_response *resp);
 void api_response_clear(api_response *resp);
 
