@@ -435,6 +435,13 @@ void api_metrics_foreach(api *a,
 static bool answer_request_limits(api_ctx *x)
 {
     const api_request *req = x->req;
+    if (req->bad_framing) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 400,
+                    "the request's framing is ambiguous: %s (RFC 9112 section 6); the "
+                    "connection closes",
+                    req->bad_framing);
+        return true;
+    }
     if (req->url_too_long) {
         api_problem(x, MAPI_E_INVALID_PARAMETER, 414,
                     "the request path and query exceed %zu bytes (limit --max-url-bytes)",

@@ -46,6 +46,10 @@ typedef struct {
      * --max-url-bytes (414). body_too_large answers 413 on every route. */
     bool headers_too_large;
     bool url_too_long;
+    /* The length of the request's body is ambiguous (RFC 9112 6.1, 6.3: say,
+     * both Content-Length and Transfer-Encoding): why, or NULL. Answered 400
+     * before routing; the server closes the connection after the answer. */
+    const char *bad_framing;
     /* CORS (api_set_cors): the Origin, Access-Control-Request-Method and
      * Access-Control-Request-Headers headers, or NULL. */
     const char *origin;
