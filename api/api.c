@@ -1,10 +1,13 @@
 /* api.c - the api object, the route table and the dispatcher, and the helpers
  * that fill an api_response.
  *
- * Routing is a static table {method, pattern, handler}, read top to bottom.
- * A pattern is a list of "/"-separated segments where "{name}" matches any one
- * non-empty segment. A path that matches no pattern is 404; a path that
- * matches a pattern under other methods only is 405 with Allow.
+ * Routing is a static table {method, pattern, handler}. A pattern is a list
+ * of "/"-separated segments where "{name}" matches any one non-empty segment.
+ * Of the patterns that match a path, the most specific one owns it: a fixed
+ * segment beats a template at the first place where they differ, whatever
+ * the method ("/entries/compare" is never an entry id, so GET on it is 405,
+ * not an OpenEntry of "compare"). A path that matches no pattern is 404; a
+ * path whose owning pattern has other methods only is 405 with Allow.
  */
 #include "api_internal.h"
 #include "json_write.h"
@@ -206,6 +209,12 @@ void api_reply_empty(api_ctx *x, int status)
     x->resp->content_type = NULL;
 }
 
+void api_reply_not_modified(api_ctx *x)
+{
+    x->resp->status = 304;
+    x->resp->content_type = NULL;
+}
+
 void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data, size_t len)
 {
     /* malloc(0) may return NULL: always allocate at least one byte. */
@@ -250,11 +259,20 @@ static void finish_oom(api_response *r)
 
 /* ---- routing ------------------------------------------------------------ */
 
-/* Matches path against pattern, capturing "{...}" segments into x->params.
- * Empty segments (a trailing slash, "//") never match anything. */
-static bool match_pattern(const char *pattern, const char *path, api_ctx *x)
+/* How specific a matching pattern is: one bit per segment, set for a fixed
+ * one, the first segment in the highest bit. Patterns that match one path
+ * have as many segments as it, so the larger value is the one with a fixed
+ * segment where the other first has a template. */
+typedef uint64_t route_rank;
+#define RANK_SEGMENTS 63u
+
+/* Matches path against pattern, capturing "{...}" segments into x->params,
+ * and ranks the match (*rank). Empty segments (a trailing slash, "//") never
+ * match anything. */
+static bool match_pattern(const char *pattern, const char *path, api_ctx *x, route_rank *rank)
 {
-    size_t params = 0;
+    size_t params = 0, segments = 0;
+    route_rank fixed = 0;
     const char *p = pattern, *s = path;
     if (*s != '/')
         return false;
@@ -262,6 +280,7 @@ static bool match_pattern(const char *pattern, const char *path, api_ctx *x)
         if (strcmp(path, "/") != 0)
             return false;
         x->param_count = 0;
+        *rank = 1;
         return true;
     }
     while (*p) {
@@ -275,6 +294,9 @@ static bool match_pattern(const char *pattern, const char *path, api_ctx *x)
         size_t slen = send ? (size_t)(send - s) : strlen(s);
         if (slen == 0)
             return false;
+        if (++segments > RANK_SEGMENTS)
+            return false; /* longer than any pattern of the table */
+        fixed <<= 1;
         if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
             if (params >= API_MAX_PARAMS)
                 return false;
@@ -283,6 +305,8 @@ static bool match_pattern(const char *pattern, const char *path, api_ctx *x)
             params++;
         } else if (plen != slen || memcmp(p, s, plen) != 0) {
             return false;
+        } else {
+            fixed |= 1;
         }
         p += plen;
         s += slen;
@@ -290,18 +314,60 @@ static bool match_pattern(const char *pattern, const char *path, api_ctx *x)
     if (*s != '\0')
         return false;
     x->param_count = params;
+    *rank = fixed;
     return true;
 }
 
-/* Builds "GET, HEAD, POST" for the path into buf. */
-static void allowed_methods(const char *path, char *buf, size_t size)
+/* The routing decision for a path: the first row of the most specific
+ * matching pattern (owner) and that pattern's row for the method (route),
+ * ROUTE_UNMATCHED when there is none. */
+typedef struct {
+    size_t owner;
+    size_t route;
+    route_rank rank;
+} route_choice;
+
+/* Fills x->params with the captures of the chosen route. */
+static route_choice choose_route(const char *path, const char *method, api_ctx *x)
+{
+    route_choice c = {ROUTE_UNMATCHED, ROUTE_UNMATCHED, 0};
+    size_t last = ROUTE_UNMATCHED; /* the row whose captures x->params hold */
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        route_rank rank = 0;
+        if (!match_pattern(ROUTES[i].pattern, path, x, &rank))
+            continue;
+        last = i;
+        if (c.owner != ROUTE_UNMATCHED && rank < c.rank)
+            continue;
+        if (c.owner == ROUTE_UNMATCHED || rank > c.rank) {
+            c.owner = i;
+            c.rank = rank;
+            c.route = ROUTE_UNMATCHED;
+        }
+        if (c.route == ROUTE_UNMATCHED && strcmp(ROUTES[i].method, method) == 0) {
+            c.route = i;
+            if (x->param_count == 0)
+                break; /* all fixed: no pattern can be more specific */
+        }
+    }
+    if (c.route != ROUTE_UNMATCHED && c.route != last) {
+        route_rank rank = 0;
+        match_pattern(ROUTES[c.route].pattern, path, x, &rank);
+    }
+    return c;
+}
+
+/* Builds "GET, HEAD, POST" into buf: the methods of the pattern that owns
+ * path (rank: its rank, from choose_route). */
+static void allowed_methods(const char *path, route_rank rank, char *buf, size_t size)
 {
     static const char *const ORDER[] = {"DELETE", "GET", "HEAD", "POST"};
     bool allowed[4] = {false, false, false, false};
     api_ctx scratch;
     memset(&scratch, 0, sizeof scratch);
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
-        if (!match_pattern(ROUTES[i].pattern, path, &scratch))
+        route_rank r = 0;
+        if (!match_pattern(ROUTES[i].pattern, path, &scratch, &r) || r != rank)
             continue;
         for (size_t m = 0; m < 4; m++)
             if (strcmp(ROUTES[i].method, ORDER[m]) == 0)
@@ -369,6 +435,13 @@ void api_metrics_foreach(api *a,
 static bool answer_request_limits(api_ctx *x)
 {
     const api_request *req = x->req;
+    if (req->bad_framing) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 400,
+                    "the request's framing is ambiguous: %s (RFC 9112 section 6); the "
+                    "connection closes",
+                    req->bad_framing);
+        return true;
+    }
     if (req->url_too_long) {
         api_problem(x, MAPI_E_INVALID_PARAMETER, 414,
                     "the request path and query exceed %zu bytes (limit --max-url-bytes)",
@@ -419,18 +492,9 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     const char *path = req->path ? req->path : "";
     const char *effective = strcmp(method, "HEAD") == 0 ? "GET" : method;
 
-    size_t route = ROUTE_UNMATCHED;
-    size_t path_match = ROUTE_UNMATCHED;
-    for (size_t i = 0; i < ROUTE_COUNT; i++) {
-        if (!match_pattern(ROUTES[i].pattern, path, &x))
-            continue;
-        if (path_match == ROUTE_UNMATCHED)
-            path_match = i;
-        if (strcmp(ROUTES[i].method, effective) == 0) {
-            route = i;
-            break;
-        }
-    }
+    route_choice choice = choose_route(path, effective, &x);
+    size_t route = choice.route;
+    size_t path_match = choice.owner;
 
     if (answer_request_limits(&x)) {
         /* Answered: the route (if any) only labels the metrics. */
@@ -444,13 +508,13 @@ void api_handle(api *a, const api_request *req, api_response *resp)
         route = path_match;
         resp->route = ROUTES[route].pattern;
         char allow[64];
-        allowed_methods(path, allow, sizeof allow);
+        allowed_methods(path, choice.rank, allow, sizeof allow);
         api_cors_preflight(&x, allow);
     } else if (path_match != ROUTE_UNMATCHED) {
         route = path_match;
         resp->route = ROUTES[route].pattern;
         char allow[64];
-        allowed_methods(path, allow, sizeof allow);
+        allowed_methods(path, choice.rank, allow, sizeof allow);
         api_problem(&x, MAPI_E_NO_SUPPORT, 405, "method %.16s is not allowed on %s; allowed: %s",
                     method, ROUTES[route].pattern, allow);
         api_add_header(&x, "Allow", allow);
@@ -469,9 +533,9 @@ void api_handle(api *a, const api_request *req, api_response *resp)
         api_cors_finish(&x);
     if (x.oom)
         finish_oom(resp);
-    /* HEAD keeps the GET body: RFC 9110 9.3.2 wants the same Content-Length
-     * as GET, and the server never sends a HEAD body (libmicrohttpd drops
-     * it itself). */
+    /* HEAD keeps the GET body, and a 304 the body of its 200: RFC 9110
+     * 9.3.2 and 8.6 want their Content-Length, and the server never sends
+     * either body (libmicrohttpd drops it itself). */
     count_request(a, route, resp->status);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);

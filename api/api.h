@@ -46,6 +46,10 @@ typedef struct {
      * --max-url-bytes (414). body_too_large answers 413 on every route. */
     bool headers_too_large;
     bool url_too_long;
+    /* The length of the request's body is ambiguous (RFC 9112 6.1, 6.3: say,
+     * both Content-Length and Transfer-Encoding): why, or NULL. Answered 400
+     * before routing; the server closes the connection after the answer. */
+    const char *bad_framing;
     /* CORS (api_set_cors): the Origin, Access-Control-Request-Method and
      * Access-Control-Request-Headers headers, or NULL. */
     const char *origin;
@@ -139,8 +143,9 @@ bool api_cors_origin_ok(const char *s, size_t len);
 /* Handles one complete request; *resp is overwritten (zero it first or clear
  * a previous one). Always produces a response, even when out of memory (a
  * static 503 body then: release responses only with api_response_clear).
- * HEAD is answered as GET, body included so that Content-Length matches; the
- * server must not send the body of a HEAD response. */
+ * HEAD is answered as GET, body included so that Content-Length matches; a
+ * 304 likewise keeps the body of the 200 it stands for (RFC 9110 8.6: its
+ * Content-Length, if any, is the 200's). The server must send neither body. */
 void api_handle(api *a, const api_request *req, api_response *resp);
 void api_response_clear(api_response *resp);
 

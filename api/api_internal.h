@@ -91,8 +91,12 @@ typedef void (*api_handler)(api_ctx *x);
 bool api_add_header(api_ctx *x, const char *name, const char *value);
 /* Sets a JSON answer; steals body (NULL counts as out of memory). */
 void api_reply_json(api_ctx *x, int status, json_t *body);
-/* Sets a body-less answer (204, 304). */
+/* Sets a body-less answer (204). */
 void api_reply_empty(api_ctx *x, int status);
+/* Turns the 200 just built into its 304: the body stays (api_handle in
+ * api.h: only its length goes out), the Content-Type goes (RFC 9110 15.4.5:
+ * a 304 sends no representation metadata). Headers added so far stay. */
+void api_reply_not_modified(api_ctx *x);
 /* Like api_reply_json with the JSON already written: takes text (NULL:
  * out of memory). */
 void api_reply_json_text(api_ctx *x, int status, char *text, size_t len);

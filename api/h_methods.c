@@ -1,9 +1,11 @@
 /* h_methods.c - POST /status/{ik}/{method}: the IMAPIStatus methods
  * (ValidateState, FlushQueues, ChangePassword, SettingsDialog).
  *
- * The session checks, in order, that the row exists, that its
- * PR_RESOURCE_METHODS bit is set (501 without calling the object) and that the
- * flags are defined; this file only reads the request and renders the answer.
+ * MAPI never calls a method an object does not support: the row must exist
+ * (404) and have the method's PR_RESOURCE_METHODS bit (501) before the body or
+ * its flags are even looked at, so a bad body on an unsupported method is 501,
+ * not 400. The session checks the same again when it runs the method (the row
+ * may change in between), then that the flags are defined.
  */
 #include "api_internal.h"
 
@@ -21,11 +23,12 @@ static const struct {
     const char *name;
     status_method method;
     const mapi_name_set *flags;
+    uint32_t bit; /* in PR_RESOURCE_METHODS */
 } METHODS[] = {
-    {"validate-state", M_VALIDATE, &MAPI_VALIDATE_FLAG_NAMES},
-    {"flush-queues", M_FLUSH, &MAPI_FLUSH_FLAG_NAMES},
-    {"change-password", M_PASSWORD, &PASSWORD_FLAG_NAMES},
-    {"settings-dialog", M_SETTINGS, &MAPI_SETTINGS_FLAG_NAMES},
+    {"validate-state", M_VALIDATE, &MAPI_VALIDATE_FLAG_NAMES, STATUS_VALIDATE_STATE},
+    {"flush-queues", M_FLUSH, &MAPI_FLUSH_FLAG_NAMES, STATUS_FLUSH_QUEUES},
+    {"change-password", M_PASSWORD, &PASSWORD_FLAG_NAMES, STATUS_CHANGE_PASSWORD},
+    {"settings-dialog", M_SETTINGS, &MAPI_SETTINGS_FLAG_NAMES, STATUS_SETTINGS_DIALOG},
 };
 #define METHOD_COUNT (sizeof METHODS / sizeof METHODS[0])
 
@@ -143,16 +146,30 @@ void h_status_method(api_ctx *x)
         return;
     }
     uint8_t ik[STATUS_INSTANCE_KEY_LEN];
-    method_args args;
-    memset(&args, 0, sizeof args);
-    if (!request_instance_key(x, &x->params[0], ik) || !parse_args(x, m, &args)) {
-        args_clear(&args);
+    if (!request_instance_key(x, &x->params[0], ik)) {
         api_auth_release(&auth);
         return;
     }
     status_row row;
     memset(&row, 0, sizeof row);
-    HRESULT hr = run_method(auth.session, ik, m, &args, &row);
+    HRESULT hr = session_status_row(auth.session, ik, &row);
+    if (HR_SUCCEEDED(hr) && !(row.resource_methods & METHODS[m].bit))
+        hr = MAPI_E_NO_SUPPORT;
+    status_row_clear(&row);
+    if (HR_FAILED(hr)) {
+        api_auth_release(&auth);
+        method_problem(x, hr, m);
+        return;
+    }
+    method_args args;
+    memset(&args, 0, sizeof args);
+    if (!parse_args(x, m, &args)) {
+        args_clear(&args);
+        api_auth_release(&auth);
+        return;
+    }
+    memset(&row, 0, sizeof row);
+    hr = run_method(auth.session, ik, m, &args, &row);
     args_clear(&args);
     api_auth_release(&auth);
     if (HR_FAILED(hr)) {

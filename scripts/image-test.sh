@@ -3,9 +3,12 @@
 # the image and docker/compose.yaml: a Debian bookworm base made here with
 # debootstrap (cached in build/image/rootfs), imported with podman, the
 # Dockerfile built with buildah (chroot isolation, vfs storage), the container
-# run with podman and checked with curl (health, logon, JSON log lines on
-# stdout, exit status 0 on SIGTERM), then the compose file checked and run with
-# podman-compose. Needs root (debootstrap, chroot isolation).
+# run with podman and checked with curl (the image alone refuses its demo
+# profile on 0.0.0.0; with a profiles folder and an admin key file mounted as
+# an operator would: health, logon, admin list, JSON log lines on stdout
+# without secrets, exit status 0 on SIGTERM), then the compose file checked
+# and run with podman-compose on the same profiles folder. Needs root
+# (debootstrap, chroot isolation).
 #
 # Image storage lives in build/image/storage for the run only: at the end (also
 # on failure or interruption) every container, volume and image of it is
@@ -129,6 +132,7 @@ cleanup() {
     fi
   fi
   rm -f "$work/podman-for-compose" "$work/compose.override.yaml"
+  rm -rf "$work/profiles" "$work/secrets" # this run's password and admin key
   exit "$rc"
 }
 trap cleanup EXIT
@@ -209,6 +213,46 @@ twins=$("${PODMAN[@]}" run --rm --network none "${cg[@]}" --ulimit "nofile=$nofi
 case " $twins " in *" MAPIGW_LOG_OUTPUT "*) ok "mapigw --help in the image lists $(wc -w <<<"$twins") MAPIGW_* variables" ;;
                    *) fail "mapigw --help in the image: no MAPIGW_LOG_OUTPUT in '$twins'" ;; esac
 
+# --- the image alone: its demo profile on 0.0.0.0 is refused ---------------------
+# No network: the guard decides before anything is bound (issue 10 item 6).
+# Bounded: a gateway that did start would otherwise run here for ever.
+refusal=$(timeout -k 5 60 "${PODMAN[@]}" run --rm --network none "${cg[@]}" \
+            --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" "$image_tag" 2>&1) &&
+  rc=0 || rc=$?
+if [ "$rc" = 2 ] && grep -q 'refusing to start' <<<"$refusal" &&
+   grep -q 'profile "demo" (the published demo password)' <<<"$refusal"; then
+  ok "the image as built exits 2: it will not serve the demo password on 0.0.0.0"
+else fail "the image with its demo profile on 0.0.0.0: exit $rc: $refusal"; fi
+
+# --- an operator's set-up: own profiles folder, admin key as a file ------------
+# A fresh password hashed by the image itself; profiles.json readable by the
+# image's user (uid 10001) through a read-only bind mount.
+profile=image-test
+password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+admin_key=$(python3 -c 'import secrets; print(secrets.token_hex(32))') # as compose.yaml says
+mkdir -p "$work/profiles" "$work/secrets"
+export MAPIGW_PROFILES_DIR=$work/profiles # compose.yaml's bind mount, for every podman-compose call
+verifier=$(printf '%s\n' "$password" | "${PODMAN[@]}" run --rm -i --network none "${cg[@]}" \
+             --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" "$image_tag" hash-password)
+python3 - server/profiles.default.json "$work/profiles/profiles.json" "$profile" "$verifier" <<'PY'
+import json, sys
+src, dst, name, verifier = sys.argv[1:]
+doc = json.load(open(src))
+p = doc["profiles"][0]
+p["name"], p["auth"] = name, {"type": "argon2id", "verifier": verifier}
+for svc in p["services"]:
+    for prov in svc["providers"]:
+        prov["settings"] = {k: (v.replace("demo/", name + "/", 1) if isinstance(v, str) else v)
+                            for k, v in prov["settings"].items()}
+doc["default_profile"] = name
+json.dump(doc, open(dst, "w"), indent=2)
+PY
+printf '%s\n' "$admin_key" >"$work/secrets/admin_key"
+chmod 0755 "$work/profiles" "$work/secrets"
+chmod 0644 "$work/profiles/profiles.json" "$work/secrets/admin_key" # uid 10001 reads them; removed at the end
+if [ "${verifier#\$argon2id\$}" != "$verifier" ]; then ok "profiles folder with a fresh argon2id verifier from \`mapigw hash-password\` in the image"
+else fail "hash-password in the image: '$verifier'"; fi
+
 # --- run ---------------------------------------------------------------------
 port=${IMAGE_TEST_PORT:-$(free_port)}
 gw=http://127.0.0.1:$port
@@ -218,7 +262,10 @@ gw=http://127.0.0.1:$port
 RUN=("${PODMAN[@]}" run -d --name "$name" "${cg[@]}"
      --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc"
      --health-interval disable --read-only --tmpfs /tmp --cap-drop ALL
-     --security-opt no-new-privileges --log-driver k8s-file)
+     --security-opt no-new-privileges --log-driver k8s-file
+     -v "$work/profiles:/etc/mapigw:ro"
+     -v "$work/secrets/admin_key:/run/secrets/mapigw_admin_key:ro"
+     -e MAPIGW_ADMIN_KEY_FILE=/run/secrets/mapigw_admin_key)
 started=
 for net in ${IMAGE_TEST_NETWORK:-slirp4netns host}; do
   "${PODMAN[@]}" rm -f -v -t 0 "$name" >/dev/null 2>&1 || true
@@ -255,17 +302,23 @@ uid=$("${PODMAN[@]}" exec "$name" id -u 2>/dev/null || echo '?')
 logon() { # url; sets code, token, sid
   local resp body
   resp=$(curl -sS -m 10 -w '\n%{http_code}' -H 'Content-Type: application/json' \
-    -d '{"profile":"demo","password":"demo","flags":["MAPI_NEW_SESSION"]}' "$1/sessions" || true)
+    -d "{\"profile\":\"$profile\",\"password\":\"$password\",\"flags\":[\"MAPI_NEW_SESSION\"]}" \
+    "$1/sessions" || true)
   code=${resp##*$'\n'}; body=${resp%$'\n'*}
   token=$(printf '%s' "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' 2>/dev/null || true)
   sid=$(printf '%s' "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' 2>/dev/null || true)
   [ "$code" = 201 ] && [ -n "$token" ]
 }
-if logon "$gw"; then ok "logon to demo: 201"; else fail "logon: HTTP $code"; fi
+if logon "$gw"; then ok "logon to the mounted profile: 201"; else fail "logon: HTTP $code"; fi
 
 code=$(curl -sS -m 10 -o "$work/status.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$gw/status" || true)
 if [ "$code" = 200 ] && python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["rows"]' "$work/status.json" 2>/dev/null
 then ok "GET /status: 200 with rows"; else fail "GET /status: HTTP $code"; fi
+
+code=$(curl -sS -m 10 -o "$work/admin.json" -w '%{http_code}' -H "Authorization: Bearer $admin_key" "$gw/sessions" || true)
+if [ "$code" = 200 ] && python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["sessions"]' "$work/admin.json" 2>/dev/null
+then ok "GET /sessions with the admin key from MAPIGW_ADMIN_KEY_FILE: 200"; else fail "admin GET /sessions: HTTP $code"; fi
+rm -f "$work/admin.json"
 
 code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $token" "$gw/sessions/$sid" || true)
 [ "$code" = 204 ] && ok "logoff: 204" || fail "logoff: HTTP $code"
@@ -288,7 +341,7 @@ check_logs() {
   local logpath
   "${PODMAN[@]}" logs "$1" >"$3" 2>"$3.podman-stderr" || true
   logpath=$("${PODMAN[@]}" inspect --format '{{.HostConfig.LogConfig.Path}}' "$1" || true)
-  if python3 - "$3" "$logpath" <<'PY'
+  if python3 - "$3" "$logpath" "$password" "$admin_key" "$token" <<'PY'
 import json, sys
 lines = [l for l in open(sys.argv[1]) if l.strip()]
 assert lines, "no log line on stdout (podman logs)"
@@ -308,8 +361,12 @@ for l in open(sys.argv[2]):
     if len(parts) >= 3:
         streams[parts[1]] = streams.get(parts[1], 0) + 1
 assert set(streams) == {"stdout"}, "streams in the container log: %r" % streams
+# Secrets never reach the log.
+text = open(sys.argv[1]).read() + open(sys.argv[2]).read()
+for s in sys.argv[3:]:
+    assert not s or s not in text, "a secret (%s...) is in the log" % s[:4]
 PY
-  then ok "$2: $(grep -c . "$3") log lines, all on stdout, each one JSON object; access line for GET /status, SIGTERM logged"
+  then ok "$2: $(grep -c . "$3") log lines, all on stdout, each one JSON object, no secret; access line for GET /status, SIGTERM logged"
   else fail "$2: log lines (build/image/${3##*/})"; fi
 }
 step "podman stop (SIGTERM)"
@@ -341,13 +398,21 @@ for k, v in {"MAPIGW_LISTEN": "0.0.0.0", "MAPIGW_LOG_FORMAT": "json", "MAPIGW_LO
     if str(env.get(k)) != v: errs.append("environment: %s=%r, expected %r" % (k, env.get(k), v))
 declared = doc.get("volumes") or {}
 targets = {}
+import re
+subst = lambda s: re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", s)
 for v in svc.get("volumes") or []:
-    src, _, rest = v.partition(":") if isinstance(v, str) else (v.get("source"), ":", v.get("target"))
+    src, _, rest = subst(v).partition(":") if isinstance(v, str) else (v.get("source"), ":", v.get("target"))
     targets[rest.split(":")[0]] = src
     if src and not src.startswith((".", "/")) and src not in declared:
         errs.append("volume %s is not declared" % src)
 for t in ("/var/lib/mapigw", "/etc/mapigw"):
     if t not in targets: errs.append("no volume on %s" % t)
+# Profiles come from the operator's folder, never from the image's demo file.
+if not str(targets.get("/etc/mapigw", "")).startswith((".", "/")):
+    errs.append("/etc/mapigw is not a bind mount of a profiles folder: %r" % targets.get("/etc/mapigw"))
+for k in env:
+    if k == "MAPIGW_ADMIN_KEY" or k == "MAPIGW_ALLOW_INSECURE_PROFILES":
+        errs.append("environment: %s must not be set in the example" % k)
 hc = (svc.get("healthcheck") or {}).get("test")
 if not (isinstance(hc, list) and hc and hc[0] in ("CMD", "CMD-SHELL") and "mapigw-healthcheck" in " ".join(hc)):
     errs.append("healthcheck.test %r" % hc)
@@ -358,7 +423,7 @@ for p in svc.get("ports") or []:
 if not svc.get("read_only"): errs.append("not read_only")
 if errs: sys.exit("; ".join(errs))
 PY
-then ok "compose.yaml: service mapigw, build of docker/Dockerfile, MAPIGW_* environment, volumes, healthcheck, SIGTERM, loopback port"
+then ok "compose.yaml: service mapigw, build of docker/Dockerfile, MAPIGW_* environment, volumes (profiles: a bind mount), healthcheck, SIGTERM, loopback port"
 else fail "compose.yaml static checks"; fi
 
 # podman-compose 1.0.3 (Debian 12) always attaches a compose bridge network
@@ -414,13 +479,13 @@ else fail "compose: no /healthz within 30s"; "${PODMAN[@]}" logs "$cname" >&2 ||
 if "${PODMAN[@]}" healthcheck run "$cname" >/dev/null 2>&1; then
   ok "compose: the service's healthcheck succeeds"
 else fail "compose: healthcheck"; fi
-# The demo profile comes from the image, seeded into the empty `profiles` volume.
-if logon "$cgw"; then ok "compose: logon to demo: 201 (profiles volume seeded from the image)"
+# The profile comes from the host folder MAPIGW_PROFILES_DIR, mounted read-only.
+if logon "$cgw"; then ok "compose: logon to the profile from MAPIGW_PROFILES_DIR: 201"
 else fail "compose: logon: HTTP $code"; fi
 code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$cgw/status" || true)
 [ "$code" = 200 ] && ok "compose: GET /status: 200" || fail "compose: GET /status: HTTP $code"
 vols=$("${PODMAN[@]}" volume ls -q --filter "label=io.podman.compose.project=$project" | sort | tr '\n' ' ' || true)
-[ "$vols" = "${project}_data ${project}_profiles " ] && ok "compose: named volumes $vols" || fail "compose: volumes '$vols'"
+[ "$vols" = "${project}_data " ] && ok "compose: named volume $vols" || fail "compose: volumes '$vols'"
 
 step "compose: podman stop (SIGTERM), podman-compose down -v"
 stop_and_check "$cname" "compose"

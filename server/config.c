@@ -9,11 +9,14 @@
 
 #include "../api/api.h"
 
+#include <sodium.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef MAPIGW_VERSION
 #define MAPIGW_VERSION "0.0.0"
@@ -26,6 +29,8 @@ typedef enum {
     OPT_PROFILES,
     OPT_DATA_DIR,
     OPT_ADMIN_KEY,
+    OPT_ADMIN_KEY_FILE,
+    OPT_ALLOW_INSECURE_PROFILES,
     OPT_IDLE_TIMEOUT,
     OPT_LIFETIME,
     OPT_MAX_SESSIONS,
@@ -61,6 +66,7 @@ typedef struct {
     const char *meaning;
     bool numeric;
     unsigned long long min, max;
+    bool boolean; /* "--flag" alone means yes; "--flag=no" and the variable take yes|no */
 } option;
 
 /* Upper bounds are generous but finite: they catch typos (an extra zero in a
@@ -81,6 +87,15 @@ static const option options[OPT_COUNT] = {
                        "admin endpoints key: at least 32 characters, must not start with mgw_ "
                        "(none: admin endpoints off)",
                        false, 0, 0},
+    [OPT_ADMIN_KEY_FILE] = {"--admin-key-file", "MAPIGW_ADMIN_KEY_FILE", "PATH", NULL,
+                            "read the admin key from PATH (its content without trailing "
+                            "newlines), e.g. a container secret; instead of --admin-key",
+                            false, 0, 0},
+    [OPT_ALLOW_INSECURE_PROFILES] =
+        {"--allow-insecure-profiles", "MAPIGW_ALLOW_INSECURE_PROFILES", "", "no",
+         "serve 'auth: none' profiles and the published demo password "
+         "on an address other than loopback (refused without it: exit 2)",
+         false, 0, 0, true},
     [OPT_IDLE_TIMEOUT] = {"--idle-timeout", "MAPIGW_IDLE_TIMEOUT", "S", "1800",
                           "seconds a session may stay unused", true, 1, 31536000},
     [OPT_LIFETIME] = {"--lifetime", "MAPIGW_LIFETIME", "S", "86400",
@@ -157,7 +172,7 @@ void config_print_help(FILE *out)
     for (size_t i = 0; i < OPT_COUNT; i++) {
         const option *o = &options[i];
         char flag[64];
-        snprintf(flag, sizeof flag, "%s %s", o->flag, o->arg);
+        snprintf(flag, sizeof flag, "%s%s%s", o->flag, o->arg[0] ? " " : "", o->arg);
         fprintf(out, "%-40s %-34s %-30s %s\n", flag, o->env, o->def ? o->def : "none", o->meaning);
     }
     fprintf(out, "%-40s %-34s %-30s %s\n", "--help", "", "", "print this table");
@@ -201,8 +216,80 @@ typedef struct {
     const char *source;
 } raw_value;
 
-static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
+static bool from_flag(const raw_value *r) { return r->source[0] == '-'; }
+
+/* A key file is a secret: small, and read whole. */
+#define KEY_FILE_MAX 4096
+
+/* Reads the admin key file into cfg->owned_admin_key (NUL-terminated, the
+ * trailing CR/LF dropped). Never prints the content. */
+static bool read_key_file(const raw_value *r, config *cfg, FILE *err)
 {
+    FILE *f = fopen(r->value, "rb");
+    if (!f) {
+        fprintf(err, "mapigw: %s: cannot read '%s': %s\n", r->source, r->value, strerror(errno));
+        return false;
+    }
+    char *buf = malloc(KEY_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        fprintf(err, "mapigw: %s: out of memory\n", r->source);
+        return false;
+    }
+    size_t n = fread(buf, 1, KEY_FILE_MAX + 1, f);
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (failed || n > KEY_FILE_MAX) {
+        fprintf(err, "mapigw: %s: '%s': %s\n", r->source, r->value,
+                failed ? "read error" : "larger than 4096 bytes: not a key file");
+        sodium_memzero(buf, KEY_FILE_MAX + 1);
+        free(buf);
+        return false;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    if (n == 0 || strlen(buf) != n) {
+        fprintf(err, "mapigw: %s: '%s': %s\n", r->source, r->value,
+                n == 0 ? "the file is empty" : "the key must not contain NUL bytes");
+        sodium_memzero(buf, KEY_FILE_MAX + 1);
+        free(buf);
+        return false;
+    }
+    cfg->owned_admin_key = buf;
+    return true;
+}
+
+/* yes|no for boolean options (true/false, 1/0, on/off too). */
+static bool parse_bool(const char *v, bool *out)
+{
+    static const char *const YES[] = {"yes", "true", "1", "on"};
+    static const char *const NO[] = {"no", "false", "0", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, YES[i]) == 0 || strcasecmp(v, NO[i]) == 0) {
+            *out = strcasecmp(v, YES[i]) == 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool validate(raw_value raw[OPT_COUNT], config *cfg, FILE *err)
+{
+    /* One admin key: a flag beats the other's variable; two of one kind are
+     * a mistake worth stopping for. */
+    raw_value *key = &raw[OPT_ADMIN_KEY], *key_file = &raw[OPT_ADMIN_KEY_FILE];
+    if (key->value && key_file->value) {
+        if (from_flag(key) == from_flag(key_file)) {
+            fprintf(err, "mapigw: %s and %s: give the admin key once\n", key->source,
+                    key_file->source);
+            return false;
+        }
+        if (from_flag(key))
+            key_file->value = NULL;
+        else
+            key->value = NULL;
+    }
     for (size_t i = 0; i < OPT_COUNT; i++) {
         const option *o = &options[i];
         const char *v = raw[i].value;
@@ -256,6 +343,23 @@ static bool validate(const raw_value raw[OPT_COUNT], config *cfg, FILE *err)
             cfg->admin_key = v;
             break;
         }
+        case OPT_ADMIN_KEY_FILE: {
+            if (!read_key_file(&raw[i], cfg, err))
+                return false;
+            const char *problem = admin_key_problem(cfg->owned_admin_key);
+            if (problem) {
+                fprintf(err, "mapigw: %s: the key in '%s': %s\n", raw[i].source, v, problem);
+                return false;
+            }
+            cfg->admin_key = cfg->owned_admin_key;
+            break;
+        }
+        case OPT_ALLOW_INSECURE_PROFILES:
+            if (!parse_bool(v, &cfg->allow_insecure_profiles)) {
+                fprintf(err, "mapigw: %s: expected 'yes' or 'no', got '%s'\n", raw[i].source, v);
+                return false;
+            }
+            break;
         case OPT_IDLE_TIMEOUT:
             cfg->idle_timeout_s = (unsigned)n;
             break;
@@ -429,6 +533,8 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
         }
         if (arg[name_len] == '=') {
             raw[id].value = arg + name_len + 1;
+        } else if (options[id].boolean) {
+            raw[id].value = "yes";
         } else if (a + 1 < argc) {
             raw[id].value = argv[++a];
         } else {
@@ -439,5 +545,18 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
     }
     if (hash_password)
         return CONFIG_HASH_PASSWORD;
-    return validate(raw, cfg, err) ? CONFIG_RUN : CONFIG_EXIT_USAGE;
+    if (validate(raw, cfg, err))
+        return CONFIG_RUN;
+    config_free(cfg);
+    return CONFIG_EXIT_USAGE;
+}
+
+void config_free(config *cfg)
+{
+    if (cfg->owned_admin_key) {
+        sodium_memzero(cfg->owned_admin_key, strlen(cfg->owned_admin_key));
+        free(cfg->owned_admin_key);
+    }
+    cfg->owned_admin_key = NULL;
+    cfg->admin_key = NULL;
 }

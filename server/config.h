@@ -3,7 +3,8 @@
  * empty variable counts as unset, so a container can blank one out.
  *
  * Ownership: string fields borrow argv or the environment, both of which live
- * as long as the process (nothing here calls setenv).
+ * as long as the process (nothing here calls setenv), except an admin key
+ * read from --admin-key-file, which the config owns until config_free.
  *
  * Thread-safety: config_parse reads the environment; call it once, from main,
  * before any thread starts.
@@ -25,6 +26,10 @@ typedef struct {
     const char *profiles;
     const char *data_dir;
     const char *admin_key; /* NULL: admin endpoints off */
+    char *owned_admin_key; /* read from --admin-key-file (admin_key points here); config_free */
+    /* Serve 'auth: none' profiles and the demo password on a non-loopback
+     * address (guard.h); without it the gateway refuses to start. */
+    bool allow_insecure_profiles;
     unsigned idle_timeout_s;
     unsigned lifetime_s;
     unsigned max_sessions;
@@ -59,8 +64,12 @@ typedef enum {
 } config_action;
 
 /* Parses argv and the environment into cfg. --help and --version print to
- * out; every error prints one line "mapigw: <flag>: <what is wrong>" to err. */
+ * out; every error prints one line "mapigw: <flag>: <what is wrong>" to err.
+ * After CONFIG_RUN, release cfg with config_free. */
 config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *err);
+
+/* Wipes and frees what the config owns (a key read from a file). */
+void config_free(config *cfg);
 
 /* Prints the flag table (flag, env, default, meaning). */
 void config_print_help(FILE *out);

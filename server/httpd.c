@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <sodium.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,7 +39,8 @@ typedef struct {
     bool body_too_large;
     bool headers_too_large; /* measured on the first call: answered at once */
     bool url_too_long;
-    bool answered; /* api_handle ran: status/route/mapi_error are set */
+    const char *bad_framing; /* static: why the body's length is ambiguous, or NULL */
+    bool answered;           /* api_handle ran: status/route/mapi_error are set */
     int status;
     const char *route;      /* static, from the api */
     const char *mapi_error; /* static, from the api */
@@ -205,7 +207,9 @@ static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn, requ
      * under it for answers that did not. */
     if (!has_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
         ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
-    if (atomic_load(&h->draining))
+    /* After a request whose framing was ambiguous, the next bytes on the
+     * connection cannot be trusted to start a request (RFC 9112 6.3). */
+    if (atomic_load(&h->draining) || rs->bad_framing)
         ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     enum MHD_Result ret = ok ? MHD_queue_response(conn, (unsigned)resp->status, r) : MHD_NO;
     MHD_destroy_response(r);
@@ -247,6 +251,7 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
         .client_addr = rs->client,
         .headers_too_large = rs->headers_too_large,
         .url_too_long = rs->url_too_long,
+        .bad_framing = rs->bad_framing,
         .origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"),
         .ac_request_method =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method"),
@@ -275,12 +280,81 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
     return ret;
 }
 
-/* The limits known once the headers are in: header and URL size, and a
- * declared Content-Length over max_body_bytes (answered at once rather than
- * after reading it; a chunked body past the limit is read, dropped and
- * answered 413 at its end). true when the request must be answered now. */
-static bool over_limits(httpd *h, struct MHD_Connection *conn, const char *url, request_state *rs)
+typedef struct {
+    unsigned te_fields, cl_fields;
+    bool te_not_chunked;   /* a Transfer-Encoding other than exactly "chunked" */
+    bool cl_differ;        /* Content-Length values that are not one number */
+    unsigned long long cl; /* the first Content-Length value */
+} framing;
+
+/* 1*DIGIT, nothing else (libmicrohttpd trims the blanks around values). */
+static bool parse_length(const char *s, unsigned long long *out)
 {
+    unsigned long long v = 0;
+    if (!s || !*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (ULLONG_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (unsigned long long)(*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (!key)
+        return MHD_YES;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->te_fields++;
+        if (!value || strcasecmp(value, "chunked") != 0)
+            f->te_not_chunked = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        unsigned long long n = 0;
+        if (!parse_length(value, &n) || (f->cl_fields > 0 && n != f->cl))
+            f->cl_differ = true;
+        if (f->cl_fields++ == 0)
+            f->cl = n;
+    }
+    return MHD_YES;
+}
+
+/* Why the length of this request's body is ambiguous (RFC 9112 6.1, 6.3),
+ * or NULL. libmicrohttpd 0.9.75 goes by Transfer-Encoding when both fields
+ * are present, by the first of several Content-Length fields, and reads a
+ * body of any other coding until the connection closes; a proxy in front
+ * may count differently and smuggle a second request inside the body. Two
+ * equal Content-Length fields are one length (RFC 9110 8.6 lets a recipient
+ * take them as one): accepted. */
+static const char *framing_problem(struct MHD_Connection *conn, const char *version)
+{
+    framing f;
+    memset(&f, 0, sizeof f);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.te_fields > 0 && f.cl_fields > 0)
+        return "both Transfer-Encoding and Content-Length";
+    if (f.te_fields > 0 && (f.te_fields > 1 || f.te_not_chunked))
+        return "a Transfer-Encoding other than chunked";
+    if (f.te_fields > 0 && version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0)
+        return "Transfer-Encoding in an HTTP/1.0 request";
+    if (f.cl_differ)
+        return "Content-Length fields that differ or are not a number";
+    return NULL;
+}
+
+/* The limits known once the headers are in: ambiguous framing, header and
+ * URL size, and a declared Content-Length over max_body_bytes (answered at
+ * once rather than after reading it; a chunked body past the limit is read,
+ * dropped and answered 413 at its end). true when the request must be
+ * answered now. */
+static bool over_limits(httpd *h, struct MHD_Connection *conn, const char *url, const char *version,
+                        request_state *rs)
+{
+    rs->bad_framing = framing_problem(conn, version);
     size_t header_bytes = 0, url_bytes = 0;
     limits_measure(conn, url, &header_bytes, &url_bytes);
     rs->url_too_long = url_bytes > h->max_url_bytes;
@@ -293,14 +367,13 @@ static bool over_limits(httpd *h, struct MHD_Connection *conn, const char *url, 
         if (end != cl && n > h->max_body_bytes)
             rs->body_too_large = true;
     }
-    return rs->url_too_long || rs->headers_too_large || rs->body_too_large;
+    return rs->bad_framing || rs->url_too_long || rs->headers_too_large || rs->body_too_large;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     httpd *h = cls;
     request_state *rs = *con_cls;
     if (!rs) {
@@ -309,7 +382,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = rs;
         atomic_fetch_add(&h->in_flight, 1);
-        if (!over_limits(h, conn, url, rs))
+        if (!over_limits(h, conn, url, version, rs))
             return MHD_YES;
         /* Answered on this first call: libmicrohttpd then skips any body
          * and closes the connection after the answer, which is what a

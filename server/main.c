@@ -5,9 +5,11 @@
  *   timeout (every --reap-interval)  end expired sessions;
  *   SIGHUP                            reload the profiles file (old store kept on error);
  *   SIGTERM / SIGINT                  graceful shutdown, exit 0.
- * Exit codes: 0 clean stop, 1 start-up failure, 2 bad configuration or profiles.
+ * Exit codes: 0 clean stop, 1 start-up failure, 2 bad configuration or profiles
+ * (also profiles anyone can log on to on a public address: guard.h).
  */
 #include "config.h"
+#include "guard.h"
 #include "hashpw.h"
 #include "httpd.h"
 #include "log.h"
@@ -140,12 +142,43 @@ static profile_store *load_profiles(const config *cfg, const char *data_dir, cha
     return store;
 }
 
+/* The guard (guard.h): false, with the reason in err, when store holds
+ * profiles anyone can log on to and the listener is reachable from other
+ * machines without --allow-insecure-profiles. With the opt-in they are
+ * served, and logged as a warning. */
+static bool may_serve(const config *cfg, const profile_store *store, char *err, size_t errlen)
+{
+    if (guard_is_loopback(cfg->listen))
+        return true;
+    char list[768];
+    if (guard_open_profiles(store, list, sizeof list) == 0)
+        return true;
+    if (cfg->allow_insecure_profiles) {
+        log_event(LOG_WARN, "serving profiles anyone can log on to (--allow-insecure-profiles)",
+                  (log_field[]){LOG_STR("address", cfg->listen), LOG_STR("profiles", list)}, 2);
+        return true;
+    }
+    snprintf(err, errlen,
+             "%s: %s would be served on %s, which other machines can reach: anyone could log "
+             "on. Use a profiles file of your own (README, \"Container image\"), listen on "
+             "127.0.0.1, or pass --allow-insecure-profiles (MAPIGW_ALLOW_INSECURE_PROFILES=yes) "
+             "to serve them anyway",
+             cfg->profiles, list, cfg->listen);
+    return false;
+}
+
 static void reload_profiles(core *c, const config *cfg, const char *data_dir)
 {
     char err[1024] = "";
     profile_store *store = load_profiles(cfg, data_dir, err, sizeof err);
     if (!store) {
         log_event(LOG_ERROR, "profiles reload failed, keeping the loaded profiles",
+                  (log_field[]){LOG_STR("detail", err)}, 1);
+        return;
+    }
+    if (!may_serve(cfg, store, err, sizeof err)) {
+        profile_store_unref(store);
+        log_event(LOG_ERROR, "profiles reload refused, keeping the loaded profiles",
                   (log_field[]){LOG_STR("detail", err)}, 1);
         return;
     }
@@ -224,6 +257,11 @@ static int run(const config *cfg)
     profile_store *store = load_profiles(cfg, data_dir, err, sizeof err);
     if (!store) {
         fprintf(stderr, "mapigw: %s\n", err);
+        return 2;
+    }
+    if (!may_serve(cfg, store, err, sizeof err)) {
+        fprintf(stderr, "mapigw: refusing to start: %s\n", err);
+        profile_store_unref(store);
         return 2;
     }
     size_t profile_count = profile_store_count(store);
@@ -393,5 +431,6 @@ int main(int argc, char **argv)
         log_msg(LOG_WARN, "log flusher not started: access lines unbatched", NULL);
     int status = run(&cfg);
     log_shutdown();
+    config_free(&cfg);
     return status;
 }

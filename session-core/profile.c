@@ -229,3 +229,15 @@ const char *provider_config_path(const provider_config *c, const char *key)
     const setting *s = find_setting(c, key);
     return s ? s->path : NULL;
 }
+
+bool profile_verifier_is(const profile *p, const char *verifier)
+{
+    if (p->auth != PROFILE_AUTH_ARGON2ID || !verifier)
+        return false;
+    profile *m = mut(p);
+    pthread_mutex_lock(&m->auth_lock);
+    /* Not a secret compare: the verifiers asked about are published ones. */
+    bool same = strcmp(m->verifier, verifier) == 0;
+    pthread_mutex_unlock(&m->auth_lock);
+    return same;
+}

@@ -73,6 +73,10 @@ HRESULT profile_check_password(const profile *p, const char *password);
 HRESULT profile_change_password(const profile *p, const char *old_password,
                                 const char *new_password);
 
+/* Whether p is an argon2id profile whose current verifier is exactly this
+ * string (the server uses it to recognise a published demo verifier). */
+bool profile_verifier_is(const profile *p, const char *verifier);
+
 /* The per-profile logon lock (MAPI's logon mutex, scoped per profile): 0 on
  * success; with timeout_ms >= 0, returns -1 when not acquired in time. */
 int profile_logon_lock(const profile *p, long timeout_ms);

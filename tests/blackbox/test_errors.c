@@ -167,6 +167,37 @@ Test(errors, wrong_method_405)
     expect_405("PUT", "/identity", "GET");
 }
 
+/* Issue 10 item 13: a fixed path is matched before a templated one, so
+ * GET /entries/compare is 405 (Allow: POST), not an OpenEntry of the entry
+ * id "compare" (400), with or without a token; POST still compares. */
+Test(errors, fixed_path_before_template)
+{
+    G = gw_start("main.json", NULL);
+    gw_session s;
+    gw_logon_ok(G, "nopw", NULL, NULL, &s);
+    const char *tokens[] = {NULL, s.token};
+    const char *methods[] = {"GET", "DELETE", "PUT"};
+    for (size_t t = 0; t < 2; t++) {
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+            char auth[256];
+            snprintf(auth, sizeof auth, "Authorization: Bearer %s", tokens[t] ? tokens[t] : "");
+            const char *h[] = {auth, NULL};
+            gw_resp r;
+            gw_request(G, methods[m], "/entries/compare", tokens[t] ? h : NULL, NULL, &r);
+            gw_assert_problem(&r, 405, "MAPI_E_NO_SUPPORT");
+            const char *allow = gw_header(&r, "Allow");
+            cr_expect(allow && strcmp(allow, "POST") == 0, "%s /entries/compare: Allow %s",
+                      methods[m], allow ? allow : "(none)");
+            gw_resp_free(&r);
+        }
+    }
+    gw_resp r;
+    gw_post(G, "/entries/compare", s.token, "{}", &r);
+    gw_assert_problem(&r, 400, "MAPI_E_INVALID_PARAMETER");
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
 Test(errors, missing_authorization)
 {
     G = gw_start("main.json", NULL);

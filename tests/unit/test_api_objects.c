@@ -51,7 +51,11 @@ Test(api, object_routes_methods)
 Test(api, malformed_entry_ids_are_400)
 {
     afx_logon_p();
-    static const char *const BAD[] = {"A", "ABC", "ZZ", "0G", "00 0", "+0", "compare"};
+    /* "compare" under /entries is a path of its own (405 for GET, see
+     * api/fixed_path_beats_template); under /stores it is a bad id. */
+    afx_expect_problem((rq){.method = "GET", .path = "/stores/compare", .auth = afx.bearer}, 400,
+                       "MAPI_E_INVALID_ENTRYID");
+    static const char *const BAD[] = {"A", "ABC", "ZZ", "0G", "00 0", "+0"};
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         char path[64];
         snprintf(path, sizeof path, "/entries/%s", BAD[i]);

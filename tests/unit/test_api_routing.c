@@ -3,6 +3,7 @@
  * well-formed answers when jansson runs out of memory. api_handle is called
  * directly on the shared fixture (api_fixture.h). */
 #include "api_fixture.h"
+#include "../../api/api_internal.h"
 #include "../../session-core/mapi_flags.h"
 
 #include <criterion/criterion.h>
@@ -40,6 +41,54 @@ Test(api, wrong_method_is_405_with_allow)
     json_decref(afx_assert_problem(&r, 405, "MAPI_E_NO_SUPPORT"));
     cr_assert_str_eq(afx_header(&r, "Allow"), "GET, HEAD");
     api_response_clear(&r);
+}
+
+/* Issue 10 item 13: /entries/compare is a resource of its own, not an entry
+ * id; any other method on it is 405 with its Allow, never an OpenEntry. */
+Test(api, fixed_path_beats_template)
+{
+    afx_logon_p();
+    const char *methods[] = {"GET", "HEAD", "DELETE", "PUT"};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        api_response r =
+            afx_call((rq){.method = methods[i], .path = "/entries/compare", .auth = afx.bearer});
+        json_decref(afx_assert_problem(&r, 405, "MAPI_E_NO_SUPPORT"));
+        cr_assert_str_eq(afx_header(&r, "Allow"), "POST", "%s /entries/compare", methods[i]);
+        cr_assert_str_eq(r.route, "/entries/compare");
+        api_response_clear(&r);
+    }
+    /* The template still serves every other segment. */
+    api_response r = afx_call((rq){.method = "GET", .path = "/entries/zz", .auth = afx.bearer});
+    json_decref(afx_assert_problem(&r, 400, "MAPI_E_INVALID_ENTRYID"));
+    cr_assert_str_eq(r.route, "/entries/{eid}");
+    api_response_clear(&r);
+    r = afx_call((rq){.method = "POST", .path = "/entries/zz", .auth = afx.bearer});
+    json_decref(afx_assert_problem(&r, 405, "MAPI_E_NO_SUPPORT"));
+    cr_assert_str_eq(afx_header(&r, "Allow"), "GET, HEAD");
+    api_response_clear(&r);
+}
+
+/* Every route of the table, with every method: the path is owned by its own
+ * pattern (the route label says which), never by a templated pattern that
+ * happens to match it too. A template is filled with "x0" (a fixed pattern
+ * of the same shape then owns it, when there is one). */
+Test(api, every_route_owns_its_path)
+{
+    const char *methods[] = {"GET", "POST", "DELETE", "PUT"};
+    size_t checked = 0;
+    for (size_t slot = 0; slot + 1 < api_route_slots(); slot++) {
+        const char *pattern = api_route_label(slot);
+        if (strchr(pattern, '{'))
+            continue;
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+            api_response r = afx_call((rq){.method = methods[m], .path = pattern});
+            cr_expect_str_eq(r.route, pattern, "%s %s was routed to %s (status %d)", methods[m],
+                             pattern, r.route, r.status);
+            api_response_clear(&r);
+            checked++;
+        }
+    }
+    cr_assert_gt(checked, 40u);
 }
 
 Test(api, head_is_answered_as_get)

@@ -38,6 +38,7 @@ Test(api, status_table_rows_and_etag)
     cr_assert(json_is_array(json_object_get(json_object_get(row0, "resource_methods"), "names")));
     char saved[128];
     snprintf(saved, sizeof saved, "%s", etag);
+    size_t full_len = r.body_len;
     json_decref(j);
     api_response_clear(&r);
 
@@ -48,7 +49,11 @@ Test(api, status_table_rows_and_etag)
         const char *inm = matches[i];
         r = afx_call((rq){.method = "GET", .path = "/status", .auth = afx.bearer, .inm = inm});
         cr_assert_eq(r.status, 304, "If-None-Match %s", inm);
-        cr_assert_eq(r.body_len, 0);
+        /* The 200's body, for its Content-Length only (issue 10 item 9);
+         * no Content-Type. */
+        cr_assert_eq(r.body_len, full_len);
+        cr_assert_null(r.content_type);
+        cr_assert_null(afx_header(&r, "Content-Type"));
         cr_assert_str_eq(afx_header(&r, "ETag"), saved);
         api_response_clear(&r);
     }
@@ -150,12 +155,68 @@ Test(api, status_row_and_methods)
     snprintf(path, sizeof path, "/status/%s/settings-dialog", ik);
     afx_expect_problem((rq){.method = "POST", .path = path, .auth = afx.bearer}, 501,
                        "MAPI_E_NO_SUPPORT");
+    /* The subsystem row has no STATUS_CHANGE_PASSWORD: 501 before the
+     * missing passwords are noticed. */
     snprintf(path, sizeof path, "/status/%s/change-password", ik);
-    afx_expect_problem((rq){.method = "POST", .path = path, .auth = afx.bearer}, 400,
-                       "MAPI_E_INVALID_PARAMETER");
+    afx_expect_problem((rq){.method = "POST", .path = path, .auth = afx.bearer}, 501,
+                       "MAPI_E_NO_SUPPORT");
     snprintf(path, sizeof path, "/status/%s/reboot", ik);
     afx_expect_problem((rq){.method = "POST", .path = path, .auth = afx.bearer}, 404,
                        "MAPI_E_NOT_FOUND");
+}
+
+/* Issue 10 item 10: a method whose PR_RESOURCE_METHODS bit is clear is 501
+ * MAPI_E_NO_SUPPORT whatever its request holds (MAPI never calls it): bad
+ * JSON, unknown flag names or bits, unknown keys, another content type. The
+ * subsystem row supports ValidateState only. */
+Test(api, unsupported_method_is_501_before_its_body)
+{
+    afx_logon_p();
+    char ik[17], path[96];
+    afx_row_key(MAPI_SUBSYSTEM, ik);
+    static const struct {
+        const char *ctype, *body;
+    } BAD[] = {
+        {"application/json", "{"},
+        {"application/json", "{\"flags\":[\"NO_SUCH_FLAG\"]}"},
+        {"application/json", "{\"flags\":4096}"},
+        {"application/json", "{\"flags\":\"FLUSH_FORCE\"}"},
+        {"application/json", "{\"nope\":1}"},
+        {"application/json", "[]"},
+        {"text/plain", "x"},
+        {NULL, NULL},
+    };
+    static const char *const METHODS[] = {"flush-queues", "change-password", "settings-dialog"};
+    for (size_t m = 0; m < sizeof METHODS / sizeof METHODS[0]; m++) {
+        snprintf(path, sizeof path, "/status/%s/%s", ik, METHODS[m]);
+        for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+            api_response r = afx_call((rq){.method = "POST",
+                                           .path = path,
+                                           .auth = afx.bearer,
+                                           .ctype = BAD[i].ctype,
+                                           .body = BAD[i].body});
+            cr_expect_eq(r.status, 501, "%s with %s %s: %d %.*s", METHODS[m],
+                         BAD[i].ctype ? BAD[i].ctype : "-", BAD[i].body ? BAD[i].body : "-",
+                         r.status, (int)r.body_len, r.body ? r.body : "");
+            json_decref(afx_assert_problem(&r, 501, "MAPI_E_NO_SUPPORT"));
+            api_response_clear(&r);
+        }
+    }
+    /* The supported method still checks its body, and an unknown row is
+     * still 404 first. */
+    snprintf(path, sizeof path, "/status/%s/validate-state", ik);
+    afx_expect_problem((rq){.method = "POST",
+                            .path = path,
+                            .auth = afx.bearer,
+                            .ctype = "application/json",
+                            .body = "{\"flags\":4096}"},
+                       400, "MAPI_E_UNKNOWN_FLAGS");
+    afx_expect_problem((rq){.method = "POST",
+                            .path = "/status/FFFFFFFFFFFFFFFF/flush-queues",
+                            .auth = afx.bearer,
+                            .ctype = "application/json",
+                            .body = "{"},
+                       404, "MAPI_E_NOT_FOUND");
 }
 
 Test(api, identity_from_the_primary_row)

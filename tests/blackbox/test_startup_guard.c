@@ -1,0 +1,292 @@
+/* Black-box: the start-up guard and secrets from files (issue 10 item 6).
+ *
+ * - A profile anyone can log on to (`auth: none`, or the published demo
+ *   verifier of server/profiles.default.json) on an address other machines
+ *   can reach: the gateway refuses to start (exit 2, a message naming the
+ *   profile, the address and the opt-in) unless --allow-insecure-profiles
+ *   (or MAPIGW_ALLOW_INSECURE_PROFILES) is given; on 127.0.0.1 it starts.
+ * - A SIGHUP reload that would bring such a profile onto a public listener is
+ *   refused and logged; the loaded profiles keep serving.
+ * - --admin-key-file / MAPIGW_ADMIN_KEY_FILE: the admin key read from a file
+ *   (trailing newline dropped), checked like --admin-key, never echoed.
+ *
+ * The tests that must start on a public address bind 0.0.0.0 on a port the
+ * kernel picks, for a few seconds, with profiles of known test passwords;
+ * they still talk to 127.0.0.1 only. The refusals never bind at all. */
+#include "../support/gw.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static gw *G;
+static char TMP[64]; /* this test's folder for profiles and key files */
+
+static void fini_gw(void)
+{
+    if (G)
+        gw_finish(G);
+    G = NULL;
+    if (TMP[0])
+        gw_rmrf(TMP);
+    TMP[0] = '\0';
+}
+
+TestSuite(startup_guard, .fini = fini_gw, .timeout = 120);
+
+/* One argon2id profile "alice" (password "alice-pw", as in
+ * tests/profiles/main.json): nothing anyone could log on to. */
+static const char SAFE[] =
+    "{\"profiles\":[{\"name\":\"alice\",\"auth\":{\"type\":\"argon2id\",\"verifier\":"
+    "\"$argon2id$v=19$m=8,t=1,p=1$rjWtAEzXKbZKNVhWl10Gvg$qcOgblrQlbpzbn9AWA0ag/"
+    "rRFNGw5JP9BH72Unr/3jw\"},\"services\":[{\"name\":\"Mail\",\"providers\":[{\"type\":"
+    "\"MAPI_STORE_PROVIDER\",\"kind\":\"maildir\",\"display_name\":\"Mailbox\",\"settings\":"
+    "{\"path\":\"alice/Maildir\",\"create\":true}}]}]}]}";
+/* The same with a second profile without authentication. */
+static const char OPEN[] =
+    "{\"profiles\":[{\"name\":\"alice\",\"auth\":{\"type\":\"argon2id\",\"verifier\":"
+    "\"$argon2id$v=19$m=8,t=1,p=1$rjWtAEzXKbZKNVhWl10Gvg$qcOgblrQlbpzbn9AWA0ag/"
+    "rRFNGw5JP9BH72Unr/3jw\"},\"services\":[]},{\"name\":\"open\",\"auth\":{\"type\":\"none\"},"
+    "\"services\":[]}]}";
+
+#define KEY "k3y-from-a-file-0123456789abcdef0123456789"
+
+/* A file in this test's folder (created on first use); returns its path. */
+static const char *tmp_file(const char *name, const char *content)
+{
+    static char path[4][160];
+    static int next;
+    if (!TMP[0]) {
+        snprintf(TMP, sizeof TMP, "/tmp/mapigw-guard-XXXXXX");
+        cr_assert_not_null(mkdtemp(TMP));
+    }
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", TMP, name);
+    gw_write_file(p, content);
+    return p;
+}
+
+/* server/profiles.default.json, the file the image and `make run` serve. */
+static const char *demo_profiles(void)
+{
+    static char path[4096];
+    const char *profiles = getenv("MAPIGW_TEST_PROFILES");
+    cr_assert_not_null(profiles, "MAPIGW_TEST_PROFILES is not set");
+    snprintf(path, sizeof path, "%s/../../server/profiles.default.json", profiles);
+    cr_assert_eq(access(path, R_OK), 0, "%s", path);
+    return path;
+}
+
+/* Logs on to the demo profile: its password is the profile's name, so it
+ * is not recorded as a secret (every log naming the profile would "leak"
+ * it). Returns the status. */
+static long logon_demo(void)
+{
+    gw_resp r;
+    long st = gw_post(
+        G, "/sessions", NULL,
+        "{\"profile\":\"demo\",\"password\":\"demo\",\"flags\":[\"MAPI_NEW_SESSION\"]}", &r);
+    gw_resp_free(&r);
+    return st;
+}
+
+/* Spawns the gateway and expects exit status 2 with every needle in its
+ * log (stderr); returns nothing: the log is checked here. */
+static void expect_refused(const char *profiles, const char *const *args,
+                           const char *const *needles)
+{
+    G = gw_spawn(profiles, args);
+    int status = gw_wait_exit(G, 10000);
+    char *log = gw_read_log(G);
+    cr_assert_eq(status, 2, "exit status %d, expected 2; log:\n%s", status, log);
+    for (size_t i = 0; needles[i]; i++)
+        cr_expect(strstr(log, needles[i]) != NULL, "no \"%s\" in the log:\n%s", needles[i], log);
+    free(log);
+    gw_check_log_secrets(G);
+    gw_free(G);
+    G = NULL;
+}
+
+Test(startup_guard, demo_verifier_on_a_public_address_is_refused)
+{
+    const char *const v4[] = {"--listen", "0.0.0.0", NULL};
+    const char *const v6[] = {"--listen", "::", NULL};
+    const char *const needles4[] = {"refusing to start",           "profile \"demo\"",
+                                    "the published demo password", "0.0.0.0",
+                                    "--allow-insecure-profiles",   NULL};
+    const char *const needles6[] = {"refusing to start", "profile \"demo\"", " on ::,", NULL};
+    expect_refused(demo_profiles(), v4, needles4);
+    expect_refused(demo_profiles(), v6, needles6);
+    /* The IPv4 wildcard written as an IPv4-mapped IPv6 address. */
+    const char *const mapped[] = {"--listen", "::ffff:0.0.0.0", NULL};
+    const char *const needles_mapped[] = {"refusing to start", "on ::ffff:0.0.0.0,", NULL};
+    expect_refused(demo_profiles(), mapped, needles_mapped);
+}
+
+Test(startup_guard, auth_none_on_a_public_address_is_refused)
+{
+    const char *const args[] = {"--listen", "0.0.0.0", NULL};
+    const char *const needles[] = {"refusing to start", "profile \"open\" (auth: none)", NULL};
+    expect_refused(tmp_file("open.json", OPEN), args, needles);
+    /* Explicitly declined opt-in: the same. */
+    const char *const no[] = {"--listen", "0.0.0.0", "--allow-insecure-profiles=no", NULL};
+    expect_refused(tmp_file("open.json", OPEN), no, needles);
+}
+
+Test(startup_guard, loopback_serves_the_demo)
+{
+    /* gw_start listens on 127.0.0.1: the demo is fine there (make run). */
+    G = gw_start(demo_profiles(), NULL);
+    cr_expect_eq(logon_demo(), 201);
+}
+
+Test(startup_guard, opt_in_serves_on_a_public_address)
+{
+    const char *const args[] = {"--listen", "0.0.0.0", "--allow-insecure-profiles", NULL};
+    G = gw_start(demo_profiles(), args);
+    cr_expect(gw_wait_log(G, "serving profiles anyone can log on to", 5000),
+              "no warning about the opt-in in the log");
+    cr_expect_eq(logon_demo(), 201);
+    gw_finish(G);
+
+    /* The variable, as a container sets it. */
+    cr_assert_eq(setenv("MAPIGW_ALLOW_INSECURE_PROFILES", "yes", 1), 0);
+    const char *const listen[] = {"--listen", "0.0.0.0", NULL};
+    G = gw_start(tmp_file("open.json", OPEN), listen);
+    gw_session s;
+    gw_logon_ok(G, "open", NULL, NULL, &s);
+    gw_session_free(&s);
+    unsetenv("MAPIGW_ALLOW_INSECURE_PROFILES");
+}
+
+Test(startup_guard, safe_profiles_serve_on_a_public_address)
+{
+    const char *const args[] = {"--listen", "0.0.0.0", NULL};
+    G = gw_start(tmp_file("safe.json", SAFE), args);
+    gw_session s;
+    gw_logon_ok(G, "alice", "alice-pw", NULL, &s);
+    gw_session_free(&s);
+}
+
+/* Sends SIGHUP and waits (bounded) until the log holds needle. */
+static bool sighup_until(const char *needle)
+{
+    cr_assert_eq(kill(gw_pid(G), SIGHUP), 0);
+    return gw_wait_log(G, needle, 5000);
+}
+
+Test(startup_guard, reload_refuses_open_profiles_on_a_public_address)
+{
+    const char *const args[] = {"--listen", "0.0.0.0", NULL};
+    G = gw_start(tmp_file("safe.json", SAFE), args);
+    gw_session a;
+    gw_logon_ok(G, "alice", "alice-pw", NULL, &a);
+
+    /* The demo file: refused, the demo profile is not there. */
+    gw_copy_profiles(demo_profiles(), gw_profiles_path(G));
+    cr_assert(sighup_until("(the published demo password)"),
+              "no refusal of the demo profile after SIGHUP:\n%s", gw_read_log(G));
+    char *log = gw_read_log(G);
+    cr_expect(strstr(log, "profiles reload refused, keeping the loaded profiles") != NULL, "%s",
+              log);
+    cr_expect(strstr(log, "profiles reloaded") == NULL, "a reload was taken:\n%s", log);
+    free(log);
+    cr_expect_eq(logon_demo(), 401, "demo after a refused reload");
+    gw_session s;
+    gw_logon_ok(G, "alice", "alice-pw", NULL, &s);
+    gw_session_free(&s);
+
+    /* A profile without authentication: refused too. */
+    gw_copy_profiles(tmp_file("open.json", OPEN), gw_profiles_path(G));
+    cr_assert(sighup_until("(auth: none)"), "no refusal of the open profile after SIGHUP:\n%s",
+              gw_read_log(G));
+    cr_expect_eq(gw_logon(G, "open", NULL, NULL, &s), 401, "open after a refused reload: %s",
+                 s.resp.body);
+    gw_session_free(&s);
+
+    /* The session from before lives on; a safe file is taken again. */
+    gw_resp r;
+    cr_expect_eq(gw_get(G, "/identity", a.token, &r), 200, "%s", r.body);
+    gw_resp_free(&r);
+    gw_copy_profiles(tmp_file("safe.json", SAFE), gw_profiles_path(G));
+    cr_expect(sighup_until("profiles reloaded"), "the safe file was not taken:\n%s",
+              gw_read_log(G));
+    gw_session_free(&a);
+}
+
+Test(startup_guard, reload_with_opt_in_takes_open_profiles)
+{
+    const char *const args[] = {"--listen", "0.0.0.0", "--allow-insecure-profiles", NULL};
+    G = gw_start(tmp_file("safe.json", SAFE), args);
+    gw_copy_profiles(tmp_file("open.json", OPEN), gw_profiles_path(G));
+    cr_assert(sighup_until("profiles reloaded"), "%s", gw_read_log(G));
+    gw_session s;
+    gw_logon_ok(G, "open", NULL, NULL, &s);
+    gw_session_free(&s);
+}
+
+/* GET /sessions with the admin key: 200 (admin endpoints on). */
+static void expect_admin(const char *key)
+{
+    char auth[256];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    const char *const h[] = {auth, NULL};
+    gw_resp r;
+    gw_request(G, "GET", "/sessions", h, NULL, &r);
+    cr_expect_eq(r.status, 200, "GET /sessions with the key from the file: %ld %s", r.status,
+                 r.body);
+    gw_resp_free(&r);
+}
+
+Test(startup_guard, admin_key_from_a_file)
+{
+    /* The flag, with the newline `echo` leaves. */
+    const char *path = tmp_file("admin_key", KEY "\n");
+    const char *const args[] = {"--admin-key-file", path, NULL};
+    G = gw_start("main.json", args);
+    gw_add_secret(G, KEY);
+    expect_admin(KEY);
+    gw_finish(G);
+
+    /* The variable, a container secret's usual form (CRLF too). */
+    path = tmp_file("admin_key2", KEY "\r\n");
+    cr_assert_eq(setenv("MAPIGW_ADMIN_KEY_FILE", path, 1), 0);
+    G = gw_start("main.json", NULL);
+    gw_add_secret(G, KEY);
+    expect_admin(KEY);
+    gw_finish(G);
+
+    /* A flag beats the other kind's variable: --admin-key wins over
+     * MAPIGW_ADMIN_KEY_FILE. */
+    const char *const flag[] = {"--admin-key", "another-key-0123456789abcdef-0123456789", NULL};
+    G = gw_start("main.json", flag);
+    gw_add_secret(G, KEY);
+    gw_add_secret(G, "another-key-0123456789abcdef-0123456789");
+    expect_admin("another-key-0123456789abcdef-0123456789");
+    unsetenv("MAPIGW_ADMIN_KEY_FILE");
+}
+
+Test(startup_guard, bad_admin_key_files_are_refused)
+{
+    const char *shortkey = tmp_file("short", "too-short\n");
+    const char *const a1[] = {"--admin-key-file", shortkey, NULL};
+    const char *const n1[] = {"--admin-key-file", "at least 32 characters", NULL};
+    expect_refused("main.json", a1, n1);
+
+    const char *const a2[] = {"--admin-key-file", "/nonexistent/mapigw-admin-key", NULL};
+    const char *const n2[] = {"--admin-key-file", "cannot read", NULL};
+    expect_refused("main.json", a2, n2);
+
+    const char *empty = tmp_file("empty", "\n");
+    const char *const a3[] = {"--admin-key-file", empty, NULL};
+    const char *const n3[] = {"empty", NULL};
+    expect_refused("main.json", a3, n3);
+
+    const char *good = tmp_file("good", KEY);
+    const char *const a4[] = {"--admin-key-file", good, "--admin-key", KEY, NULL};
+    const char *const n4[] = {"give the admin key once", NULL};
+    expect_refused("main.json", a4, n4);
+}
