@@ -46,6 +46,10 @@ typedef struct {
      * --max-url-bytes (414). body_too_large answers 413 on every route. */
     bool headers_too_large;
     bool url_too_long;
+    /* The path or a query key or value decoded a NUL byte ("%00"): the C
+     * strings above end there, so they would say less than was sent. 400
+     * before routing. */
+    bool url_has_nul;
     /* CORS (api_set_cors): the Origin, Access-Control-Request-Method and
      * Access-Control-Request-Headers headers, or NULL. */
     const char *origin;
