@@ -322,3 +322,58 @@ Test(imap, server_going_away_turns_the_row_offline_and_validate_state_brings_it_
     gw_resp_free(&r);
     gw_session_free(&s);
 }
+
+/* Issue 10 item 15: dovecot keeps (and sends) folder names in modified
+ * UTF-7; the display name is the decoded one, the entry id keeps the
+ * server's spelling, and the folder opens and lists by it. */
+Test(imap, non_ascii_folder_names_are_shown_decoded)
+{
+    start_all(false);
+    /* Written straight into the Maildir, as dovecot names them on disk. */
+    srv_dovecot_deliver(&imap_dovecot, "alice", "Entw&APw-rfe", "Subject: draft\r\n\r\nx\r\n",
+                        false);
+    srv_dovecot_add_folder(&imap_dovecot, "alice", "Entw&APw-rfe.&ZeVnLIqe-");
+    gw_session s;
+    gw_logon_ok(imap_gw, "cfg", NULL, MAIL_SYNC, &s);
+    const char *store = store_eid(s.token);
+    char path[600];
+    snprintf(path, sizeof path, "/stores/%s", store);
+    gw_resp r;
+    gw_get(imap_gw, path, s.token, &r);
+    cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.body);
+    const char *drafts = folder_eid(r.json, "Entw\u00fcrfe");
+    cr_assert_not_null(drafts, "no folder \"Entw\u00fcrfe\": %s", r.body);
+    char *hex = gw_hex("FEntw&APw-rfe", 13);
+    char want[300];
+    snprintf(want, sizeof want, "%s%s", store, hex);
+    free(hex);
+    cr_expect_str_eq(drafts, want, "the entry id keeps the server's spelling");
+    const char *child = folder_eid(r.json, "\u65e5\u672c\u8a9e");
+    cr_assert_not_null(child, "no folder \"\u65e5\u672c\u8a9e\": %s", r.body);
+    json_t *f;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "folders"), i, f)
+    {
+        const char *name = gw_jstr(f, "display_name");
+        cr_expect(name && !strchr(name, '&'), "an undecoded name: %s", r.body);
+        if (name && strcmp(name, "\u65e5\u672c\u8a9e") == 0)
+            cr_expect_str_eq(gw_jstr(f, "parent_entry_id"), want);
+    }
+
+    /* The folder opens and lists by that entry id. */
+    char drafts_id[300];
+    snprintf(drafts_id, sizeof drafts_id, "%s", drafts);
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/entries/%s", drafts_id);
+    gw_get(imap_gw, path, s.token, &r);
+    cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.body);
+    cr_expect_str_eq(gw_jstr(r.json, "display_name"), "Entw\u00fcrfe");
+    cr_expect_eq(jlong(r.json, "content_count"), 1);
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/entries/%s/contents", drafts_id);
+    gw_get(imap_gw, path, s.token, &r);
+    cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.body);
+    cr_expect_eq(jlong(r.json, "row_count"), 1, "%s", r.body);
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}
