@@ -59,6 +59,14 @@ HRESULT pnet_hresult(CURLcode rc);
  * to "it answered no"): STATUS_OFFLINE rather than STATUS_FAILURE. */
 bool pnet_unreachable(CURLcode rc);
 
+/* Words for why a transfer failed, for a status string: libcurl's error
+ * buffer (errbuf, may be "" or NULL) when it says something, else its
+ * generic text for rc; but a connection the server closed is said so
+ * ("the server closed the connection") rather than in libcurl's words for
+ * it ("response reading failed (errno: 0)", "Server returned nothing").
+ * Writes into out and returns it. */
+const char *pnet_why(CURLcode rc, const char *errbuf, char *out, size_t len);
+
 /* A growable buffer for libcurl's write callback, with a hard maximum so a
  * hostile server cannot exhaust memory. */
 typedef struct {

@@ -8,12 +8,19 @@
  * test_imap_messages.c. */
 #include "imap_fixture.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 /* The entry id (hex) of folder display name in a GET /stores/<id> body. */
 static const char *folder_eid(json_t *body, const char *display)
@@ -375,5 +382,97 @@ Test(imap, non_ascii_folder_names_are_shown_decoded)
     cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.body);
     cr_expect_eq(jlong(r.json, "row_count"), 1, "%s", r.body);
     gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
+/* ---- a server that hangs up: accepts, greets, reads a command, closes ---- */
+
+typedef struct {
+    pthread_t thread;
+    int fd;
+    atomic_bool stop;
+    atomic_int served;
+} dropper;
+
+static void *drop_loop(void *arg)
+{
+    dropper *d = arg;
+    while (!atomic_load(&d->stop)) {
+        struct pollfd p = {.fd = d->fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(d->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        struct timeval tv = {1, 0};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        static const char HELLO[] = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n";
+        (void)!send(c, HELLO, sizeof HELLO - 1, MSG_NOSIGNAL);
+        char buf[512];
+        (void)!recv(c, buf, sizeof buf, 0);
+        close(c);
+        atomic_fetch_add(&d->served, 1);
+    }
+    return NULL;
+}
+
+/* Listens on port (the stopped dovecot's) and hangs up on every client. */
+static void dropper_start(dropper *d, int port)
+{
+    memset(d, 0, sizeof *d);
+    d->fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(d->fd >= 0);
+    int one = 1;
+    setsockopt(d->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(d->fd, (struct sockaddr *)&a, sizeof a), 0, "bind %d: %s", port,
+                 strerror(errno));
+    cr_assert_eq(listen(d->fd, 8), 0);
+    cr_assert_eq(pthread_create(&d->thread, NULL, drop_loop, d), 0);
+}
+
+static void dropper_stop(dropper *d)
+{
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    close(d->fd);
+}
+
+/* Issue 10 item 17: a connection the server drops is said so, not in
+ * libcurl's words ("response reading failed (errno: 0)"); and once the
+ * server is back, validate-state shows it available with nothing stale. */
+Test(imap, a_dropped_connection_is_said_so)
+{
+    start_all(true);
+    gw_session s;
+    gw_logon_ok(imap_gw, "cfg", NULL, MAIL_SYNC, &s);
+    gw_resp r;
+    json_t *row = imap_row(s.token, &r);
+    char vpath[300];
+    snprintf(vpath, sizeof vpath, "/status/%s/validate-state", gw_jstr(row, "instance_key"));
+    gw_resp_free(&r);
+
+    srv_dovecot_stop(&imap_dovecot);
+    dropper d;
+    dropper_start(&d, imap_dovecot.port);
+    gw_resp v;
+    gw_post(imap_gw, vpath, s.token, NULL, &v);
+    cr_assert_eq(v.status, 200, "%s: %ld %s", vpath, v.status, v.body);
+    cr_expect(gw_jnames_has(json_object_get(v.json, "status_code"), "STATUS_OFFLINE"), "%s",
+              v.body);
+    cr_expect_str_eq(gw_jstr(v.json, "status_string"),
+                     "server unreachable: the server closed the connection");
+    gw_resp_free(&v);
+    cr_expect_gt(atomic_load(&d.served), 0, "the gateway never came");
+    dropper_stop(&d);
+
+    srv_dovecot_restart(&imap_dovecot);
+    gw_post(imap_gw, vpath, s.token, NULL, &v);
+    cr_assert_eq(v.status, 200, "%s: %ld %s", vpath, v.status, v.body);
+    cr_expect(gw_jnames_has(json_object_get(v.json, "status_code"), "STATUS_AVAILABLE"), "%s",
+              v.body);
+    cr_expect_str_eq(gw_jstr(v.json, "status_string"), "3 folders, 3 messages (1 unseen)");
+    gw_resp_free(&v);
     gw_session_free(&s);
 }
