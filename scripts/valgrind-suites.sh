@@ -58,6 +58,9 @@ mkdir -p "$logs"
 echo "== valgrind-suites: black-box suites ($filter) with the gateway under: $wrapper"
 start=$(date +%s)
 set +e
+# Every harness wait and criterion timeout stretches by this factor (gw_ms,
+# tests/support/gw.h): memcheck makes the gateway many times slower.
+MAPIGW_TEST_TIME_SCALE="${MAPIGW_TEST_TIME_SCALE:-10}" \
 MAPIGW_BIN="$bin" MAPIGW_BIN_WRAPPER="$wrapper" MAPIGW_TEST_LOGS="$logs" \
     MAPIGW_TEST_PROFILES="$root/tests/profiles" \
     "$bb" --jobs "${JOBS:-2}" --filter "$filter" 2>&1 | tee "$logs/blackbox.out"

@@ -251,7 +251,7 @@ static void *ev_reader(void *arg)
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, ev_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, e);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 40L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)gw_ms(40000));
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_perform(c);
     curl_slist_free_all(h);
@@ -259,9 +259,11 @@ static void *ev_reader(void *arg)
     return NULL;
 }
 
+/* Waits up to gw_ms(timeout_ms) for an event holding a, then b. */
 static bool ev_wait(events *e, const char *a, const char *b, int timeout_ms)
 {
-    for (int waited = 0;; waited += 50) {
+    long long deadline = srv_now_ms() + gw_ms(timeout_ms);
+    for (;;) {
         pthread_mutex_lock(&e->lock);
         /* both needles in one event: a, then b before the next "event:" */
         const char *p = e->buf ? strstr(e->buf, a) : NULL;
@@ -275,7 +277,7 @@ static bool ev_wait(events *e, const char *a, const char *b, int timeout_ms)
         pthread_mutex_unlock(&e->lock);
         if (found)
             return true;
-        if (waited >= timeout_ms)
+        if (srv_now_ms() >= deadline)
             return false;
         gw_sleep_ms(50);
     }
