@@ -141,6 +141,12 @@ const char *pnet_why(CURLcode rc, const char *errbuf, char *out, size_t len)
     if (rc == CURLE_GOT_NOTHING ||
         (rc == CURLE_RECV_ERROR && strncmp(text, "response reading failed", 23) == 0))
         text = "the server closed the connection";
+    /* Its words for an unusable CA or certificate file name the file (and
+     * the system's CA folder): status strings reach clients, so only the
+     * generic text goes there. */
+    if (rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CRL_BADFILE ||
+        rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_ISSUER_ERROR)
+        text = curl_easy_strerror(rc);
     snprintf(out, len, "%s", text);
     return out;
 }

@@ -63,7 +63,9 @@ bool pnet_unreachable(CURLcode rc);
  * buffer (errbuf, may be "" or NULL) when it says something, else its
  * generic text for rc; but a connection the server closed is said so
  * ("the server closed the connection") rather than in libcurl's words for
- * it ("response reading failed (errno: 0)", "Server returned nothing").
+ * it ("response reading failed (errno: 0)", "Server returned nothing"), and
+ * an unusable CA or certificate file only in libcurl's generic words (its
+ * error buffer names the file: status strings never show server paths).
  * Writes into out and returns it. */
 const char *pnet_why(CURLcode rc, const char *errbuf, char *out, size_t len);
 

@@ -54,6 +54,7 @@ typedef struct {
     bool starttls;
     outq *q;
     char create_error[PROVIDER_STATUS_STRING_MAX]; /* why create failed, "" if it did not */
+    char *shown_queue;                             /* the queue folder as status strings show it */
     net_state net;
     char net_why[PROVIDER_STATUS_STRING_MAX]; /* why the server is offline or refused */
     /* Why the last flush left messages queued, when not because of the
@@ -74,6 +75,7 @@ static void smtp_free(smtp_state *s)
         return;
     pnet_account_clear(&s->acct);
     free(s->from);
+    free(s->shown_queue);
     outq_free(s->q);
     free(s);
 }
@@ -83,14 +85,14 @@ static bool smtp_refresh(smtp_state *s)
 {
     char eb[128];
     const char *dir = outq_dir(s->q);
-    if (!pfs_check_folder(dir, PFS_FOLDER_WRITABLE, &s->st)) {
+    if (!pfs_check_folder(dir, s->shown_queue, PFS_FOLDER_WRITABLE, &s->st)) {
         if (s->create_error[0])
             pfs_set_status(&s->st, STATUS_FAILURE, "%s", s->create_error);
         return false;
     }
     long n = outq_count(s->q);
     if (n < 0) {
-        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", dir,
+        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->shown_queue,
                        pfs_errtext(errno, eb, sizeof eb));
         return false;
     }
@@ -392,7 +394,8 @@ static HRESULT smtp_logon(const provider_config *cfg, const provider_logon_args 
     const char *from = provider_config_setting(cfg, "from");
     const char *starttls = provider_config_setting(cfg, "starttls");
     s->starttls = starttls && strcmp(starttls, "true") == 0;
-    if (!(s->q = outq_new(queue)) || (from && *from && !(s->from = strdup(from)))) {
+    if (!(s->shown_queue = pfs_shown_path(cfg, "queue")) ||
+        !(s->q = outq_new(queue, s->shown_queue)) || (from && *from && !(s->from = strdup(from)))) {
         smtp_free(s);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -400,8 +403,8 @@ static HRESULT smtp_logon(const provider_config *cfg, const provider_logon_args 
         char eb[128];
         int err = pfs_mkdir_p(queue, SMTP_DIR_MODE);
         if (err)
-            snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s", queue,
-                     pfs_errtext(err, eb, sizeof eb));
+            snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s",
+                     s->shown_queue, pfs_errtext(err, eb, sizeof eb));
     }
     /* The row shows what the server really says; an unreachable one still
      * logs on (messages queue) and shows OFFLINE. */

@@ -95,4 +95,11 @@ Test(providers, network_failures_are_worded_for_people)
     cr_expect_str_eq(pnet_why(CURLE_COULDNT_CONNECT, NULL, out, sizeof out),
                      curl_easy_strerror(CURLE_COULDNT_CONNECT));
     cr_expect_str_eq(pnet_why(CURLE_LOGIN_DENIED, "Login denied", out, sizeof out), "Login denied");
+    /* Issue 10 item 8: libcurl names the CA file; clients never see it. */
+    pnet_why(CURLE_SSL_CACERT_BADFILE,
+             "error setting certificate verify locations:  CAfile: /srv/secret/ca.pem CApath: "
+             "/etc/ssl/certs",
+             out, sizeof out);
+    cr_expect_null(strchr(out, '/'), "was: %s", out);
+    cr_expect_str_eq(out, curl_easy_strerror(CURLE_SSL_CACERT_BADFILE));
 }
