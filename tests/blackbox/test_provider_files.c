@@ -139,7 +139,7 @@ Test(provider_files, status_strings_name_files_relative_to_the_data_folder)
              gw_jstr(json_array_get(json_object_get(r.json, "rows"), 0), "entry_id"));
     gw_resp_free(&r);
     gw_get(G, sp, s.token, &r);
-    cr_expect_geq(r.status, 400, "%s", r.body);
+    gw_assert_problem(&r, 500, "MAPI_E_CALL_FAILED");
     expect_no_server_path(&r, "GET /stores/<id>");
     gw_resp_free(&r);
     gw_mkdirs(p);
