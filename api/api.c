@@ -448,6 +448,14 @@ static bool answer_request_limits(api_ctx *x)
                     x->a->max_url_bytes);
         return true;
     }
+    if (req->url_has_nul) {
+        /* The path or a value would be cut short at the NUL and name
+         * something other than was asked ("Alice%00" would search "Alice",
+         * "%00zz" nothing at all). */
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 400,
+                    "the request path or query holds an encoded NUL byte (%%00)");
+        return true;
+    }
     if (req->headers_too_large) {
         api_problem(x, MAPI_E_INVALID_PARAMETER, 431,
                     "the request header fields exceed %zu bytes (limit --max-header-bytes)",

@@ -50,6 +50,10 @@ typedef struct {
      * both Content-Length and Transfer-Encoding): why, or NULL. Answered 400
      * before routing; the server closes the connection after the answer. */
     const char *bad_framing;
+    /* The path or a query key or value decoded a NUL byte ("%00"): the C
+     * strings above end there, so they would say less than was sent. 400
+     * before routing. */
+    bool url_has_nul;
     /* CORS (api_set_cors): the Origin, Access-Control-Request-Method and
      * Access-Control-Request-Headers headers, or NULL. */
     const char *origin;

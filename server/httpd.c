@@ -40,6 +40,7 @@ typedef struct {
     bool headers_too_large; /* measured on the first call: answered at once */
     bool url_too_long;
     const char *bad_framing; /* static: why the body's length is ambiguous, or NULL */
+    bool url_has_nul;        /* the path or query decoded a "%00" */
     bool answered;           /* api_handle ran: status/route/mapi_error are set */
     int status;
     const char *route;      /* static, from the api */
@@ -252,6 +253,7 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
         .headers_too_large = rs->headers_too_large,
         .url_too_long = rs->url_too_long,
         .bad_framing = rs->bad_framing,
+        .url_has_nul = rs->url_has_nul,
         .origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"),
         .ac_request_method =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method"),
@@ -382,6 +384,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = rs;
         atomic_fetch_add(&h->in_flight, 1);
+        rs->url_has_nul = limits_take_nul(conn);
         if (!over_limits(h, conn, url, version, rs))
             return MHD_YES;
         /* Answered on this first call: libmicrohttpd then skips any body
@@ -520,7 +523,8 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
         (unsigned int)cfg->max_connections_per_ip, MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
         limits_notify_connection, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        limits_memory_limit(h->max_header_bytes, h->max_url_bytes), MHD_OPTION_END);
+        limits_memory_limit(h->max_header_bytes, h->max_url_bytes), MHD_OPTION_UNESCAPE_CALLBACK,
+        limits_unescape, h, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen,
                  "cannot serve HTTP on %s%s%s port %u (address in use or not available? "

@@ -96,6 +96,15 @@ void limits_request_done(httpd *h, struct MHD_Connection *conn);
  * query of the request on conn. */
 void limits_measure(struct MHD_Connection *conn, const char *url, size_t *header_bytes,
                     size_t *url_bytes);
+/* MHD_OPTION_UNESCAPE_CALLBACK: percent-decodes the path and each query
+ * key and value as libmicrohttpd does, and notes a decoded NUL ("%00") on
+ * the connection: the C strings the api gets would end at it, so a value
+ * would silently mean less than was sent (limits_take_nul). On an untracked
+ * connection "%00" is left undecoded instead. */
+size_t limits_unescape(void *cls, struct MHD_Connection *conn, char *s);
+/* Whether the request now on conn decoded a NUL; clears the note (call it
+ * once per request, on its first handler call). */
+bool limits_take_nul(struct MHD_Connection *conn);
 /* libmicrohttpd's per-connection memory: comfortably above the header and
  * URL limits, so that our 431/414 answer comes first. */
 size_t limits_memory_limit(size_t max_header_bytes, size_t max_url_bytes);

@@ -34,6 +34,10 @@ struct conn_track {
     double deadline; /* monotonic seconds; 0: no request being received */
     double since;    /* when the current deadline started, for the log */
     bool cut;        /* the 408 was sent and the socket shut down */
+    /* The request being parsed decoded a %00 in its path or query; only
+     * the connection's own thread touches it (limits_unescape,
+     * limits_take_nul). */
+    bool nul;
     char client[INET6_ADDRSTRLEN];
 };
 
@@ -84,6 +88,55 @@ static conn_track *track_of(struct MHD_Connection *conn)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return info ? info->socket_context : NULL;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t limits_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    conn_track *c = track_of(conn);
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        if (lo < 0) {
+            *w++ = *r++; /* libmicrohttpd's rule too: a bad escape stays as it is */
+            continue;
+        }
+        if (hi == 0 && lo == 0) {
+            if (c) {
+                c->nul = true;
+            } else { /* no place to flag it: kept undecoded, never cut short */
+                memmove(w, r, 3);
+                w += 3, r += 3;
+                continue;
+            }
+        }
+        *w++ = (char)(hi << 4 | lo);
+        r += 3;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+bool limits_take_nul(struct MHD_Connection *conn)
+{
+    conn_track *c = track_of(conn);
+    if (!c)
+        return false;
+    bool nul = c->nul;
+    c->nul = false;
+    return nul;
 }
 
 const char *limits_client(struct MHD_Connection *conn)

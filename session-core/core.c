@@ -329,6 +329,9 @@ static bool is_expired(const session *s, void *ctx)
 
 void core_poll(core *c)
 {
+    /* Shared instances' housekeeping (Maildir tmp/ sweeps): per instance,
+     * hourly, never per session or per request. */
+    pinst_pool_maintain(PINST_MAINTAIN_MS);
     session **all = NULL;
     size_t n = 0;
     if (c->reg->ops->snapshot(c->reg, &all, &n) != S_OK)

@@ -90,8 +90,10 @@ session *core_find_session(core *c, const char *session_id);
 void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx);
 
 /* Polls every session's network providers (provider_ops.poll): status rows
- * that changed are updated and their subscribers told. Call it every few
- * seconds from one thread; it may block on provider timeouts. */
+ * that changed are updated and their subscribers told. Also runs the shared
+ * provider instances' hourly housekeeping (provider_ops.maintain: stale
+ * Maildir tmp/ files). Call it every few seconds from one thread; it may
+ * block on provider timeouts and file systems. */
 void core_poll(core *c);
 
 /* Ends sessions past their idle timeout or lifetime; returns how many. */

@@ -108,7 +108,8 @@ char *imap_command_for(const char *prefix, const char *name, const char *suffix)
 /* The status row after a failed transfer. */
 void imap_set_error_status(imap_state *s, CURLcode rc, const pnet_buffer *b)
 {
-    const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
+    char why[CURL_ERROR_SIZE];
+    pnet_why(rc, s->errbuf, why, sizeof why);
     if (rc == CURLE_LOGIN_DENIED) {
         s->refused = true;
         pfs_set_status(&s->st, STATUS_FAILURE, "credentials refused by the server");

@@ -44,7 +44,15 @@ static HRESULT folder_object(const imap_state *s, const imap_folder *f, mapi_obj
     /* The display name is the last level; the parent entry id keeps the
      * hierarchy of this flat table. */
     const char *leaf = f->e.delim ? strrchr(name, f->e.delim) : NULL;
-    char *display = strdup(leaf && leaf[1] ? leaf + 1 : name);
+    const char *shown = leaf && leaf[1] ? leaf + 1 : name;
+    /* Shown decoded from modified UTF-7; a name that is not valid mUTF-7
+     * (a server sending raw UTF-8, say) is shown as sent. Encoders end a
+     * base64 run before any printable ASCII, so a leaf decodes on its own
+     * (with a delimiter from the base64 set it fails, and shows as sent). */
+    char *display = NULL;
+    HRESULT dhr = imap_mutf7_decode(shown, &display);
+    if (dhr == MAPI_E_INVALID_PARAMETER)
+        display = strdup(shown);
     if (!display)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     imap_utf8_sanitize(display);

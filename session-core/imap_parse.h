@@ -101,3 +101,10 @@ bool imap_quote(const char *name, char *out, size_t outlen);
 /* Replaces, in place, every byte that is not part of valid UTF-8, and every
  * control character, with '?'. */
 void imap_utf8_sanitize(char *s);
+
+/* A mailbox name as the server spells it (modified UTF-7, RFC 3501 5.1.3:
+ * "Entw&APw-rfe") in UTF-8 for display ("Entw\u00fcrfe"), malloc'd into *out
+ * (imap_mutf7.c). MAPI_E_INVALID_PARAMETER when the name is not strictly
+ * valid modified UTF-7 (show it as sent then), or MAPI_E_NOT_ENOUGH_MEMORY.
+ * Names inside entry ids keep the server's spelling: only display decodes. */
+HRESULT imap_mutf7_decode(const char *name, char **out);

@@ -23,15 +23,18 @@
 
 struct outq {
     char *dir;
+    char *shown; /* dir as reasons name it */
 };
 
-outq *outq_new(const char *dir)
+outq *outq_new(const char *dir, const char *shown)
 {
     outq *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
-    if (!(q->dir = strdup(dir))) {
-        free(q);
+    q->dir = strdup(dir);
+    q->shown = strdup(shown ? shown : "the queue folder");
+    if (!q->dir || !q->shown) {
+        outq_free(q);
         return NULL;
     }
     return q;
@@ -42,6 +45,7 @@ void outq_free(outq *q)
     if (!q)
         return;
     free(q->dir);
+    free(q->shown);
     free(q);
 }
 
@@ -243,7 +247,7 @@ static one_result deliver_one(outq *q, int dfd, const char *name, const outq_sin
         int e = errno;
         if (e == ENOENT)
             return ONE_SKIPPED; /* gone: another flush delivered it */
-        pfs_say(why, sizeof why, "cannot open %s/%s: %s", q->dir, name,
+        pfs_say(why, sizeof why, "cannot open %s/%s: %s", q->shown, name,
                 pfs_errtext(e, eb, sizeof eb));
         note_failure(rep, e == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED, why);
         return e == ENOMEM ? ONE_STOP : ONE_FAILED;
@@ -264,7 +268,7 @@ static one_result deliver_one(outq *q, int dfd, const char *name, const outq_sin
         note_failure(rep, hr, why[0] ? why : "delivery failed");
         r = stop ? ONE_STOP : ONE_FAILED;
     } else if (unlinkat(dfd, name, 0) != 0) {
-        pfs_say(why, sizeof why, "cannot remove %s/%s: %s", q->dir, name,
+        pfs_say(why, sizeof why, "cannot remove %s/%s: %s", q->shown, name,
                 pfs_errtext(errno, eb, sizeof eb));
         if (sink->undo)
             sink->undo(sink->ctx, &m);
@@ -287,7 +291,7 @@ HRESULT outq_deliver_all(outq *q, const outq_sink *sink, outq_report *rep)
     size_t n = 0;
     int err = dfd < 0 ? errno : read_entries(q->dir, &e, &n);
     if (err) {
-        pfs_say(why, sizeof why, "cannot read %s: %s", q->dir, pfs_errtext(err, eb, sizeof eb));
+        pfs_say(why, sizeof why, "cannot read %s: %s", q->shown, pfs_errtext(err, eb, sizeof eb));
         note_failure(rep, err == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED, why);
         rep->failed = 0; /* no message failed: the folder did */
     }

@@ -35,9 +35,10 @@
 
 typedef struct outq outq;
 
-/* A queue over the folder dir (not created or checked here). NULL when out
- * of memory. */
-outq *outq_new(const char *dir);
+/* A queue over the folder dir (not created or checked here); reasons name
+ * it shown (clients read them: pfs_shown_path; NULL: "the queue folder").
+ * NULL when out of memory. */
+outq *outq_new(const char *dir, const char *shown);
 void outq_free(outq *q); /* NULL is fine */
 const char *outq_dir(const outq *q);
 

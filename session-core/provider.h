@@ -104,6 +104,13 @@ typedef struct provider_ops {
      * own timeout. NULL: nothing to poll. */
     void (*poll)(void *state);
 
+    /* Housekeeping that needs no session (a Maildir's stale tmp/ files).
+     * The core calls it for every pooled shared instance about once an hour
+     * (pinst_pool_maintain, from its poller), under the instance's lock; a
+     * kind that wants it at start too does it in its own logon. It must not
+     * change the status. NULL: none. */
+    void (*maintain)(void *state);
+
     /* The identity this provider supplies; S_OK (fields may stay NULL) or
      * MAPI_E_NOT_FOUND. NULL: only the configured identity. */
     HRESULT (*identity)(void *state, const provider_config *cfg, provider_identity *out);

@@ -43,6 +43,7 @@
 
 typedef struct {
     char *path;
+    char *shown;              /* path as status strings show it (pfs_shown_path) */
     char *display_name;       /* the container's, from the config */
     uint8_t uid[MAPIUID_LEN]; /* this instance's (entry ids) */
     json_t *entries;          /* the loaded, valid "entries" array; NULL when none */
@@ -84,24 +85,25 @@ static bool valid_shape(const json_t *root, char *why, size_t whylen)
 
 /* Reads and checks the file. LOAD_OK sets *entries (a new reference); every
  * other result writes the reason for the status row into why. */
-static load_result abfile_load(const char *path, json_t **entries, char *why, size_t whylen)
+static load_result abfile_load(const char *path, const char *shown, json_t **entries, char *why,
+                               size_t whylen)
 {
     char eb[128];
     *entries = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) {
-            snprintf(why, whylen, "address book file missing: %s", path);
+            snprintf(why, whylen, "address book file missing: %s", shown);
             return LOAD_MISSING;
         }
-        snprintf(why, whylen, "address book file not readable: %s: %s", path,
+        snprintf(why, whylen, "address book file not readable: %s: %s", shown,
                  pfs_errtext(errno, eb, sizeof eb));
         return LOAD_UNREADABLE;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        snprintf(why, whylen, "address book file not readable: %s: not a regular file", path);
+        snprintf(why, whylen, "address book file not readable: %s: not a regular file", shown);
         return LOAD_UNREADABLE;
     }
     json_error_t jerr;
@@ -110,13 +112,13 @@ static load_result abfile_load(const char *path, json_t **entries, char *why, si
     if (!root) {
         if (json_error_code(&jerr) == json_error_out_of_memory)
             return LOAD_NOMEM;
-        snprintf(why, whylen, "address book file invalid: %s: line %d: %s", path, jerr.line,
+        snprintf(why, whylen, "address book file invalid: %s: line %d: %s", shown, jerr.line,
                  jerr.text);
         return LOAD_INVALID;
     }
     char shape[128];
     if (!valid_shape(root, shape, sizeof shape)) {
-        snprintf(why, whylen, "address book file invalid: %s: %s", path, shape);
+        snprintf(why, whylen, "address book file invalid: %s: %s", shown, shape);
         json_decref(root);
         return LOAD_INVALID;
     }
@@ -206,7 +208,7 @@ static load_result abfile_refresh(abfile_state *s)
 {
     json_t *entries;
     char why[PROVIDER_STATUS_STRING_MAX];
-    load_result r = abfile_load(s->path, &entries, why, sizeof why);
+    load_result r = abfile_load(s->path, s->shown, &entries, why, sizeof why);
     if (r == LOAD_NOMEM)
         return r; /* keep the previous state: nothing new was learnt */
     json_decref(s->entries);
@@ -226,6 +228,7 @@ static void abfile_free(abfile_state *s)
         return;
     json_decref(s->entries);
     free(s->path);
+    free(s->shown);
     free(s->display_name);
     free(s);
 }
@@ -243,9 +246,10 @@ static HRESULT abfile_logon(const provider_config *cfg, const provider_logon_arg
         return MAPI_E_NOT_ENOUGH_MEMORY;
     memcpy(s->uid, args->uid, MAPIUID_LEN);
     s->path = strdup(path);
+    s->shown = pfs_shown_path(cfg, "path");
     const char *display = provider_config_display_name(cfg);
     s->display_name = strdup(display ? display : "");
-    if (!s->path || !s->display_name) {
+    if (!s->path || !s->shown || !s->display_name) {
         abfile_free(s);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -266,7 +270,7 @@ static HRESULT abfile_logon(const provider_config *cfg, const provider_logon_arg
     }
     /* Still missing after a failed create: the create error says why. */
     if (r == LOAD_MISSING && create_err)
-        pfs_set_status(&s->st, STATUS_FAILURE, "cannot create address book file %s: %s", path,
+        pfs_set_status(&s->st, STATUS_FAILURE, "cannot create address book file %s: %s", s->shown,
                        pfs_errtext(create_err, eb, sizeof eb));
     *state = s;
     return S_OK;

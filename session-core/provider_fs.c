@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,34 +77,85 @@ int pfs_mkdir_parent(const char *path, mode_t mode)
     return rc;
 }
 
-bool pfs_check_folder(const char *dir, unsigned flags, provider_status *st)
+bool pfs_check_folder(const char *dir, const char *shown, unsigned flags, provider_status *st)
 {
     char eb[128];
     struct stat sb;
     if (stat(dir, &sb) != 0) {
         if (errno == ENOTDIR && (flags & PFS_FOLDER_SAY_NOTDIR))
             pfs_set_status(st, STATUS_FAILURE, "folder missing: %s (a parent is not a folder)",
-                           dir);
+                           shown);
         else if (errno == ENOENT || errno == ENOTDIR)
-            pfs_set_status(st, STATUS_FAILURE, "folder missing: %s", dir);
+            pfs_set_status(st, STATUS_FAILURE, "folder missing: %s", shown);
         else
-            pfs_set_status(st, STATUS_FAILURE, "cannot check folder %s: %s", dir,
+            pfs_set_status(st, STATUS_FAILURE, "cannot check folder %s: %s", shown,
                            pfs_errtext(errno, eb, sizeof eb));
         return false;
     }
     if (!S_ISDIR(sb.st_mode)) {
-        pfs_set_status(st, STATUS_FAILURE, "not a folder: %s", dir);
+        pfs_set_status(st, STATUS_FAILURE, "not a folder: %s", shown);
         return false;
     }
     if (access(dir, R_OK | X_OK) != 0) {
-        pfs_set_status(st, STATUS_FAILURE, "folder not readable: %s", dir);
+        pfs_set_status(st, STATUS_FAILURE, "folder not readable: %s", shown);
         return false;
     }
     if ((flags & PFS_FOLDER_WRITABLE) && access(dir, W_OK) != 0) {
-        pfs_set_status(st, STATUS_FAILURE, "folder not writable: %s", dir);
+        pfs_set_status(st, STATUS_FAILURE, "folder not writable: %s", shown);
         return false;
     }
     return true;
+}
+
+char *pfs_shown_path(const provider_config *cfg, const char *key)
+{
+    const char *raw = provider_config_setting(cfg, key);
+    if (!raw)
+        return NULL;
+    if (raw[0] != '/')
+        return strdup(raw);
+    /* The last component, trailing slashes ignored. */
+    size_t end = strlen(raw);
+    while (end > 1 && raw[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && raw[start - 1] != '/')
+        start--;
+    size_t n = end - start;
+    char *out = malloc(4 + n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, ".../", 4);
+    memcpy(out + 4, raw + start, n);
+    out[4 + n] = '\0';
+    return out;
+}
+
+int pfs_sweep_stale(const char *dir, time_t older_than, size_t *removed)
+{
+    *removed = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        struct stat sb;
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+            sb.st_mtime < older_than && sb.st_atime < older_than && unlinkat(fd, e->d_name, 0) == 0)
+            (*removed)++;
+        errno = 0; /* only readdir's errno is an error */
+    }
+    int err = errno;
+    closedir(d); /* closes fd */
+    return err;
 }
 
 long pfs_count_entries(const char *dir, bool (*counts)(int dirfd, const char *name))

@@ -3,8 +3,11 @@
  * wording, `mkdir -p`, folder checks and counts, the "create" setting.
  * Private to session-core/: a kind includes it, nothing above the core does.
  *
- * Ownership: pfs_path_join returns a malloc'd string the caller frees; every
- * other pointer passed in is borrowed for the call only.
+ * Ownership: pfs_path_join and pfs_shown_path return a malloc'd string the
+ * caller frees; every other pointer passed in is borrowed for the call only.
+ *
+ * Status strings are read by clients: they name files and folders as
+ * pfs_shown_path shows them, never by their absolute path on the server.
  * Thread-safety: every helper is reentrant (no static state; strerror_r, never
  * strerror), so concurrent sessions may call them at once. They block on the
  * file system.
@@ -19,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Sets st's code and its status string (printf-style, truncated to fit). */
 /* snprintf into a fixed-size reason buffer, where cutting a long path short
@@ -53,8 +57,27 @@ enum {
 
 /* Checks that dir exists, is a folder, and can be listed (and, with
  * PFS_FOLDER_WRITABLE, written). On a problem writes the reason into st
- * (STATUS_FAILURE) and returns false; st is left alone on success. */
-bool pfs_check_folder(const char *dir, unsigned flags, provider_status *st);
+ * (STATUS_FAILURE), naming the folder as shown (pfs_shown_path), and
+ * returns false; st is left alone on success. */
+bool pfs_check_folder(const char *dir, const char *shown, unsigned flags, provider_status *st);
+
+/* How the path setting key appears in status strings, which clients read:
+ * never the server's absolute layout. A relative setting (relative to the
+ * data folder) is shown as written ("alice/Maildir"); an absolute one as
+ * ".../" and its last component (".../Maildir"). malloc'd; NULL when the
+ * setting is absent or out of memory. */
+char *pfs_shown_path(const provider_config *cfg, const char *key);
+
+/* A Maildir's tmp/ files left behind by interrupted deliveries are removed
+ * once neither read nor written for this long (the Maildir convention). */
+#define PFS_MAILDIR_TMP_MAX_AGE_S (36L * 60 * 60)
+
+/* Removes the regular files of dir (not followed through a symbolic link;
+ * dot files included, sub-folders and links left alone) whose last access
+ * and last modification are both before older_than. Returns 0 or an errno
+ * value (the folder cannot be opened or read); *removed counts the files
+ * removed, also on failure. */
+int pfs_sweep_stale(const char *dir, time_t older_than, size_t *removed);
 
 /* Counts the entries of dir for which counts(dirfd, name) is true. Returns
  * -1 with errno when the folder cannot be read. */

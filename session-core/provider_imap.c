@@ -21,7 +21,8 @@
  * provider's identity address.
  *
  * Entry-id keys (entryid.h): 'F' name for a folder, 'M' folder NUL uid for a
- * message; names are the server's own (modified UTF-7) spelling.
+ * message; names are the server's own (modified UTF-7) spelling. Folder
+ * display names are decoded to UTF-8 (imap_mutf7_decode).
  */
 #include "imap_client.h"
 #include "mapi_flags.h"

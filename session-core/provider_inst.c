@@ -95,6 +95,7 @@ HRESULT pinst_logon(profile_store *store, const provider_ops *ops, const provide
     pi->refs = 1;
     pi->store = profile_store_ref(store);
     pi->checked_at_ns = now_ns();
+    pi->maintained_ns = pi->checked_at_ns; /* a kind's logon does its own */
     memcpy(pi->uid, args->uid, MAPIUID_LEN);
     if (share) {
         pthread_mutex_lock(&pool_lock);
@@ -161,6 +162,54 @@ size_t pinst_pool_sweep(long long max_idle_ms)
         gone = next;
         n++;
     }
+    return n;
+}
+
+size_t pinst_pool_maintain(long long min_interval_ms)
+{
+    long long now = now_ns();
+    size_t n = 0, cap = 0;
+    provider_inst **due = NULL;
+    bool *was_idle = NULL;
+    pthread_mutex_lock(&pool_lock);
+    for (size_t b = 0; b < POOL_BUCKETS; b++)
+        for (provider_inst *pi = pool[b]; pi; pi = pi->next)
+            if (pi->ops->maintain && now - pi->maintained_ns >= min_interval_ms * 1000000LL)
+                cap++;
+    if (cap) {
+        due = malloc(cap * sizeof *due);
+        was_idle = malloc(cap * sizeof *was_idle);
+    }
+    /* Out of memory: nothing this round; the next poll tries again. */
+    for (size_t b = 0; due && was_idle && b < POOL_BUCKETS; b++) {
+        for (provider_inst *pi = pool[b]; pi && n < cap; pi = pi->next) {
+            if (!pi->ops->maintain || now - pi->maintained_ns < min_interval_ms * 1000000LL)
+                continue;
+            /* A reference of our own keeps the sweeper from freeing it. */
+            was_idle[n] = pi->refs == 0;
+            pi->refs++;
+            pi->maintained_ns = now;
+            due[n++] = pi;
+        }
+    }
+    pthread_mutex_unlock(&pool_lock);
+    for (size_t i = 0; i < n; i++) {
+        /* Under the instance's lock like any call on its state; gen stays:
+         * maintenance does not change what the status shows. */
+        pthread_mutex_lock(&due[i]->lock);
+        due[i]->ops->maintain(due[i]->state);
+        pthread_mutex_unlock(&due[i]->lock);
+    }
+    pthread_mutex_lock(&pool_lock);
+    for (size_t i = 0; i < n; i++) {
+        /* An instance idle before keeps its idle time; one whose sessions
+         * ended meanwhile starts idling now. */
+        if (--due[i]->refs == 0 && !was_idle[i])
+            due[i]->idle_since_ns = now_ns();
+    }
+    pthread_mutex_unlock(&pool_lock);
+    free(due);
+    free(was_idle);
     return n;
 }
 

@@ -40,6 +40,7 @@ typedef struct provider_inst {
     unsigned refs;
     profile_store *store;    /* reference: keeps cfg valid while pooled */
     long long idle_since_ns; /* refs fell to 0 (monotonic), under the pool lock */
+    long long maintained_ns; /* logon or last ops->maintain (monotonic), under the pool lock */
     long long checked_at_ns; /* last logon check (monotonic), under lock */
     pthread_mutex_t lock;
     struct provider_inst *next;
@@ -63,6 +64,16 @@ void pinst_unref(provider_inst *pi);
 /* Logs off and frees the shared instances idle for max_idle_ms or longer
  * (0: every idle one). Returns how many. */
 size_t pinst_pool_sweep(long long max_idle_ms);
+
+/* How often pinst_pool_maintain runs a pooled instance's ops->maintain. */
+#define PINST_MAINTAIN_MS (60LL * 60 * 1000)
+
+/* Runs ops->maintain of every pooled shared instance (busy or idle) whose
+ * last maintenance (or logon) is min_interval_ms or more ago, each under its
+ * lock and outside the pool lock; logons go on meanwhile. Returns how many
+ * ran. Called from the core's poller; an instance is never freed while its
+ * maintenance runs. */
+size_t pinst_pool_maintain(long long min_interval_ms);
 
 void pinst_lock(provider_inst *pi);
 void pinst_unlock(provider_inst *pi); /* bumps gen */

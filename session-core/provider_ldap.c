@@ -124,8 +124,8 @@ static HRESULT ldap_search(const ldap_state *s, const char *dn, const char *attr
     } else if (a->rc == CURLE_WRITE_ERROR) {
         hr = MAPI_E_NOT_ENOUGH_MEMORY; /* the buffer could not grow */
     }
-    if (!a->err[0])
-        snprintf(a->err, sizeof a->err, "%s", curl_easy_strerror(a->rc));
+    char why[sizeof a->err];
+    snprintf(a->err, sizeof a->err, "%s", pnet_why(a->rc, a->err, why, sizeof why));
     sanitize(a->err);
     pnet_buffer_free(&buf);
 out:

@@ -9,6 +9,11 @@
  * Settings: path (the Maildir folder), create ("true": create the folders at
  * logon, like `mkdir -p`, mode 0700).
  *
+ * tmp/ files an interrupted delivery left behind are removed once 36 hours
+ * old (the Maildir convention): at logon and hourly (provider_ops.maintain).
+ * Status strings name folders as pfs_shown_path shows them (relative to the
+ * data folder), never by their absolute path.
+ *
  * Object access (the store, its Maildir++ folders and their messages) is
  * maildir_store.c's, contents tables maildir_contents.c's; this file keeps
  * the instance and its status.
@@ -24,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define MAILDIR_MODE 0700
 
@@ -33,6 +39,8 @@ static const char *const SUBDIRS[] = {"cur", "new", "tmp"};
 
 typedef struct {
     char *path;                                    /* the Maildir folder, resolved */
+    char *shown;                                   /* path as status strings show it */
+    char *shown_sub[NSUBDIRS];                     /* shown/cur, shown/new, shown/tmp */
     char *display_name;                            /* the store's, from the config */
     uint8_t uid[MAPIUID_LEN];                      /* this instance's (entry ids) */
     char *sub[NSUBDIRS];                           /* path/cur, path/new, path/tmp */
@@ -54,7 +62,7 @@ static bool maildir_refresh(maildir_state *s)
 {
     char eb[128];
     for (size_t i = 0; i < NSUBDIRS; i++) {
-        if (!pfs_check_folder(s->sub[i], PFS_FOLDER_SAY_NOTDIR, &s->st)) {
+        if (!pfs_check_folder(s->sub[i], s->shown_sub[i], PFS_FOLDER_SAY_NOTDIR, &s->st)) {
             /* A failed create at logon explains a missing folder better
              * than "missing" does. */
             if (s->create_error[0])
@@ -65,13 +73,13 @@ static bool maildir_refresh(maildir_state *s)
     /* sub[0] is cur, sub[1] is new (SUBDIRS order). */
     long cur = pfs_count_entries(s->sub[0], is_message_name);
     if (cur < 0) {
-        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->sub[0],
+        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->shown_sub[0],
                        pfs_errtext(errno, eb, sizeof eb));
         return false;
     }
     long fresh = pfs_count_entries(s->sub[1], is_message_name);
     if (fresh < 0) {
-        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->sub[1],
+        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->shown_sub[1],
                        pfs_errtext(errno, eb, sizeof eb));
         return false;
     }
@@ -85,11 +93,22 @@ static void maildir_free(maildir_state *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < NSUBDIRS; i++)
+    for (size_t i = 0; i < NSUBDIRS; i++) {
         free(s->sub[i]);
+        free(s->shown_sub[i]);
+    }
     free(s->path);
+    free(s->shown);
     free(s->display_name);
     free(s);
+}
+
+/* Removes what interrupted deliveries left in tmp/ (36 hours untouched).
+ * A tmp/ that cannot be read is the status's to report, not this. */
+static void maildir_sweep_tmp(const maildir_state *s)
+{
+    size_t removed;
+    (void)pfs_sweep_stale(s->sub[2], time(NULL) - PFS_MAILDIR_TMP_MAX_AGE_S, &removed);
 }
 
 /* Creates path and its three sub-folders; remembers the first failure in
@@ -99,14 +118,14 @@ static void maildir_create(maildir_state *s)
     char eb[128];
     int err = pfs_mkdir_p(s->path, MAILDIR_MODE);
     if (err) {
-        snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s", s->path,
+        snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s", s->shown,
                  pfs_errtext(err, eb, sizeof eb));
         return;
     }
     for (size_t i = 0; i < NSUBDIRS; i++) {
         if (mkdir(s->sub[i], MAILDIR_MODE) != 0 && errno != EEXIST) {
             snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s",
-                     s->sub[i], pfs_errtext(errno, eb, sizeof eb));
+                     s->shown_sub[i], pfs_errtext(errno, eb, sizeof eb));
             return;
         }
     }
@@ -125,13 +144,15 @@ static HRESULT maildir_logon(const provider_config *cfg, const provider_logon_ar
         return MAPI_E_NOT_ENOUGH_MEMORY;
     memcpy(s->uid, args->uid, MAPIUID_LEN);
     s->path = strdup(path);
+    s->shown = pfs_shown_path(cfg, "path");
     const char *display = provider_config_display_name(cfg);
     s->display_name = strdup(display ? display : "");
-    if (!s->path || !s->display_name)
+    if (!s->path || !s->shown || !s->display_name)
         goto oom;
     for (size_t i = 0; i < NSUBDIRS; i++) {
         s->sub[i] = pfs_path_join(path, SUBDIRS[i]);
-        if (!s->sub[i])
+        s->shown_sub[i] = pfs_path_join(s->shown, SUBDIRS[i]);
+        if (!s->sub[i] || !s->shown_sub[i])
             goto oom;
     }
 
@@ -139,6 +160,7 @@ static HRESULT maildir_logon(const provider_config *cfg, const provider_logon_ar
         maildir_create(s);
     /* The result only sets the status: a broken Maildir still logs on. */
     maildir_refresh(s);
+    maildir_sweep_tmp(s);
     *state = s;
     return S_OK;
 
@@ -148,6 +170,8 @@ oom:
 }
 
 static void maildir_logoff(void *state) { maildir_free(state); }
+
+static void maildir_maintain(void *state) { maildir_sweep_tmp(state); }
 
 static void maildir_status(void *state, provider_status *out)
 {
@@ -212,6 +236,7 @@ const provider_ops PROVIDER_MAILDIR = {
     .status = maildir_status,
     .validate_state = maildir_validate_state,
     .flush_queues = NULL,
+    .maintain = maildir_maintain,
     .store = maildir_store,
     .contents = maildir_contents,
     .open_entry = maildir_open_entry,

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,25 @@ HRESULT pnet_hresult(CURLcode rc)
         rc == CURLE_UNSUPPORTED_PROTOCOL)
         return MAPI_E_NETWORK_ERROR;
     return MAPI_E_CALL_FAILED;
+}
+
+const char *pnet_why(CURLcode rc, const char *errbuf, char *out, size_t len)
+{
+    const char *text = errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    /* libcurl's line readers (IMAP, SMTP, POP3) say "response reading
+     * failed (errno: N)" for end of file, with a stale errno; no bytes at
+     * all is CURLE_GOT_NOTHING. Both mean the server hung up on us. */
+    if (rc == CURLE_GOT_NOTHING ||
+        (rc == CURLE_RECV_ERROR && strncmp(text, "response reading failed", 23) == 0))
+        text = "the server closed the connection";
+    /* Its words for an unusable CA or certificate file name the file (and
+     * the system's CA folder): status strings reach clients, so only the
+     * generic text goes there. */
+    if (rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CRL_BADFILE ||
+        rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_ISSUER_ERROR)
+        text = curl_easy_strerror(rc);
+    snprintf(out, len, "%s", text);
+    return out;
 }
 
 size_t pnet_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata)

@@ -59,6 +59,16 @@ HRESULT pnet_hresult(CURLcode rc);
  * to "it answered no"): STATUS_OFFLINE rather than STATUS_FAILURE. */
 bool pnet_unreachable(CURLcode rc);
 
+/* Words for why a transfer failed, for a status string: libcurl's error
+ * buffer (errbuf, may be "" or NULL) when it says something, else its
+ * generic text for rc; but a connection the server closed is said so
+ * ("the server closed the connection") rather than in libcurl's words for
+ * it ("response reading failed (errno: 0)", "Server returned nothing"), and
+ * an unusable CA or certificate file only in libcurl's generic words (its
+ * error buffer names the file: status strings never show server paths).
+ * Writes into out and returns it. */
+const char *pnet_why(CURLcode rc, const char *errbuf, char *out, size_t len);
+
 /* A growable buffer for libcurl's write callback, with a hard maximum so a
  * hostile server cannot exhaust memory. */
 typedef struct {

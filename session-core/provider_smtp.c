@@ -15,7 +15,11 @@
  * OUTBOUND_ACTIVE|OUTBOUND_FLUSH are added during a flush; OFFLINE (still
  * OUTBOUND_ENABLED: messages keep queueing) when the last contact found the
  * server unreachable; FAILURE when it refused the credentials or the queue
- * folder is unusable.
+ * folder is unusable. The string says what is true now: the server's state
+ * as last contacted ("server unreachable: <why>", "server refused the
+ * login: <why>") wins over how the last flush went, and a flush that failed
+ * only because of the server leaves no "last delivery failed" of its own
+ * behind, so a later contact that finds the server back clears it all.
  *
  * Settings: url (smtp://host:port or smtps://), username, password,
  * timeout_ms, ca_file, tls_verify (provider_net.h), from, starttls ("true":
@@ -50,9 +54,17 @@ typedef struct {
     bool starttls;
     outq *q;
     char create_error[PROVIDER_STATUS_STRING_MAX]; /* why create failed, "" if it did not */
+    char *shown_queue;                             /* the queue folder as status strings show it */
     net_state net;
-    char net_why[PROVIDER_STATUS_STRING_MAX];   /* why the server is offline or refused */
-    char last_fail[PROVIDER_STATUS_STRING_MAX]; /* the last delivery failure, "" after success */
+    char net_why[PROVIDER_STATUS_STRING_MAX]; /* why the server is offline or refused */
+    /* Why the last flush left messages queued, when not because of the
+     * server (a message it refused, one that cannot be read or sent, the
+     * queue folder): "" after a flush that delivered everything. */
+    char last_fail[PROVIDER_STATUS_STRING_MAX];
+    /* During a flush: the first message-level failure, and whether the
+     * server itself failed (unreachable, login refused). */
+    char msg_fail[PROVIDER_STATUS_STRING_MAX];
+    bool server_failed;
     time_t last_check;
     provider_status st;
 } smtp_state;
@@ -63,6 +75,7 @@ static void smtp_free(smtp_state *s)
         return;
     pnet_account_clear(&s->acct);
     free(s->from);
+    free(s->shown_queue);
     outq_free(s->q);
     free(s);
 }
@@ -72,14 +85,14 @@ static bool smtp_refresh(smtp_state *s)
 {
     char eb[128];
     const char *dir = outq_dir(s->q);
-    if (!pfs_check_folder(dir, PFS_FOLDER_WRITABLE, &s->st)) {
+    if (!pfs_check_folder(dir, s->shown_queue, PFS_FOLDER_WRITABLE, &s->st)) {
         if (s->create_error[0])
             pfs_set_status(&s->st, STATUS_FAILURE, "%s", s->create_error);
         return false;
     }
     long n = outq_count(s->q);
     if (n < 0) {
-        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", dir,
+        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->shown_queue,
                        pfs_errtext(errno, eb, sizeof eb));
         return false;
     }
@@ -89,16 +102,18 @@ static bool smtp_refresh(smtp_state *s)
         code = STATUS_OFFLINE | STATUS_OUTBOUND_ENABLED;
     else if (s->net == NET_REFUSED)
         code = STATUS_FAILURE;
-    /* The count first, so a long reason cannot truncate it away. */
-    if (s->last_fail[0])
-        pfs_set_status(&s->st, code, "%ld message%s queued; last delivery failed: %s", n, plural,
-                       s->last_fail);
-    else if (s->net == NET_OFFLINE)
+    /* The count first, so a long reason cannot truncate it away. What the
+     * server is now wins over how the last flush went; a failure with
+     * nothing left queued is over. */
+    if (s->net == NET_OFFLINE)
         pfs_set_status(&s->st, code, "%ld message%s queued; server unreachable: %s", n, plural,
                        s->net_why);
     else if (s->net == NET_REFUSED)
         pfs_set_status(&s->st, code, "%ld message%s queued; server refused the login: %s", n,
                        plural, s->net_why);
+    else if (s->last_fail[0] && n > 0)
+        pfs_set_status(&s->st, code, "%ld message%s queued; last delivery failed: %s", n, plural,
+                       s->last_fail);
     else
         pfs_set_status(&s->st, code, "%ld message%s queued", n, plural);
     return true;
@@ -128,7 +143,8 @@ static void note_contact(smtp_state *s, CURL *c, CURLcode rc, const char *errbuf
 {
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    const char *text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    char text[CURL_ERROR_SIZE];
+    pnet_why(rc, errbuf, text, sizeof text);
     if (rc == CURLE_OK || (code >= 200 && rc != CURLE_LOGIN_DENIED)) {
         s->net = NET_OK;
         s->net_why[0] = '\0';
@@ -254,14 +270,16 @@ static HRESULT smtp_send(smtp_state *s, const envelope *env, const char *sender,
     CURLcode rc = curl_easy_perform(c);
     note_contact(s, c, rc, errbuf);
     if (rc != CURLE_OK) {
-        snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        pnet_why(rc, errbuf, why, whylen);
         /* Down or refusing our login: the other messages would fare alike.
          * A refusal of this one message (a recipient, its size) is its own. */
         if (s->net == NET_OFFLINE) {
             *stop = true;
+            s->server_failed = true;
             hr = MAPI_E_NETWORK_ERROR;
         } else if (s->net == NET_REFUSED) {
             *stop = true;
+            s->server_failed = true;
             hr = MAPI_E_NO_ACCESS;
         } else {
             hr = pnet_hresult(rc) == MAPI_E_NOT_ENOUGH_MEMORY ? MAPI_E_NOT_ENOUGH_MEMORY
@@ -276,10 +294,24 @@ out:
     return hr;
 }
 
-/* outq delivery callback: read, work out the envelope, send. */
+static HRESULT smtp_deliver_one(smtp_state *s, const outq_msg *m, char *why, size_t whylen,
+                                bool *stop);
+
+/* outq delivery callback: read, work out the envelope, send; remembers the
+ * first failure that was the message's own (not the server's). */
 static HRESULT smtp_deliver(void *ctx, const outq_msg *m, char *why, size_t whylen, bool *stop)
 {
     smtp_state *s = ctx;
+    bool server_before = s->server_failed;
+    HRESULT hr = smtp_deliver_one(s, m, why, whylen, stop);
+    if (HR_FAILED(hr) && s->server_failed == server_before && !s->msg_fail[0])
+        snprintf(s->msg_fail, sizeof s->msg_fail, "%s", why[0] ? why : "delivery failed");
+    return hr;
+}
+
+static HRESULT smtp_deliver_one(smtp_state *s, const outq_msg *m, char *why, size_t whylen,
+                                bool *stop)
+{
     char eb[128], pwhy[OUTQ_WHY_MAX] = "";
     char *msg;
     size_t len;
@@ -362,7 +394,8 @@ static HRESULT smtp_logon(const provider_config *cfg, const provider_logon_args 
     const char *from = provider_config_setting(cfg, "from");
     const char *starttls = provider_config_setting(cfg, "starttls");
     s->starttls = starttls && strcmp(starttls, "true") == 0;
-    if (!(s->q = outq_new(queue)) || (from && *from && !(s->from = strdup(from)))) {
+    if (!(s->shown_queue = pfs_shown_path(cfg, "queue")) ||
+        !(s->q = outq_new(queue, s->shown_queue)) || (from && *from && !(s->from = strdup(from)))) {
         smtp_free(s);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -370,8 +403,8 @@ static HRESULT smtp_logon(const provider_config *cfg, const provider_logon_args 
         char eb[128];
         int err = pfs_mkdir_p(queue, SMTP_DIR_MODE);
         if (err)
-            snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s", queue,
-                     pfs_errtext(err, eb, sizeof eb));
+            snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s",
+                     s->shown_queue, pfs_errtext(err, eb, sizeof eb));
     }
     /* The row shows what the server really says; an unreachable one still
      * logs on (messages queue) and shows OFFLINE. */
@@ -402,8 +435,6 @@ static HRESULT smtp_validate_state(void *state, uint32_t flags)
         return S_OK;
     }
     HRESULT hr = smtp_check(s);
-    if (hr == S_OK)
-        s->last_fail[0] = '\0'; /* the server is back: that failure is history */
     smtp_refresh(s);
     /* The answer is in the row (OFFLINE, FAILURE); the check itself worked. */
     return hr == MAPI_E_NOT_ENOUGH_MEMORY ? hr : S_OK;
@@ -426,8 +457,16 @@ static HRESULT smtp_flush_queues(void *state, uint32_t flags)
     s->st.status_code |= STATUS_OUTBOUND_ACTIVE | STATUS_OUTBOUND_FLUSH;
     outq_sink sink = {smtp_deliver, NULL, s};
     outq_report rep;
+    s->msg_fail[0] = '\0';
+    s->server_failed = false;
     HRESULT hr = outq_deliver_all(s->q, &sink, &rep);
-    snprintf(s->last_fail, sizeof s->last_fail, "%s", hr == S_OK ? "" : rep.why);
+    /* A failure of the server's is the net state's to tell (and to clear
+     * when the server is back); the messages' own and the queue's stay. */
+    const char *fail = hr == S_OK         ? ""
+                       : s->msg_fail[0]   ? s->msg_fail
+                       : s->server_failed ? ""
+                                          : rep.why;
+    snprintf(s->last_fail, sizeof s->last_fail, "%s", fail);
     smtp_refresh(s);
     return hr;
 }
@@ -437,9 +476,8 @@ static HRESULT smtp_flush_queues(void *state, uint32_t flags)
 static void smtp_poll(void *state)
 {
     smtp_state *s = state;
-    if (s->net == NET_OFFLINE && time(NULL) - s->last_check >= SMTP_POLL_RECHECK_S &&
-        smtp_check(s) == S_OK)
-        s->last_fail[0] = '\0';
+    if (s->net == NET_OFFLINE && time(NULL) - s->last_check >= SMTP_POLL_RECHECK_S)
+        (void)smtp_check(s); /* the answer is in s->net; out of memory: next poll */
     smtp_refresh(s);
 }
 

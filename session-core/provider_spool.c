@@ -12,6 +12,11 @@
  *
  * Settings: path (the queue folder), deliver_to (the Maildir), create ("true":
  * create the queue folder and deliver_to/{cur,new,tmp} at logon, mode 0700).
+ *
+ * A delivery cut short (a crash between tmp/ and new/) leaves its copy in
+ * deliver_to/tmp; such files are removed once 36 hours old (the Maildir
+ * convention), at logon and hourly (provider_ops.maintain). Status strings
+ * name folders as pfs_shown_path shows them, never by their server path.
  */
 #include "mapi_flags.h"
 #include "outq.h"
@@ -41,6 +46,8 @@ typedef struct {
     char *queue;      /* the queue folder */
     char *deliver_to; /* the Maildir */
     char *dcur, *dnew, *dtmp;
+    /* The same as status strings show them (pfs_shown_path). */
+    char *shown_queue, *shown_to, *shown_cur, *shown_new, *shown_tmp;
     outq *q;                                       /* over queue */
     char create_error[PROVIDER_STATUS_STRING_MAX]; /* why create failed, "" if it did not */
     provider_status st;
@@ -50,10 +57,10 @@ typedef struct {
 static bool spool_refresh(spool_state *s)
 {
     char eb[128];
-    if (!pfs_check_folder(s->queue, PFS_FOLDER_WRITABLE, &s->st) ||
-        !pfs_check_folder(s->dcur, 0, &s->st) ||
-        !pfs_check_folder(s->dnew, PFS_FOLDER_WRITABLE, &s->st) ||
-        !pfs_check_folder(s->dtmp, PFS_FOLDER_WRITABLE, &s->st)) {
+    if (!pfs_check_folder(s->queue, s->shown_queue, PFS_FOLDER_WRITABLE, &s->st) ||
+        !pfs_check_folder(s->dcur, s->shown_cur, 0, &s->st) ||
+        !pfs_check_folder(s->dnew, s->shown_new, PFS_FOLDER_WRITABLE, &s->st) ||
+        !pfs_check_folder(s->dtmp, s->shown_tmp, PFS_FOLDER_WRITABLE, &s->st)) {
         /* A failed create at logon explains a missing folder better. */
         if (s->create_error[0])
             pfs_set_status(&s->st, STATUS_FAILURE, "%s", s->create_error);
@@ -61,7 +68,7 @@ static bool spool_refresh(spool_state *s)
     }
     long n = outq_count(s->q);
     if (n < 0) {
-        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->queue,
+        pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->shown_queue,
                        pfs_errtext(errno, eb, sizeof eb));
         return false;
     }
@@ -80,6 +87,11 @@ static void spool_free(spool_state *s)
     free(s->dcur);
     free(s->dnew);
     free(s->dtmp);
+    free(s->shown_queue);
+    free(s->shown_to);
+    free(s->shown_cur);
+    free(s->shown_new);
+    free(s->shown_tmp);
     free(s);
 }
 
@@ -87,11 +99,12 @@ static void spool_create(spool_state *s)
 {
     char eb[128];
     const char *dirs[] = {s->queue, s->deliver_to, s->dcur, s->dnew, s->dtmp};
+    const char *shown[] = {s->shown_queue, s->shown_to, s->shown_cur, s->shown_new, s->shown_tmp};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         int err = pfs_mkdir_p(dirs[i], SPOOL_DIR_MODE);
         if (err) {
             snprintf(s->create_error, sizeof s->create_error, "cannot create folder %s: %s",
-                     dirs[i], pfs_errtext(err, eb, sizeof eb));
+                     shown[i], pfs_errtext(err, eb, sizeof eb));
             return;
         }
     }
@@ -153,7 +166,7 @@ static HRESULT maildir_deliver(void *ctx, const outq_msg *m, char *why, size_t w
     int out = create_unique(k->tmpfd, k->newfd, k->uniq, sizeof k->uniq);
     if (out < 0) {
         int e = errno;
-        pfs_say(why, whylen, "cannot create a file in %s: %s", s->dtmp,
+        pfs_say(why, whylen, "cannot create a file in %s: %s", s->shown_tmp,
                 pfs_errtext(e, eb, sizeof eb));
         if (e == ENOMEM) {
             *stop = true;
@@ -167,13 +180,13 @@ static HRESULT maildir_deliver(void *ctx, const outq_msg *m, char *why, size_t w
     if (close(out) != 0 && !err)
         err = errno;
     if (err) {
-        pfs_say(why, whylen, "cannot copy %s/%s to %s/%s: %s", s->queue, m->name, s->dtmp, k->uniq,
-                pfs_errtext(err, eb, sizeof eb));
+        pfs_say(why, whylen, "cannot copy %s/%s to %s/%s: %s", s->shown_queue, m->name,
+                s->shown_tmp, k->uniq, pfs_errtext(err, eb, sizeof eb));
         unlinkat(k->tmpfd, k->uniq, 0);
         return MAPI_E_CALL_FAILED;
     }
     if (renameat(k->tmpfd, k->uniq, k->newfd, k->uniq) != 0) {
-        pfs_say(why, whylen, "cannot move %s/%s to %s: %s", s->dtmp, k->uniq, s->dnew,
+        pfs_say(why, whylen, "cannot move %s/%s to %s: %s", s->shown_tmp, k->uniq, s->shown_new,
                 pfs_errtext(errno, eb, sizeof eb));
         unlinkat(k->tmpfd, k->uniq, 0);
         return MAPI_E_CALL_FAILED;
@@ -181,7 +194,7 @@ static HRESULT maildir_deliver(void *ctx, const outq_msg *m, char *why, size_t w
     /* The rename must be durable before the queue removes its copy. File
      * systems that cannot sync a folder say EINVAL: nothing more to be had. */
     if (fsync(k->newfd) != 0 && errno != EINVAL) {
-        pfs_say(why, whylen, "cannot sync %s: %s", s->dnew, pfs_errtext(errno, eb, sizeof eb));
+        pfs_say(why, whylen, "cannot sync %s: %s", s->shown_new, pfs_errtext(errno, eb, sizeof eb));
         unlinkat(k->newfd, k->uniq, 0); /* still queued: deliver it once, later */
         return MAPI_E_CALL_FAILED;
     }
@@ -207,7 +220,7 @@ static HRESULT deliver_all(spool_state *s, char *why, size_t whylen)
     HRESULT hr = S_OK;
     if (k.tmpfd < 0 || k.newfd < 0) {
         hr = errno == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED;
-        pfs_say(why, whylen, "cannot open %s: %s", k.tmpfd < 0 ? s->dtmp : s->dnew,
+        pfs_say(why, whylen, "cannot open %s: %s", k.tmpfd < 0 ? s->shown_tmp : s->shown_new,
                 pfs_errtext(errno, eb, sizeof eb));
     } else {
         outq_sink sink = {maildir_deliver, maildir_undo, &k};
@@ -224,6 +237,16 @@ static HRESULT deliver_all(spool_state *s, char *why, size_t whylen)
     if (k.newfd >= 0)
         close(k.newfd);
     return hr;
+}
+
+/* Removes what interrupted deliveries left in deliver_to/tmp (36 hours
+ * untouched; this instance's own delivery in progress is never that old). A
+ * tmp/ that cannot be read is the status's to report, not this. */
+static void spool_maintain(void *state)
+{
+    const spool_state *s = state;
+    size_t removed;
+    (void)pfs_sweep_stale(s->dtmp, time(NULL) - PFS_MAILDIR_TMP_MAX_AGE_S, &removed);
 }
 
 static HRESULT spool_logon(const provider_config *cfg, const provider_logon_args *args,
@@ -243,8 +266,14 @@ static HRESULT spool_logon(const provider_config *cfg, const provider_logon_args
     s->dcur = pfs_path_join(deliver_to, "cur");
     s->dnew = pfs_path_join(deliver_to, "new");
     s->dtmp = pfs_path_join(deliver_to, "tmp");
-    s->q = outq_new(queue);
-    if (!s->queue || !s->deliver_to || !s->dcur || !s->dnew || !s->dtmp || !s->q) {
+    s->shown_queue = pfs_shown_path(cfg, "path");
+    s->shown_to = pfs_shown_path(cfg, "deliver_to");
+    s->shown_cur = s->shown_to ? pfs_path_join(s->shown_to, "cur") : NULL;
+    s->shown_new = s->shown_to ? pfs_path_join(s->shown_to, "new") : NULL;
+    s->shown_tmp = s->shown_to ? pfs_path_join(s->shown_to, "tmp") : NULL;
+    s->q = s->shown_queue ? outq_new(queue, s->shown_queue) : NULL;
+    if (!s->queue || !s->deliver_to || !s->dcur || !s->dnew || !s->dtmp || !s->shown_cur ||
+        !s->shown_new || !s->shown_tmp || !s->q) {
         spool_free(s);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -252,6 +281,7 @@ static HRESULT spool_logon(const provider_config *cfg, const provider_logon_args
         spool_create(s);
     /* Broken folders still log on: the row says what is wrong. */
     spool_refresh(s);
+    spool_maintain(s);
     *state = s;
     return S_OK;
 }
@@ -315,4 +345,5 @@ const provider_ops PROVIDER_SPOOL = {
     .status = spool_status,
     .validate_state = spool_validate_state,
     .flush_queues = spool_flush_queues,
+    .maintain = spool_maintain,
 };

@@ -106,12 +106,16 @@ bool row_has(json_t *row, const char *code)
  * containing text). Returns whether it did; r holds the last answer. */
 bool wait_row(const char *token, const char *code, const char *text, gw_resp *r)
 {
-    for (int waited = 0;; waited += 100) {
+    /* A deadline on the clock, scaled with the run: the poller that changes
+     * the row is as slow as the gateway (valgrind, a busy machine), and so
+     * are the GETs between the sleeps. */
+    long long deadline = srv_now_ms() + gw_ms(WAIT_MS);
+    for (;;) {
         json_t *row = imap_row(token, r);
         const char *str = gw_jstr(row, "status_string");
         if (row_has(row, code) && (!text || (str && strstr(str, text))))
             return true;
-        if (waited >= WAIT_MS)
+        if (srv_now_ms() >= deadline)
             return false;
         gw_resp_free(r);
         gw_sleep_ms(100);

@@ -30,8 +30,9 @@ void start_all(bool with_mail);
 json_t *imap_row(const char *token, gw_resp *r);
 /* Whether the row's status_code holds code. */
 bool row_has(json_t *row, const char *code);
-/* Bounded wait for the row to carry code (and, if not NULL, a status string
- * containing text). Returns whether it did; r holds the last answer. */
+/* Waits up to gw_ms(WAIT_MS) for the row to carry code (and, if not NULL, a
+ * status string containing text). Returns whether it did; r holds the last
+ * answer. */
 bool wait_row(const char *token, const char *code, const char *text, gw_resp *r);
 /* The integer obj.key (asserted). */
 long jlong(json_t *obj, const char *key);

@@ -8,12 +8,19 @@
  * test_imap_messages.c. */
 #include "imap_fixture.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 /* The entry id (hex) of folder display name in a GET /stores/<id> body. */
 static const char *folder_eid(json_t *body, const char *display)
@@ -244,7 +251,7 @@ static void *ev_reader(void *arg)
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, ev_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, e);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 40L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)gw_ms(40000));
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_perform(c);
     curl_slist_free_all(h);
@@ -252,9 +259,11 @@ static void *ev_reader(void *arg)
     return NULL;
 }
 
+/* Waits up to gw_ms(timeout_ms) for an event holding a, then b. */
 static bool ev_wait(events *e, const char *a, const char *b, int timeout_ms)
 {
-    for (int waited = 0;; waited += 50) {
+    long long deadline = srv_now_ms() + gw_ms(timeout_ms);
+    for (;;) {
         pthread_mutex_lock(&e->lock);
         /* both needles in one event: a, then b before the next "event:" */
         const char *p = e->buf ? strstr(e->buf, a) : NULL;
@@ -268,7 +277,7 @@ static bool ev_wait(events *e, const char *a, const char *b, int timeout_ms)
         pthread_mutex_unlock(&e->lock);
         if (found)
             return true;
-        if (waited >= timeout_ms)
+        if (srv_now_ms() >= deadline)
             return false;
         gw_sleep_ms(50);
     }
@@ -320,5 +329,152 @@ Test(imap, server_going_away_turns_the_row_offline_and_validate_state_brings_it_
     cr_expect_str_eq(gw_jstr(v.json, "status_string"), "3 folders, 3 messages (1 unseen)");
     gw_resp_free(&v);
     gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
+/* Issue 10 item 15: dovecot keeps (and sends) folder names in modified
+ * UTF-7; the display name is the decoded one, the entry id keeps the
+ * server's spelling, and the folder opens and lists by it. */
+Test(imap, non_ascii_folder_names_are_shown_decoded)
+{
+    start_all(false);
+    /* Written straight into the Maildir, as dovecot names them on disk. */
+    srv_dovecot_deliver(&imap_dovecot, "alice", "Entw&APw-rfe", "Subject: draft\r\n\r\nx\r\n",
+                        false);
+    srv_dovecot_add_folder(&imap_dovecot, "alice", "Entw&APw-rfe.&ZeVnLIqe-");
+    gw_session s;
+    gw_logon_ok(imap_gw, "cfg", NULL, MAIL_SYNC, &s);
+    const char *store = store_eid(s.token);
+    char path[600];
+    snprintf(path, sizeof path, "/stores/%s", store);
+    gw_resp r;
+    gw_get(imap_gw, path, s.token, &r);
+    cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.body);
+    const char *drafts = folder_eid(r.json, "Entw\u00fcrfe");
+    cr_assert_not_null(drafts, "no folder \"Entw\u00fcrfe\": %s", r.body);
+    char *hex = gw_hex("FEntw&APw-rfe", 13);
+    char want[300];
+    snprintf(want, sizeof want, "%s%s", store, hex);
+    free(hex);
+    cr_expect_str_eq(drafts, want, "the entry id keeps the server's spelling");
+    const char *child = folder_eid(r.json, "\u65e5\u672c\u8a9e");
+    cr_assert_not_null(child, "no folder \"\u65e5\u672c\u8a9e\": %s", r.body);
+    json_t *f;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "folders"), i, f)
+    {
+        const char *name = gw_jstr(f, "display_name");
+        cr_expect(name && !strchr(name, '&'), "an undecoded name: %s", r.body);
+        if (name && strcmp(name, "\u65e5\u672c\u8a9e") == 0)
+            cr_expect_str_eq(gw_jstr(f, "parent_entry_id"), want);
+    }
+
+    /* The folder opens and lists by that entry id. */
+    char drafts_id[300];
+    snprintf(drafts_id, sizeof drafts_id, "%s", drafts);
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/entries/%s", drafts_id);
+    gw_get(imap_gw, path, s.token, &r);
+    cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.body);
+    cr_expect_str_eq(gw_jstr(r.json, "display_name"), "Entw\u00fcrfe");
+    cr_expect_eq(jlong(r.json, "content_count"), 1);
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/entries/%s/contents", drafts_id);
+    gw_get(imap_gw, path, s.token, &r);
+    cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.body);
+    cr_expect_eq(jlong(r.json, "row_count"), 1, "%s", r.body);
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
+/* ---- a server that hangs up: accepts, greets, reads a command, closes ---- */
+
+typedef struct {
+    pthread_t thread;
+    int fd;
+    atomic_bool stop;
+    atomic_int served;
+} dropper;
+
+static void *drop_loop(void *arg)
+{
+    dropper *d = arg;
+    while (!atomic_load(&d->stop)) {
+        struct pollfd p = {.fd = d->fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(d->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        struct timeval tv = {1, 0};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        static const char HELLO[] = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n";
+        (void)!send(c, HELLO, sizeof HELLO - 1, MSG_NOSIGNAL);
+        char buf[512];
+        (void)!recv(c, buf, sizeof buf, 0);
+        close(c);
+        atomic_fetch_add(&d->served, 1);
+    }
+    return NULL;
+}
+
+/* Listens on port (the stopped dovecot's) and hangs up on every client. */
+static void dropper_start(dropper *d, int port)
+{
+    memset(d, 0, sizeof *d);
+    d->fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(d->fd >= 0);
+    int one = 1;
+    setsockopt(d->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(d->fd, (struct sockaddr *)&a, sizeof a), 0, "bind %d: %s", port,
+                 strerror(errno));
+    cr_assert_eq(listen(d->fd, 8), 0);
+    cr_assert_eq(pthread_create(&d->thread, NULL, drop_loop, d), 0);
+}
+
+static void dropper_stop(dropper *d)
+{
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    close(d->fd);
+}
+
+/* Issue 10 item 17: a connection the server drops is said so, not in
+ * libcurl's words ("response reading failed (errno: 0)"); and once the
+ * server is back, validate-state shows it available with nothing stale. */
+Test(imap, a_dropped_connection_is_said_so)
+{
+    start_all(true);
+    gw_session s;
+    gw_logon_ok(imap_gw, "cfg", NULL, MAIL_SYNC, &s);
+    gw_resp r;
+    json_t *row = imap_row(s.token, &r);
+    char vpath[300];
+    snprintf(vpath, sizeof vpath, "/status/%s/validate-state", gw_jstr(row, "instance_key"));
+    gw_resp_free(&r);
+
+    srv_dovecot_stop(&imap_dovecot);
+    dropper d;
+    dropper_start(&d, imap_dovecot.port);
+    gw_resp v;
+    gw_post(imap_gw, vpath, s.token, NULL, &v);
+    cr_assert_eq(v.status, 200, "%s: %ld %s", vpath, v.status, v.body);
+    cr_expect(gw_jnames_has(json_object_get(v.json, "status_code"), "STATUS_OFFLINE"), "%s",
+              v.body);
+    cr_expect_str_eq(gw_jstr(v.json, "status_string"),
+                     "server unreachable: the server closed the connection");
+    gw_resp_free(&v);
+    cr_expect_gt(atomic_load(&d.served), 0, "the gateway never came");
+    dropper_stop(&d);
+
+    srv_dovecot_restart(&imap_dovecot);
+    gw_post(imap_gw, vpath, s.token, NULL, &v);
+    cr_assert_eq(v.status, 200, "%s: %ld %s", vpath, v.status, v.body);
+    cr_expect(gw_jnames_has(json_object_get(v.json, "status_code"), "STATUS_AVAILABLE"), "%s",
+              v.body);
+    cr_expect_str_eq(gw_jstr(v.json, "status_string"), "3 folders, 3 messages (1 unseen)");
+    gw_resp_free(&v);
     gw_session_free(&s);
 }

@@ -386,6 +386,61 @@ Test(objects, address_book_entries_and_search)
     gw_session_free(&s);
 }
 
+/* Issue 10 item 16: an encoded NUL would end the C string the value
+ * becomes: "Zed%00" searched "Zed", "%00zz" everything, and a NUL in the
+ * path made /entries/<id>%00/contents open the entry itself. Each is 400. */
+Test(objects, an_encoded_nul_in_query_or_path_is_refused)
+{
+    G = gw_start("main.json", NULL);
+    char *dir = gw_data_path(G, "alice");
+    gw_mkdirs(dir);
+    free(dir);
+    char *f = gw_data_path(G, "alice/contacts.json");
+    gw_write_file(f, "{\"entries\":["
+                     "{\"display\":\"Zed Zulu\",\"address_type\":\"SMTP\","
+                     "\"address\":\"zed@example.invalid\"},"
+                     "{\"display\":\"Yan Young\",\"address_type\":\"SMTP\","
+                     "\"address\":\"yan@example.invalid\"}]}");
+    free(f);
+    gw_session s;
+    gw_logon_ok(G, "alice", "alice-pw", MAIL, &s);
+    static const char *const REFUSED[] = {
+        "/addressbook?search=Zed%00",       "/addressbook?search=%00zz",
+        "/addressbook?search=Z%00ed&max=5", "/addressbook?max=1%000",
+        "/addressbook?sea%00rch=Zed",       "/status?columns=display_name%00,status_code",
+    };
+    for (size_t i = 0; i < sizeof REFUSED / sizeof REFUSED[0]; i++) {
+        gw_resp r;
+        gw_get(G, REFUSED[i], s.token, &r);
+        gw_assert_problem(&r, 400, "MAPI_E_INVALID_PARAMETER");
+        cr_expect(strstr(gw_jstr(r.json, "detail") ? gw_jstr(r.json, "detail") : "", "NUL"),
+                  "%s: %s", REFUSED[i], r.body);
+        gw_resp_free(&r);
+    }
+
+    /* A path with a NUL names nothing: not the entry the part before it is. */
+    gw_resp r;
+    json_t *j = get_ok("/addressbook?search=Zed", s.token, &r);
+    char *zed = strdup(gw_jstr(json_array_get(json_object_get(j, "entries"), 0), "entry_id"));
+    gw_resp_free(&r);
+    char path[512];
+    snprintf(path, sizeof path, "/entries/%s%%00/contents", zed);
+    expect_problem(path, s.token, 400, "MAPI_E_INVALID_PARAMETER");
+    snprintf(path, sizeof path, "/entries/%s%%00", zed);
+    expect_problem(path, s.token, 400, "MAPI_E_INVALID_PARAMETER");
+
+    /* The text "%00" itself (sent as %2500) is an ordinary search: no match. */
+    j = get_ok("/addressbook?search=%2500", s.token, &r);
+    cr_expect_eq(json_array_size(json_object_get(j, "entries")), 0u, "%s", r.body);
+    gw_resp_free(&r);
+    /* Other escapes still decode: "Z%65d" is "Zed". */
+    j = get_ok("/addressbook?search=Z%65d", s.token, &r);
+    cr_expect_eq(json_array_size(json_object_get(j, "entries")), 1u, "%s", r.body);
+    gw_resp_free(&r);
+    free(zed);
+    gw_session_free(&s);
+}
+
 Test(objects, failed_address_book_provider_warns)
 {
     G = gw_start("main.json", NULL);

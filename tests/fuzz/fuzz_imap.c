@@ -1,6 +1,7 @@
 /* fuzz_imap.c - the IMAP answer readers (session-core/imap_parse.h): LIST,
- * STATUS, FETCH (line and raw forms), SEARCH, date-time, quoting and the
- * UTF-8 clean-up, on whatever a hostile server could send.
+ * STATUS, FETCH (line and raw forms), SEARCH, date-time, quoting, the
+ * UTF-8 clean-up and the modified UTF-7 decoding of LIST names, on whatever
+ * a hostile server could send.
  *
  * Input: a selector byte, then the server's bytes. For FETCH the first four
  * bytes after the selector are the UID asked for (raw: up to four UIDs).
@@ -18,7 +19,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint32_t u32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static uint32_t u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
 
 static void check_string(const char *what, const char *s, size_t max)
 {
@@ -65,6 +69,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < n; i++) {
                 if (!e[i].name || strlen(e[i].name) > IMAP_NAME_MAX)
                     fz_fail("LIST: entry %zu: no name or too long", i);
+                /* The display decoding of the name (modified UTF-7): strict
+                 * UTF-8 out, or refused. */
+                char *shown = NULL;
+                HRESULT hr = imap_mutf7_decode(e[i].name, &shown);
+                if (hr == S_OK && !fz_utf8_valid(shown, strlen(shown), false))
+                    fz_fail("LIST: entry %zu: decoded name not valid UTF-8", i);
+                if (hr != S_OK &&
+                    (shown || (hr != MAPI_E_INVALID_PARAMETER && hr != MAPI_E_NOT_ENOUGH_MEMORY)))
+                    fz_fail("LIST: entry %zu: decoding failed badly", i);
+                free(shown);
             }
             imap_list_free(e, n);
         }

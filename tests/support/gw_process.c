@@ -420,25 +420,3 @@ int gw_ms(int ms)
     double scaled = ms * gw_time_scale();
     return scaled >= INT_MAX ? INT_MAX : (int)(scaled + 0.999);
 }
-
-/* Criterion's .timeout of every suite and test is a constant in the binary;
- * stretch them by the same factor as every other wait before the runner
- * reads them (criterion keeps its tests and suites in the cr_tst and cr_sts
- * sections, which the linker brackets with __start_ and __stop_ symbols). */
-extern struct criterion_test *__start_cr_tst[] __attribute__((weak));
-extern struct criterion_test *__stop_cr_tst[] __attribute__((weak));
-extern struct criterion_suite *__start_cr_sts[] __attribute__((weak));
-extern struct criterion_suite *__stop_cr_sts[] __attribute__((weak));
-
-__attribute__((constructor)) static void scale_criterion_timeouts(void)
-{
-    double f = gw_time_scale();
-    if (f == 1)
-        return;
-    for (struct criterion_test **t = __start_cr_tst; t && t < __stop_cr_tst; t++)
-        if (*t && (*t)->data && (*t)->data->timeout > 0)
-            (*t)->data->timeout *= f;
-    for (struct criterion_suite **s = __start_cr_sts; s && s < __stop_cr_sts; s++)
-        if (*s && (*s)->data && (*s)->data->timeout > 0)
-            (*s)->data->timeout *= f;
-}

@@ -1,5 +1,7 @@
 #include "srv.h"
 
+#include "gw.h"
+
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -14,6 +16,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define SRV_STOP_WAIT_MS 5000 /* SIGTERM's grace before SIGKILL */
 
 int srv_free_port(void)
 {
@@ -63,10 +67,18 @@ void srv_spawn(srv_proc *p, char *const argv[])
     p->pid = pid;
 }
 
+long long srv_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 bool srv_wait_port(const srv_proc *p, int port, int timeout_ms)
 {
     struct timespec step = {0, 20 * 1000 * 1000};
-    for (int waited = 0; waited < timeout_ms; waited += 20) {
+    long long deadline = srv_now_ms() + gw_ms(timeout_ms);
+    while (srv_now_ms() < deadline) {
         if (p->pid > 0 && waitpid(p->pid, NULL, WNOHANG) == p->pid)
             return false;
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -82,13 +94,34 @@ bool srv_wait_port(const srv_proc *p, int port, int timeout_ms)
     return false;
 }
 
+int srv_wait_exit(srv_proc *p, int timeout_ms)
+{
+    struct timespec step = {0, 20 * 1000 * 1000};
+    long long deadline = srv_now_ms() + gw_ms(timeout_ms);
+    int status = 0;
+    for (;;) {
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return status;
+        }
+        if (srv_now_ms() >= deadline)
+            break;
+        nanosleep(&step, NULL);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+    return -1;
+}
+
 void srv_stop(srv_proc *p)
 {
     if (p->pid <= 0)
         return;
     kill(p->pid, SIGTERM);
     struct timespec step = {0, 20 * 1000 * 1000};
-    for (int i = 0; i < 250; i++) {
+    long long deadline = srv_now_ms() + gw_ms(SRV_STOP_WAIT_MS);
+    while (srv_now_ms() < deadline) {
         if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
             p->pid = 0;
             return;

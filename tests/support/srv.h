@@ -1,7 +1,8 @@
 /* srv.h - real third-party servers for the black-box suites (dovecot, an SMTP
  * sink, slapd): started from Debian's packages on 127.0.0.1 with throw-away
  * configuration in a temp dir, stopped by PID. Network traffic stays on
- * 127.0.0.1 and every wait is bounded.
+ * 127.0.0.1 and every wait is bounded by a deadline that scales with the
+ * run (gw_ms, tests/support/gw.h).
  *
  * This file has what all of them share; each server has its own
  * srv_<name>.c/.h built on it.
@@ -28,12 +29,21 @@ void srv_mkdir(srv_proc *p, const char *prefix);
  * PR_SET_PDEATHSIG so a crashed test leaves no server behind. */
 void srv_spawn(srv_proc *p, char *const argv[]);
 
-/* Waits up to timeout_ms until 127.0.0.1:port accepts a TCP connection;
- * false on timeout or when the process exited (its log then says why). */
+/* Waits up to gw_ms(timeout_ms) until 127.0.0.1:port accepts a TCP
+ * connection; false on timeout or when the process exited (its log then
+ * says why). */
 bool srv_wait_port(const srv_proc *p, int port, int timeout_ms);
 
-/* SIGTERM, wait up to 5 s, then SIGKILL. Idempotent. Leaves the temp dir. */
+/* SIGTERM, wait up to gw_ms(5 s), then SIGKILL. Idempotent. Leaves the temp
+ * dir. */
 void srv_stop(srv_proc *p);
+
+/* Waits up to gw_ms(timeout_ms) for a process to exit; its wait status,
+ * or -1 after killing it (SIGKILL) when it did not exit in time. */
+int srv_wait_exit(srv_proc *p, int timeout_ms);
+
+/* Monotonic milliseconds, for deadlines. */
+long long srv_now_ms(void);
 
 /* srv_stop, then removes the temp dir. */
 void srv_destroy(srv_proc *p);

@@ -11,6 +11,7 @@
 #define SLAPD "/usr/sbin/slapd"
 #define SLAPADD "/usr/sbin/slapadd"
 #define START_TIMEOUT_MS 10000
+#define SLAPADD_TIMEOUT_MS 30000
 
 static const char LDIF[] = "dn: " SRV_SLAPD_SUFFIX "\n"
                            "objectClass: dcObject\n"
@@ -74,7 +75,7 @@ static void write_config(const srv_slapd *s, char *conf)
     srv_write_file(&s->proc, "slapd.conf", text, conf);
 }
 
-/* Runs slapadd to completion (bounded: it only writes local files). */
+/* Runs slapadd to completion (it only writes local files; bounded all the same). */
 static void load_entries(const srv_slapd *s, const char *conf)
 {
     char ldif[512], db[512];
@@ -84,10 +85,9 @@ static void load_entries(const srv_slapd *s, const char *conf)
     srv_proc add = s->proc;
     char *argv[] = {SLAPADD, "-f", (char *)conf, "-l", ldif, NULL};
     srv_spawn(&add, argv);
-    int status = 0;
-    cr_assert_eq(waitpid(add.pid, &status, 0), add.pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "slapadd failed (status %d); see %s",
-              status, s->proc.log);
+    int status = srv_wait_exit(&add, SLAPADD_TIMEOUT_MS);
+    cr_assert(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "slapadd failed (status %d); see %s", status, s->proc.log);
 }
 
 static void spawn_slapd(srv_slapd *s)

@@ -1,6 +1,8 @@
 /* srv_smtp.c - the aiosmtpd SMTP sink (see srv_smtp.h). */
 #include "srv_smtp.h"
 
+#include "gw.h"
+
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -11,16 +13,41 @@
 
 #define SMTP_START_TIMEOUT_MS 10000
 
+/* aiosmtpd's command line has no AUTH options: this script runs the same
+ * Mailbox sink with an authenticator that accepts one login. */
+static const char AUTH_SINK[] =
+    "import asyncio, sys\n"
+    "from aiosmtpd.handlers import Mailbox\n"
+    "from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword\n"
+    "port, maildir, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode(), "
+    "sys.argv[4].encode()\n"
+    "def check(server, session, envelope, mechanism, data):\n"
+    "    ok = isinstance(data, LoginPassword) and data.login == user and data.password == pw\n"
+    "    return AuthResult(success=ok, handled=False)\n"
+    "handler = Mailbox(maildir)\n"
+    "loop = asyncio.new_event_loop()\n"
+    "asyncio.set_event_loop(loop)\n"
+    "loop.run_until_complete(loop.create_server(lambda: SMTP(handler, authenticator=check, "
+    "auth_required=True, auth_require_tls=False), '127.0.0.1', port))\n"
+    "loop.run_forever()\n";
+
 static void spawn(srv_smtp *s)
 {
-    char listen[64];
+    char listen[64], port[16];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
-    /* -n: never setuid to nobody (the tests may run as root and the Maildir
-     * is ours). */
-    char *const argv[] = {
-        "/usr/bin/python3",          "-m",       "aiosmtpd", "-n", "-l", listen, "-c",
-        "aiosmtpd.handlers.Mailbox", s->maildir, NULL};
-    srv_spawn(&s->proc, argv);
+    snprintf(port, sizeof port, "%d", s->port);
+    if (s->script[0]) {
+        char *const argv[] = {"/usr/bin/python3", s->script, port, s->maildir, s->user,
+                              s->password,        NULL};
+        srv_spawn(&s->proc, argv);
+    } else {
+        /* -n: never setuid to nobody (the tests may run as root and the
+         * Maildir is ours). */
+        char *const argv[] = {
+            "/usr/bin/python3",          "-m",       "aiosmtpd", "-n", "-l", listen, "-c",
+            "aiosmtpd.handlers.Mailbox", s->maildir, NULL};
+        srv_spawn(&s->proc, argv);
+    }
     cr_assert(srv_wait_port(&s->proc, s->port, SMTP_START_TIMEOUT_MS),
               "aiosmtpd did not listen on port %d; see %s", s->port, s->proc.log);
 }
@@ -30,6 +57,20 @@ void srv_smtp_start(srv_smtp *s)
     memset(s, 0, sizeof *s);
     srv_mkdir(&s->proc, "mgw-smtp");
     snprintf(s->maildir, sizeof s->maildir, "%s/Maildir", s->proc.dir);
+    s->port = srv_free_port();
+    spawn(s);
+}
+
+void srv_smtp_start_auth(srv_smtp *s, const char *user, const char *password)
+{
+    memset(s, 0, sizeof *s);
+    srv_mkdir(&s->proc, "mgw-smtp");
+    snprintf(s->maildir, sizeof s->maildir, "%s/Maildir", s->proc.dir);
+    snprintf(s->user, sizeof s->user, "%s", user);
+    snprintf(s->password, sizeof s->password, "%s", password);
+    char out[512];
+    snprintf(s->script, sizeof s->script, "%s",
+             srv_write_file(&s->proc, "auth_sink.py", AUTH_SINK, out));
     s->port = srv_free_port();
     spawn(s);
 }
@@ -93,12 +134,14 @@ int srv_smtp_count(const srv_smtp *s)
 bool srv_smtp_wait_count(const srv_smtp *s, int n, int timeout_ms)
 {
     struct timespec step = {0, 20 * 1000 * 1000};
-    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+    long long deadline = srv_now_ms() + gw_ms(timeout_ms);
+    for (;;) {
         if (srv_smtp_count(s) >= n)
             return true;
+        if (srv_now_ms() >= deadline)
+            return false;
         nanosleep(&step, NULL);
     }
-    return false;
 }
 
 char *srv_smtp_message(const srv_smtp *s, int i)

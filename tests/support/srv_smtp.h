@@ -17,11 +17,16 @@ typedef struct {
     srv_proc proc;
     int port;
     char maildir[300]; /* <proc.dir>/Maildir */
+    char script[400];  /* <proc.dir>/auth_sink.py when started with a login, else "" */
+    char user[64], password[64];
 } srv_smtp;
 
 /* Creates a temp dir, picks a free port and starts the sink (asserts that it
- * listens within 10 s). */
+ * listens within gw_ms(10 s)). */
 void srv_smtp_start(srv_smtp *s);
+/* The same, but the sink requires AUTH (PLAIN or LOGIN, without TLS) with
+ * this user and password and refuses every other login (535). */
+void srv_smtp_start_auth(srv_smtp *s, const char *user, const char *password);
 /* Stops the server (SIGTERM, then SIGKILL); the Maildir stays. */
 void srv_smtp_stop(srv_smtp *s);
 /* Starts it again on the same port and Maildir (asserts it listens). */
@@ -34,7 +39,7 @@ const char *srv_smtp_url(const srv_smtp *s, char buf[64]);
 
 /* Messages delivered so far (files in the Maildir's new/ and cur/). */
 int srv_smtp_count(const srv_smtp *s);
-/* Waits up to timeout_ms until at least n messages arrived. */
+/* Waits up to gw_ms(timeout_ms) until at least n messages arrived. */
 bool srv_smtp_wait_count(const srv_smtp *s, int n, int timeout_ms);
 /* The i-th delivered message (by file name; malloc'd, NUL-terminated), or
  * NULL when there is no such message. */

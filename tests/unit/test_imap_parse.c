@@ -382,3 +382,52 @@ Test(imap_parse, fetch_raw_frames_by_literals)
     cr_expect(!m[0].subject);
     imap_messages_clear(m, 1);
 }
+
+/* ---- modified UTF-7 mailbox names (issue 10 item 15) ---- */
+
+static void expect_mutf7(const char *in, const char *want)
+{
+    char *out = NULL;
+    cr_assert_eq(imap_mutf7_decode(in, &out), S_OK, "%s did not decode", in);
+    cr_expect_str_eq(out, want, "%s", in);
+    free(out);
+}
+
+static void expect_mutf7_invalid(const char *in)
+{
+    char *out = (char *)"untouched";
+    cr_expect_eq(imap_mutf7_decode(in, &out), MAPI_E_INVALID_PARAMETER, "%s decoded", in);
+    cr_expect_null(out, "%s", in);
+}
+
+Test(imap_parse, mutf7_names_decode_for_display)
+{
+    /* RFC 3501 5.1.3's example, RFC 2152's smiley, the issue's folder. */
+    expect_mutf7("~peter/mail/&U,BTFw-/&ZeVnLIqe-", "~peter/mail/\u53f0\u5317/\u65e5\u672c\u8a9e");
+    expect_mutf7("&Jjo-!", "\u263a!");
+    expect_mutf7("Entw&APw-rfe", "Entw\u00fcrfe");
+    expect_mutf7("&AMQA1gDc-", "\u00c4\u00d6\u00dc");
+    expect_mutf7("Tom &- Jerry", "Tom & Jerry");
+    expect_mutf7("&-&-", "&&");
+    expect_mutf7("INBOX", "INBOX");
+    expect_mutf7("", "");
+    /* A character outside the BMP: a surrogate pair (U+1F600). */
+    expect_mutf7("&2D3eAA-", "\U0001F600");
+}
+
+Test(imap_parse, mutf7_invalid_names_are_refused)
+{
+    expect_mutf7_invalid("Entw\xc3\xbcrfe"); /* raw UTF-8: shown as sent instead */
+    expect_mutf7_invalid("a\tb");            /* control character */
+    expect_mutf7_invalid("&APw");            /* unterminated shift */
+    expect_mutf7_invalid("&AP*-");           /* not a base64 character */
+    expect_mutf7_invalid("&APw/-");          /* '/' is ',' in modified base64 */
+    expect_mutf7_invalid("&AEE-");           /* "A" encoded: it stands for itself */
+    expect_mutf7_invalid("&AAA-");           /* NUL */
+    expect_mutf7_invalid("&APx-");           /* left-over bits not zero */
+    expect_mutf7_invalid("&APwA-");          /* six left-over bits: one character too many */
+    expect_mutf7_invalid("&2D0-");           /* a high surrogate alone */
+    expect_mutf7_invalid("&2D3YPQ-");        /* a high surrogate followed by another */
+    expect_mutf7_invalid("&3gA-");           /* a low surrogate alone */
+    expect_mutf7_invalid("&AA-");            /* fewer than 16 bits */
+}

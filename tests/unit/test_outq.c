@@ -20,7 +20,7 @@ static outq *new_queue(char dir[512])
 {
     fx_path(dir, "q");
     cr_assert_eq(mkdir(dir, 0700), 0);
-    outq *q = outq_new(dir);
+    outq *q = outq_new(dir, "queue");
     cr_assert_not_null(q);
     return q;
 }
@@ -107,14 +107,16 @@ Test(outq, enqueue_into_a_missing_folder_fails_and_queues_nothing)
 {
     char dir[512];
     fx_path(dir, "missing");
-    outq *q = outq_new(dir);
+    outq *q = outq_new(dir, "queue");
     cr_assert_not_null(q);
     cr_assert_neq(outq_enqueue(q, "x", 1, NULL, 0), 0);
     cr_assert_eq(outq_count(q), -1);
     outq_report rep;
     cr_assert_eq(outq_deliver_all(q, &(outq_sink){rec_deliver, NULL, NULL}, &rep),
                  MAPI_E_CALL_FAILED);
-    cr_assert(strstr(rep.why, "cannot read") != NULL, "was: %s", rep.why);
+    cr_assert(strstr(rep.why, "cannot read queue: ") != NULL, "was: %s", rep.why);
+    /* Reasons reach clients: the folder as shown, never its server path. */
+    cr_assert_null(strstr(rep.why, fx.root), "was: %s", rep.why);
     outq_free(q);
 }
 
@@ -187,7 +189,7 @@ Test(outq, the_lock_prevents_double_delivery)
 {
     char dir[512], name[96], p[700];
     outq *q = new_queue(dir);
-    outq *other = outq_new(dir);
+    outq *other = outq_new(dir, "queue");
     cr_assert_not_null(other);
     enqueue(q, "only", name);
     recorder r = {.nested = other};
@@ -245,6 +247,7 @@ Test(outq, a_removal_failure_undoes_the_delivery)
                  MAPI_E_CALL_FAILED);
     cr_assert_eq(undos, 1);
     cr_assert_eq(rep.delivered, 0u);
-    cr_assert(strstr(rep.why, "cannot remove") != NULL, "was: %s", rep.why);
+    cr_assert(strstr(rep.why, "cannot remove queue/") != NULL, "was: %s", rep.why);
+    cr_assert_null(strstr(rep.why, dir), "was: %s", rep.why);
     outq_free(q);
 }

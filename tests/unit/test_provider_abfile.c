@@ -173,7 +173,7 @@ Test(provider_abfile, abfile_missing_then_invalid_is_a_status_only)
     cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    snprintf(want, sizeof want, "address book file missing: %s", ab);
+    snprintf(want, sizeof want, "address book file missing: .../ab.json");
     cr_assert_str_eq(st.status_string, want);
 
     fx_write_file(ab, "{\"entries\":[{\"display\":\"Demo\",\"address_type\":\"SMTP\","
@@ -191,7 +191,7 @@ Test(provider_abfile, abfile_missing_then_invalid_is_a_status_only)
     cr_assert_eq(fx.ops->validate_state(fx.state, 0), S_OK);
     st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    snprintf(want, sizeof want, "address book file invalid: %s", ab);
+    snprintf(want, sizeof want, "address book file invalid: .../ab.json");
     cr_assert_eq(strncmp(st.status_string, want, strlen(want)), 0, "was: %s", st.status_string);
     id.entry_id = NULL;
     cr_assert_eq(fx.ops->identity(fx.state, cfg, &id), MAPI_E_NOT_FOUND);

@@ -6,6 +6,7 @@
 #include "../../session-core/mapi_flags.h"
 #include "../../session-core/profile.h"
 #include "../../session-core/provider.h"
+#include "../../session-core/provider_net.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
@@ -73,4 +74,32 @@ Test(providers, missing_path_is_unconfigured)
     /* Nothing was created on the way. */
     char p[512];
     cr_assert_eq(access(fx_path(p, "spool"), F_OK), -1);
+}
+
+/* Issue 10 item 17: a server that hung up is said so, not in libcurl's words
+ * with a stale errno; every other reason is libcurl's own. */
+Test(providers, network_failures_are_worded_for_people)
+{
+    char out[CURL_ERROR_SIZE];
+    cr_expect_str_eq(
+        pnet_why(CURLE_RECV_ERROR, "response reading failed (errno: 0)", out, sizeof out),
+        "the server closed the connection");
+    cr_expect_str_eq(
+        pnet_why(CURLE_RECV_ERROR, "response reading failed (errno: 115)", out, sizeof out),
+        "the server closed the connection");
+    cr_expect_str_eq(pnet_why(CURLE_GOT_NOTHING, "", out, sizeof out),
+                     "the server closed the connection");
+    cr_expect_str_eq(
+        pnet_why(CURLE_RECV_ERROR, "Recv failure: Connection reset by peer", out, sizeof out),
+        "Recv failure: Connection reset by peer");
+    cr_expect_str_eq(pnet_why(CURLE_COULDNT_CONNECT, NULL, out, sizeof out),
+                     curl_easy_strerror(CURLE_COULDNT_CONNECT));
+    cr_expect_str_eq(pnet_why(CURLE_LOGIN_DENIED, "Login denied", out, sizeof out), "Login denied");
+    /* Issue 10 item 8: libcurl names the CA file; clients never see it. */
+    pnet_why(CURLE_SSL_CACERT_BADFILE,
+             "error setting certificate verify locations:  CAfile: /srv/secret/ca.pem CApath: "
+             "/etc/ssl/certs",
+             out, sizeof out);
+    cr_expect_null(strchr(out, '/'), "was: %s", out);
+    cr_expect_str_eq(out, curl_easy_strerror(CURLE_SSL_CACERT_BADFILE));
 }

@@ -10,13 +10,16 @@
 #include "../../session-core/profile.h"
 #include "../../session-core/provider.h"
 #include "../../session-core/provider_fs.h"
+#include "../../session-core/provider_inst.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 TestSuite(provider_maildir, .init = fx_setup, .fini = fx_teardown);
@@ -65,6 +68,14 @@ Test(provider_maildir, maildir_relative_path_resolves_against_base)
     char sub[512];
     cr_assert(fx_is_dir_mode(fx_path(sub, "rel/Maildir/new"), 0700));
     cr_assert_eq(fx_status().status_code, STATUS_AVAILABLE);
+
+    /* Status strings name it relative to the base (the data folder), as
+     * configured: never by its absolute path on the server. */
+    cr_assert_eq(rmdir(sub), 0);
+    cr_assert_eq(fx.ops->validate_state(fx.state, 0), S_OK);
+    provider_status st = fx_status();
+    cr_assert_eq(st.status_code, STATUS_FAILURE);
+    cr_assert_str_eq(st.status_string, "folder missing: rel/Maildir/new");
 }
 
 Test(provider_maildir, maildir_missing_folder_logs_on_with_failure)
@@ -76,7 +87,8 @@ Test(provider_maildir, maildir_missing_folder_logs_on_with_failure)
     cr_assert_not_null(fx.state);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    snprintf(want, sizeof want, "folder missing: %s/cur", md);
+    /* An absolute path is shown by its last component only. */
+    snprintf(want, sizeof want, "folder missing: .../absent/cur");
     cr_assert_str_eq(st.status_string, want);
 
     /* Created after logon: ValidateState finds it for real. */
@@ -87,7 +99,7 @@ Test(provider_maildir, maildir_missing_folder_logs_on_with_failure)
     cr_assert_eq(fx.ops->validate_state(fx.state, 0), S_OK);
     st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    snprintf(want, sizeof want, "folder missing: %s/tmp", md);
+    snprintf(want, sizeof want, "folder missing: .../absent/tmp");
     cr_assert_str_eq(st.status_string, want);
 
     cr_assert_eq(mkdir(fx_path(sub, "absent/tmp"), 0700), 0);
@@ -111,7 +123,7 @@ Test(provider_maildir, maildir_folder_removed_after_logon_fails_on_validate)
     cr_assert_eq(fx.ops->validate_state(fx.state, 0), S_OK);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    snprintf(want, sizeof want, "folder missing: %s/new", md);
+    snprintf(want, sizeof want, "folder missing: .../Maildir/new");
     cr_assert_str_eq(st.status_string, want);
 
     /* A file where a folder belongs is named as such. */
@@ -119,7 +131,7 @@ Test(provider_maildir, maildir_folder_removed_after_logon_fails_on_validate)
     cr_assert_eq(fx.ops->validate_state(fx.state, 0), S_OK);
     st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    snprintf(want, sizeof want, "not a folder: %s/new", md);
+    snprintf(want, sizeof want, "not a folder: .../Maildir/new");
     cr_assert_str_eq(st.status_string, want);
 }
 
@@ -401,4 +413,79 @@ Test(provider_maildir, open_entry_rejects_path_tricks)
                                "1.a.host";
     cr_assert_eq(open_key(good, sizeof good - 1, &o), S_OK);
     mapi_object_clear(&o);
+}
+
+/* ---- stale tmp/ files (issue 10 item 8) ---- */
+
+/* A file at rel whose access and modification times are hours_ago old. */
+static void aged_file(const char *rel, double hours_ago)
+{
+    char p[512];
+    fx_write_file(fx_path(p, rel), "partial delivery");
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= (time_t)(hours_ago * 3600);
+    t[1] = t[0];
+    cr_assert_eq(utimensat(AT_FDCWD, p, t, AT_SYMLINK_NOFOLLOW), 0, "utimensat %s", p);
+}
+
+static bool exists(const char *rel)
+{
+    char p[512];
+    struct stat sb;
+    return lstat(fx_path(p, rel), &sb) == 0;
+}
+
+Test(provider_maildir, stale_tmp_files_are_removed_at_logon_and_by_maintenance)
+{
+    mkdirs("Maildir/cur");
+    mkdirs("Maildir/new");
+    mkdirs("Maildir/tmp/sub");
+    aged_file("Maildir/tmp/1.crashed.host", 37);
+    aged_file("Maildir/tmp/.dotted", 100);
+    aged_file("Maildir/tmp/2.recent.host", 35); /* younger than 36 h: may still be written */
+    aged_file("Maildir/tmp/3.fresh.host", 0);
+    aged_file("Maildir/new/4.old.message", 1000); /* delivered mail is never touched */
+    char p[512], target[512];
+    cr_assert_eq(
+        symlink(fx_path(target, "Maildir/new/4.old.message"), fx_path(p, "Maildir/tmp/link")), 0);
+    const provider_config *cfg = maildir_config(fx_path(p, "Maildir"), NULL);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
+    cr_expect(!exists("Maildir/tmp/1.crashed.host"), "a 37 h old tmp file survived logon");
+    cr_expect(!exists("Maildir/tmp/.dotted"));
+    cr_expect(exists("Maildir/tmp/2.recent.host"));
+    cr_expect(exists("Maildir/tmp/3.fresh.host"));
+    cr_expect(exists("Maildir/tmp/sub"), "a folder is not a stale file");
+    cr_expect(exists("Maildir/tmp/link"), "links are left alone");
+    cr_expect(exists("Maildir/new/4.old.message"));
+    cr_assert_eq(fx_status().status_code, STATUS_AVAILABLE);
+
+    /* While logged on: the hourly maintenance does the same. */
+    cr_assert_not_null(fx.ops->maintain);
+    aged_file("Maildir/tmp/5.crashed.later", 40);
+    fx.ops->maintain(fx.state);
+    cr_expect(!exists("Maildir/tmp/5.crashed.later"));
+    cr_expect(exists("Maildir/tmp/3.fresh.host"));
+    cr_expect_str_eq(fx_status().status_string, "1 message (1 new)");
+}
+
+/* The core's poller reaches pooled (shared) instances, also idle ones, on
+ * the hour and not before (provider_inst.c). */
+Test(provider_maildir, the_pool_maintains_shared_instances_hourly)
+{
+    mkdirs("Maildir/cur");
+    mkdirs("Maildir/new");
+    mkdirs("Maildir/tmp");
+    char p[512];
+    const provider_config *cfg = maildir_config(fx_path(p, "Maildir"), NULL);
+    provider_inst *pi;
+    cr_assert_eq(pinst_logon(fx.store, fx.ops, cfg, &fx.args, false, &pi), S_OK);
+    cr_assert(pi->shared);
+    aged_file("Maildir/tmp/1.crashed.host", 48);
+    cr_expect_eq(pinst_pool_maintain(PINST_MAINTAIN_MS), 0u, "not due yet: logon just swept");
+    cr_expect(exists("Maildir/tmp/1.crashed.host"));
+    pinst_unref(pi); /* idle in the pool: still maintained */
+    cr_expect_geq(pinst_pool_maintain(0), 1u);
+    cr_expect(!exists("Maildir/tmp/1.crashed.host"));
+    cr_expect_eq(pinst_pool_sweep(0), 1u, "the maintenance kept the instance idle, not busy");
 }

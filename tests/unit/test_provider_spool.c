@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 TestSuite(provider_spool, .init = fx_setup, .fini = fx_teardown);
@@ -146,7 +147,9 @@ Test(provider_spool, spool_unwritable_tmp_keeps_everything_queued)
     assert_holds_bodies(p, 0);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    cr_assert_not_null(strstr(st.status_string, tmp), "was: %s", st.status_string);
+    /* The folder named as shown to clients, never by its server path. */
+    cr_assert_not_null(strstr(st.status_string, ".../Maildir/tmp"), "was: %s", st.status_string);
+    cr_assert_null(strstr(st.status_string, fx.root), "was: %s", st.status_string);
 
     /* Repaired: the next flush delivers all three. */
     if (fd >= 0) {
@@ -214,8 +217,51 @@ Test(provider_spool, spool_missing_folder_is_failure)
     cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
     provider_status st = fx_status();
     cr_assert_eq(st.status_code, STATUS_FAILURE);
-    snprintf(want, sizeof want, "folder missing: %s", queue);
+    snprintf(want, sizeof want, "folder missing: .../q");
     cr_assert_str_eq(st.status_string, want);
     cr_assert_eq(fx.ops->flush_queues(fx.state, FLUSH_UPLOAD), MAPI_E_CALL_FAILED);
     cr_assert_eq(fx_status().status_code, STATUS_FAILURE);
+}
+
+/* Issue 10 item 8: a delivery cut short leaves its copy in deliver_to/tmp;
+ * the spool removes such copies once 36 h old, at logon and hourly. */
+Test(provider_spool, stale_deliveries_in_tmp_are_removed)
+{
+    char queue[512], md[512], p[700];
+    fx_path(queue, "spool");
+    fx_path(md, "Maildir");
+    const provider_config *cfg = spool_config(queue, md);
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK); /* creates the folders */
+    fx.ops->logoff(fx.state);
+    fx.state = NULL;
+
+    static const struct {
+        const char *name;
+        long age_s;
+        bool stays;
+    } FILES[] = {{"1.crashed.mapigw", 37 * 3600, false},
+                 {"2.half.mapigw", 36 * 3600 + 60, false},
+                 {"3.recent.mapigw", 35 * 3600, true},
+                 {"4.now.mapigw", 0, true}};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/tmp/%s", md, FILES[i].name);
+        fx_write_file(p, "From: a@x\r\n\r\npartial");
+        struct timespec t[2] = {{time(NULL) - FILES[i].age_s, 0}, {time(NULL) - FILES[i].age_s, 0}};
+        cr_assert_eq(utimensat(AT_FDCWD, p, t, 0), 0);
+    }
+    cr_assert_eq(fx.ops->logon(cfg, &fx.args, &fx.state), S_OK);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/tmp/%s", md, FILES[i].name);
+        cr_expect_eq(access(p, F_OK) == 0, FILES[i].stays, "%s", FILES[i].name);
+    }
+
+    cr_assert_not_null(fx.ops->maintain);
+    snprintf(p, sizeof p, "%s/tmp/5.later.mapigw", md);
+    fx_write_file(p, "x");
+    struct timespec old[2] = {{time(NULL) - 40 * 3600, 0}, {time(NULL) - 40 * 3600, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, p, old, 0), 0);
+    fx.ops->maintain(fx.state);
+    cr_expect_neq(access(p, F_OK), 0, "maintenance left a 40 h old tmp file");
+    snprintf(p, sizeof p, "%s/tmp/4.now.mapigw", md);
+    cr_expect_eq(access(p, F_OK), 0);
 }
