@@ -19,6 +19,12 @@ static const char DUMMY_VERIFIER[crypto_pwhash_STRBYTES] =
     "$argon2id$v=19$m=65536,t=2,p=1$I12WMO39xL4qqPZXUcXHig$"
     "amAdFS24EQ4xuTd9O4AtlE94ltUg/cHmkBgxyKpjW78";
 
+/* Keys of the failed-password table: (profile, client) and client keys. */
+#define THROTTLE_MAX_ENTRIES 65536
+/* A client may fail this many times the per-(profile, client) threshold, over
+ * any profile names, before it is throttled as a whole. */
+#define THROTTLE_CLIENT_FACTOR 4
+
 struct core {
     core_config cfg;
     pthread_mutex_t profiles_lock;
@@ -57,7 +63,9 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
     registry_limits limits = {cfg->max_sessions, cfg->max_sessions_per_profile,
                               cfg->max_handles_per_session};
     c->reg = registry_memory_new(&limits);
-    c->failures = throttle_new(cfg->throttle_threshold, cfg->throttle_max_delay_s, 65536);
+    unsigned threshold = cfg->throttle_threshold ? cfg->throttle_threshold : 1;
+    c->failures = throttle_new(threshold, threshold * THROTTLE_CLIENT_FACTOR,
+                               cfg->throttle_max_delay_s, THROTTLE_MAX_ENTRIES);
     if (!c->reg || !c->failures || pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
         if (c->reg)
             c->reg->ops->free(c->reg);
