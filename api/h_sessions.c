@@ -26,6 +26,8 @@ static void logon_problem(api_ctx *x, HRESULT hr, unsigned retry_after_s)
         api_problem(x, hr, 0, "flags: at most one UI flag may be given");
     else if (hr == MAPI_E_TIMEOUT)
         api_problem(x, hr, 0, "MAPI_TIMEOUT_SHORT: another logon of this profile is running");
+    else if (hr == MAPI_E_BUSY)
+        api_problem(x, hr, 503, "as many password checks as allowed are running: retry later");
     else if (hr == MAPI_E_SESSION_LIMIT)
         api_problem(x, hr, 0, "too many sessions for this profile or session");
     else if (hr == MAPI_E_NOT_ENOUGH_RESOURCES)
