@@ -298,6 +298,9 @@ static int run(const config *cfg)
         .max_url_bytes = cfg->max_url_bytes,
         .request_timeout_s = cfg->request_timeout_s,
         .events_keepalive_s = cfg->events_keepalive_s,
+        /* Enough that some are always free to answer BUSY or 429 at once
+         * while as many checks as allowed run. */
+        .password_workers = 2 * core_max_password_checks(c) + 2,
     };
     httpd *h = httpd_start(&hcfg, a, err, sizeof err);
     if (!h) {

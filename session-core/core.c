@@ -383,6 +383,23 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     return hr;
 }
 
+bool core_logon_checks_password(core *c, const char *name, const char *client)
+{
+    if (name && !name[0])
+        name = NULL;
+    if (throttle_check(c->failures, name, client, time(NULL)))
+        return false;
+    if (!name)
+        return true; /* the default profile, a shared session, or a refusal */
+    profile_store *store = core_profiles(c);
+    const profile *p = profile_store_find(store, name);
+    bool checks = !p || profile_auth(p) != PROFILE_AUTH_NONE;
+    profile_store_unref(store);
+    return checks;
+}
+
+unsigned core_max_password_checks(const core *c) { return c->max_hashing; }
+
 HRESULT core_change_password(core *c, session *s, const char *client,
                              const uint8_t ik[STATUS_INSTANCE_KEY_LEN], const char *old_password,
                              const char *new_password, status_row *row_out, unsigned *retry_after_s)

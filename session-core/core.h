@@ -79,6 +79,16 @@ typedef struct {
  * verification, whatever the reason, so its timing does not tell which. */
 HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *out);
 
+/* Whether a logon naming profile (NULL or "": none) from client may run a
+ * password check: false for a profile of the current store without
+ * authentication, and while the client is throttled for that profile (the
+ * answer is then a 429 without any check). Lets the HTTP layer answer those
+ * on its own threads and hand the others to threads that may hash. */
+bool core_logon_checks_password(core *c, const char *profile, const char *client);
+
+/* The bound on password checks running at once (config 0 resolved). */
+unsigned core_max_password_checks(const core *c);
+
 /* IMAPIStatus::ChangePassword on session s for a caller at client (see
  * session_change_password), with the logon's defences: a wrong old password
  * counts as a failed logon of the session's profile from client, a throttled

@@ -78,7 +78,7 @@ Test(throttle, throttled_key_survives_a_flood_of_new_keys)
     unsigned before = throttle_check(t, "alice", "10.0.0.1", 1000);
     cr_assert_gt(before, 0);
     for (int i = 0; i < 1000; i++) {
-        char name[16], client[32];
+        char name[32], client[32];
         snprintf(name, sizeof name, "made-up-%d", i);
         snprintf(client, sizeof client, "10.2.%d.%d", i / 250, i % 250);
         throttle_failure(t, name, client, 1000);
