@@ -298,9 +298,10 @@ static int run(const config *cfg)
         .max_url_bytes = cfg->max_url_bytes,
         .request_timeout_s = cfg->request_timeout_s,
         .events_keepalive_s = cfg->events_keepalive_s,
-        /* Enough that some are always free to answer BUSY or 429 at once
-         * while as many checks as allowed run. */
-        .password_workers = 2 * core_max_password_checks(c) + 2,
+        /* Enough that some are free to answer BUSY or 429 at once while as
+         * many checks as allowed run and other logons wait for their
+         * profile's logon lock. */
+        .password_workers = 4 * core_max_password_checks(c) + 4,
     };
     httpd *h = httpd_start(&hcfg, a, err, sizeof err);
     if (!h) {
