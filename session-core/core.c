@@ -64,8 +64,10 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
                                cfg->throttle_max_delay_s, THROTTLE_MAX_ENTRIES);
     c->max_hashing = cfg->max_password_checks;
     if (c->max_hashing == 0) {
+        /* Half the CPUs: the other half stays with the requests that carry
+         * a token, whatever the logons do (DECISIONS.md). */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        c->max_hashing = cpus > 0 ? (unsigned)cpus : 1;
+        c->max_hashing = cpus > 1 ? (unsigned)(cpus / 2) : 1;
     }
     atomic_init(&c->hashing, 0);
     if (!c->reg || !c->failures || pthread_mutex_init(&c->profiles_lock, NULL) != 0) {

@@ -32,13 +32,14 @@ typedef struct {
     unsigned throttle_threshold;       /* failed logons per (profile, client) before 429;
                                           4x that per client, any profile */
     unsigned throttle_max_delay_s;     /* the longest wait a throttled client is given */
-    unsigned max_password_checks;      /* argon2id verifications at once (0: one per CPU);
+    unsigned max_password_checks;      /* argon2id verifications at once (0: half the CPUs,
+                                          at least 1);
                                           past it MAPI_E_BUSY at once */
 } core_config;
 
 /* Sensible defaults: 1800 s idle, 86400 s lifetime, 10000 sessions, 1000 per
  * profile, 1000 handles per session, 3000 ms, throttling after 5 failures for
- * up to 300 s, one password check per CPU. */
+ * up to 300 s, password checks on half the CPUs. */
 void core_config_defaults(core_config *cfg);
 
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out);
