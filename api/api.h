@@ -151,6 +151,12 @@ bool api_cors_origin_ok(const char *s, size_t len);
  * 304 likewise keeps the body of the 200 it stands for (RFC 9110 8.6: its
  * Content-Length, if any, is the 200's). The server must send neither body. */
 void api_handle(api *a, const api_request *req, api_response *resp);
+/* Whether api_handle of req may run a password check (argon2id, or an
+ * upstream server's answer): POST /sessions unless it names a profile without
+ * authentication, and POST /status/{key}/change-password. Cheap (it reads the
+ * body's profile name): the server calls it to keep such requests off the
+ * threads that serve the others. Thread-safe. */
+bool api_may_check_password(api *a, const api_request *req);
 void api_response_clear(api_response *resp);
 
 /* An error answer that belongs to no request the api could route: the

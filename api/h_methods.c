@@ -9,6 +9,7 @@
  */
 #include "api_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef enum { M_VALIDATE, M_FLUSH, M_PASSWORD, M_SETTINGS } status_method;
@@ -100,8 +101,8 @@ static HRESULT run_method(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
         return session_validate_state(s, ik, args->flags, row);
     case M_FLUSH:
         return session_flush_queues(s, ik, args->flags, row);
-    case M_PASSWORD:
-        return session_change_password(s, ik, args->old_password, args->new_password, row);
+    case M_PASSWORD: /* core_change_password, in h_status_method */
+        return MAPI_E_CALL_FAILED;
     case M_SETTINGS: {
         /* SettingsDialog returns no row; fetch it for the answer. */
         HRESULT hr = session_settings_dialog(s, ik, args->flags);
@@ -111,10 +112,18 @@ static HRESULT run_method(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
     return MAPI_E_CALL_FAILED;
 }
 
-static void method_problem(api_ctx *x, HRESULT hr, size_t m)
+static void method_problem(api_ctx *x, HRESULT hr, size_t m, unsigned retry_after_s)
 {
     const char *name = METHODS[m].name;
-    if (hr == MAPI_E_NOT_FOUND)
+    if (hr == MAPI_E_LOGON_FAILED && retry_after_s) {
+        /* The throttled logon's answer (h_sessions.c). */
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", retry_after_s);
+        api_problem(x, hr, 429, "too many failed password checks from this client: retry later");
+        api_add_header(x, "Retry-After", secs);
+    } else if (hr == MAPI_E_BUSY && METHODS[m].method == M_PASSWORD)
+        api_problem(x, hr, 503, "as many password checks as allowed are running: retry later");
+    else if (hr == MAPI_E_NOT_FOUND)
         api_problem(x, hr, 0, "no status row with this instance key");
     else if (hr == MAPI_E_NO_SUPPORT)
         api_problem(x, hr, 0, "this status object does not support %s", name);
@@ -158,7 +167,7 @@ void h_status_method(api_ctx *x)
     status_row_clear(&row);
     if (HR_FAILED(hr)) {
         api_auth_release(&auth);
-        method_problem(x, hr, m);
+        method_problem(x, hr, m, 0);
         return;
     }
     method_args args;
@@ -169,11 +178,15 @@ void h_status_method(api_ctx *x)
         return;
     }
     memset(&row, 0, sizeof row);
-    hr = run_method(auth.session, ik, m, &args, &row);
+    unsigned retry_after_s = 0;
+    hr = METHODS[m].method == M_PASSWORD
+             ? core_change_password(x->a->core, auth.session, x->req->client_addr, ik,
+                                    args.old_password, args.new_password, &row, &retry_after_s)
+             : run_method(auth.session, ik, m, &args, &row);
     args_clear(&args);
     api_auth_release(&auth);
     if (HR_FAILED(hr)) {
-        method_problem(x, hr, m);
+        method_problem(x, hr, m, retry_after_s);
         return;
     }
     api_reply_json(x, 200, render_status_row(&row));

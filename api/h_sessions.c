@@ -26,6 +26,8 @@ static void logon_problem(api_ctx *x, HRESULT hr, unsigned retry_after_s)
         api_problem(x, hr, 0, "flags: at most one UI flag may be given");
     else if (hr == MAPI_E_TIMEOUT)
         api_problem(x, hr, 0, "MAPI_TIMEOUT_SHORT: another logon of this profile is running");
+    else if (hr == MAPI_E_BUSY)
+        api_problem(x, hr, 503, "as many password checks as allowed are running: retry later");
     else if (hr == MAPI_E_SESSION_LIMIT)
         api_problem(x, hr, 0, "too many sessions for this profile or session");
     else if (hr == MAPI_E_NOT_ENOUGH_RESOURCES)
@@ -108,6 +110,32 @@ static bool parse_logon(api_ctx *x, json_t *body, core_logon_request *req)
         return false;
     }
     return true;
+}
+
+bool api_may_check_password(api *a, const api_request *req)
+{
+    static const char CHANGE[] = "/change-password";
+    if (!req->method || strcmp(req->method, "POST") != 0 || !req->path)
+        return false;
+    size_t n = strlen(req->path);
+    if (strncmp(req->path, "/status/", 8) == 0 && n > 8 + sizeof CHANGE - 1 &&
+        strcmp(req->path + n - (sizeof CHANGE - 1), CHANGE) == 0)
+        return true;
+    if (strcmp(req->path, "/sessions") != 0 || req->body_too_large || !req->body)
+        return false;
+    /* Parsed again by the handler: a logon body is small, and only a logon
+     * to a profile without a password is worth keeping here. */
+    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return false; /* a 400, answered at once */
+    }
+    json_t *name = json_object_get(body, "profile");
+    bool checks = core_logon_checks_password(
+        a->core, json_is_string(name) ? json_string_value(name) : NULL, req->client_addr);
+    json_string_wipe(json_object_get(body, "password"));
+    json_decref(body);
+    return checks;
 }
 
 void h_sessions_post(api_ctx *x)

@@ -9,7 +9,12 @@
 #   2. bytes per idle session: VmRSS of one gateway before and after
 #      BENCH_SESSIONS_MID, then BENCH_SESSIONS_BIG logons (bench/loader);
 #   3. GET /identity on that gateway (BENCH_SESSIONS_BIG live sessions)
-#      interleaved with a fresh gateway holding one session.
+#      interleaved with a fresh gateway holding one session;
+#   4. GET /identity while BENCH_FLOOD_CONNECTIONS connections send logons to
+#      made-up profile names with passwords (bench/loader --flood), from one
+#      address and from a new address per logon, alternating with no flood on
+#      the same gateway; with BENCH_BASELINE=BINARY the same on that binary
+#      too (e.g. an older build), for before/after figures.
 # Prints the medians with their ratios and PASS/MISS per target, and writes
 # them, with the machine and the exact commands, to bench/RESULTS.md.
 #
@@ -21,6 +26,10 @@
 #   BENCH_RESULTS=FILE (where the report goes;  10k sessions, report in
 #                       default bench/RESULTS.md)  build/bench/RESULTS.quick.md
 #   BENCH_STRICT=1: exit 1 when a target is missed (default: only errors fail)
+#   BENCH_FLOOD_CONNECTIONS=16 (section 4)    BENCH_BASELINE=BINARY (section 4 on it too)
+#   BENCH_BASELINE_LABEL=TEXT (names the baseline in the report, e.g. "main at 8a87258")
+#   BENCH_ONLY=LIST: only these sections (compare,memory,flood; default all)
+#   BENCH_GATEWAY=BINARY: bench this binary instead of building build/release/mapigw
 # Any non-2xx answer, socket error, failed logon or dead server fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +41,9 @@ BIG=${BENCH_SESSIONS_BIG:-1000000}
 MID=${BENCH_SESSIONS_MID:-100000}
 CONNS=${BENCH_CONNECTIONS:-32}
 HASH_CONNS=${BENCH_HASH_CONNECTIONS:-4}
+FLOOD_CONNS=${BENCH_FLOOD_CONNECTIONS:-16}
+BASELINE=${BENCH_BASELINE:-}
+BASE_LABEL=${BENCH_BASELINE_LABEL:-baseline build}
 THREADS=${BENCH_THREADS:-4}
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -49,11 +61,20 @@ PASSWORD=bench # the password behind that verifier
 
 say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { say "FAILED: $*"; say "logs kept in ${TMP:-(none yet)}"; exit 1; }
+# want SECTION: whether BENCH_ONLY (default: everything) includes it.
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 
 # --- build --------------------------------------------------------------------
-say "building build/release/mapigw, build/bench/refserver, build/bench/loader"
-make --no-print-directory VARIANT=release build/release/mapigw >&2
 mkdir -p build/bench
+if [ -n "${BENCH_GATEWAY:-}" ]; then
+    say "benching $BENCH_GATEWAY; building build/bench/refserver, build/bench/loader"
+    cp "$BENCH_GATEWAY" build/release/mapigw.bench-tmp 2>/dev/null ||
+        { mkdir -p build/release && cp "$BENCH_GATEWAY" build/release/mapigw.bench-tmp; }
+else
+    say "building build/release/mapigw, build/bench/refserver, build/bench/loader"
+    make --no-print-directory VARIANT=release build/release/mapigw >&2
+    cp build/release/mapigw build/release/mapigw.bench-tmp
+fi
 CC=${CC:-cc}
 # shellcheck disable=SC2046
 $CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libmicrohttpd jansson libsodium) \
@@ -64,7 +85,12 @@ $CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libcurl) \
     bench/loader.c -o build/bench/loader $(pkg-config --libs libcurl)
 # A copy: every run of this benchmark uses the same binary even if the build
 # tree changes meanwhile.
-cp build/release/mapigw build/bench/mapigw
+mv build/release/mapigw.bench-tmp build/bench/mapigw
+if [ -n "$BASELINE" ]; then
+    cp "$BASELINE" build/bench/mapigw.baseline
+    BASE_VERSION=$(build/bench/mapigw.baseline --version 2>&1 | head -1)
+    BASE_SHA=$(sha256sum build/bench/mapigw.baseline | cut -c1-16)
+fi
 GW=$ROOT/build/bench/mapigw
 GW_VERSION=$("$GW" --version 2>&1 | head -1)
 GW_SHA=$(sha256sum "$GW" | cut -c1-16)
@@ -87,14 +113,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start NAME gateway|ref [flags...]: starts a server on 127.0.0.1 with a free
-# port; sets PID[NAME] and PORT[NAME]. Logs go to $TMP/NAME.log.
+# start NAME gateway|baseline|ref [flags...]: starts a server on 127.0.0.1
+# with a free port; sets PID[NAME] and PORT[NAME]. Logs go to $TMP/NAME.log.
 start() {
     local name=$1 kind=$2
     shift 2
     rm -f "$TMP/$name.port"
-    if [ "$kind" = gateway ]; then
-        "$GW" --listen 127.0.0.1 --port 0 --port-file "$TMP/$name.port" \
+    if [ "$kind" = gateway ] || [ "$kind" = baseline ]; then
+        local bin=$GW
+        [ "$kind" = baseline ] && bin=$ROOT/build/bench/mapigw.baseline
+        "$bin" --listen 127.0.0.1 --port 0 --port-file "$TMP/$name.port" \
             --data-dir "$TMP/$name.data" "${GW_FLAGS[@]}" "$@" 2>"$TMP/$name.log" &
     else
         "$REF" --port 0 --port-file "$TMP/$name.port" --threads "$THREADS" "$@" \
@@ -215,6 +243,7 @@ fi
 say "duration ${DURATION}s, $ROUNDS rounds, sessions $MID and $BIG, scratch $TMP"
 
 # --- 1. reference vs gateway ----------------------------------------------------
+if want compare; then
 start ref ref
 start refhash ref --verifier "$VERIFIER"
 start gw gateway
@@ -242,8 +271,10 @@ SIZE_GW_STATUS=$(body_size gw "$GW_TOKEN" /status)
 stop ref
 stop refhash
 stop gw
+fi
 
 # --- 2. bytes per idle session ----------------------------------------------------
+if want memory; then
 say "memory: $MID then $BIG idle sessions (profile nopw) on one gateway"
 start big gateway
 sleep 1
@@ -281,6 +312,58 @@ interleave manysessions one big "$CONNS" get.lua /identity "BENCH_TOKEN=$ONE_TOK
 GAUGE_BIG_AFTER=$(gauge big)
 stop one
 stop big
+fi
+
+# --- 4. GET /identity under a logon flood -------------------------------------------
+# flood_run NAME SPREAD: GET /identity on gateway NAME (as wrk_run) while
+# bench/loader floods it with logons (SPREAD 0: from 127.0.0.1; 1: a new source
+# address per logon); the loader's answer counts go to $TMP/flood-NAME.counts.
+flood_run() {
+    local name=$1 spread=$2 out=$TMP/flood-$1-$RUN_NO.txt lp
+    "$LOADER" --flood "${PORT[$name]}" $((DURATION + 2)) "$FLOOD_CONNS" "$spread" >"$out" 2>&1 &
+    lp=$!
+    sleep 1 # the flood is in full swing before the measurement starts
+    wrk_run flood "$name" "$CONNS" get.lua /identity "BENCH_TOKEN=$FLOOD_TOKEN"
+    wait "$lp" || die "loader --flood against $name failed: $(cat "$out")"
+    grep '^flood:' "$out" >>"$TMP/flood-$name.counts" || die "loader --flood printed nothing: $(cat "$out")"
+}
+# flood_counts NAME: "401=A 429=B 503=C" summed over its runs, and req/s.
+flood_counts() {
+    awk '{for (i = 2; i <= NF; i++) {split($i, kv, "="); sum[kv[1]] += kv[2]}} END {
+        printf "%d logons answered (%.0f/s): 401 × %d, 429 × %d, 503 × %d, other × %d", sum["requests"],
+            sum["requests"] / (sum["seconds"] > 0 ? sum["seconds"] : 1), sum["401"], sum["429"], sum["503"], sum["other"]}' \
+        "$TMP/flood-$1.counts"
+}
+FLOOD_SETS=()
+if want flood; then
+    FLOOD_SETS=(gw)
+    [ -z "$BASELINE" ] || FLOOD_SETS=(base gw)
+    for set in "${FLOOD_SETS[@]}"; do
+        kind=gateway
+        [ "$set" = base ] && kind=baseline
+        say "GET /identity under a logon flood ($FLOOD_CONNS connections, made-up profile names), $kind"
+        start "$set-quiet" "$kind"
+        # One gateway, three names: no flood, a flood from one address, from many.
+        for alias in "$set-one" "$set-many"; do
+            PID[$alias]=${PID[$set-quiet]}
+            PORT[$alias]=${PORT[$set-quiet]}
+        done
+        s=$(logon "$set-quiet" nopw) && read -r _ FLOOD_TOKEN <<<"$s"
+        DURATION_SAVED=$DURATION
+        DURATION=1
+        wrk_run warmup "$set-quiet" "$CONNS" get.lua /identity "BENCH_TOKEN=$FLOOD_TOKEN"
+        DURATION=$DURATION_SAVED
+        for r in $(seq "$ROUNDS"); do
+            wrk_run flood "$set-quiet" "$CONNS" get.lua /identity "BENCH_TOKEN=$FLOOD_TOKEN"
+            flood_run "$set-one" 0
+            flood_run "$set-many" 1
+        done
+        say "  flood from one address: $(flood_counts "$set-one")"
+        say "  flood from many addresses: $(flood_counts "$set-many")"
+        stop "$set-quiet"
+        unset "PID[$set-one]" "PID[$set-many]"
+    done
+fi
 
 # --- report -------------------------------------------------------------------------
 ELAPSED=$(($(date +%s) - START_TIME))
@@ -316,24 +399,35 @@ row() {
         "$(ms "$(median "$key" "$a" 3)")" "$(ms "$(median "$key" "$b" 3)")" \
         "$(ratio "$(median "$key" "$b" 3)" "$(median "$key" "$a" 3)")" "$t" "$v" >>"$TABLE"
 }
-row identity ref gw "GET /identity" "req/s" 1 0.9
-row status ref gw "GET /status" "req/s" 1 ""
-row cycle ref gw "logon+logoff, no password" "cycles/s" 2 0.7
-row hashed refhash gw "logon+logoff, argon2id" "cycles/s" 2 ""
-row manysessions one big "GET /identity, $BIG sessions (ref. column: gateway with 1)" "req/s" 1 0.9
-for n in "$MID:$BPS_MID:$RSS_MID" "$BIG:$BPS_BIG:$RSS_BIG"; do
-    IFS=: read -r count bps rss <<<"$n"
-    v=$(verdict "$bps" "<=" 400)
-    [ "$v" = PASS ] || MISSED=1
-    printf '| bytes per idle session, %s sessions | | %s B | | VmRSS %s kB → %s kB | | ≤ 400 B | %s |\n' \
-        "$count" "$bps" "$RSS0" "$rss" "$v" >>"$TABLE"
+if want compare; then
+    row identity ref gw "GET /identity" "req/s" 1 0.9
+    row status ref gw "GET /status" "req/s" 1 ""
+    row cycle ref gw "logon+logoff, no password" "cycles/s" 2 0.7
+    row hashed refhash gw "logon+logoff, argon2id" "cycles/s" 2 ""
+fi
+if want memory; then
+    row manysessions one big "GET /identity, $BIG sessions (ref. column: gateway with 1)" "req/s" 1 0.9
+    for n in "$MID:$BPS_MID:$RSS_MID" "$BIG:$BPS_BIG:$RSS_BIG"; do
+        IFS=: read -r count bps rss <<<"$n"
+        v=$(verdict "$bps" "<=" 400)
+        [ "$v" = PASS ] || MISSED=1
+        printf '| bytes per idle session, %s sessions | | %s B | | VmRSS %s kB → %s kB | | ≤ 400 B | %s |\n' \
+            "$count" "$bps" "$RSS0" "$rss" "$v" >>"$TABLE"
+    done
+fi
+for set in "${FLOOD_SETS[@]}"; do
+    which="this build"
+    [ "$set" = base ] && which=$BASE_LABEL
+    row flood "$set-quiet" "$set-one" "GET /identity, logon flood from one address, $which (ref. column: no flood)" "req/s" 1 ""
+    row flood "$set-quiet" "$set-many" "GET /identity, logon flood from many addresses, $which (ref. column: no flood)" "req/s" 1 ""
 done
 
 RUNS=$TMP/runs.md
 {
     echo "| scenario | server | req/s | p50 ms | p99 ms |"
     echo "|---|---|---|---|---|"
-    for key in identity status cycle hashed manysessions; do
+    for key in identity status cycle hashed manysessions flood; do
+        [ -f "$TMP/$key.runs" ] || continue
         awk -v k="$key" '{printf "| %s | %s | %.0f | %.3f | %.3f |\n", k, $4, $1, $2, $3}' "$TMP/$key.runs"
     done
 } >"$RUNS"
@@ -352,7 +446,7 @@ mkdir -p "$(dirname "$RESULTS")"
 {
     echo "# mapigw benchmark results"
     echo
-    echo "Written by \`make bench\` (bench/run.sh)$([ "${BENCH_QUICK:-0}" = 1 ] && echo ', BENCH_QUICK=1 smoke run: too short to trust')."
+    echo "Written by \`make bench\` (bench/run.sh)$([ "${BENCH_QUICK:-0}" = 1 ] && echo ', BENCH_QUICK=1 smoke run: too short to trust')$([ -n "${BENCH_ONLY:-}" ] && echo ", sections $BENCH_ONLY only")."
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); whole run ${ELAPSED} s"
     echo "- commit: $COMMIT"
@@ -360,7 +454,8 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "- kernel: $(uname -sr); $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"')"
     echo "- load average (1, 5, 15 min) before the run: $LOAD_START (above ~0.5: other work was running and skews the"
     echo "  figures); after it: $LOAD_END (the benchmark's own load included)"
-    echo "- gateway: $GW_VERSION, build/release/mapigw copied to build/bench/mapigw (sha256 $GW_SHA...)"
+    echo "- gateway: $GW_VERSION, ${BENCH_GATEWAY:-build/release/mapigw} copied to build/bench/mapigw (sha256 $GW_SHA...)"
+    [ -z "$BASELINE" ] || echo "- baseline (section 4 only): $BASE_LABEL, $BASE_VERSION, $BASELINE copied to build/bench/mapigw.baseline (sha256 $BASE_SHA...)"
     echo "- gcc: $($CC --version | head -1)"
     echo "- libmicrohttpd $(pkg-config --modversion libmicrohttpd), jansson $(pkg-config --modversion jansson), libsodium $(pkg-config --modversion libsodium), libcurl $(pkg-config --modversion libcurl)"
     echo "- wrk: $(wrk -v 2>&1 | head -1 | sed 's/ Copyright.*//')"
@@ -380,32 +475,52 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "  (libmicrohttpd pool of $THREADS threads, the gateway's default) share them, so the load generator takes"
     echo "  a good part of the CPU and the absolute figures are far below what a larger machine gives. The ratios"
     echo "  are what the targets are about, and both servers pay the same load generator."
-    echo "- Reference: \`build/bench/refserver\` (bench/refserver.c), libmicrohttpd with exactly the gateway's daemon"
-    echo "  flags and limits (connections, per IP, idle timeout, connection memory pool), a bearer-token hash table"
-    echo "  under a rwlock and a JSON body built with jansson."
-    echo "  Its bodies: GET /identity $SIZE_REF_IDENTITY bytes, GET /status $SIZE_REF_STATUS bytes; the gateway's:"
-    echo "  GET /identity $SIZE_GW_IDENTITY bytes, GET /status $SIZE_GW_STATUS bytes (the whole status table, one row per"
-    echo "  provider), so GET /status compares unequal work and has no target."
-    echo "- For the argon2id logon the reference (\`refserver --verifier\`) checks the same verifier"
-    echo "  (m=65536 KiB, t=2, p=1, as in server/profiles.default.json) with libsodium, so that ratio compares"
-    echo "  like with like; against a reference without hashing it would only show the cost of argon2id."
+    if want compare; then
+        echo "- Reference: \`build/bench/refserver\` (bench/refserver.c), libmicrohttpd with exactly the gateway's daemon"
+        echo "  flags and limits (connections, per IP, idle timeout, connection memory pool), a bearer-token hash table"
+        echo "  under a rwlock and a JSON body built with jansson."
+        echo "  Its bodies: GET /identity $SIZE_REF_IDENTITY bytes, GET /status $SIZE_REF_STATUS bytes; the gateway's:"
+        echo "  GET /identity $SIZE_GW_IDENTITY bytes, GET /status $SIZE_GW_STATUS bytes (the whole status table, one row per"
+        echo "  provider), so GET /status compares unequal work and has no target."
+        echo "- For the argon2id logon the reference (\`refserver --verifier\`) checks the same verifier"
+        echo "  (m=65536 KiB, t=2, p=1, as in server/profiles.default.json) with libsodium, so that ratio compares"
+        echo "  like with like; against a reference without hashing it would only show the cost of argon2id."
+    fi
     echo "- Gateway: \`build/bench/mapigw --listen 127.0.0.1 --port 0 --port-file F --data-dir TMP ${GW_FLAGS[*]}\`,"
     echo "  with its JSON access log on (stderr to a file): every request is logged, as in production."
     echo "  Profiles: bench/profiles.json, \"nopw\" (auth none) and \"hashed\" (argon2id, password \"$PASSWORD\"), each"
     echo "  with a Maildir store, a JSON address book and a spool transport (local providers, no network connection)."
-    echo "- Each scenario: a 1 s warm-up on each server, then reference and gateway alternately, $ROUNDS runs each:"
-    echo "  - GET: \`$(wrk_cmd "$CONNS" get.lua /identity)\` (and /status), BENCH_TOKEN=a token of one live session"
-    echo "  - no password: \`$(wrk_cmd "$CONNS" cycle.lua "")\` with BENCH_PROFILE=nopw"
-    echo "  - argon2id: \`$(wrk_cmd "$HASH_CONNS" cycle.lua "")\` with BENCH_PROFILE=hashed BENCH_PASSWORD=$PASSWORD"
-    echo "    (fewer connections: each logon costs 64 MiB and tens of milliseconds of one CPU)"
-    echo "  Any socket error, non-2xx answer or unexpected logon/logoff answer fails the run."
-    echo "- Bytes per idle session: one fresh gateway; VmRSS from /proc/PID/status 1 s after start, then after"
-    echo "  \`build/bench/loader PORT N $LOADER_PARALLEL\` (libcurl multi, $LOADER_PARALLEL keep-alive connections,"
-    echo "  POST /sessions {\"profile\":\"nopw\",\"flags\":[\"MAPI_NEW_SESSION\"]}) created $MID sessions"
-    echo "  (${RATE_MID:-?} logons/s), then $BIG in all (${RATE_BIG:-${RATE_MID:-?}} logons/s); bytes = (VmRSS after − VmRSS"
-    echo "  before) / N. The gateway's mapigw_sessions gauge read $GAUGE_MID and $GAUGE_BIG at those points."
-    echo "- $BIG sessions: GET /identity as above on that gateway ($GAUGE_BIG_AFTER live sessions at the end),"
-    echo "  alternating with a fresh gateway holding one session."
+    if want compare; then
+        echo "- Each scenario: a 1 s warm-up on each server, then reference and gateway alternately, $ROUNDS runs each:"
+        echo "  - GET: \`$(wrk_cmd "$CONNS" get.lua /identity)\` (and /status), BENCH_TOKEN=a token of one live session"
+        echo "  - no password: \`$(wrk_cmd "$CONNS" cycle.lua "")\` with BENCH_PROFILE=nopw"
+        echo "  - argon2id: \`$(wrk_cmd "$HASH_CONNS" cycle.lua "")\` with BENCH_PROFILE=hashed BENCH_PASSWORD=$PASSWORD"
+        echo "    (fewer connections: each logon costs 64 MiB and tens of milliseconds of one CPU)"
+        echo "  Any socket error, non-2xx answer or unexpected logon/logoff answer fails the run."
+    fi
+    if want memory; then
+        echo "- Bytes per idle session: one fresh gateway; VmRSS from /proc/PID/status 1 s after start, then after"
+        echo "  \`build/bench/loader PORT N $LOADER_PARALLEL\` (libcurl multi, $LOADER_PARALLEL keep-alive connections,"
+        echo "  POST /sessions {\"profile\":\"nopw\",\"flags\":[\"MAPI_NEW_SESSION\"]}) created $MID sessions"
+        echo "  (${RATE_MID:-?} logons/s), then $BIG in all (${RATE_BIG:-${RATE_MID:-?}} logons/s); bytes = (VmRSS after − VmRSS"
+        echo "  before) / N. The gateway's mapigw_sessions gauge read $GAUGE_MID and $GAUGE_BIG at those points."
+        echo "- $BIG sessions: GET /identity as above on that gateway (${GAUGE_BIG_AFTER:-?} live sessions at the end),"
+        echo "  alternating with a fresh gateway holding one session."
+    fi
+    if [ "${#FLOOD_SETS[@]}" -gt 0 ]; then
+        echo "- Logon flood: GET /identity as above (\`$(wrk_cmd "$CONNS" get.lua /identity)\`) on one gateway,"
+        echo "  in turn with no flood, while \`build/bench/loader --flood PORT $((DURATION + 2)) $FLOOD_CONNS 0\` sends"
+        echo "  logons to made-up profile names with a password over $FLOOD_CONNS keep-alive connections from 127.0.0.1,"
+        echo "  and while \`build/bench/loader --flood PORT $((DURATION + 2)) $FLOOD_CONNS 1\` does the same with a new"
+        echo "  connection per logon from the next address of 127.0.0.0/8 (no per-address budget sees it twice)."
+        echo "  The flood starts 1 s before wrk. The flood's answers (all $ROUNDS runs):"
+        for set in "${FLOOD_SETS[@]}"; do
+            which="this build"
+            [ "$set" = base ] && which=$BASE_LABEL
+            echo "  - $which, one address: $(flood_counts "$set-one")"
+            echo "  - $which, many addresses: $(flood_counts "$set-many")"
+        done
+    fi
     echo
     echo "## Every run"
     echo

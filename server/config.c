@@ -52,6 +52,7 @@ typedef enum {
     OPT_EVENTS_KEEPALIVE,
     OPT_THROTTLE_AFTER,
     OPT_THROTTLE_MAX_DELAY,
+    OPT_MAX_PASSWORD_CHECKS,
     OPT_CORS_ORIGINS,
     OPT_LOG_FORMAT,
     OPT_LOG_OUTPUT,
@@ -151,6 +152,11 @@ static const option options[OPT_COUNT] = {
     [OPT_THROTTLE_MAX_DELAY] = {"--throttle-max-delay", "MAPIGW_THROTTLE_MAX_DELAY", "S", "300",
                                 "longest wait (doubling from 1 s) of a throttled client", true, 1,
                                 86400},
+    [OPT_MAX_PASSWORD_CHECKS] =
+        {"--max-password-checks", "MAPIGW_MAX_PASSWORD_CHECKS", "N", "0",
+         "argon2id password checks at once (0 = half the CPUs, at least 2); past it "
+         "503 MAPI_E_BUSY",
+         true, 0, 1024},
     [OPT_CORS_ORIGINS] = {"--cors-origins", "MAPIGW_CORS_ORIGINS", "LIST", NULL,
                           "comma-separated origins allowed by CORS, e.g. http://127.0.0.1:5173 "
                           "(none: no CORS headers)",
@@ -401,6 +407,9 @@ static bool validate(raw_value raw[OPT_COUNT], config *cfg, FILE *err)
             break;
         case OPT_THROTTLE_MAX_DELAY:
             cfg->throttle_max_delay_s = (unsigned)n;
+            break;
+        case OPT_MAX_PASSWORD_CHECKS:
+            cfg->max_password_checks = (unsigned)n;
             break;
         case OPT_THREADS:
             cfg->threads = (unsigned)n;

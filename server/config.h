@@ -51,7 +51,8 @@ typedef struct {
     unsigned events_keepalive_s; /* keep-alive comment period of event streams */
     unsigned throttle_after;     /* failed logons per (profile, client) before 429 */
     unsigned throttle_max_delay_s;
-    const char *cors_origins; /* comma-separated; NULL: CORS off */
+    unsigned max_password_checks; /* argon2id checks at once; 0: half the CPUs, at least 2 */
+    const char *cors_origins;     /* comma-separated; NULL: CORS off */
     log_format log_fmt;
     log_output log_out;
 } config;

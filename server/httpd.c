@@ -6,7 +6,13 @@
  *              reading but drop the bytes and remember body_too_large (the api
  *              answers 413);
  *   last call  (no more upload data) build the api_request, call api_handle,
- *              queue the response.
+ *              queue the response. A request that may run a password check
+ *              (api_may_check_password) is handed to the password workers
+ *              instead, its connection suspended; the worker calls api_handle
+ *              and resumes it, and the call that follows queues the answer.
+ *              libmicrohttpd's threads each serve many connections: one
+ *              argon2id check (tens of milliseconds) on them would stall
+ *              every other request they carry.
  * We never queue on the first call: libmicrohttpd 0.9.75 then answers with
  * "Connection: close", which would defeat keep-alive for every request.
  * The completion callback writes the access-log line and frees the state.
@@ -47,6 +53,13 @@ typedef struct {
     const char *mapi_error; /* static, from the api */
     char client[INET6_ADDRSTRLEN];
     sse_conn *sse; /* a streaming answer's connection state, or NULL */
+    /* Handed to the password workers: what they answer with. */
+    bool deferred;
+    httpd *h;
+    struct MHD_Connection *conn;
+    api_request req;
+    void *query; /* query_args items, freed when answered */
+    api_response resp;
 } request_state;
 
 static double elapsed_ms(const struct timespec *since)
@@ -222,8 +235,62 @@ static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn, requ
     return ret;
 }
 
+/* Queues the api's answer and drops what the request no longer needs. */
+static enum MHD_Result answer(httpd *h, struct MHD_Connection *conn, request_state *rs,
+                              api_response *resp)
+{
+    rs->answered = true;
+    rs->status = resp->status;
+    rs->route = resp->route;
+    rs->mapi_error = resp->mapi_error;
+    enum MHD_Result ret = send_response(h, conn, rs, resp);
+    if (ret != MHD_YES)
+        rs->status = 0; /* nothing went out: the log says so */
+    api_response_clear(resp);
+
+    /* The body is not needed any more; free it now rather than when the
+     * response has been sent to a possibly slow client. */
+    free(rs->body);
+    rs->body = NULL;
+    rs->body_len = rs->body_cap = 0;
+    return ret;
+}
+
+/* On a password worker: the request's answer, then back to libmicrohttpd. */
+static void run_deferred(void *arg)
+{
+    request_state *rs = arg;
+    api_handle(rs->h->api, &rs->req, &rs->resp);
+    /* After this the worker touches nothing of the request: once resumed,
+     * libmicrohttpd may answer and complete it at any moment. */
+    MHD_resume_connection(rs->conn);
+}
+
+/* Hands a request that may run a password check to the workers; false when
+ * it is to be answered here (not such a request, or no worker available). The
+ * strings req points to (headers in libmicrohttpd's connection memory, the
+ * body, the client address) stay put while the connection is suspended. */
+static bool defer(httpd *h, struct MHD_Connection *conn, request_state *rs, const api_request *req,
+                  void *query)
+{
+    if (!h->password_workers || !api_may_check_password(h->api, req))
+        return false;
+    rs->deferred = true;
+    rs->h = h;
+    rs->conn = conn;
+    rs->req = *req;
+    rs->query = query;
+    memset(&rs->resp, 0, sizeof rs->resp);
+    MHD_suspend_connection(conn);
+    if (workers_submit(h->password_workers, run_deferred, rs))
+        return true;
+    MHD_resume_connection(conn);
+    rs->deferred = false;
+    return false;
+}
+
 static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *conn,
-                                               request_state *rs)
+                                               request_state *rs, bool may_defer)
 {
     query_args q = {0};
     int n = MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
@@ -260,26 +327,13 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
         .ac_request_headers =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Headers"),
     };
+    if (may_defer && defer(h, conn, rs, &req, q.items))
+        return MHD_YES;
     api_response resp;
     memset(&resp, 0, sizeof resp);
     api_handle(h->api, &req, &resp);
     free(q.items);
-
-    rs->answered = true;
-    rs->status = resp.status;
-    rs->route = resp.route;
-    rs->mapi_error = resp.mapi_error;
-    enum MHD_Result ret = send_response(h, conn, rs, &resp);
-    if (ret != MHD_YES)
-        rs->status = 0; /* nothing went out: the log says so */
-    api_response_clear(&resp);
-
-    /* The body is not needed any more; free it now rather than when the
-     * response has been sent to a possibly slow client. */
-    free(rs->body);
-    rs->body = NULL;
-    rs->body_len = rs->body_cap = 0;
-    return ret;
+    return answer(h, conn, rs, &resp);
 }
 
 typedef struct {
@@ -391,7 +445,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * and closes the connection after the answer, which is what a
          * client past a limit should get. */
         limits_request_received(h, conn);
-        return handle_complete_request(h, conn, rs);
+        return handle_complete_request(h, conn, rs, false);
+    }
+    if (rs->deferred) {
+        /* Resumed by its worker: the answer is ready. */
+        rs->deferred = false;
+        free(rs->query);
+        rs->query = NULL;
+        return answer(h, conn, rs, &rs->resp);
     }
     if (*upload_data_size > 0) {
         append_body(rs, h->max_body_bytes, upload_data, *upload_data_size);
@@ -401,7 +462,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rs->answered)
         return MHD_YES; /* defensive: libmicrohttpd does not call again after a queue */
     limits_request_received(h, conn);
-    return handle_complete_request(h, conn, rs);
+    return handle_complete_request(h, conn, rs, true);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -426,6 +487,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     log_access(&e);
     limits_request_done(h, conn);
     sse_conn_free(h, rs->sse);
+    if (rs->deferred) { /* resumed, then closed before it was answered */
+        free(rs->query);
+        api_response_clear(&rs->resp);
+    }
     request_state_free(rs);
     atomic_fetch_sub(&h->in_flight, 1);
 }
@@ -515,6 +580,13 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
+    /* Before the daemon, whose threads read it. Without them password
+     * checks run on libmicrohttpd's threads, as before: slower for everyone
+     * under a logon flood, not wrong. */
+    h->password_workers =
+        cfg->password_workers ? workers_start("password checks", cfg->password_workers, 10) : NULL;
+    if (cfg->password_workers && !h->password_workers)
+        log_msg(LOG_WARN, "password workers not started: checks run on the HTTP threads", NULL);
     h->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
         MHD_OPTION_ARRAY, cfg->threads > 1 ? pool : pool + 1, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -531,6 +603,7 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
                  "see the libmicrohttpd message above)",
                  cfg->listen_is_ipv6 ? "[" : "", cfg->listen, cfg->listen_is_ipv6 ? "]" : "",
                  (unsigned)cfg->port);
+        workers_free(h->password_workers);
         limits_stop(h);
         pthread_mutex_destroy(&h->streams_lock);
         free(h);
@@ -538,12 +611,14 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : cfg->port;
+
     h->keepalive =
         ticker_start("events keep-alive", cfg->events_keepalive_s ? cfg->events_keepalive_s : 15,
                      sse_keepalive_all, h);
     if (!h->keepalive) {
         snprintf(err, errlen, "cannot start the event keep-alive thread");
         MHD_stop_daemon(h->daemon);
+        workers_free(h->password_workers);
         limits_stop(h);
         pthread_mutex_destroy(&h->streams_lock);
         free(h);
@@ -589,8 +664,12 @@ void httpd_stop(httpd *h, unsigned grace_s)
      * this none is suspended and nothing resumes one any more. */
     ticker_stop(h->keepalive);
     sse_release_all(h);
+    /* Every handed-over request is answered and resumed before the daemon
+     * stops (its jobs are bounded: a password check, a provider timeout). */
+    workers_stop(h->password_workers);
     MHD_stop_daemon(h->daemon);
-    limits_stop(h); /* after: libmicrohttpd's close notifications use its lock */
+    workers_free(h->password_workers); /* after: its threads may still submit (refused) */
+    limits_stop(h);                    /* after: libmicrohttpd's close notifications use its lock */
     pthread_mutex_destroy(&h->streams_lock);
     free(h);
 }

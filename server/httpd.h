@@ -36,6 +36,8 @@ typedef struct {
     size_t max_url_bytes;        /* decoded path + query: the api answers 414 past it */
     unsigned request_timeout_s;  /* headers and body must arrive within this: else 408, close */
     unsigned events_keepalive_s; /* comment on every open event stream this often */
+    unsigned password_workers;   /* threads answering requests that may check a password
+                                    (0: none, they run on the HTTP threads) */
 } httpd_config;
 
 /* Binds and starts serving. On failure returns NULL and writes a message to

@@ -6,6 +6,7 @@
 
 #include "httpd.h"
 #include "ticker.h"
+#include "workers.h"
 
 #include <microhttpd.h>
 
@@ -39,6 +40,8 @@ struct httpd {
     pthread_mutex_t conns_lock;
     conn_track *conns;
     ticker *deadlines;
+    /* Requests that may run a password check (httpd.c). */
+    workers *password_workers;
     /* The 408 answer as raw HTTP, rendered once at start-up. */
     char *timeout_answer;
     size_t timeout_answer_len;

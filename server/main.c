@@ -183,9 +183,11 @@ static void reload_profiles(core *c, const config *cfg, const char *data_dir)
         return;
     }
     size_t count = profile_store_count(store);
-    core_replace_profiles(c, store);
+    size_t ended = core_replace_profiles(c, store);
     log_event(LOG_INFO, "profiles reloaded",
-              (log_field[]){LOG_STR("file", cfg->profiles), LOG_INT("profiles", count)}, 2);
+              (log_field[]){LOG_STR("file", cfg->profiles), LOG_INT("profiles", count),
+                            LOG_INT("sessions_ended", ended)},
+              3);
 }
 
 static void poll_providers(void *ctx) { core_poll(ctx); }
@@ -276,6 +278,7 @@ static int run(const config *cfg)
     ccfg.logon_timeout_short_ms = cfg->logon_timeout_ms;
     ccfg.throttle_threshold = cfg->throttle_after;
     ccfg.throttle_max_delay_s = cfg->throttle_max_delay_s;
+    ccfg.max_password_checks = cfg->max_password_checks;
     core *c = NULL;
     HRESULT hr = core_new(&ccfg, store, &c); /* steals store, also on failure */
     if (HR_FAILED(hr) || !c) {
@@ -333,6 +336,10 @@ static int run(const config *cfg)
         .max_url_bytes = cfg->max_url_bytes,
         .request_timeout_s = cfg->request_timeout_s,
         .events_keepalive_s = cfg->events_keepalive_s,
+        /* Enough that some are free to answer BUSY or 429 at once while as
+         * many checks as allowed run and other logons wait for their
+         * profile's logon lock. */
+        .password_workers = 4 * core_max_password_checks(c) + 4,
     };
     httpd *h = httpd_start(&hcfg, a, err, sizeof err);
     if (!h) {

@@ -10,14 +10,13 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* Checked against when the named profile does not exist, so that a wrong
- * profile name costs as long as a wrong password: the answer's timing must
- * not tell whether a profile exists (api.md). The password behind it is a
- * discarded random string. */
-static const char DUMMY_VERIFIER[crypto_pwhash_STRBYTES] =
-    "$argon2id$v=19$m=65536,t=2,p=1$I12WMO39xL4qqPZXUcXHig$"
-    "amAdFS24EQ4xuTd9O4AtlE94ltUg/cHmkBgxyKpjW78";
+/* Keys of the failed-password table: (profile, client) and client keys. */
+#define THROTTLE_MAX_ENTRIES 65536
+/* A client may fail this many times the per-(profile, client) threshold, over
+ * any profile names, before it is throttled as a whole. */
+#define THROTTLE_CLIENT_FACTOR 4
 
 struct core {
     core_config cfg;
@@ -25,6 +24,8 @@ struct core {
     profile_store *profiles;
     registry *reg;
     throttle *failures;
+    unsigned max_hashing;
+    atomic_uint hashing; /* argon2id verifications running now */
     atomic_uint_fast64_t logons_ok;
     atomic_uint_fast64_t logons_failed;
 };
@@ -39,6 +40,7 @@ void core_config_defaults(core_config *cfg)
     cfg->logon_timeout_short_ms = 3000;
     cfg->throttle_threshold = 5;
     cfg->throttle_max_delay_s = 300;
+    cfg->max_password_checks = 0;
 }
 
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
@@ -57,7 +59,19 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
     registry_limits limits = {cfg->max_sessions, cfg->max_sessions_per_profile,
                               cfg->max_handles_per_session};
     c->reg = registry_memory_new(&limits);
-    c->failures = throttle_new(cfg->throttle_threshold, cfg->throttle_max_delay_s, 65536);
+    unsigned threshold = cfg->throttle_threshold ? cfg->throttle_threshold : 1;
+    c->failures = throttle_new(threshold, threshold * THROTTLE_CLIENT_FACTOR,
+                               cfg->throttle_max_delay_s, THROTTLE_MAX_ENTRIES);
+    c->max_hashing = cfg->max_password_checks;
+    if (c->max_hashing == 0) {
+        /* Half the CPUs: the other half stays with the requests that carry
+         * a token, whatever the logons do. At least two, so that two people
+         * logging on to different profiles at the same moment both get in
+         * on a small machine (DECISIONS.md). */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        c->max_hashing = cpus >= 4 ? (unsigned)(cpus / 2) : 2;
+    }
+    atomic_init(&c->hashing, 0);
     if (!c->reg || !c->failures || pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
         if (c->reg)
             c->reg->ops->free(c->reg);
@@ -85,13 +99,55 @@ void core_free(core *c)
     free(c);
 }
 
-void core_replace_profiles(core *c, profile_store *profiles)
+/* Which sessions a reload ends: those whose profile is gone from the new
+ * store or authenticates differently there. Sessions of one profile share
+ * the verdict, so it is worked out once per profile (the predicate runs under
+ * the registry's lock, over every session). */
+#define RELOAD_MEMO 256
+typedef struct {
+    const profile_store *store;
+    struct {
+        const profile *old;
+        bool ends;
+    } memo[RELOAD_MEMO];
+} reload_ctx;
+
+static bool auth_changed(const session *s, void *ctx)
+{
+    reload_ctx *r = ctx;
+    size_t i = ((uintptr_t)s->profile >> 4) % RELOAD_MEMO;
+    for (size_t n = 0; n < RELOAD_MEMO && r->memo[i].old; n++, i = (i + 1) % RELOAD_MEMO)
+        if (r->memo[i].old == s->profile)
+            return r->memo[i].ends;
+    const profile *now = profile_store_find(r->store, profile_name(s->profile));
+    bool ends = !now || !profile_same_auth(s->profile, now);
+    if (!r->memo[i].old) {
+        r->memo[i].old = s->profile;
+        r->memo[i].ends = ends;
+    }
+    return ends;
+}
+
+size_t core_replace_profiles(core *c, profile_store *profiles)
 {
     pthread_mutex_lock(&c->profiles_lock);
     profile_store *old = c->profiles;
     c->profiles = profiles;
     pthread_mutex_unlock(&c->profiles_lock);
+    /* A password changed or removed in the file must stop working at once:
+     * the sessions it opened end (joins already check the new store). */
+    reload_ctx *ctx = calloc(1, sizeof *ctx);
+    size_t ended_count = 0;
+    if (ctx) {
+        ctx->store = profiles;
+        registry_ended ended = {NULL, 0, "profile_changed"};
+        c->reg->ops->remove_where(c->reg, auth_changed, ctx, &ended);
+        ended_count = ended.count;
+        registry_ended_finish(&ended);
+        free(ctx);
+    }
     profile_store_unref(old);
+    return ended_count;
 }
 
 profile_store *core_profiles(core *c)
@@ -119,7 +175,9 @@ static unsigned bit_count(uint32_t v)
 }
 
 /* Which profile a logon addresses (mapi-session.md 1.2 steps 1-3, with the
- * gateway's per-profile shared sessions). *via_shared is the session a
+ * gateway's per-profile shared sessions), always in the current store: a
+ * nameless logon joining a shared session is checked against that profile as
+ * it is now, and fails when the profile is gone. *via_shared is the session a
  * nameless logon joins. NULL when MAPI would need a dialog: LOGON_FAILED. */
 static const profile *resolve_profile(core *c, profile_store *store, const char *name,
                                       uint32_t flags, session **via_shared)
@@ -130,18 +188,83 @@ static const profile *resolve_profile(core *c, profile_store *store, const char 
     if (flags & MAPI_USE_DEFAULT)
         return profile_store_default(store);
     if (!(flags & MAPI_NEW_SESSION) && c->reg->ops->sole_shared(c->reg, via_shared) == S_OK)
-        return (*via_shared)->profile;
+        return profile_store_find(store, session_profile_name(*via_shared));
     return NULL;
+}
+
+/* The bound on argon2id verifications running at once: each costs a CPU and
+ * its memory parameter for tens of milliseconds, and anyone may ask for one.
+ * Past it the caller answers MAPI_E_BUSY at once instead of queueing. */
+static bool hashing_enter(core *c)
+{
+    unsigned n = atomic_load(&c->hashing);
+    while (n < c->max_hashing)
+        if (atomic_compare_exchange_weak(&c->hashing, &n, n + 1))
+            return true;
+    return false;
+}
+
+static void hashing_leave(core *c) { atomic_fetch_sub(&c->hashing, 1); }
+
+/* The one argon2id verification a logon that found no password to check
+ * spends (api.md: timing must not tell whether a profile exists). */
+static HRESULT dummy_check(core *c, profile_store *store, const char *password, bool *hashed)
+{
+    if (!hashing_enter(c))
+        return MAPI_E_BUSY;
+    profile_store_dummy_check(store, password);
+    hashing_leave(c);
+    *hashed = true;
+    return S_OK;
+}
+
+/* The logon's password check: exactly one argon2id verification for a
+ * profile with a password, against its verifier (argon2id) or the dummy
+ * (upstream: the upstream server's answer adds its round trip, which no
+ * local work can hide; see DECISIONS.md). S_OK, LOGON_FAILED or BUSY. */
+static HRESULT check_password(core *c, const profile *p, profile_store *store, const char *password,
+                              bool *hashed)
+{
+    switch (profile_auth(p)) {
+    case PROFILE_AUTH_NONE:
+        return S_OK;
+    case PROFILE_AUTH_UPSTREAM: {
+        HRESULT hr = dummy_check(c, store, password, hashed);
+        if (HR_FAILED(hr))
+            return hr;
+        /* Never handed to a provider that might bind anonymously. */
+        return password && password[0] ? S_OK : MAPI_E_LOGON_FAILED;
+    }
+    case PROFILE_AUTH_ARGON2ID:
+        break;
+    }
+    if (!hashing_enter(c))
+        return MAPI_E_BUSY;
+    HRESULT hr = profile_check_password(p, password);
+    hashing_leave(c);
+    *hashed = true;
+    return hr;
+}
+
+/* Drops the handle just added to a shared session that this logon must not
+ * join after all. */
+static void undo_join(core *c, const token_hash *h, core_logon_result *out)
+{
+    registry_ended ended = {NULL, 0, "logoff"};
+    c->reg->ops->remove_handle(c->reg, h, false, &ended);
+    registry_ended_finish(&ended);
+    session_unref(out->session);
+    out->session = NULL;
 }
 
 /* The logon proper, with the profile's logon lock held. */
 static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uint32_t flags,
                             const core_logon_request *req, bool nameless_join,
-                            const token_hash *token, core_logon_result *out)
+                            const token_hash *token, bool *hashed, core_logon_result *out)
 {
-    HRESULT hr = profile_check_password(p, req->password);
+    HRESULT hr = check_password(c, p, store, req->password, hashed);
     if (HR_FAILED(hr))
-        return MAPI_E_LOGON_FAILED;
+        return hr;
     const token_hash h = *token;
 
     if (!(flags & MAPI_NEW_SESSION)) {
@@ -150,12 +273,14 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
          * password it logged on with; a joiner must present the same. */
         if (hr == S_OK && profile_auth(p) == PROFILE_AUTH_UPSTREAM &&
             session_check_password(out->session, req->password) != S_OK) {
-            registry_ended ended = {NULL, 0, "logoff"};
-            c->reg->ops->remove_handle(c->reg, &h, false, &ended);
-            registry_ended_finish(&ended);
-            session_unref(out->session);
-            out->session = NULL;
+            undo_join(c, &h, out);
             return MAPI_E_LOGON_FAILED;
+        }
+        /* A session opened under another authentication of this profile (a
+         * reload changed it) is being ended by that reload: not joinable. */
+        if (hr == S_OK && !profile_same_auth(out->session->profile, p)) {
+            undo_join(c, &h, out);
+            hr = MAPI_E_NOT_FOUND;
         }
         if (hr == S_OK && session_expired(out->session, time(NULL))) {
             /* Expired but not reaped yet: it is gone for MAPI, so this
@@ -224,14 +349,9 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     if (!name || utf8_chars(name) <= PROFILE_NAME_MAX_CHARS)
         p = resolve_profile(c, store, name, flags, &via_shared);
 
-    HRESULT hr;
-    if (!p) {
-        if (name && req->password)
-            if (crypto_pwhash_str_verify(DUMMY_VERIFIER, req->password, strlen(req->password)) == 0)
-                hr = MAPI_E_LOGON_FAILED; /* cannot match: nobody knows its password */
-        hr = MAPI_E_LOGON_FAILED;
-    } else {
-        profile_store *pstore = via_shared ? via_shared->store : store;
+    HRESULT hr = MAPI_E_LOGON_FAILED;
+    bool hashed = false;
+    if (p) {
         long wait = (flags & MAPI_TIMEOUT_SHORT) ? c->cfg.logon_timeout_short_ms : -1;
         /* The token before the lock: the logons of one profile queue on it,
          * and drawing random bytes needs nothing the lock guards. */
@@ -241,10 +361,17 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
         } else if (profile_logon_lock(p, wait) != 0) {
             hr = MAPI_E_TIMEOUT;
         } else {
-            hr = logon_locked(c, p, pstore, flags, req, via_shared != NULL, &h, out);
+            hr = logon_locked(c, p, store, flags, req, via_shared != NULL, &h, &hashed, out);
             profile_logon_unlock(p);
         }
         sodium_memzero(&h, sizeof h);
+    }
+    /* Every refusal costs one verification, whatever the reason: an unknown
+     * profile, no profile, a `none` profile's vanished shared session. */
+    if (hr == MAPI_E_LOGON_FAILED && !hashed) {
+        HRESULT dh = dummy_check(c, store, req->password, &hashed);
+        if (HR_FAILED(dh))
+            hr = dh;
     }
     session_unref(via_shared);
     profile_store_unref(store);
@@ -257,6 +384,57 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
         atomic_fetch_add(&c->logons_ok, 1);
         throttle_success(c->failures, name, req->client);
     }
+    return hr;
+}
+
+bool core_logon_checks_password(core *c, const char *name, const char *client)
+{
+    if (name && !name[0])
+        name = NULL;
+    if (throttle_check(c->failures, name, client, time(NULL)))
+        return false;
+    if (!name)
+        return true; /* the default profile, a shared session, or a refusal */
+    profile_store *store = core_profiles(c);
+    const profile *p = profile_store_find(store, name);
+    bool checks = !p || profile_auth(p) != PROFILE_AUTH_NONE;
+    profile_store_unref(store);
+    return checks;
+}
+
+unsigned core_max_password_checks(const core *c) { return c->max_hashing; }
+
+HRESULT core_change_password(core *c, session *s, const char *client,
+                             const uint8_t ik[STATUS_INSTANCE_KEY_LEN], const char *old_password,
+                             const char *new_password, status_row *row_out, unsigned *retry_after_s)
+{
+    *retry_after_s = 0;
+    /* A call the object will refuse before any password is looked at (no
+     * such row, the method's bit clear, a session that ended) is answered
+     * by the session as usual: it guesses nothing and hashes nothing. */
+    status_row probe;
+    memset(&probe, 0, sizeof probe);
+    bool hashes = session_status_row(s, ik, &probe) == S_OK &&
+                  (probe.resource_methods & STATUS_CHANGE_PASSWORD);
+    status_row_clear(&probe);
+    if (!hashes)
+        return session_change_password(s, ik, old_password, new_password, row_out);
+
+    /* A wrong old password is a password guess: the logon throttle counts
+     * it, and a throttled client gets the throttled logon's answer. */
+    const char *name = session_profile_name(s);
+    time_t now = time(NULL);
+    *retry_after_s = throttle_check(c->failures, name, client, now);
+    if (*retry_after_s)
+        return MAPI_E_LOGON_FAILED;
+    if (!hashing_enter(c))
+        return MAPI_E_BUSY;
+    HRESULT hr = session_change_password(s, ik, old_password, new_password, row_out);
+    hashing_leave(c);
+    if (hr == MAPI_E_NO_ACCESS)
+        throttle_failure(c->failures, name, client, now);
+    else if (hr == S_OK)
+        throttle_success(c->failures, name, client);
     return hr;
 }
 

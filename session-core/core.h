@@ -29,21 +29,29 @@ typedef struct {
     unsigned max_sessions_per_profile; /* SESSION_LIMIT past it */
     unsigned max_handles_per_session;  /* SESSION_LIMIT past it (shared joins) */
     long logon_timeout_short_ms;       /* MAPI_TIMEOUT_SHORT's "a few seconds" */
-    unsigned throttle_threshold;       /* failed logons per (profile, client) before 429 */
+    unsigned throttle_threshold;       /* failed logons per (profile, client) before 429;
+                                          4x that per client, any profile */
     unsigned throttle_max_delay_s;     /* the longest wait a throttled client is given */
+    unsigned max_password_checks;      /* argon2id verifications at once (0: half the CPUs,
+                                          at least 2);
+                                          past it MAPI_E_BUSY at once */
 } core_config;
 
 /* Sensible defaults: 1800 s idle, 86400 s lifetime, 10000 sessions, 1000 per
  * profile, 1000 handles per session, 3000 ms, throttling after 5 failures for
- * up to 300 s. */
+ * up to 300 s, password checks on half the CPUs. */
 void core_config_defaults(core_config *cfg);
 
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out);
 void core_free(core *c);
 
-/* Replaces the profile store (SIGHUP). New logons use it; open sessions keep
- * the store they logged on with. Steals the reference. */
-void core_replace_profiles(core *c, profile_store *profiles);
+/* Replaces the profile store (SIGHUP). New logons (joins too) use it; open
+ * sessions keep the store they logged on with, except that every session
+ * whose profile is gone from the new store or authenticates differently
+ * there (another kind, another verifier) is ended (reason "profile_changed"):
+ * a password changed or removed stops working at once. Returns how many
+ * sessions ended. Steals the reference. */
+size_t core_replace_profiles(core *c, profile_store *profiles);
 /* A new reference to the current store. */
 profile_store *core_profiles(core *c);
 
@@ -65,9 +73,34 @@ typedef struct {
  * INVALID_PARAMETER (several UI flags), LOGON_FAILED (unknown profile, bad
  * password, no profile and no default, a prompt would be needed; with
  * out->retry_after_s set when too many failures from this client are being
- * throttled and the password was not even checked), TIMEOUT,
- * SESSION_LIMIT, NOT_ENOUGH_RESOURCES, NOT_ENOUGH_MEMORY. */
+ * throttled and the password was not even checked), BUSY (as many password
+ * checks as allowed are running: answered at once), TIMEOUT,
+ * SESSION_LIMIT, NOT_ENOUGH_RESOURCES, NOT_ENOUGH_MEMORY.
+ * Every LOGON_FAILED that was not throttled costs exactly one argon2id
+ * verification, whatever the reason, so its timing does not tell which. */
 HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *out);
+
+/* Whether a logon naming profile (NULL or "": none) from client may run a
+ * password check: false for a profile of the current store without
+ * authentication, and while the client is throttled for that profile (the
+ * answer is then a 429 without any check). Lets the HTTP layer answer those
+ * on its own threads and hand the others to threads that may hash. */
+bool core_logon_checks_password(core *c, const char *profile, const char *client);
+
+/* The bound on password checks running at once (config 0 resolved). */
+unsigned core_max_password_checks(const core *c);
+
+/* IMAPIStatus::ChangePassword on session s for a caller at client (see
+ * session_change_password), with the logon's defences: a wrong old password
+ * counts as a failed logon of the session's profile from client, a throttled
+ * client gets LOGON_FAILED with *retry_after_s set (nothing checked), and
+ * the check takes a password-check slot (BUSY when none is free). Calls the
+ * object would refuse anyway (unknown row, method bit clear) are passed on
+ * untouched. */
+HRESULT core_change_password(core *c, session *s, const char *client,
+                             const uint8_t ik[STATUS_INSTANCE_KEY_LEN], const char *old_password,
+                             const char *new_password, status_row *row_out,
+                             unsigned *retry_after_s);
 
 /* Resolves a bearer token: S_OK with a new session reference and the handle's
  * hash, or MAPI_E_END_OF_SESSION for anything that is not a live handle

@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -107,29 +108,126 @@ const service_config *profile_service(const profile *p, size_t i)
  * casts the const away. */
 static profile *mut(const profile *p) { return (profile *)(uintptr_t)p; }
 
+/* Every argon2id verification of the process, for tests and statistics. */
+static atomic_uint_fast64_t verifications;
+
+uint64_t profile_password_checks(void) { return atomic_load(&verifications); }
+
+/* One argon2id verification; counted. */
+static bool verify_against(const char *verifier, const char *password)
+{
+    atomic_fetch_add(&verifications, 1);
+    return profile_sodium_ready() &&
+           crypto_pwhash_str_verify(verifier, password, strlen(password)) == 0;
+}
+
 /* Verifies password against the current verifier; the copy lets argon2id
  * (slow on purpose) run without holding the lock. *used receives the verifier
- * that was checked, for change-password's compare-and-swap. */
+ * that was checked, for change-password's compare-and-swap. A missing or
+ * empty password is verified too (and refused whatever the verifier says):
+ * a refusal must cost what a wrong password costs. */
 static bool verify(const profile *p, const char *password, char used[crypto_pwhash_STRBYTES])
 {
     profile *m = mut(p);
     pthread_mutex_lock(&m->auth_lock);
     memcpy(used, m->verifier, crypto_pwhash_STRBYTES);
     pthread_mutex_unlock(&m->auth_lock);
-    return profile_sodium_ready() &&
-           crypto_pwhash_str_verify(used, password, strlen(password)) == 0;
+    bool empty = !password || !password[0];
+    bool ok = verify_against(used, empty ? "" : password);
+    return ok && !empty;
 }
 
 HRESULT profile_check_password(const profile *p, const char *password)
 {
     if (p->auth == PROFILE_AUTH_NONE || p->auth == PROFILE_AUTH_UPSTREAM)
         return S_OK;
-    if (!password || !password[0])
-        return MAPI_E_LOGON_FAILED;
     char used[crypto_pwhash_STRBYTES];
     bool ok = verify(p, password, used);
     sodium_memzero(used, sizeof used);
     return ok ? S_OK : MAPI_E_LOGON_FAILED;
+}
+
+void profile_store_dummy_check(const profile_store *store, const char *password)
+{
+    /* Nobody knows a password for the dummy: the result means nothing. */
+    (void)verify_against(store->dummy, password ? password : "");
+}
+
+bool profile_same_auth(const profile *a, const profile *b)
+{
+    if (a->auth != b->auth)
+        return false;
+    if (a->auth != PROFILE_AUTH_ARGON2ID)
+        return true;
+    char va[crypto_pwhash_STRBYTES], vb[crypto_pwhash_STRBYTES];
+    pthread_mutex_lock(&mut(a)->auth_lock);
+    memcpy(va, a->verifier, sizeof va);
+    pthread_mutex_unlock(&mut(a)->auth_lock);
+    pthread_mutex_lock(&mut(b)->auth_lock);
+    memcpy(vb, b->verifier, sizeof vb);
+    pthread_mutex_unlock(&mut(b)->auth_lock);
+    bool same = sodium_memcmp(va, vb, sizeof va) == 0;
+    sodium_memzero(va, sizeof va);
+    sodium_memzero(vb, sizeof vb);
+    return same;
+}
+
+/* The argon2id cost parameters of a verifier; false when it has none. */
+static bool verifier_params(const char *v, unsigned long *m, unsigned long *t, unsigned long *par)
+{
+    return sscanf(v, "$argon2id$v=19$m=%lu,t=%lu,p=%lu$", m, t, par) == 3;
+}
+
+typedef struct {
+    unsigned long m, t, p;
+    size_t n; /* profiles using them */
+} param_tally;
+
+void profile_store_make_dummy(profile_store *st)
+{
+    /* The parameters most profiles of the file use (the costlier of a tie),
+     * so that an unknown name costs what a known one does; without any
+     * argon2id profile, what `mapigw hash-password` produces. */
+    param_tally seen[16];
+    size_t nseen = 0;
+    for (size_t i = 0; i < st->count; i++) {
+        unsigned long m, t, par;
+        const profile *p = &st->profiles[i];
+        if (p->auth != PROFILE_AUTH_ARGON2ID || !verifier_params(p->verifier, &m, &t, &par))
+            continue;
+        size_t j = 0;
+        while (j < nseen && !(seen[j].m == m && seen[j].t == t && seen[j].p == par))
+            j++;
+        if (j == nseen && nseen < sizeof seen / sizeof seen[0])
+            seen[nseen++] = (param_tally){m, t, par, 0};
+        if (j < nseen)
+            seen[j].n++;
+    }
+    unsigned long best_m = crypto_pwhash_MEMLIMIT_INTERACTIVE / 1024,
+                  best_t = crypto_pwhash_OPSLIMIT_INTERACTIVE, best_p = 1;
+    size_t best_n = 0;
+    for (size_t j = 0; j < nseen; j++) {
+        double cost = (double)seen[j].m * (double)seen[j].t;
+        if (seen[j].n > best_n || (seen[j].n == best_n && cost > (double)best_m * (double)best_t)) {
+            best_n = seen[j].n;
+            best_m = seen[j].m;
+            best_t = seen[j].t;
+            best_p = seen[j].p;
+        }
+    }
+    /* A random salt and a random "hash": no password matches it, and
+     * building it costs nothing (no hashing at load). */
+    unsigned char salt[16], hash[32];
+    char salt64[sodium_base64_ENCODED_LEN(sizeof salt, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+    char hash64[sodium_base64_ENCODED_LEN(sizeof hash, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+    randombytes_buf(salt, sizeof salt);
+    randombytes_buf(hash, sizeof hash);
+    sodium_bin2base64(salt64, sizeof salt64, salt, sizeof salt,
+                      sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    sodium_bin2base64(hash64, sizeof hash64, hash, sizeof hash,
+                      sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    snprintf(st->dummy, sizeof st->dummy, "$argon2id$v=19$m=%lu,t=%lu,p=%lu$%s$%s", best_m, best_t,
+             best_p, salt64, hash64);
 }
 
 HRESULT profile_change_password(const profile *p, const char *old_password,
@@ -137,8 +235,6 @@ HRESULT profile_change_password(const profile *p, const char *old_password,
 {
     if (p->auth != PROFILE_AUTH_ARGON2ID)
         return MAPI_E_NO_SUPPORT; /* an upstream password changes upstream */
-    if (!old_password || !old_password[0])
-        return MAPI_E_NO_ACCESS;
     char used[crypto_pwhash_STRBYTES], fresh[crypto_pwhash_STRBYTES];
     HRESULT hr = S_OK;
     if (!verify(p, old_password, used)) {

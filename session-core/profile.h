@@ -63,10 +63,28 @@ const service_config *profile_service(const profile *p, size_t i);
 
 /* Checks a logon password. PROFILE_AUTH_NONE accepts anything (also NULL);
  * PROFILE_AUTH_UPSTREAM too: its providers check it at logon. S_OK or
- * MAPI_E_LOGON_FAILED. Slow on purpose (argon2id). */
+ * MAPI_E_LOGON_FAILED. PROFILE_AUTH_ARGON2ID costs exactly one argon2id
+ * verification whatever the password (a missing or empty one is verified
+ * too, then refused), so a refusal's timing does not say why. */
 HRESULT profile_check_password(const profile *p, const char *password);
 
-/* Replaces the verifier after checking old_password: S_OK, MAPI_E_NO_ACCESS
+/* One argon2id verification against the store's dummy verifier (random, no
+ * password matches it; cost parameters those most of the store's argon2id
+ * profiles use, else libsodium's interactive ones): what a logon to an
+ * unknown profile, or to a profile without a verifier of its own, spends
+ * so that it costs what a wrong password costs. NULL counts as "". */
+void profile_store_dummy_check(const profile_store *store, const char *password);
+
+/* Argon2id verifications run so far by this process (profile and dummy
+ * checks, change-password's check of the old password). */
+uint64_t profile_password_checks(void);
+
+/* Whether b authenticates like a: the same kind and, for argon2id, the same
+ * verifier (as a holds it now). For ending sessions on a reload. */
+bool profile_same_auth(const profile *a, const profile *b);
+
+/* Replaces the verifier after checking old_password (one argon2id
+ * verification, also for a missing or empty one): S_OK, MAPI_E_NO_ACCESS
  * (wrong old password), MAPI_E_NO_SUPPORT (profile without authentication),
  * MAPI_E_INVALID_PARAMETER (empty new password). Lasts until the profiles file
  * is reloaded or the gateway restarts. */

@@ -57,11 +57,15 @@ struct profile_store {
     profile *profiles;
     size_t count;
     const profile *def;
+    char dummy[crypto_pwhash_STRBYTES]; /* profile_store_dummy_check's verifier */
 };
 
 /* libsodium initialised once per process; false when it cannot be.
  * Thread-safe. */
 bool profile_sodium_ready(void);
+
+/* Builds st->dummy from the loaded profiles (profile_store_dummy_check). */
+void profile_store_make_dummy(profile_store *st);
 
 /* Frees a store and everything it owns, also a half-built one (profiles
  * beyond the one that failed are all-zero). Called by the last unref, and by

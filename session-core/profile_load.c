@@ -509,6 +509,7 @@ static HRESULT parse_store(const loader *L, json_t *root, profile_store **out)
                         json_string_value(def));
         }
     }
+    profile_store_make_dummy(st);
     atomic_init(&st->refs, 1);
     *out = st;
     return S_OK;

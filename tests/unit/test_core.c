@@ -2,6 +2,7 @@
  * sessions, Logoff, caps and expiry, called directly (no HTTP). */
 #include "../../session-core/core.h"
 #include "../../session-core/mapi_flags.h"
+#include "../../session-core/profile_internal.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -282,4 +283,238 @@ Test(core, joining_an_expired_shared_session_starts_a_new_one)
     session_unref(a.session);
     session_unref(b.session);
     core_free(c);
+}
+
+/* ---- issue 10: password checks, reloads, change-password ---------------- */
+
+static profile_store *load_json(const char *json)
+{
+    profile_store *store = NULL;
+    char err[512] = "";
+    HRESULT hr =
+        profile_store_load_string(json, "test.json", "/tmp", &store, err, sizeof err, NULL, NULL);
+    cr_assert_eq(hr, S_OK, "load failed: %s", err);
+    return store;
+}
+
+static void make_verifier(char out[crypto_pwhash_STRBYTES], const char *password)
+{
+    cr_assert(sodium_init() >= 0);
+    cr_assert(crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_MIN,
+                                crypto_pwhash_MEMLIMIT_MIN) == 0);
+}
+
+/* An upstream profile whose IMAP server is never reached in these tests. */
+#define UPSTREAM_PROFILE                                                                           \
+    ",{\"name\":\"u\",\"auth\":{\"type\":\"upstream\"},\"services\":[{\"name\":\"Mail\","          \
+    "\"providers\":[{\"type\":\"MAPI_STORE_PROVIDER\",\"kind\":\"imap\",\"display_name\":\"I\","   \
+    "\"resource_flags\":[\"STATUS_PRIMARY_IDENTITY\",\"STATUS_DEFAULT_STORE\"],"                   \
+    "\"settings\":{\"url\":\"imap://127.0.0.1:1\",\"username\":\"x\",\"timeout_ms\":500}}]}]}"
+
+/* Issue 10 item 3: whatever makes a logon fail - unknown profile, no
+ * profile, missing, empty or wrong password, local or upstream
+ * authentication - it runs exactly one argon2id verification. */
+Test(core, every_refusal_costs_one_verification)
+{
+    core_config cfg;
+    core_config_defaults(&cfg);
+    core *c = NULL;
+    cr_assert_eq(core_new(&cfg, load(UPSTREAM_PROFILE), &c), S_OK);
+    static const struct {
+        const char *name, *password;
+        uint32_t flags;
+    } cases[] = {
+        {"nope", "pw", MAPI_NEW_SESSION},
+        {"nope", NULL, MAPI_NEW_SESSION},
+        {"nope", "", MAPI_NEW_SESSION},
+        {"p", "wrong", MAPI_NEW_SESSION},
+        {"p", "", MAPI_NEW_SESSION},
+        {"p", NULL, MAPI_NEW_SESSION},
+        {"p", "", 0},
+        {NULL, "pw", 0},
+        {NULL, NULL, 0},
+        {"u", NULL, MAPI_NEW_SESSION},
+        {"u", "", MAPI_NEW_SESSION},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        core_logon_result r;
+        uint64_t before = profile_password_checks();
+        core_logon_request req = {cases[i].name, cases[i].password, cases[i].flags, "10.0.0.1"};
+        cr_expect_eq(core_logon(c, &req, &r), MAPI_E_LOGON_FAILED, "case %zu", i);
+        cr_expect_eq(profile_password_checks() - before, 1, "case %zu: %llu verifications", i,
+                     (unsigned long long)(profile_password_checks() - before));
+    }
+    /* A right password costs one too; a profile without one costs none. */
+    core_logon_result r;
+    uint64_t before = profile_password_checks();
+    cr_assert_eq(logon(c, "p", "pw", MAPI_NEW_SESSION, &r), S_OK);
+    cr_expect_eq(profile_password_checks() - before, 1);
+    session_unref(r.session);
+    before = profile_password_checks();
+    cr_assert_eq(logon(c, "q", NULL, MAPI_NEW_SESSION, &r), S_OK);
+    cr_expect_eq(profile_password_checks() - before, 0);
+    session_unref(r.session);
+    /* A throttled attempt is answered without any. */
+    for (int i = 0; i < 5; i++)
+        logon(c, "p", "guess", MAPI_NEW_SESSION, &r);
+    before = profile_password_checks();
+    cr_assert_eq(logon(c, "p", "pw", MAPI_NEW_SESSION, &r), MAPI_E_LOGON_FAILED);
+    cr_expect_gt(r.retry_after_s, 0);
+    cr_expect_eq(profile_password_checks() - before, 0);
+    core_free(c);
+}
+
+/* The unknown-profile dummy costs what the file's profiles cost: their
+ * most common argon2id parameters, else hash-password's. */
+Test(core, dummy_verifier_takes_the_profiles_parameters)
+{
+    char v1[crypto_pwhash_STRBYTES], v2[crypto_pwhash_STRBYTES], v3[crypto_pwhash_STRBYTES];
+    make_verifier(v1, "a");
+    make_verifier(v2, "b");
+    cr_assert(crypto_pwhash_str(v3, "c", 1, 3, 2 * crypto_pwhash_MEMLIMIT_MIN) == 0);
+    char json[4096];
+    snprintf(
+        json, sizeof json,
+        "{\"profiles\":["
+        "{\"name\":\"a\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]},"
+        "{\"name\":\"b\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]},"
+        "{\"name\":\"c\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]}"
+        "]}",
+        v1, v2, v3);
+    profile_store *st = load_json(json);
+    char want[64];
+    snprintf(want, sizeof want, "$argon2id$v=19$m=%u,t=%u,p=1$",
+             (unsigned)(crypto_pwhash_MEMLIMIT_MIN / 1024), (unsigned)crypto_pwhash_OPSLIMIT_MIN);
+    cr_expect(strncmp(st->dummy, want, strlen(want)) == 0, "dummy %s, want %s...", st->dummy, want);
+    cr_expect_neq(crypto_pwhash_str_verify(st->dummy, "", 0), 0);
+    profile_store_unref(st);
+
+    st =
+        load_json("{\"profiles\":[{\"name\":\"n\",\"auth\":{\"type\":\"none\"},\"services\":[]}]}");
+    cr_expect(strncmp(st->dummy, "$argon2id$v=19$m=65536,t=2,p=1$", 31) == 0, "dummy %s",
+              st->dummy);
+    profile_store_unref(st);
+}
+
+static const char RELOAD_JSON[] =
+    "{\"profiles\":["
+    "{\"name\":\"keep\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]},"
+    "{\"name\":\"change\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]},"
+    "{\"name\":\"open\",\"auth\":%s,\"services\":[]}%s]}";
+
+/* Issue 10 item 2: a reload ends the sessions of profiles whose password
+ * changed or that are gone, keeps the others, and a nameless join is checked
+ * against the profile as it is now. */
+Test(core, reload_ends_sessions_whose_authentication_changed)
+{
+    char keep[crypto_pwhash_STRBYTES], old_pw[crypto_pwhash_STRBYTES],
+        new_pw[crypto_pwhash_STRBYTES], open_pw[crypto_pwhash_STRBYTES];
+    make_verifier(keep, "keep-pw");
+    make_verifier(old_pw, "old-pw");
+    make_verifier(new_pw, "new-pw");
+    make_verifier(open_pw, "open-pw");
+    char json[4096], open_auth[512];
+    snprintf(json, sizeof json, RELOAD_JSON, keep, old_pw, "{\"type\":\"none\"}",
+             ",{\"name\":\"gone\",\"auth\":{\"type\":\"none\"},\"services\":[]}");
+    core_config cfg;
+    core_config_defaults(&cfg);
+    core *c = NULL;
+    cr_assert_eq(core_new(&cfg, load_json(json), &c), S_OK);
+    core_logon_result k, ch, op, gn;
+    cr_assert_eq(logon(c, "keep", "keep-pw", MAPI_NEW_SESSION, &k), S_OK);
+    cr_assert_eq(logon(c, "change", "old-pw", MAPI_NEW_SESSION, &ch), S_OK);
+    cr_assert_eq(logon(c, "open", NULL, MAPI_NEW_SESSION | MAPI_ALLOW_OTHERS, &op), S_OK);
+    cr_assert_eq(logon(c, "gone", NULL, MAPI_NEW_SESSION, &gn), S_OK);
+
+    /* "change" gets a new password, "open" one at all, "gone" goes. */
+    snprintf(open_auth, sizeof open_auth, "{\"type\":\"argon2id\",\"verifier\":\"%s\"}", open_pw);
+    snprintf(json, sizeof json, RELOAD_JSON, keep, new_pw, open_auth, "");
+    cr_expect_eq(core_replace_profiles(c, load_json(json)), 3);
+
+    session *s = auth(c, k.token, NULL);
+    cr_expect_not_null(s, "an unchanged profile's session goes on");
+    session_unref(s);
+    cr_expect_null(auth(c, ch.token, NULL), "the changed password's session ended");
+    cr_expect_null(auth(c, op.token, NULL), "the none-turned-argon2id session ended");
+    cr_expect_null(auth(c, gn.token, NULL), "the removed profile's session ended");
+    cr_expect(session_is_ended(op.session));
+
+    core_logon_result r;
+    cr_expect_eq(logon(c, "change", "old-pw", MAPI_NEW_SESSION, &r), MAPI_E_LOGON_FAILED);
+    cr_expect_eq(logon(c, NULL, NULL, 0, &r), MAPI_E_LOGON_FAILED, "no password, nameless");
+    cr_expect_eq(logon(c, "open", NULL, 0, &r), MAPI_E_LOGON_FAILED, "no password, named");
+    cr_assert_eq(logon(c, "open", "open-pw", MAPI_NEW_SESSION | MAPI_ALLOW_OTHERS, &r), S_OK);
+    core_logon_result j;
+    cr_expect_eq(logon(c, NULL, NULL, 0, &j), MAPI_E_LOGON_FAILED);
+    cr_assert_eq(logon(c, NULL, "open-pw", 0, &j), S_OK);
+    cr_expect(j.joined);
+    session_unref(j.session);
+    session_unref(r.session);
+    session_unref(k.session);
+    session_unref(ch.session);
+    session_unref(op.session);
+    session_unref(gn.session);
+    core_free(c);
+}
+
+/* Issue 10 item 5: wrong old passwords count as failed logons. */
+Test(core, change_password_guesses_are_throttled)
+{
+    char dir[] = "/tmp/mapigw-test-core-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char v[crypto_pwhash_STRBYTES], json[4096];
+    make_verifier(v, "right");
+    snprintf(json, sizeof json,
+             "{\"profiles\":[{\"name\":\"s\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},"
+             "\"services\":[{\"name\":\"Book\",\"providers\":[{\"type\":\"MAPI_AB_PROVIDER\","
+             "\"kind\":\"abfile\",\"display_name\":\"Book\","
+             "\"resource_flags\":[\"STATUS_PRIMARY_IDENTITY\"],"
+             "\"identity\":{\"display\":\"Sam\",\"address_type\":\"SMTP\","
+             "\"address\":\"sam@example.invalid\"},"
+             "\"settings\":{\"path\":\"%s/ab.json\",\"create\":true}}]}]}]}",
+             v, dir);
+    core_config cfg;
+    core_config_defaults(&cfg);
+    core *c = NULL;
+    cr_assert_eq(core_new(&cfg, load_json(json), &c), S_OK);
+    core_logon_result r;
+    cr_assert_eq(logon(c, "s", "right", MAPI_NEW_SESSION, &r), S_OK);
+    status_table t;
+    cr_assert_eq(session_status_table(r.session, &t), S_OK);
+    const uint8_t *ik = NULL;
+    for (size_t i = 0; i < t.count; i++)
+        if (t.rows[i].resource_methods & STATUS_CHANGE_PASSWORD)
+            ik = t.rows[i].instance_key;
+    cr_assert_not_null(ik);
+
+    unsigned retry = 0;
+    for (int i = 0; i < 5; i++) {
+        cr_expect_eq(core_change_password(c, r.session, "10.0.0.5", ik, "guess", "x", NULL, &retry),
+                     MAPI_E_NO_ACCESS, "guess %d", i);
+        cr_expect_eq(retry, 0);
+    }
+    uint64_t before = profile_password_checks();
+    cr_expect_eq(core_change_password(c, r.session, "10.0.0.5", ik, "right", "x", NULL, &retry),
+                 MAPI_E_LOGON_FAILED, "throttled, even with the right old password");
+    cr_expect_gt(retry, 0);
+    cr_expect_eq(profile_password_checks(), before, "a throttled call checks nothing");
+    /* The same throttle as logons: this client's logons to s wait too. */
+    core_logon_request req = {"s", "right", MAPI_NEW_SESSION, "10.0.0.5"};
+    core_logon_result l;
+    cr_expect_eq(core_logon(c, &req, &l), MAPI_E_LOGON_FAILED);
+    cr_expect_gt(l.retry_after_s, 0);
+    /* Another client is not slowed; a call the row refuses anyway passes. */
+    cr_expect_eq(core_change_password(c, r.session, "10.0.0.6", ik, "right", "n3w", NULL, &retry),
+                 S_OK);
+    uint8_t missing[STATUS_INSTANCE_KEY_LEN];
+    memset(missing, 0xEE, sizeof missing);
+    cr_expect_eq(core_change_password(c, r.session, "10.0.0.5", missing, "a", "b", NULL, &retry),
+                 MAPI_E_NOT_FOUND);
+    status_table_free(&t);
+    session_unref(r.session);
+    core_free(c);
+    char path[128];
+    snprintf(path, sizeof path, "%s/ab.json", dir);
+    unlink(path);
+    rmdir(dir);
 }
