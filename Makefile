@@ -31,7 +31,7 @@ CFLAGS  ?=
 CFLAGS  += $(CFLAGS_COMMON) $(OPT) $(SAN)
 LDFLAGS += $(SAN)
 
-CORE_SRC   := $(wildcard session-core/*.c)
+CORE_SRC   := $(wildcard session-core/*.c session-core/providers/*.c)
 API_SRC    := $(wildcard api/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -200,7 +200,7 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i session-core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
+	clang-format -i session-core/*.[ch] session-core/providers/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
 
 SHELL := /bin/bash
 -include $(shell find build -path build/image -prune -o -name '*.d' -type f -print 2>/dev/null)

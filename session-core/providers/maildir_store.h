@@ -29,9 +29,9 @@
  */
 #pragma once
 
-#include "entryid.h"
-#include "hresult.h"
-#include "mapi_object.h"
+#include "../entryid.h"
+#include "../hresult.h"
+#include "../mapi_object.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -14,9 +14,9 @@
  */
 #pragma once
 
-#include "hresult.h"
-#include "profile.h"
-#include "provider.h"
+#include "../hresult.h"
+#include "../profile.h"
+#include "../provider.h"
 
 #include <stdbool.h>
 #include <stddef.h>
