@@ -20,7 +20,7 @@
 #pragma once
 
 #include "../hresult.h"
-#include "../profile.h"
+#include "../provider_config.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>
