@@ -24,8 +24,8 @@
  * OpenEntry of its key opens (new/ first, then directory order), so every
  * row's PR_ENTRYID opens that very message.
  *
- * Private to session-core/. Thread-safety: no shared state; blocks on the
- * file system.
+ * Private to providers/ (the maildir kind). Thread-safety: no shared state;
+ * blocks on the file system.
  */
 #pragma once
 
