@@ -2,6 +2,7 @@
 #   make            build build/release/mapigw
 #   make run        install what is missing, build, start on the demo profiles
 #   make check      the inner loop: release unit + black-box suites (~1.5 min)
+#   make layers     the include rules between the layers and the providers (check-layers.sh)
 #   make test       install, build, run every suite (plain, then ASan+UBSan), lint openapi.yaml
 #   make bench      benchmarks (see bench/)
 # VARIANT=release|asan selects the build; each has its own folder under build/.
@@ -31,7 +32,7 @@ CFLAGS  ?=
 CFLAGS  += $(CFLAGS_COMMON) $(OPT) $(SAN)
 LDFLAGS += $(SAN)
 
-CORE_SRC   := $(wildcard session-core/*.c)
+CORE_SRC   := $(wildcard session-core/*.c session-core/providers/*.c)
 API_SRC    := $(wildcard api/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -62,7 +63,7 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
-.PHONY: all build deps run check test test-variant check-logs lint-openapi bench bench-deps clean format \
+.PHONY: all build deps run check test test-variant layers check-logs lint-openapi bench bench-deps clean format \
         fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
@@ -116,9 +117,14 @@ run:
 	@$(MAKE) --no-print-directory VARIANT=release $(BUILD)/mapigw
 	./build/release/mapigw $(RUN_ARGS)
 
+# Which folder may include what (server -> api -> session-core, the core and
+# its providers/): every offending file and include, before anything builds.
+layers:
+	@scripts/check-layers.sh
+
 # One variant's suites. Gateway logs of the black-box suites land in
 # $(BUILD)/test-logs; check-logs fails on any sanitizer report in them.
-test-variant: $(BIN) $(UNIT_BIN) $(BB_BIN)
+test-variant: layers $(BIN) $(UNIT_BIN) $(BB_BIN)
 	@rm -rf $(BUILD)/test-logs && mkdir -p $(BUILD)/test-logs
 	@echo "== $(VARIANT): unit suites"
 	$(UNIT_BIN) --jobs $(JOBS) 2>&1 | tee $(BUILD)/test-logs/unit.out; test $${PIPESTATUS[0]} -eq 0
@@ -200,7 +206,7 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i session-core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
+	clang-format -i session-core/*.[ch] session-core/providers/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
 
 SHELL := /bin/bash
 -include $(shell find build -path build/image -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -19,7 +19,7 @@ for tool in cppcheck gcc pkg-config; do
   command -v "$tool" >/dev/null 2>&1 || { echo "analyze: $tool not found (make deps / install-deps.sh test)" >&2; exit 2; }
 done
 
-mapfile -t sources < <(find "${dirs[@]}" -maxdepth 1 -name '*.c' | sort)
+mapfile -t sources < <(find "${dirs[@]}" -name '*.c' | sort)
 [ ${#sources[@]} -gt 0 ] || { echo "analyze: no sources found" >&2; exit 2; }
 
 # Include paths of the libraries, as -I options only (cppcheck takes no other

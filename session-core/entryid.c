@@ -51,3 +51,30 @@ void entryid_provider_uid(const char *profile, size_t service, size_t provider,
     crypto_hash_sha256_final(&st, digest);
     memcpy(out, digest, MAPIUID_LEN);
 }
+
+static char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
+
+HRESULT search_key_build(const char *addrtype, const char *address, uint8_t **out, size_t *out_len)
+{
+    const char *t = addrtype ? addrtype : "";
+    const char *a = address ? address : "";
+    size_t tlen = strlen(t), alen = strlen(a);
+    size_t len = tlen + 1 + alen + 1; /* ':' and MAPI's terminating NUL */
+    *out = NULL;
+    *out_len = 0;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    size_t o = 0;
+    /* Only ASCII letters change: MAPI upper-cases with the C locale, and
+     * non-ASCII bytes of UTF-8 must stay intact. */
+    for (size_t i = 0; i < tlen; i++)
+        buf[o++] = (uint8_t)ascii_upper(t[i]);
+    buf[o++] = ':';
+    for (size_t i = 0; i < alen; i++)
+        buf[o++] = (uint8_t)ascii_upper(a[i]);
+    buf[o++] = '\0';
+    *out = buf;
+    *out_len = len;
+    return S_OK;
+}

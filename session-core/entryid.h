@@ -1,4 +1,4 @@
-/* entryid.h - the gateway's entry ids and provider MAPIUIDs.
+/* entryid.h - the gateway's entry ids, provider MAPIUIDs and search keys.
  *
  * As in MAPI, an entry id starts with 4 flag bytes (zero) and the MAPIUID of
  * the provider that owns the object; the rest is the provider's own key.
@@ -40,3 +40,7 @@ bool entryid_split(const uint8_t *eid, size_t len, const uint8_t **uid, const ui
  * (the first 16 bytes of SHA-256 over them). */
 void entryid_provider_uid(const char *profile, size_t service, size_t provider,
                           uint8_t out[MAPIUID_LEN]);
+
+/* PR_SEARCH_KEY of an address: "ADDRTYPE:ADDRESS" upper-cased (ASCII letters)
+ * with its terminating NUL byte, as MAPI builds it. *out is malloc'd. */
+HRESULT search_key_build(const char *addrtype, const char *address, uint8_t **out, size_t *out_len);

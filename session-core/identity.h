@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include "entryid.h"
 #include "hresult.h"
 #include "status_row.h"
 
@@ -59,7 +60,3 @@ HRESULT identity_share_service(status_row *rows, size_t count, const size_t *ser
  * invalid UTF-8. */
 HRESULT entryid_one_off(const char *display, const char *addrtype, const char *address,
                         uint8_t **out, size_t *out_len);
-
-/* PR_SEARCH_KEY of an address: "ADDRTYPE:ADDRESS" upper-cased (ASCII letters)
- * with its terminating NUL byte, as MAPI builds it. *out is malloc'd. */
-HRESULT search_key_build(const char *addrtype, const char *address, uint8_t **out, size_t *out_len);

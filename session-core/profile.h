@@ -15,6 +15,7 @@
 #pragma once
 
 #include "hresult.h"
+#include "provider_config.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +26,6 @@
 typedef struct profile_store profile_store;
 typedef struct profile profile;
 typedef struct service_config service_config;
-typedef struct provider_config provider_config;
 
 typedef enum {
     PROFILE_AUTH_NONE,     /* anybody may log on; start-up warns about it */
@@ -103,25 +103,3 @@ void profile_logon_unlock(const profile *p);
 const char *service_name(const service_config *s);
 size_t service_provider_count(const service_config *s);
 const provider_config *service_provider(const service_config *s, size_t i);
-
-/* MAPI_STORE_PROVIDER, MAPI_AB_PROVIDER or MAPI_TRANSPORT_PROVIDER. */
-uint32_t provider_config_type(const provider_config *c);
-const char *provider_config_kind(const provider_config *c);
-/* The kind's vtable (provider.h), found when the file loaded. */
-const struct provider_ops *provider_config_ops(const provider_config *c);
-/* The provider's MAPIUID (entryid_provider_uid of its profile and place),
- * computed when the file loads. */
-const uint8_t *provider_config_uid(const provider_config *c);
-const char *provider_config_display_name(const provider_config *c);
-uint32_t provider_config_resource_flags(const provider_config *c);
-/* The configured identity; all three NULL when the provider has none. */
-const char *provider_config_identity_display(const provider_config *c);
-const char *provider_config_identity_addrtype(const provider_config *c);
-const char *provider_config_identity_address(const provider_config *c);
-/* A kind-specific setting (strings, numbers and booleans are rendered as
- * strings: "true"/"false"); NULL when absent. Relative paths are not resolved
- * here: use provider_config_path. */
-const char *provider_config_setting(const provider_config *c, const char *key);
-/* The setting as a path resolved against the store's base folder; NULL when
- * absent. The string lives as long as the store. */
-const char *provider_config_path(const provider_config *c, const char *key);

@@ -1,20 +1,17 @@
+/* provider.c - the table of built-in kinds, made from providers/providers.h. */
 #include "provider.h"
+
+#include "providers/providers.h"
 
 #include <stdint.h>
 #include <string.h>
 
-/* One line per built-in kind: each lives in its own provider_<kind>.c. */
-extern const provider_ops PROVIDER_MAILDIR;
-extern const provider_ops PROVIDER_ABFILE;
-extern const provider_ops PROVIDER_SPOOL;
-extern const provider_ops PROVIDER_IMAP;
-extern const provider_ops PROVIDER_SMTP;
-extern const provider_ops PROVIDER_LDAP;
+#define PROVIDER_KIND_ENTRY(ops) &ops,
+static const provider_ops *const KINDS[] = {PROVIDER_KINDS(PROVIDER_KIND_ENTRY)};
+#undef PROVIDER_KIND_ENTRY
 
-static const provider_ops *const KINDS[] = {
-    &PROVIDER_MAILDIR, &PROVIDER_ABFILE, &PROVIDER_SPOOL,
-    &PROVIDER_IMAP,    &PROVIDER_SMTP,   &PROVIDER_LDAP,
-};
+_Static_assert(sizeof KINDS / sizeof KINDS[0] <= PROVIDER_KIND_MAX,
+               "more kinds in providers/providers.h than PROVIDER_KIND_MAX counters");
 
 const provider_ops *provider_kind_find(const char *kind)
 {

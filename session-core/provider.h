@@ -2,8 +2,14 @@
  *
  * A provider kind ("maildir", "abfile", "spool") is a provider_ops table. A
  * session logs on one instance per configured provider; the instance's state is
- * the kind's own (void *). Adding a kind means one new provider_<kind>.c and one
- * line in provider.c's table.
+ * the kind's own (void *). Adding a kind means one new providers/provider_<kind>.c
+ * (its parsers beside it) and one line in providers/providers.h.
+ *
+ * What a kind sees of the core: this header and the few it includes
+ * (provider_config.h, entryid.h, mapi_object.h, hresult.h), plus mapi_flags.h
+ * and analyzer.h; nothing of sessions, views or the registry. The core sees
+ * the kinds only through providers/providers.h. scripts/check-layers.sh
+ * (make layers, run by make check and make test) holds both sides to it.
  *
  * Threading: calls on one instance are serialised by the core (the session's
  * lock, and the instance's own for shared instances), so a kind needs no
@@ -15,7 +21,7 @@
 #include "entryid.h"
 #include "hresult.h"
 #include "mapi_object.h"
-#include "profile.h"
+#include "provider_config.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -149,11 +155,16 @@ typedef struct provider_ops {
     bool (*same_entry)(void *state, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 } provider_ops;
 
+/* The most kinds providers/providers.h may register: the room of the core's
+ * per-kind counters (session_stats.c, /metrics). provider.c checks it when it
+ * compiles, so a kind cannot go uncounted. */
+#define PROVIDER_KIND_MAX 16
+
 /* The built-in kind with that name, or NULL. */
 const provider_ops *provider_kind_find(const char *kind);
-/* The built-in kinds in a fixed order, 0 .. provider_kind_count() - 1 (for
- * per-kind counters), and ops's place in it: SIZE_MAX for a kind that is not
- * built in. */
+/* The built-in kinds in their order in providers/providers.h, 0 ..
+ * provider_kind_count() - 1 (for per-kind counters), and ops's place in it:
+ * SIZE_MAX for a kind that is not built in. */
 size_t provider_kind_count(void);
 const provider_ops *provider_kind_at(size_t i);
 size_t provider_kind_index(const provider_ops *ops);

@@ -19,6 +19,7 @@
  */
 #pragma once
 
+#include "profile.h"
 #include "provider.h"
 
 #include <pthread.h>

@@ -23,7 +23,6 @@ static pthread_mutex_t ev_lock_pool[LOCK_POOL_SIZE] = {MI256, MI256, MI256, MI25
 /* Serials make instance keys unique while the process lives
  * (mapi-session.md 4): a key is the serial and the row's index. */
 static atomic_uint_fast64_t next_serial = 1;
-#define ROW_INDEX_BITS 16
 
 void session_lock(session *s)
 {
@@ -122,20 +121,15 @@ const session_view *session_view_of(const session *s) { return s->view ? s->view
 
 void session_row_key(const session *s, size_t i, uint8_t ik[STATUS_INSTANCE_KEY_LEN])
 {
-    uint64_t k = s->serial << ROW_INDEX_BITS | (uint64_t)i;
-    for (int b = STATUS_INSTANCE_KEY_LEN - 1; b >= 0; b--) {
-        ik[b] = (uint8_t)(k & 0xFF);
-        k >>= 8;
-    }
+    status_instance_key(s->serial, i, ik);
 }
 
 size_t session_row_index(const session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN])
 {
-    uint64_t k = 0;
-    for (int b = 0; b < STATUS_INSTANCE_KEY_LEN; b++)
-        k = k << 8 | ik[b];
-    size_t i = (size_t)(k & ((1u << ROW_INDEX_BITS) - 1));
-    if (k >> ROW_INDEX_BITS != s->serial || i >= session_view_of(s)->row_count)
+    uint64_t serial;
+    size_t i;
+    status_instance_key_split(ik, &serial, &i);
+    if (serial != s->serial || i >= session_view_of(s)->row_count)
         return SIZE_MAX;
     return i;
 }
@@ -245,8 +239,8 @@ HRESULT session_identity(session *s, identity *out)
         hr = identity_query(&view, out);
         if (HR_SUCCEEDED(hr) && out->has_source) {
             /* The view's rows carry their index as instance key. */
-            size_t i = out->source_instance_key[STATUS_INSTANCE_KEY_LEN - 2] << 8 |
-                       out->source_instance_key[STATUS_INSTANCE_KEY_LEN - 1];
+            size_t i;
+            status_instance_key_split(out->source_instance_key, NULL, &i);
             session_row_key(s, i, out->source_instance_key);
         }
     }

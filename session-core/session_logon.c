@@ -19,9 +19,7 @@ const uint8_t SESSION_STATUS_UID[MAPIUID_LEN] = {0x6D, 0x61, 0x70, 0x69, 0x67, 0
  * serial in front when it hands a row out (session_row_copy). */
 static void local_instance_key(status_row *row, size_t index)
 {
-    memset(row->instance_key, 0, STATUS_INSTANCE_KEY_LEN);
-    row->instance_key[STATUS_INSTANCE_KEY_LEN - 2] = (uint8_t)(index >> 8);
-    row->instance_key[STATUS_INSTANCE_KEY_LEN - 1] = (uint8_t)index;
+    status_instance_key(0, index, row->instance_key);
     memset(row->entry_id, 0, 4);
     memcpy(row->entry_id + 4, SESSION_STATUS_UID, MAPIUID_LEN);
     memcpy(row->entry_id + 20, row->instance_key, STATUS_INSTANCE_KEY_LEN);

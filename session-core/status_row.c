@@ -110,3 +110,24 @@ void status_table_free(status_table *t)
     t->rows = NULL;
     t->count = 0;
 }
+
+void status_instance_key(uint64_t serial, size_t index, uint8_t ik[STATUS_INSTANCE_KEY_LEN])
+{
+    uint64_t k = serial << STATUS_ROW_INDEX_BITS | (uint64_t)index;
+    for (int b = STATUS_INSTANCE_KEY_LEN - 1; b >= 0; b--) {
+        ik[b] = (uint8_t)(k & 0xFF);
+        k >>= 8;
+    }
+}
+
+void status_instance_key_split(const uint8_t ik[STATUS_INSTANCE_KEY_LEN], uint64_t *serial,
+                               size_t *index)
+{
+    uint64_t k = 0;
+    for (int b = 0; b < STATUS_INSTANCE_KEY_LEN; b++)
+        k = k << 8 | ik[b];
+    if (serial)
+        *serial = k >> STATUS_ROW_INDEX_BITS;
+    if (index)
+        *index = (size_t)(k & ((UINT64_C(1) << STATUS_ROW_INDEX_BITS) - 1));
+}

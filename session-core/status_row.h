@@ -13,6 +13,17 @@
 #define STATUS_INSTANCE_KEY_LEN 8
 #define STATUS_ENTRY_ID_LEN 28 /* 4 flag bytes, 16-byte MAPIUID, 8-byte instance key */
 
+/* PR_INSTANCE_KEY of a row, 8 bytes big-endian: the serial of the session
+ * that hands it out, then STATUS_ROW_INDEX_BITS of the row's place in its
+ * table. Serials are never reused, so neither are keys. Rows kept in a view
+ * (shared by the sessions of a profile) hold serial 0; the session puts its
+ * own in when it copies one out. The one encoding, here and nowhere else. */
+#define STATUS_ROW_INDEX_BITS 16
+void status_instance_key(uint64_t serial, size_t index, uint8_t ik[STATUS_INSTANCE_KEY_LEN]);
+/* The serial and the row index of a key (either pointer may be NULL). */
+void status_instance_key_split(const uint8_t ik[STATUS_INSTANCE_KEY_LEN], uint64_t *serial,
+                               size_t *index);
+
 typedef struct {
     uint8_t instance_key[STATUS_INSTANCE_KEY_LEN]; /* PR_INSTANCE_KEY, never reused */
     uint32_t row_id;                               /* PR_ROWID: position in the table */

@@ -1,4 +1,4 @@
-/* fuzz_imap.c - the IMAP answer readers (session-core/imap_parse.h): LIST,
+/* fuzz_imap.c - the IMAP answer readers (session-core/providers/imap_parse.h): LIST,
  * STATUS, FETCH (line and raw forms), SEARCH, date-time, quoting, the
  * UTF-8 clean-up and the modified UTF-7 decoding of LIST names, on whatever
  * a hostile server could send.
@@ -12,7 +12,7 @@
  */
 #include "fuzz_common.h"
 
-#include "../../session-core/imap_parse.h"
+#include "../../session-core/providers/imap_parse.h"
 
 #include <stdlib.h>
 #include <string.h>

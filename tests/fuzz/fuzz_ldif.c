@@ -1,5 +1,5 @@
 /* fuzz_ldif.c - what the ldap provider reads from a directory server and the
- * text it builds from user input (session-core/ldap_ldif.h).
+ * text it builds from user input (session-core/providers/ldap_ldif.h).
  *
  * Input: a selector byte, then the bytes.
  *   selector % 4: 0 ldap_ldif_parse (max entries = 1 + next byte % 64) and
@@ -13,7 +13,7 @@
  */
 #include "fuzz_common.h"
 
-#include "../../session-core/ldap_ldif.h"
+#include "../../session-core/providers/ldap_ldif.h"
 
 #include <stdlib.h>
 #include <string.h>

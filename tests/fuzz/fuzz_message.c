@@ -1,6 +1,6 @@
 /* fuzz_message.c - RFC 5322 messages from nobody vetted: the transport's
- * envelope (session-core/envelope.h) and the summary's header reading
- * (session-core/rfc822.h).
+ * envelope (session-core/providers/envelope.h) and the summary's header reading
+ * (session-core/providers/rfc822.h).
  *
  * Input: a selector byte, then the message.
  *   selector % 3: 0 envelope_parse; 1 rfc822_header for a field chosen by the
@@ -13,8 +13,8 @@
  */
 #include "fuzz_common.h"
 
-#include "../../session-core/envelope.h"
-#include "../../session-core/rfc822.h"
+#include "../../session-core/providers/envelope.h"
+#include "../../session-core/providers/rfc822.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,6 +6,7 @@
 #include "api_fixture.h"
 
 #include "../../session-core/mapi_flags.h"
+#include "../../session-core/provider.h"
 #include "../../session-core/session_stats.h"
 
 #include <criterion/criterion.h>
@@ -164,4 +165,33 @@ Test(api, metrics_scrape_walks_no_session)
     cr_assert_eq(r.status, 200);
     api_response_clear(&r);
     cr_assert_eq(session_stats_walks(), walks + 1);
+}
+
+/* The kinds /metrics lists are the registered ones (providers/providers.h,
+ * through provider.c's table), each with its three states, in that order and
+ * no other: a new kind shows up without anyone touching the api. */
+Test(api, metrics_list_every_registered_kind)
+{
+    static const char *const STATE_NAMES[] = {"available", "offline", "failure"};
+    size_t n = provider_kind_count();
+    cr_assert_gt(n, 0);
+    cr_assert_eq(session_stats_kind_count(), n);
+    char *text = scrape();
+    const char *at = text;
+    size_t lines = 0;
+    for (const char *p = text; (p = strstr(p, "\nmapigw_provider_status{")) != NULL; p++)
+        lines++;
+    cr_assert_eq(lines, n * 3, "%zu provider_status samples for %zu kinds:\n%s", lines, n, text);
+    for (size_t k = 0; k < n; k++) {
+        cr_assert_str_eq(session_stats_kind_name(k), provider_kind_at(k)->kind);
+        for (size_t st = 0; st < 3; st++) {
+            char want[128];
+            snprintf(want, sizeof want, "\nmapigw_provider_status{kind=\"%s\",state=\"%s\"} 0\n",
+                     provider_kind_at(k)->kind, STATE_NAMES[st]);
+            const char *found = strstr(at, want);
+            cr_assert_not_null(found, "no line%s(after the previous kind's) in:\n%s", want, text);
+            at = found + 1;
+        }
+    }
+    free(text);
 }

@@ -1,6 +1,6 @@
 /* Unit suite for envelope.c: the envelope of queued RFC 5322 messages
  * (recipients, sender, the bytes to send), hostile ones included. */
-#include "../../session-core/envelope.h"
+#include "../../session-core/providers/envelope.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

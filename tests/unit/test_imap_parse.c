@@ -2,7 +2,7 @@
  * hands them over (untagged lines, literals cut off), and hostile input
  * (unterminated strings, absurd literals, deep nesting, huge numbers, NUL
  * bytes, invalid UTF-8) that must never read out of bounds or crash. */
-#include "../../session-core/imap_parse.h"
+#include "../../session-core/providers/imap_parse.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

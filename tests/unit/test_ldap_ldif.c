@@ -1,7 +1,7 @@
 /* The ldap provider's text handling: libcurl's search output parsed from
  * friendly and hostile input, RFC 4515 filter escaping and URL encoding that
  * no search text can break out of, and DN comparison. */
-#include "../../session-core/ldap_ldif.h"
+#include "../../session-core/providers/ldap_ldif.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 
 #include "../../session-core/entryid.h"
 #include "../../session-core/provider.h"
-#include "../../session-core/provider_fs.h"
+#include "../../session-core/providers/provider_fs.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * parser's suite is test_envelope.c. */
 #include "provider_fixture.h"
 
-#include "../../session-core/outq.h"
+#include "../../session-core/providers/outq.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>

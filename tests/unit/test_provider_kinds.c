@@ -6,7 +6,7 @@
 #include "../../session-core/mapi_flags.h"
 #include "../../session-core/profile.h"
 #include "../../session-core/provider.h"
-#include "../../session-core/provider_net.h"
+#include "../../session-core/providers/provider_net.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

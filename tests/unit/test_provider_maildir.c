@@ -9,7 +9,7 @@
 #include "../../session-core/mapi_flags.h"
 #include "../../session-core/profile.h"
 #include "../../session-core/provider.h"
-#include "../../session-core/provider_fs.h"
+#include "../../session-core/providers/provider_fs.h"
 #include "../../session-core/provider_inst.h"
 
 #include <criterion/criterion.h>

@@ -1,7 +1,7 @@
 /* Unit suite for the header reader (rfc822.c): unfolding, where the header
  * section ends, RFC 2047 words, UTF-8 clean-up of hostile bytes, mailboxes
  * and the read limit. */
-#include "../../session-core/rfc822.h"
+#include "../../session-core/providers/rfc822.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * decoded. */
 #include "imap_client.h"
 
-#include "mapi_flags.h"
+#include "../mapi_flags.h"
 
 #include <stdint.h>
 #include <stdio.h>

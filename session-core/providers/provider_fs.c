@@ -3,7 +3,7 @@
  */
 #include "provider_fs.h"
 
-#include "mapi_flags.h"
+#include "../mapi_flags.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -27,9 +27,9 @@
  * queue folder at logon, mode 0700).
  */
 #include "envelope.h"
-#include "mapi_flags.h"
+#include "../mapi_flags.h"
 #include "outq.h"
-#include "provider.h"
+#include "../provider.h"
 #include "provider_fs.h"
 #include "provider_net.h"
 

@@ -24,14 +24,14 @@
  * OpenEntry of its key opens (new/ first, then directory order), so every
  * row's PR_ENTRYID opens that very message.
  *
- * Private to session-core/. Thread-safety: no shared state; blocks on the
- * file system.
+ * Private to providers/ (the maildir kind). Thread-safety: no shared state;
+ * blocks on the file system.
  */
 #pragma once
 
-#include "entryid.h"
-#include "hresult.h"
-#include "mapi_object.h"
+#include "../entryid.h"
+#include "../hresult.h"
+#include "../mapi_object.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -19,8 +19,8 @@
  * the instance and its status.
  */
 #include "maildir_store.h"
-#include "mapi_flags.h"
-#include "provider.h"
+#include "../mapi_flags.h"
+#include "../provider.h"
 #include "provider_fs.h"
 
 #include <errno.h>

@@ -13,7 +13,7 @@
  */
 #pragma once
 
-#include "hresult.h"
+#include "../hresult.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  */
 #include "outq.h"
 
-#include "analyzer.h"
+#include "../analyzer.h"
 #include "provider_fs.h"
 
 #include <dirent.h>

@@ -25,8 +25,8 @@
  * display names are decoded to UTF-8 (imap_mutf7_decode).
  */
 #include "imap_client.h"
-#include "mapi_flags.h"
-#include "provider.h"
+#include "../mapi_flags.h"
+#include "../provider.h"
 #include "provider_fs.h"
 #include "provider_net.h"
 

@@ -14,7 +14,7 @@
 #pragma once
 
 #include "imap_parse.h"
-#include "provider.h"
+#include "../provider.h"
 #include "provider_net.h"
 
 #include <sodium.h>

@@ -8,7 +8,7 @@
  */
 #include "maildir_store.h"
 
-#include "analyzer.h"
+#include "../analyzer.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -19,11 +19,10 @@
  * keys do. The address book and OpenEntry re-read the file, so they show what
  * it holds now; a file that is missing or invalid then is MAPI_E_CALL_FAILED.
  */
-#include "mapi_flags.h"
-#include "provider.h"
+#include "../entryid.h"
+#include "../mapi_flags.h"
+#include "../provider.h"
 #include "provider_fs.h"
-
-#include "identity.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* provider_fs.h - small file-system helpers the provider kinds share
  * (provider_maildir.c, provider_abfile.c, provider_spool.c): status-row
  * wording, `mkdir -p`, folder checks and counts, the "create" setting.
- * Private to session-core/: a kind includes it, nothing above the core does.
+ * Private to the provider kinds (providers/): the core never includes it.
  *
  * Ownership: pfs_path_join and pfs_shown_path return a malloc'd string the
  * caller frees; every other pointer passed in is borrowed for the call only.
@@ -14,9 +14,9 @@
  */
 #pragma once
 
-#include "hresult.h"
-#include "profile.h"
-#include "provider.h"
+#include "../hresult.h"
+#include "../provider_config.h"
+#include "../provider.h"
 
 #include <stdbool.h>
 #include <stddef.h>

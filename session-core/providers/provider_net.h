@@ -19,8 +19,8 @@
  */
 #pragma once
 
-#include "hresult.h"
-#include "profile.h"
+#include "../hresult.h"
+#include "../provider_config.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>

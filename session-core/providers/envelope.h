@@ -10,7 +10,7 @@
  */
 #pragma once
 
-#include "hresult.h"
+#include "../hresult.h"
 
 #include <stddef.h>
 

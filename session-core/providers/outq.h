@@ -26,7 +26,7 @@
  */
 #pragma once
 
-#include "hresult.h"
+#include "../hresult.h"
 
 #include <stdbool.h>
 #include <stddef.h>

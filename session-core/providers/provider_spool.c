@@ -18,9 +18,9 @@
  * convention), at logon and hourly (provider_ops.maintain). Status strings
  * name folders as pfs_shown_path shows them, never by their server path.
  */
-#include "mapi_flags.h"
+#include "../mapi_flags.h"
 #include "outq.h"
-#include "provider.h"
+#include "../provider.h"
 #include "provider_fs.h"
 
 #include <errno.h>

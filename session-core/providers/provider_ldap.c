@@ -22,12 +22,11 @@
  * an unauthenticated bind that "succeeds" (RFC 4513 5.1.2).
  */
 #include "ldap_ldif.h"
-#include "mapi_flags.h"
-#include "provider.h"
+#include "../entryid.h"
+#include "../mapi_flags.h"
+#include "../provider.h"
 #include "provider_fs.h"
 #include "provider_net.h"
-
-#include "identity.h"
 
 #include <sodium.h>
 #include <stdio.h>

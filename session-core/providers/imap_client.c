@@ -2,7 +2,7 @@
  * "imap" store provider (imap_client.h). */
 #include "imap_client.h"
 
-#include "mapi_flags.h"
+#include "../mapi_flags.h"
 #include "provider_fs.h"
 
 #include <stdio.h>
