@@ -78,7 +78,10 @@ api *api_new(core *c, const api_config *cfg)
         return NULL;
     a->core = c;
     a->max_body_bytes = cfg->max_body_bytes;
-    api_set_limits(a, &(api_limits){0, 0, 0, 0});
+    a->max_header_bytes = cfg->limits.max_header_bytes;
+    a->max_url_bytes = cfg->limits.max_url_bytes;
+    a->max_json_depth = cfg->limits.max_json_depth;
+    a->max_json_string = cfg->limits.max_json_string;
     a->openapi_yaml = cfg->openapi_yaml;
     a->openapi_yaml_len = cfg->openapi_yaml_len;
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
@@ -103,11 +106,14 @@ fail:
 
 void api_set_limits(api *a, const api_limits *lim)
 {
-    a->max_header_bytes =
-        lim->max_header_bytes ? lim->max_header_bytes : API_DEFAULT_MAX_HEADER_BYTES;
-    a->max_url_bytes = lim->max_url_bytes ? lim->max_url_bytes : API_DEFAULT_MAX_URL_BYTES;
-    a->max_json_depth = lim->max_json_depth ? lim->max_json_depth : API_DEFAULT_MAX_JSON_DEPTH;
-    a->max_json_string = lim->max_json_string ? lim->max_json_string : API_DEFAULT_MAX_JSON_STRING;
+    if (lim->max_header_bytes)
+        a->max_header_bytes = lim->max_header_bytes;
+    if (lim->max_url_bytes)
+        a->max_url_bytes = lim->max_url_bytes;
+    if (lim->max_json_depth)
+        a->max_json_depth = lim->max_json_depth;
+    if (lim->max_json_string)
+        a->max_json_string = lim->max_json_string;
 }
 
 void api_free(api *a)
