@@ -99,7 +99,9 @@ $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o: $(BUILD)/gen/%.o: $(BUILD)
 	$(CC) -std=c11 -c $< -o $@
 $(BIN): $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o
 
-$(UNIT_BIN): $(UNIT_OBJ) $(CORE_OBJ) $(API_OBJ)
+# The options table (server/config.c) too: the floors keep no defaults of
+# their own, and the suites take theirs from config_defaults.
+$(UNIT_BIN): $(UNIT_OBJ) $(CORE_OBJ) $(API_OBJ) $(BUILD)/server/config.o $(BUILD)/server/config_table.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 

@@ -58,22 +58,30 @@ static const api_route ROUTES[] = {
 #define ROUTE_UNMATCHED ROUTE_COUNT
 static const char ROUTE_UNMATCHED_LABEL[] = "unmatched";
 
-/* The response that is left when memory runs out: it must not need malloc,
- * so api_response_clear knows these two pointers and does not free them. */
-const char API_OOM_BODY[] =
-    "{\"type\":\"urn:mapigw:problem:MAPI_E_NOT_ENOUGH_MEMORY\",\"title\":\"Not enough memory\","
-    "\"status\":503,\"detail\":\"the gateway ran out of memory while answering\","
-    "\"mapi_error\":\"MAPI_E_NOT_ENOUGH_MEMORY\",\"mapi_code\":\"0x8007000E\"}";
+/* The response that is left when memory runs out must not need malloc:
+ * api_response_clear knows its static body (api_problem_oom_body) and this
+ * header value, and does not free them. */
 static char OOM_NO_STORE[] = "no-store";
+
+static bool is_oom_body(const char *body)
+{
+    size_t len;
+    return body == api_problem_oom_body(&len);
+}
 
 api *api_new(core *c, const api_config *cfg)
 {
+    if (!api_problem_init())
+        return NULL;
     api *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
     a->core = c;
     a->max_body_bytes = cfg->max_body_bytes;
-    api_set_limits(a, &(api_limits){0, 0, 0, 0});
+    a->max_header_bytes = cfg->limits.max_header_bytes;
+    a->max_url_bytes = cfg->limits.max_url_bytes;
+    a->max_json_depth = cfg->limits.max_json_depth;
+    a->max_json_string = cfg->limits.max_json_string;
     a->openapi_yaml = cfg->openapi_yaml;
     a->openapi_yaml_len = cfg->openapi_yaml_len;
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
@@ -98,11 +106,14 @@ fail:
 
 void api_set_limits(api *a, const api_limits *lim)
 {
-    a->max_header_bytes =
-        lim->max_header_bytes ? lim->max_header_bytes : API_DEFAULT_MAX_HEADER_BYTES;
-    a->max_url_bytes = lim->max_url_bytes ? lim->max_url_bytes : API_DEFAULT_MAX_URL_BYTES;
-    a->max_json_depth = lim->max_json_depth ? lim->max_json_depth : API_DEFAULT_MAX_JSON_DEPTH;
-    a->max_json_string = lim->max_json_string ? lim->max_json_string : API_DEFAULT_MAX_JSON_STRING;
+    if (lim->max_header_bytes)
+        a->max_header_bytes = lim->max_header_bytes;
+    if (lim->max_url_bytes)
+        a->max_url_bytes = lim->max_url_bytes;
+    if (lim->max_json_depth)
+        a->max_json_depth = lim->max_json_depth;
+    if (lim->max_json_string)
+        a->max_json_string = lim->max_json_string;
 }
 
 void api_free(api *a)
@@ -124,7 +135,7 @@ void api_set_ready(api *a, bool ready) { atomic_store(&a->ready, ready); }
 
 void api_response_clear(api_response *resp)
 {
-    if (resp->body && resp->body != API_OOM_BODY) {
+    if (resp->body && !is_oom_body(resp->body)) {
         /* Bodies may hold a token (POST /sessions): wipe before freeing. */
         sodium_memzero(resp->body, resp->body_len);
         free(resp->body);
@@ -165,7 +176,7 @@ char *api_dump_json(const json_t *json, size_t *len) { return json_write_compact
 
 static void replace_body(api_response *r, char *body, size_t len)
 {
-    if (r->body && r->body != API_OOM_BODY) {
+    if (r->body && !is_oom_body(r->body)) {
         sodium_memzero(r->body, r->body_len);
         free(r->body);
     }
@@ -232,23 +243,24 @@ void api_reply_bytes(api_ctx *x, int status, const char *content_type, const cha
 
 void api_reply_oom(api_ctx *x) { x->oom = true; }
 
-/* Replaces whatever was built with the 503 problem. Tries heap copies first
- * so that the usual ownership holds; falls back to the static strings. */
-static void finish_oom(api_response *r)
+/* Heap copies first, so that the usual ownership holds; the static strings
+ * when even those fail. */
+void api_finish_oom(api_response *r)
 {
     const char *route = r->route;
     api_response_clear(r);
     r->route = route;
-    r->status = 503;
+    r->status = api_problem_status(MAPI_E_NOT_ENOUGH_MEMORY);
     r->content_type = "application/problem+json";
-    r->mapi_error = "MAPI_E_NOT_ENOUGH_MEMORY";
-    size_t len = sizeof API_OOM_BODY - 1;
+    r->mapi_error = hresult_name(MAPI_E_NOT_ENOUGH_MEMORY);
+    size_t len = 0;
+    const char *oom = api_problem_oom_body(&len);
     char *body = malloc(len + 1);
     if (body)
-        memcpy(body, API_OOM_BODY, len + 1);
+        memcpy(body, oom, len + 1);
     r->body = body;
     if (!r->body)
-        r->body = (char *)API_OOM_BODY;
+        r->body = (char *)oom;
     r->body_len = len;
     r->headers[0].name = "Cache-Control";
     r->headers[0].value = strdup("no-store");
@@ -482,7 +494,7 @@ void api_limit_answer(api *a, int status, HRESULT hr, const char *detail, api_re
     if (!x.oom)
         api_add_header(&x, "Cache-Control", "no-store");
     if (x.oom)
-        finish_oom(resp);
+        api_finish_oom(resp);
 }
 
 void api_handle(api *a, const api_request *req, api_response *resp)
@@ -540,7 +552,7 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     if (!x.oom)
         api_cors_finish(&x);
     if (x.oom)
-        finish_oom(resp);
+        api_finish_oom(resp);
     /* HEAD keeps the GET body, and a 304 the body of its 200: RFC 9110
      * 9.3.2 and 8.6 want their Content-Length, and the server never sends
      * either body (libmicrohttpd drops it itself). */

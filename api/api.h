@@ -94,28 +94,26 @@ typedef struct {
     size_t len;
 } api_asset;
 
+/* Request limits. The first two only shape error details (the server
+ * measures them); the JSON ones are enforced on every request body. The api
+ * has no defaults of its own: the server's options table (server/config.c)
+ * gives every one. */
+typedef struct {
+    size_t max_header_bytes; /* header names + values */
+    size_t max_url_bytes;    /* decoded path + query */
+    unsigned max_json_depth; /* nesting of arrays/objects */
+    size_t max_json_string;  /* bytes of any string or key */
+} api_limits;
+
 typedef struct {
     const char *admin_key;    /* NULL: admin endpoints are off */
     size_t max_body_bytes;    /* for error details; the server enforces it */
     const char *openapi_yaml; /* served at GET /openapi.yaml (borrowed), or NULL */
     size_t openapi_yaml_len;
     const char *version; /* reported by /healthz */
+    api_limits limits;   /* every one > 0 */
 } api_config;
 
-/* Request limits (api_set_limits). The first two only shape error details
- * (the server measures them); the JSON ones are enforced on every request
- * body. 0 takes the default. */
-typedef struct {
-    size_t max_header_bytes; /* default API_DEFAULT_MAX_HEADER_BYTES */
-    size_t max_url_bytes;    /* default API_DEFAULT_MAX_URL_BYTES */
-    unsigned max_json_depth; /* nesting of arrays/objects; default API_DEFAULT_MAX_JSON_DEPTH */
-    size_t max_json_string;  /* bytes of any string or key; default API_DEFAULT_MAX_JSON_STRING */
-} api_limits;
-
-#define API_DEFAULT_MAX_HEADER_BYTES 16384
-#define API_DEFAULT_MAX_URL_BYTES 4096
-#define API_DEFAULT_MAX_JSON_DEPTH 16
-#define API_DEFAULT_MAX_JSON_STRING 4096
 /* Password members ("password", "old_password", "new_password") are
  * limited to this many bytes whatever --max-json-string says. */
 #define API_MAX_PASSWORD_BYTES 1024
@@ -123,14 +121,12 @@ typedef struct {
 /* Copies what it needs from cfg. NULL when out of memory. */
 api *api_new(core *c, const api_config *cfg);
 void api_free(api *a);
-/* Sets the request limits (api_new starts with the defaults). Call before
- * the first api_handle: not thread-safe. */
+/* Changes request limits after api_new; a 0 leaves that limit as it is.
+ * Call before the first api_handle: not thread-safe. */
 void api_set_limits(api *a, const api_limits *lim);
 /* The files served to browsers (the web console, the built API docs): borrowed,
  * they must outlive the api. Without them (the default) their paths answer
- * 404. Call before the first api_handle: not thread-safe. (A setter rather
- * than api_config fields, so that existing positional initializers of
- * api_config stay complete.) */
+ * 404. Call before the first api_handle: not thread-safe. */
 void api_set_assets(api *a, const api_asset *assets, size_t count);
 
 /* CORS (docs/DECISIONS.md "CORS"): origins is a comma-separated list of exact

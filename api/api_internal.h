@@ -133,15 +133,29 @@ void api_cors_clear(api *a);
 
 /* ---- problem.c ---------------------------------------------------------- */
 
-/* Answers with problem+json for hr. status 0 takes hresult_http_status(hr);
+/* The HTTP status of hr (hresult.h's MAPI_HRESULTS): 500 for a failure the
+ * list does not know, 200 for a success. */
+int api_problem_status(HRESULT hr);
+
+/* Answers with problem+json for hr. status 0 takes api_problem_status(hr);
  * HTTP-level errors (405, 413, 415) pass their own. Adds WWW-Authenticate to
  * every 401 and Retry-After to TIMEOUT/BUSY. The detail must never hold a
  * secret. */
 void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The problem body for out-of-memory answers; static. */
-extern const char API_OOM_BODY[];
+/* The detail of the out-of-memory answer. */
+#define API_OOM_DETAIL "the gateway ran out of memory while answering"
+/* Renders the out-of-memory answer's body once per process, with the code
+ * api_problem uses, so that answering it later needs no memory. false when
+ * it could not (api_new fails then). Thread-safe. */
+bool api_problem_init(void);
+/* That body (api_problem_init first): static, never freed. */
+const char *api_problem_oom_body(size_t *len);
+/* Replaces whatever r holds with the out-of-memory answer (503 problem+json
+ * for MAPI_E_NOT_ENOUGH_MEMORY, Cache-Control: no-store); heap copies when
+ * memory allows, the static body otherwise. */
+void api_finish_oom(api_response *r);
 
 /* ---- render.c ----------------------------------------------------------- */
 

@@ -7,79 +7,52 @@
  */
 #include "api_internal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* Short human titles, one per problem type (RFC 9457: the title of a type
- * does not change from occurrence to occurrence). */
-static const struct {
+/* The answer and the short human title of each value (RFC 9457: the title of
+ * a type does not change from occurrence to occurrence), from hresult.h's one
+ * list. */
+typedef struct {
     HRESULT hr;
+    int status;
     const char *title;
-} TITLES[] = {
-    {MAPI_E_CALL_FAILED, "Call failed"},
-    {MAPI_E_INTERFACE_NOT_SUPPORTED, "Interface not supported"},
-    {MAPI_E_NOT_ENOUGH_MEMORY, "Not enough memory"},
-    {MAPI_E_INVALID_PARAMETER, "Invalid parameter"},
-    {MAPI_E_NO_ACCESS, "No access"},
-    {MAPI_E_NO_SUPPORT, "Not supported"},
-    {MAPI_E_BAD_CHARWIDTH, "Bad character width"},
-    {MAPI_E_UNKNOWN_FLAGS, "Unknown flags"},
-    {MAPI_E_INVALID_ENTRYID, "Invalid entry id"},
-    {MAPI_E_BUSY, "Busy"},
-    {MAPI_E_NOT_ENOUGH_RESOURCES, "Not enough resources"},
-    {MAPI_E_NOT_FOUND, "Not found"},
-    {MAPI_E_VERSION, "Version mismatch"},
-    {MAPI_E_LOGON_FAILED, "Logon failed"},
-    {MAPI_E_SESSION_LIMIT, "Session limit reached"},
-    {MAPI_E_USER_CANCEL, "Cancelled"},
-    {MAPI_E_NETWORK_ERROR, "Network error"},
-    {MAPI_E_EXTENDED_ERROR, "Extended error"},
-    {MAPI_E_UNCONFIGURED, "Provider not configured"},
-    {MAPI_E_FAILONEPROVIDER, "Provider failed"},
-    {MAPI_E_UNKNOWN_CPID, "Unknown code page"},
-    {MAPI_E_UNKNOWN_LCID, "Unknown locale"},
-    {MAPI_E_PASSWORD_CHANGE_REQUIRED, "Password change required"},
-    {MAPI_E_PASSWORD_EXPIRED, "Password expired"},
-    {MAPI_E_INVALID_WORKSTATION_ACCOUNT, "Invalid workstation account"},
-    {MAPI_E_INVALID_ACCESS_TIME, "Invalid access time"},
-    {MAPI_E_ACCOUNT_DISABLED, "Account disabled"},
-    {MAPI_E_RECONNECTED, "Reconnected"},
-    {MAPI_E_OFFLINE, "Offline"},
-    {MAPI_E_END_OF_SESSION, "Session ended"},
-    {MAPI_E_UNKNOWN_ENTRYID, "Unknown entry id"},
-    {MAPI_E_TIMEOUT, "Timeout"},
-    {MAPI_E_NOT_INITIALIZED, "Not initialized"},
-};
+} problem_row;
+
+#define PROBLEM_ROW(name, value, status, title) {name, status, title},
+static const problem_row PROBLEMS[] = {MAPI_HRESULTS(PROBLEM_ROW)};
+#undef PROBLEM_ROW
+
+static const problem_row *find(HRESULT hr)
+{
+    for (size_t i = 0; i < sizeof PROBLEMS / sizeof PROBLEMS[0]; i++)
+        if (PROBLEMS[i].hr == hr)
+            return &PROBLEMS[i];
+    return NULL;
+}
+
+int api_problem_status(HRESULT hr)
+{
+    const problem_row *row = find(hr);
+    if (row)
+        return row->status;
+    return HR_FAILED(hr) ? 500 : 200;
+}
 
 static const char *problem_title(HRESULT hr)
 {
-    for (size_t i = 0; i < sizeof TITLES / sizeof TITLES[0]; i++)
-        if (TITLES[i].hr == hr)
-            return TITLES[i].title;
-    return "MAPI error";
+    const problem_row *row = find(hr);
+    return row ? row->title : "MAPI error";
 }
 
-void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
+/* The problem+json text for hr, a failure of the list (callers normalise
+ * it first), or NULL when out of memory. */
+static char *problem_text(HRESULT hr, int status, const char *detail, size_t *len)
 {
-    /* A success code is not a problem; callers only get here by mistake. */
-    if (!HR_FAILED(hr))
-        hr = MAPI_E_CALL_FAILED;
-    /* hresult_name maps unknown failures to MAPI_E_CALL_FAILED; keep the
-     * name, the code and the type consistent by using that code too. */
     const char *name = hresult_name(hr);
-    HRESULT named;
-    if (hresult_from_name(name, &named) == 0)
-        hr = named;
-    if (status == 0)
-        status = hresult_http_status(hr);
-
-    char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-
     char type[96], code[16];
     snprintf(type, sizeof type, "urn:mapigw:problem:%s", name);
     snprintf(code, sizeof code, "0x%08X", (unsigned)(uint32_t)hr);
@@ -94,15 +67,64 @@ void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
     ok &= json_set(body, "detail", render_string_or_null(detail));
     ok &= json_set(body, "mapi_error", json_string(name));
     ok &= json_set(body, "mapi_code", json_string(code));
-    if (!ok) {
-        json_decref(body);
-        x->oom = true;
-        return;
+    char *text = ok ? api_dump_json(body, len) : NULL;
+    json_decref(body);
+    return text;
+}
+
+/* The out-of-memory answer's body, rendered once by the code above and kept
+ * where using it needs no memory. Written once (pthread_once), read-only
+ * afterwards: one per process, like the list it comes from. */
+static pthread_once_t oom_once = PTHREAD_ONCE_INIT;
+static char oom_body[512];
+static size_t oom_len;
+
+static void oom_build(void)
+{
+    size_t len = 0;
+    char *text = problem_text(MAPI_E_NOT_ENOUGH_MEMORY,
+                              api_problem_status(MAPI_E_NOT_ENOUGH_MEMORY), API_OOM_DETAIL, &len);
+    if (text && len < sizeof oom_body) {
+        memcpy(oom_body, text, len + 1);
+        oom_len = len;
     }
+    free(text);
+}
+
+bool api_problem_init(void)
+{
+    pthread_once(&oom_once, oom_build);
+    return oom_len > 0;
+}
+
+const char *api_problem_oom_body(size_t *len)
+{
+    *len = oom_len;
+    return oom_body;
+}
+
+void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
+{
+    /* A success code is not a problem; callers only get here by mistake. */
+    if (!HR_FAILED(hr))
+        hr = MAPI_E_CALL_FAILED;
+    /* hresult_name maps unknown failures to MAPI_E_CALL_FAILED; keep the
+     * name, the code and the type consistent by using that code too. */
+    const char *name = hresult_name(hr);
+    HRESULT named;
+    if (hresult_from_name(name, &named) == 0)
+        hr = named;
+    if (status == 0)
+        status = api_problem_status(hr);
+
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
 
     size_t len = 0;
-    char *text = api_dump_json(body, &len);
-    json_decref(body);
+    char *text = problem_text(hr, status, detail, &len);
     if (!text) {
         x->oom = true;
         return;

@@ -1,19 +1,17 @@
-/* config.c - command line and environment (see config.h).
+/* config.c - command line and environment (see config.h): --help, parsing
+ * and validation, all driven by the options table (config_table.c).
  *
- * One table drives parsing, validation and --help, so the three cannot drift
- * apart. Values are collected first (environment, then flags on top) and
- * validated afterwards: a bad variable that a flag overrides is not an error,
- * and every message names where the bad value came from.
+ * Values are collected first (default, then environment, then flags on top)
+ * and validated afterwards, in table order: a bad variable that a flag
+ * overrides is not an error, and every message names where the bad value
+ * came from. Validation is the type's (range, yes/no, choices, non-empty),
+ * then the row's own check, then the value is stored in the row's fields.
  */
-#include "config.h"
-
-#include "../api/api.h"
+#include "config_table.h"
 
 #include <sodium.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,168 +20,89 @@
 #define MAPIGW_VERSION "0.0.0"
 #endif
 
-typedef enum {
-    OPT_LISTEN,
-    OPT_PORT,
-    OPT_PORT_FILE,
-    OPT_PROFILES,
-    OPT_DATA_DIR,
-    OPT_ADMIN_KEY,
-    OPT_ADMIN_KEY_FILE,
-    OPT_ALLOW_INSECURE_PROFILES,
-    OPT_IDLE_TIMEOUT,
-    OPT_LIFETIME,
-    OPT_MAX_SESSIONS,
-    OPT_MAX_SESSIONS_PER_PROFILE,
-    OPT_MAX_HANDLES_PER_SESSION,
-    OPT_LOGON_TIMEOUT_MS,
-    OPT_MAX_BODY_BYTES,
-    OPT_MAX_HEADER_BYTES,
-    OPT_MAX_URL_BYTES,
-    OPT_MAX_JSON_DEPTH,
-    OPT_MAX_JSON_STRING,
-    OPT_THREADS,
-    OPT_CONNECTION_TIMEOUT,
-    OPT_REQUEST_TIMEOUT,
-    OPT_MAX_CONNECTIONS,
-    OPT_MAX_CONNECTIONS_PER_IP,
-    OPT_REAP_INTERVAL,
-    OPT_POLL_INTERVAL,
-    OPT_EVENTS_KEEPALIVE,
-    OPT_THROTTLE_AFTER,
-    OPT_THROTTLE_MAX_DELAY,
-    OPT_MAX_PASSWORD_CHECKS,
-    OPT_CORS_ORIGINS,
-    OPT_LOG_FORMAT,
-    OPT_LOG_OUTPUT,
-    OPT_COUNT
-} opt_id;
+/* ---- --help ------------------------------------------------------------- */
 
-typedef struct {
-    const char *flag;
-    const char *env;
-    const char *arg; /* placeholder in --help */
-    const char *def; /* default as text; NULL: none */
-    const char *meaning;
-    bool numeric;
-    unsigned long long min, max;
-    bool boolean; /* "--flag" alone means yes; "--flag=no" and the variable take yes|no */
-} option;
+const char *config_option_metavar(const config_option *o, char *buf, size_t size)
+{
+    if (o->type == OPTION_BOOL)
+        return "";
+    if (o->type != OPTION_CHOICE)
+        return o->metavar;
+    size_t len = 0;
+    buf[0] = '\0';
+    for (const option_choice *c = o->choices; c->name; c++) {
+        int n = snprintf(buf + len, size - len, "%s%s", c == o->choices ? "" : "|", c->name);
+        if (n < 0 || (size_t)n >= size - len)
+            break;
+        len += (size_t)n;
+    }
+    return buf;
+}
 
-/* Upper bounds are generous but finite: they catch typos (an extra zero in a
- * timeout) and keep every value inside the C type the core expects. */
-static const option options[OPT_COUNT] = {
-    [OPT_LISTEN] = {"--listen", "MAPIGW_LISTEN", "ADDR", "127.0.0.1",
-                    "IPv4 or IPv6 literal to bind", false, 0, 0},
-    [OPT_PORT] = {"--port", "MAPIGW_PORT", "N", "8080", "0 = pick a free port", true, 0, 65535},
-    [OPT_PORT_FILE] = {"--port-file", "MAPIGW_PORT_FILE", "PATH", NULL,
-                       "after binding, write the bound port (decimal + newline) to PATH", false, 0,
-                       0},
-    [OPT_PROFILES] = {"--profiles", "MAPIGW_PROFILES", "PATH", "server/profiles.default.json",
-                      "profiles file", false, 0, 0},
-    [OPT_DATA_DIR] = {"--data-dir", "MAPIGW_DATA_DIR", "PATH", "./data",
-                      "created at start-up (0700); relative provider paths resolve against it",
-                      false, 0, 0},
-    [OPT_ADMIN_KEY] = {"--admin-key", "MAPIGW_ADMIN_KEY", "KEY", NULL,
-                       "admin endpoints key: at least 32 characters, must not start with mgw_ "
-                       "(none: admin endpoints off)",
-                       false, 0, 0},
-    [OPT_ADMIN_KEY_FILE] = {"--admin-key-file", "MAPIGW_ADMIN_KEY_FILE", "PATH", NULL,
-                            "read the admin key from PATH (its content without trailing "
-                            "newlines), e.g. a container secret; instead of --admin-key",
-                            false, 0, 0},
-    [OPT_ALLOW_INSECURE_PROFILES] =
-        {"--allow-insecure-profiles", "MAPIGW_ALLOW_INSECURE_PROFILES", "", "no",
-         "serve 'auth: none' profiles and the published demo password "
-         "on an address other than loopback (refused without it: exit 2)",
-         false, 0, 0, true},
-    [OPT_IDLE_TIMEOUT] = {"--idle-timeout", "MAPIGW_IDLE_TIMEOUT", "S", "1800",
-                          "seconds a session may stay unused", true, 1, 31536000},
-    [OPT_LIFETIME] = {"--lifetime", "MAPIGW_LIFETIME", "S", "86400",
-                      "seconds a session lives at most", true, 1, 31536000},
-    [OPT_MAX_SESSIONS] = {"--max-sessions", "MAPIGW_MAX_SESSIONS", "N", "10000",
-                          "gateway-wide session cap (503 NOT_ENOUGH_RESOURCES)", true, 1, 10000000},
-    [OPT_MAX_SESSIONS_PER_PROFILE] = {"--max-sessions-per-profile",
-                                      "MAPIGW_MAX_SESSIONS_PER_PROFILE", "N", "1000",
-                                      "per-profile session cap (429 SESSION_LIMIT)", true, 1,
-                                      10000000},
-    [OPT_MAX_HANDLES_PER_SESSION] = {"--max-handles-per-session", "MAPIGW_MAX_HANDLES_PER_SESSION",
-                                     "N", "1000", "shared-session joins cap (429 SESSION_LIMIT)",
-                                     true, 1, 10000000},
-    [OPT_LOGON_TIMEOUT_MS] = {"--logon-timeout-ms", "MAPIGW_LOGON_TIMEOUT_MS", "N", "3000",
-                              "how long MAPI_TIMEOUT_SHORT waits for the profile's logon lock",
-                              true, 0, 600000},
-    [OPT_MAX_BODY_BYTES] = {"--max-body-bytes", "MAPIGW_MAX_BODY_BYTES", "N", "65536",
-                            "request bodies above: 413", true, 1, 64ull * 1024 * 1024},
-    [OPT_MAX_HEADER_BYTES] = {"--max-header-bytes", "MAPIGW_MAX_HEADER_BYTES", "N", "16384",
-                              "request header names + values above: 431", true, 1024, 1024 * 1024},
-    [OPT_MAX_URL_BYTES] = {"--max-url-bytes", "MAPIGW_MAX_URL_BYTES", "N", "4096",
-                           "decoded request path + query above: 414", true, 256, 1024 * 1024},
-    [OPT_MAX_JSON_DEPTH] = {"--max-json-depth", "MAPIGW_MAX_JSON_DEPTH", "N", "16",
-                            "nesting of arrays/objects in request bodies above: 400", true, 2,
-                            1000},
-    [OPT_MAX_JSON_STRING] = {"--max-json-string", "MAPIGW_MAX_JSON_STRING", "N", "4096",
-                             "bytes of any string or key in a request body above: 400", true, 64,
-                             64ull * 1024 * 1024},
-    [OPT_THREADS] = {"--threads", "MAPIGW_THREADS", "N", "4", "libmicrohttpd thread pool size",
-                     true, 1, 1024},
-    [OPT_CONNECTION_TIMEOUT] = {"--connection-timeout", "MAPIGW_CONNECTION_TIMEOUT", "S", "30",
-                                "idle connection timeout (seconds)", true, 1, 3600},
-    [OPT_REQUEST_TIMEOUT] = {"--request-timeout", "MAPIGW_REQUEST_TIMEOUT", "S", "30",
-                             "a request (headers and body) must arrive within S seconds, else "
-                             "408 and the connection closes",
-                             true, 1, 3600},
-    [OPT_MAX_CONNECTIONS] = {"--max-connections", "MAPIGW_MAX_CONNECTIONS", "N", "1024",
-                             "total connections", true, 1, 1000000},
-    [OPT_MAX_CONNECTIONS_PER_IP] = {"--max-connections-per-ip", "MAPIGW_MAX_CONNECTIONS_PER_IP",
-                                    "N", "64", "connections per client address (0 = no limit)",
-                                    true, 0, 1000000},
-    [OPT_REAP_INTERVAL] = {"--reap-interval", "MAPIGW_REAP_INTERVAL", "S", "5",
-                           "how often expired sessions are ended (seconds)", true, 1, 3600},
-    [OPT_POLL_INTERVAL] = {"--poll-interval", "MAPIGW_POLL_INTERVAL", "S", "10",
-                           "how often network providers are polled for status changes (seconds)",
-                           true, 1, 3600},
-    [OPT_EVENTS_KEEPALIVE] = {"--events-keepalive", "MAPIGW_EVENTS_KEEPALIVE", "S", "15",
-                              "keep-alive comment on open GET /events streams (seconds)", true, 1,
-                              3600},
-    [OPT_THROTTLE_AFTER] = {"--throttle-after", "MAPIGW_THROTTLE_AFTER", "N", "5",
-                            "failed logons in a row per (profile, client address) before 429", true,
-                            1, 1000},
-    [OPT_THROTTLE_MAX_DELAY] = {"--throttle-max-delay", "MAPIGW_THROTTLE_MAX_DELAY", "S", "300",
-                                "longest wait (doubling from 1 s) of a throttled client", true, 1,
-                                86400},
-    [OPT_MAX_PASSWORD_CHECKS] =
-        {"--max-password-checks", "MAPIGW_MAX_PASSWORD_CHECKS", "N", "0",
-         "argon2id password checks at once (0 = half the CPUs, at least 2); past it "
-         "503 MAPI_E_BUSY",
-         true, 0, 1024},
-    [OPT_CORS_ORIGINS] = {"--cors-origins", "MAPIGW_CORS_ORIGINS", "LIST", NULL,
-                          "comma-separated origins allowed by CORS, e.g. http://127.0.0.1:5173 "
-                          "(none: no CORS headers)",
-                          false, 0, 0},
-    [OPT_LOG_FORMAT] = {"--log-format", "MAPIGW_LOG_FORMAT", "json|text", "json",
-                        "access and event log, one line per event, on --log-output", false, 0, 0},
-    [OPT_LOG_OUTPUT] = {"--log-output", "MAPIGW_LOG_OUTPUT", "stderr|stdout", "stderr",
-                        "where the log lines go (containers: stdout)", false, 0, 0},
-};
+#define HELP_INDENT 6
+
+/* text as words filling lines of CONFIG_HELP_WIDTH, each indented; a word
+ * longer than a line gets a line of its own. */
+static void print_wrapped(FILE *out, const char *text)
+{
+    size_t col = 0;
+    for (const char *p = text; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        if (col > 0 && col + 1 + n > CONFIG_HELP_WIDTH) {
+            fputc('\n', out);
+            col = 0;
+        }
+        if (col == 0)
+            col = (size_t)fprintf(out, "%*s%.*s", HELP_INDENT, "", (int)n, p);
+        else
+            col += (size_t)fprintf(out, " %.*s", (int)n, p);
+        p += n;
+    }
+    if (col > 0)
+        fputc('\n', out);
+}
+
+static void print_option(FILE *out, const char *flag, const char *metavar, const char *help,
+                         const char *def, const char *env)
+{
+    fprintf(out, "  %s%s%s\n", flag, metavar[0] ? " " : "", metavar);
+    print_wrapped(out, help);
+    if (!env)
+        return;
+    /* Two items, each whole: on one line when they fit, else one each. */
+    char d[128], e[128];
+    int dn = snprintf(d, sizeof d, "[default: %s]", def ? def : "none");
+    int en = snprintf(e, sizeof e, "[env: %s]", env);
+    bool one_line = HELP_INDENT + dn + 1 + en <= CONFIG_HELP_WIDTH;
+    fprintf(out, "%*s%s%s%*s%s\n", HELP_INDENT, "", d, one_line ? " " : "\n",
+            one_line ? 0 : HELP_INDENT, "", e);
+}
 
 void config_print_help(FILE *out)
 {
-    fprintf(out, "usage: mapigw [options]\n"
-                 "       mapigw hash-password   (reads a password from stdin, prints an argon2id "
-                 "verifier)\n\n"
-                 "Every flag has an environment twin; the flag wins. Flags take their value as\n"
-                 "'--flag VALUE' or '--flag=VALUE'.\n\n");
-    fprintf(out, "%-40s %-34s %-30s %s\n", "flag", "env", "default", "meaning");
-    for (size_t i = 0; i < OPT_COUNT; i++) {
-        const option *o = &options[i];
-        char flag[64];
-        snprintf(flag, sizeof flag, "%s%s%s", o->flag, o->arg[0] ? " " : "", o->arg);
-        fprintf(out, "%-40s %-34s %-30s %s\n", flag, o->env, o->def ? o->def : "none", o->meaning);
+    fprintf(out,
+            "usage: mapigw [options]\n"
+            "       mapigw hash-password\n"
+            "%*sreads a password from stdin, prints an argon2id verifier\n\n"
+            "Every flag has an environment twin; the flag wins. Flags take their value as\n"
+            "'--flag VALUE' or '--flag=VALUE'.\n\n"
+            "Options:\n",
+            HELP_INDENT + 5, "");
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        const config_option *o = &CONFIG_OPTIONS[i];
+        char buf[64];
+        print_option(out, o->flag, config_option_metavar(o, buf, sizeof buf), o->help, o->def,
+                     o->env);
     }
-    fprintf(out, "%-40s %-34s %-30s %s\n", "--help", "", "", "print this table");
-    fprintf(out, "%-40s %-34s %-30s %s\n", "--version", "", "", "print the version");
+    print_option(out, "--help, -h", "", "print this help", NULL, NULL);
+    print_option(out, "--version", "", "print the version", NULL, NULL);
 }
+
+/* ---- parsing and validation --------------------------------------------- */
 
 /* Strict decimal: no sign, no blanks, no trailing junk (strtoull alone would
  * take " -1" as a huge number). */
@@ -201,71 +120,6 @@ static bool parse_uint(const char *s, unsigned long long min, unsigned long long
     return true;
 }
 
-/* The admin key travels in an Authorization header, so it must be sendable
- * there; "mgw_" is reserved for session tokens so that a leaked admin key and
- * a leaked token can never be confused (and scanners flag only tokens). */
-static const char *admin_key_problem(const char *key)
-{
-    if (strlen(key) < 32)
-        return "expected at least 32 characters";
-    if (strncmp(key, "mgw_", 4) == 0)
-        return "must not start with \"mgw_\" (reserved for session tokens)";
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f)
-            return "must not contain spaces or control characters";
-    return NULL;
-}
-
-/* Where a raw value came from, for messages: the flag or the variable. */
-typedef struct {
-    const char *value;
-    const char *source;
-} raw_value;
-
-static bool from_flag(const raw_value *r) { return r->source[0] == '-'; }
-
-/* A key file is a secret: small, and read whole. */
-#define KEY_FILE_MAX 4096
-
-/* Reads the admin key file into cfg->owned_admin_key (NUL-terminated, the
- * trailing CR/LF dropped). Never prints the content. */
-static bool read_key_file(const raw_value *r, config *cfg, FILE *err)
-{
-    FILE *f = fopen(r->value, "rb");
-    if (!f) {
-        fprintf(err, "mapigw: %s: cannot read '%s': %s\n", r->source, r->value, strerror(errno));
-        return false;
-    }
-    char *buf = malloc(KEY_FILE_MAX + 1);
-    if (!buf) {
-        fclose(f);
-        fprintf(err, "mapigw: %s: out of memory\n", r->source);
-        return false;
-    }
-    size_t n = fread(buf, 1, KEY_FILE_MAX + 1, f);
-    bool failed = ferror(f) != 0;
-    fclose(f);
-    if (failed || n > KEY_FILE_MAX) {
-        fprintf(err, "mapigw: %s: '%s': %s\n", r->source, r->value,
-                failed ? "read error" : "larger than 4096 bytes: not a key file");
-        sodium_memzero(buf, KEY_FILE_MAX + 1);
-        free(buf);
-        return false;
-    }
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    buf[n] = '\0';
-    if (n == 0 || strlen(buf) != n) {
-        fprintf(err, "mapigw: %s: '%s': %s\n", r->source, r->value,
-                n == 0 ? "the file is empty" : "the key must not contain NUL bytes");
-        sodium_memzero(buf, KEY_FILE_MAX + 1);
-        free(buf);
-        return false;
-    }
-    cfg->owned_admin_key = buf;
-    return true;
-}
-
 /* yes|no for boolean options (true/false, 1/0, on/off too). */
 static bool parse_bool(const char *v, bool *out)
 {
@@ -280,216 +134,170 @@ static bool parse_bool(const char *v, bool *out)
     return false;
 }
 
-static bool validate(raw_value raw[OPT_COUNT], config *cfg, FILE *err)
+/* "'a' or 'b'", "'a', 'b' or 'c'": the choices as a message says them. */
+static void choices_text(const option_choice *c, char *buf, size_t size)
 {
-    /* One admin key: a flag beats the other's variable; two of one kind are
-     * a mistake worth stopping for. */
-    raw_value *key = &raw[OPT_ADMIN_KEY], *key_file = &raw[OPT_ADMIN_KEY_FILE];
-    if (key->value && key_file->value) {
-        if (from_flag(key) == from_flag(key_file)) {
-            fprintf(err, "mapigw: %s and %s: give the admin key once\n", key->source,
-                    key_file->source);
-            return false;
-        }
-        if (from_flag(key))
-            key_file->value = NULL;
-        else
-            key->value = NULL;
+    size_t len = 0, count = 0;
+    while (c[count].name)
+        count++;
+    buf[0] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == count ? " or " : ", ";
+        int n = snprintf(buf + len, size - len, "%s'%s'", sep, c[i].name);
+        if (n < 0 || (size_t)n >= size - len)
+            break;
+        len += (size_t)n;
     }
-    for (size_t i = 0; i < OPT_COUNT; i++) {
-        const option *o = &options[i];
-        const char *v = raw[i].value;
-        if (!v)
-            continue;
-        unsigned long long n = 0;
-        if (o->numeric) {
-            if (!parse_uint(v, o->min, o->max, &n)) {
-                fprintf(err, "mapigw: %s: expected %llu..%llu, got '%s'\n", raw[i].source, o->min,
-                        o->max, v);
-                return false;
-            }
-        } else if (v[0] == '\0') {
-            fprintf(err, "mapigw: %s: expected a value, got ''\n", raw[i].source);
+}
+
+/* Where a raw value came from, for messages: the flag or the variable. */
+typedef struct {
+    const char *value;
+    const char *source;
+} raw_value;
+
+static bool from_flag(const raw_value *r) { return r->source[0] == '-'; }
+
+static void store(const option_field *f, config *cfg, unsigned long long n, const char *s)
+{
+    char *at = (char *)cfg + f->offset;
+    switch (f->kind) {
+    case FIELD_NONE:
+        break;
+    case FIELD_U16:
+        *(uint16_t *)(void *)at = (uint16_t)n;
+        break;
+    case FIELD_UNSIGNED:
+        *(unsigned *)(void *)at = (unsigned)n;
+        break;
+    case FIELD_LONG:
+        *(long *)(void *)at = (long)n;
+        break;
+    case FIELD_SIZE:
+        *(size_t *)(void *)at = (size_t)n;
+        break;
+    case FIELD_BOOL:
+        *(bool *)(void *)at = n != 0;
+        break;
+    case FIELD_STRING:
+        *(const char **)(void *)at = s;
+        break;
+    }
+}
+
+/* The type's check of raw (not NULL): the number a field of that type
+ * stores in *n. false after one line to err. */
+static bool check_type(const config_option *o, const raw_value *raw, unsigned long long *n,
+                       FILE *err)
+{
+    const char *v = raw->value;
+    if (o->type == OPTION_UINT) {
+        if (parse_uint(v, o->min, o->max, n))
+            return true;
+        fprintf(err, "mapigw: %s: expected %llu..%llu, got '%s'\n", raw->source, o->min, o->max, v);
+        return false;
+    }
+    if (v[0] == '\0') {
+        fprintf(err, "mapigw: %s: expected a value, got ''\n", raw->source);
+        return false;
+    }
+    if (o->type == OPTION_BOOL) {
+        bool b = false;
+        if (!parse_bool(v, &b)) {
+            fprintf(err, "mapigw: %s: expected 'yes' or 'no', got '%s'\n", raw->source, v);
             return false;
         }
-        switch ((opt_id)i) {
-        case OPT_LISTEN: {
-            unsigned char buf[sizeof(struct in6_addr)];
-            if (inet_pton(AF_INET, v, buf) == 1) {
-                cfg->listen_is_ipv6 = false;
-            } else if (inet_pton(AF_INET6, v, buf) == 1) {
-                cfg->listen_is_ipv6 = true;
-            } else {
-                fprintf(err, "mapigw: %s: expected an IPv4 or IPv6 literal, got '%s'\n",
-                        raw[i].source, v);
-                return false;
-            }
-            cfg->listen = v;
-            break;
+        *n = b;
+    } else if (o->type == OPTION_CHOICE) {
+        const option_choice *c = o->choices;
+        while (c->name && strcmp(c->name, v) != 0)
+            c++;
+        if (!c->name) {
+            char expected[128];
+            choices_text(o->choices, expected, sizeof expected);
+            fprintf(err, "mapigw: %s: expected %s, got '%s'\n", raw->source, expected, v);
+            return false;
         }
-        case OPT_PORT:
-            cfg->port = (uint16_t)n;
-            break;
-        case OPT_PORT_FILE:
-            cfg->port_file = v;
-            break;
-        case OPT_PROFILES:
-            cfg->profiles = v;
-            break;
-        case OPT_DATA_DIR:
-            cfg->data_dir = v;
-            break;
-        case OPT_ADMIN_KEY: {
-            const char *problem = admin_key_problem(v);
-            if (problem) {
-                /* Never echo the key itself: it is a secret. */
-                fprintf(err, "mapigw: %s: %s\n", raw[i].source, problem);
-                return false;
-            }
-            cfg->admin_key = v;
-            break;
-        }
-        case OPT_ADMIN_KEY_FILE: {
-            if (!read_key_file(&raw[i], cfg, err))
-                return false;
-            const char *problem = admin_key_problem(cfg->owned_admin_key);
-            if (problem) {
-                fprintf(err, "mapigw: %s: the key in '%s': %s\n", raw[i].source, v, problem);
-                return false;
-            }
-            cfg->admin_key = cfg->owned_admin_key;
-            break;
-        }
-        case OPT_ALLOW_INSECURE_PROFILES:
-            if (!parse_bool(v, &cfg->allow_insecure_profiles)) {
-                fprintf(err, "mapigw: %s: expected 'yes' or 'no', got '%s'\n", raw[i].source, v);
-                return false;
-            }
-            break;
-        case OPT_IDLE_TIMEOUT:
-            cfg->idle_timeout_s = (unsigned)n;
-            break;
-        case OPT_LIFETIME:
-            cfg->lifetime_s = (unsigned)n;
-            break;
-        case OPT_MAX_SESSIONS:
-            cfg->max_sessions = (unsigned)n;
-            break;
-        case OPT_MAX_SESSIONS_PER_PROFILE:
-            cfg->max_sessions_per_profile = (unsigned)n;
-            break;
-        case OPT_MAX_HANDLES_PER_SESSION:
-            cfg->max_handles_per_session = (unsigned)n;
-            break;
-        case OPT_LOGON_TIMEOUT_MS:
-            cfg->logon_timeout_ms = (long)n;
-            break;
-        case OPT_MAX_BODY_BYTES:
-            cfg->max_body_bytes = (size_t)n;
-            break;
-        case OPT_MAX_HEADER_BYTES:
-            cfg->max_header_bytes = (size_t)n;
-            break;
-        case OPT_MAX_URL_BYTES:
-            cfg->max_url_bytes = (size_t)n;
-            break;
-        case OPT_MAX_JSON_DEPTH:
-            cfg->max_json_depth = (unsigned)n;
-            break;
-        case OPT_MAX_JSON_STRING:
-            cfg->max_json_string = (size_t)n;
-            break;
-        case OPT_REQUEST_TIMEOUT:
-            cfg->request_timeout_s = (unsigned)n;
-            break;
-        case OPT_THROTTLE_AFTER:
-            cfg->throttle_after = (unsigned)n;
-            break;
-        case OPT_THROTTLE_MAX_DELAY:
-            cfg->throttle_max_delay_s = (unsigned)n;
-            break;
-        case OPT_MAX_PASSWORD_CHECKS:
-            cfg->max_password_checks = (unsigned)n;
-            break;
-        case OPT_THREADS:
-            cfg->threads = (unsigned)n;
-            break;
-        case OPT_CONNECTION_TIMEOUT:
-            cfg->connection_timeout_s = (unsigned)n;
-            break;
-        case OPT_MAX_CONNECTIONS:
-            cfg->max_connections = (unsigned)n;
-            break;
-        case OPT_MAX_CONNECTIONS_PER_IP:
-            cfg->max_connections_per_ip = (unsigned)n;
-            break;
-        case OPT_REAP_INTERVAL:
-            cfg->reap_interval_s = (unsigned)n;
-            break;
-        case OPT_POLL_INTERVAL:
-            cfg->poll_interval_s = (unsigned)n;
-            break;
-        case OPT_EVENTS_KEEPALIVE:
-            cfg->events_keepalive_s = (unsigned)n;
-            break;
-        case OPT_CORS_ORIGINS: {
-            /* The api parses the list again; here only the messages. */
-            for (const char *p = v; *p;) {
-                size_t len = strcspn(p, ",");
-                const char *b = p;
-                size_t blen = len;
-                while (blen && (*b == ' ' || *b == '\t'))
-                    b++, blen--;
-                while (blen && (b[blen - 1] == ' ' || b[blen - 1] == '\t'))
-                    blen--;
-                if (blen && !api_cors_origin_ok(b, blen)) {
-                    fprintf(err,
-                            "mapigw: %s: expected origins like http://host:port separated by "
-                            "commas, got '%.*s'\n",
-                            raw[i].source, (int)blen, b);
-                    return false;
-                }
-                p += len;
-                if (*p == ',')
-                    p++;
-            }
-            cfg->cors_origins = v;
-            break;
-        }
-        case OPT_LOG_FORMAT:
-            if (strcmp(v, "json") == 0) {
-                cfg->log_fmt = LOG_FORMAT_JSON;
-            } else if (strcmp(v, "text") == 0) {
-                cfg->log_fmt = LOG_FORMAT_TEXT;
-            } else {
-                fprintf(err, "mapigw: %s: expected 'json' or 'text', got '%s'\n", raw[i].source, v);
-                return false;
-            }
-            break;
-        case OPT_LOG_OUTPUT:
-            if (strcmp(v, "stderr") == 0) {
-                cfg->log_out = LOG_OUTPUT_STDERR;
-            } else if (strcmp(v, "stdout") == 0) {
-                cfg->log_out = LOG_OUTPUT_STDOUT;
-            } else {
-                fprintf(err, "mapigw: %s: expected 'stderr' or 'stdout', got '%s'\n", raw[i].source,
-                        v);
-                return false;
-            }
-            break;
-        case OPT_COUNT:
-            break;
-        }
+        *n = c->value;
     }
     return true;
+}
+
+static size_t option_index(const char *flag)
+{
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++)
+        if (strcmp(CONFIG_OPTIONS[i].flag, flag) == 0)
+            return i;
+    return CONFIG_OPTION_COUNT;
+}
+
+/* One admin key: a flag beats the other's variable; two of one kind are a
+ * mistake worth stopping for. */
+static bool one_admin_key(raw_value raw[CONFIG_OPTION_MAX], FILE *err)
+{
+    size_t k = option_index("--admin-key"), f = option_index("--admin-key-file");
+    if (k == CONFIG_OPTION_COUNT || f == CONFIG_OPTION_COUNT)
+        return true;
+    raw_value *key = &raw[k], *key_file = &raw[f];
+    if (!key->value || !key_file->value)
+        return true;
+    if (from_flag(key) == from_flag(key_file)) {
+        fprintf(err, "mapigw: %s and %s: give the admin key once\n", key->source, key_file->source);
+        return false;
+    }
+    if (from_flag(key))
+        key_file->value = NULL;
+    else
+        key->value = NULL;
+    return true;
+}
+
+static bool validate(raw_value raw[CONFIG_OPTION_MAX], config *cfg, FILE *err)
+{
+    if (!one_admin_key(raw, err))
+        return false;
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        const config_option *o = &CONFIG_OPTIONS[i];
+        if (!raw[i].value)
+            continue;
+        unsigned long long n = 0;
+        if (!check_type(o, &raw[i], &n, err))
+            return false;
+        if (o->check && !o->check(o, raw[i].value, raw[i].source, cfg, err))
+            return false;
+        for (size_t t = 0; t < sizeof o->to / sizeof o->to[0]; t++)
+            store(&o->to[t], cfg, n, raw[i].value);
+    }
+    return true;
+}
+
+/* Every option at its default, with its flag as the source. */
+static void collect_defaults(raw_value raw[CONFIG_OPTION_MAX])
+{
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        raw[i].value = CONFIG_OPTIONS[i].def;
+        raw[i].source = CONFIG_OPTIONS[i].flag;
+    }
+}
+
+bool config_defaults(config *cfg)
+{
+    raw_value raw[CONFIG_OPTION_MAX];
+    memset(cfg, 0, sizeof *cfg);
+    collect_defaults(raw);
+    if (validate(raw, cfg, stderr))
+        return true;
+    config_free(cfg);
+    return false;
 }
 
 static int find_option(const char *arg, size_t *name_len)
 {
     const char *eq = strchr(arg, '=');
     size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-    for (size_t i = 0; i < OPT_COUNT; i++) {
-        if (strlen(options[i].flag) == len && strncmp(options[i].flag, arg, len) == 0) {
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        if (strlen(CONFIG_OPTIONS[i].flag) == len &&
+            strncmp(CONFIG_OPTIONS[i].flag, arg, len) == 0) {
             *name_len = len;
             return (int)i;
         }
@@ -499,15 +307,14 @@ static int find_option(const char *arg, size_t *name_len)
 
 config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *err)
 {
-    raw_value raw[OPT_COUNT];
+    raw_value raw[CONFIG_OPTION_MAX];
     memset(cfg, 0, sizeof *cfg);
-    for (size_t i = 0; i < OPT_COUNT; i++) {
-        raw[i].value = options[i].def;
-        raw[i].source = options[i].flag;
-        const char *env = getenv(options[i].env);
+    collect_defaults(raw);
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        const char *env = getenv(CONFIG_OPTIONS[i].env);
         if (env && env[0] != '\0') {
             raw[i].value = env;
-            raw[i].source = options[i].env;
+            raw[i].source = CONFIG_OPTIONS[i].env;
         }
     }
 
@@ -542,15 +349,15 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
         }
         if (arg[name_len] == '=') {
             raw[id].value = arg + name_len + 1;
-        } else if (options[id].boolean) {
+        } else if (CONFIG_OPTIONS[id].type == OPTION_BOOL) {
             raw[id].value = "yes";
         } else if (a + 1 < argc) {
             raw[id].value = argv[++a];
         } else {
-            fprintf(err, "mapigw: %s: missing value\n", options[id].flag);
+            fprintf(err, "mapigw: %s: missing value\n", CONFIG_OPTIONS[id].flag);
             return CONFIG_EXIT_USAGE;
         }
-        raw[id].source = options[id].flag;
+        raw[id].source = CONFIG_OPTIONS[id].flag;
     }
     if (hash_password)
         return CONFIG_HASH_PASSWORD;
@@ -567,5 +374,5 @@ void config_free(config *cfg)
         free(cfg->owned_admin_key);
     }
     cfg->owned_admin_key = NULL;
-    cfg->admin_key = NULL;
+    cfg->api.admin_key = NULL;
 }

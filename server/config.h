@@ -2,59 +2,50 @@
  * (docs/DECISIONS.md, "Command line"). A flag wins over its variable; an
  * empty variable counts as unset, so a container can blank one out.
  *
- * Ownership: string fields borrow argv or the environment, both of which live
- * as long as the process (nothing here calls setenv), except an admin key
- * read from --admin-key-file, which the config owns until config_free.
+ * One table in config.c (its shape: config_table.h) holds every option once:
+ * flag, variable, default, type and range, help text, and the config field it
+ * fills. Parsing, validation, --help and the sub-configs below all follow it,
+ * so a default is written there and nowhere else: the core, the api and the
+ * daemon take complete configs and keep no defaults of their own.
+ *
+ * Ownership: string fields borrow argv, the environment or the table's
+ * literals, all of which live as long as the process (nothing here calls
+ * setenv), except an admin key read from --admin-key-file, which the config
+ * owns until config_free.
  *
  * Thread-safety: config_parse reads the environment; call it once, from main,
- * before any thread starts.
+ * before any thread starts. config_defaults reads nothing but the table.
  */
 #pragma once
 
+#include "httpd.h"
 #include "log.h"
 
+#include "../api/api.h"
+#include "../session-core/core.h"
+
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 
 typedef struct {
-    const char *listen; /* IPv4 or IPv6 literal (validated) */
-    bool listen_is_ipv6;
-    uint16_t port;         /* 0: the kernel picks one */
+    /* What the table fills for the floors below, ready to hand over. */
+    core_config core;   /* core_new */
+    api_config api;     /* api_new; main adds the OpenAPI document and the version */
+    httpd_config httpd; /* httpd_start; main adds password_workers (from the core) */
+
+    /* The daemon's own. */
     const char *port_file; /* NULL: none */
     const char *profiles;
     const char *data_dir;
-    const char *admin_key; /* NULL: admin endpoints off */
-    char *owned_admin_key; /* read from --admin-key-file (admin_key points here); config_free */
     /* Serve 'auth: none' profiles and the demo password on a non-loopback
      * address (guard.h); without it the gateway refuses to start. */
     bool allow_insecure_profiles;
-    unsigned idle_timeout_s;
-    unsigned lifetime_s;
-    unsigned max_sessions;
-    unsigned max_sessions_per_profile;
-    unsigned max_handles_per_session;
-    long logon_timeout_ms;
-    size_t max_body_bytes;
-    size_t max_header_bytes; /* header names + values: 431 past it */
-    size_t max_url_bytes;    /* decoded path + query: 414 past it */
-    unsigned max_json_depth; /* request bodies: 400 past it */
-    size_t max_json_string;  /* any string or key of a request body: 400 past it */
-    unsigned threads;
-    unsigned connection_timeout_s;
-    unsigned request_timeout_s; /* a whole request must arrive within this */
-    unsigned max_connections;
-    unsigned max_connections_per_ip; /* 0: no per-address limit */
     unsigned reap_interval_s;
-    unsigned poll_interval_s;    /* core_poll period */
-    unsigned events_keepalive_s; /* keep-alive comment period of event streams */
-    unsigned throttle_after;     /* failed logons per (profile, client) before 429 */
-    unsigned throttle_max_delay_s;
-    unsigned max_password_checks; /* argon2id checks at once; 0: half the CPUs, at least 2 */
-    const char *cors_origins;     /* comma-separated; NULL: CORS off */
+    unsigned poll_interval_s; /* core_poll period */
+    const char *cors_origins; /* comma-separated; NULL: CORS off */
     log_format log_fmt;
     log_output log_out;
+    char *owned_admin_key; /* read from --admin-key-file (api.admin_key points here); config_free */
 } config;
 
 typedef enum {
@@ -69,8 +60,16 @@ typedef enum {
  * After CONFIG_RUN, release cfg with config_free. */
 config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *err);
 
+/* The table's defaults alone (no argv, no environment): what mapigw runs
+ * with when given nothing. For tests and tools that build the floors below
+ * without the daemon. false (a message on stderr) only if the table holds a
+ * default it would refuse, which the unit suite rules out. */
+bool config_defaults(config *cfg);
+
 /* Wipes and frees what the config owns (a key read from a file). */
 void config_free(config *cfg);
 
-/* Prints the flag table (flag, env, default, meaning). */
+/* Prints the usage and every option, for an 80-column terminal: the flag and
+ * its argument on one line, the help below it, indented and wrapped, then
+ * the default and the variable. */
 void config_print_help(FILE *out);

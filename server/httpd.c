@@ -525,10 +525,9 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
     }
     h->api = a;
     h->max_body_bytes = cfg->max_body_bytes;
-    h->max_header_bytes =
-        cfg->max_header_bytes ? cfg->max_header_bytes : API_DEFAULT_MAX_HEADER_BYTES;
-    h->max_url_bytes = cfg->max_url_bytes ? cfg->max_url_bytes : API_DEFAULT_MAX_URL_BYTES;
-    h->request_timeout_s = cfg->request_timeout_s ? cfg->request_timeout_s : 30;
+    h->max_header_bytes = cfg->max_header_bytes;
+    h->max_url_bytes = cfg->max_url_bytes;
+    h->request_timeout_s = cfg->request_timeout_s;
     atomic_init(&h->in_flight, 0);
     atomic_init(&h->draining, false);
     if (pthread_mutex_init(&h->streams_lock, NULL) != 0) {
@@ -612,9 +611,7 @@ httpd *httpd_start(const httpd_config *cfg, api *a, char *err, size_t errlen)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : cfg->port;
 
-    h->keepalive =
-        ticker_start("events keep-alive", cfg->events_keepalive_s ? cfg->events_keepalive_s : 15,
-                     sse_keepalive_all, h);
+    h->keepalive = ticker_start("events keep-alive", cfg->events_keepalive_s, sse_keepalive_all, h);
     if (!h->keepalive) {
         snprintf(err, errlen, "cannot start the event keep-alive thread");
         MHD_stop_daemon(h->daemon);

@@ -23,6 +23,8 @@
 
 typedef struct httpd httpd;
 
+/* Every field as given: the daemon has no defaults of its own (the options
+ * table in config.c fills them all but password_workers). */
 typedef struct {
     const char *listen; /* IPv4 or IPv6 literal */
     bool listen_is_ipv6;

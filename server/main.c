@@ -148,14 +148,15 @@ static profile_store *load_profiles(const config *cfg, const char *data_dir, cha
  * served, and logged as a warning. */
 static bool may_serve(const config *cfg, const profile_store *store, char *err, size_t errlen)
 {
-    if (guard_is_loopback(cfg->listen))
+    if (guard_is_loopback(cfg->httpd.listen))
         return true;
     char list[768];
     if (guard_open_profiles(store, list, sizeof list) == 0)
         return true;
     if (cfg->allow_insecure_profiles) {
         log_event(LOG_WARN, "serving profiles anyone can log on to (--allow-insecure-profiles)",
-                  (log_field[]){LOG_STR("address", cfg->listen), LOG_STR("profiles", list)}, 2);
+                  (log_field[]){LOG_STR("address", cfg->httpd.listen), LOG_STR("profiles", list)},
+                  2);
         return true;
     }
     snprintf(err, errlen,
@@ -163,7 +164,7 @@ static bool may_serve(const config *cfg, const profile_store *store, char *err, 
              "on. Use a profiles file of your own (README, \"Container image\"), listen on "
              "127.0.0.1, or pass --allow-insecure-profiles (MAPIGW_ALLOW_INSECURE_PROFILES=yes) "
              "to serve them anyway",
-             cfg->profiles, list, cfg->listen);
+             cfg->profiles, list, cfg->httpd.listen);
     return false;
 }
 
@@ -268,19 +269,8 @@ static int run(const config *cfg)
     }
     size_t profile_count = profile_store_count(store);
 
-    core_config ccfg;
-    core_config_defaults(&ccfg);
-    ccfg.idle_timeout_s = cfg->idle_timeout_s;
-    ccfg.lifetime_s = cfg->lifetime_s;
-    ccfg.max_sessions = cfg->max_sessions;
-    ccfg.max_sessions_per_profile = cfg->max_sessions_per_profile;
-    ccfg.max_handles_per_session = cfg->max_handles_per_session;
-    ccfg.logon_timeout_short_ms = cfg->logon_timeout_ms;
-    ccfg.throttle_threshold = cfg->throttle_after;
-    ccfg.throttle_max_delay_s = cfg->throttle_max_delay_s;
-    ccfg.max_password_checks = cfg->max_password_checks;
     core *c = NULL;
-    HRESULT hr = core_new(&ccfg, store, &c); /* steals store, also on failure */
+    HRESULT hr = core_new(&cfg->core, store, &c); /* steals store, also on failure */
     if (HR_FAILED(hr) || !c) {
         fprintf(stderr, "mapigw: cannot create the session core: %s\n", hresult_name(hr));
         return 1;
@@ -296,13 +286,10 @@ static int run(const config *cfg)
         WEB_ASSET_ENTRY("redoc.standalone.js", mapigw_redoc_js),
     };
     memcpy(assets, found, sizeof assets);
-    api_config acfg = {
-        .admin_key = cfg->admin_key,
-        .max_body_bytes = cfg->max_body_bytes,
-        .openapi_yaml = mapigw_openapi_yaml,
-        .openapi_yaml_len = mapigw_openapi_yaml_len,
-        .version = MAPIGW_VERSION,
-    };
+    api_config acfg = cfg->api;
+    acfg.openapi_yaml = mapigw_openapi_yaml;
+    acfg.openapi_yaml_len = mapigw_openapi_yaml_len;
+    acfg.version = MAPIGW_VERSION;
     api *a = api_new(c, &acfg);
     if (!a) {
         fprintf(stderr, "mapigw: out of memory\n");
@@ -310,12 +297,6 @@ static int run(const config *cfg)
         return 1;
     }
     api_set_assets(a, assets, sizeof assets / sizeof assets[0]);
-    api_set_limits(a, &(api_limits){
-                          .max_header_bytes = cfg->max_header_bytes,
-                          .max_url_bytes = cfg->max_url_bytes,
-                          .max_json_depth = cfg->max_json_depth,
-                          .max_json_string = cfg->max_json_string,
-                      });
     if (!api_set_cors(a, cfg->cors_origins)) {
         fprintf(stderr, "mapigw: out of memory\n");
         api_free(a);
@@ -323,24 +304,11 @@ static int run(const config *cfg)
         return 1;
     }
 
-    httpd_config hcfg = {
-        .listen = cfg->listen,
-        .listen_is_ipv6 = cfg->listen_is_ipv6,
-        .port = cfg->port,
-        .threads = cfg->threads,
-        .connection_timeout_s = cfg->connection_timeout_s,
-        .max_connections = cfg->max_connections,
-        .max_connections_per_ip = cfg->max_connections_per_ip,
-        .max_body_bytes = cfg->max_body_bytes,
-        .max_header_bytes = cfg->max_header_bytes,
-        .max_url_bytes = cfg->max_url_bytes,
-        .request_timeout_s = cfg->request_timeout_s,
-        .events_keepalive_s = cfg->events_keepalive_s,
-        /* Enough that some are free to answer BUSY or 429 at once while as
-         * many checks as allowed run and other logons wait for their
-         * profile's logon lock. */
-        .password_workers = 4 * core_max_password_checks(c) + 4,
-    };
+    httpd_config hcfg = cfg->httpd;
+    /* Enough that some are free to answer BUSY or 429 at once while as many
+     * checks as allowed run and other logons wait for their profile's logon
+     * lock. */
+    hcfg.password_workers = 4 * core_max_password_checks(c) + 4;
     httpd *h = httpd_start(&hcfg, a, err, sizeof err);
     if (!h) {
         fprintf(stderr, "mapigw: %s\n", err);
@@ -365,9 +333,9 @@ static int run(const config *cfg)
         return 1;
     }
     log_event(LOG_INFO, "listening",
-              (log_field[]){LOG_STR("address", cfg->listen), LOG_INT("port", port),
+              (log_field[]){LOG_STR("address", cfg->httpd.listen), LOG_INT("port", port),
                             LOG_STR("version", MAPIGW_VERSION), LOG_INT("profiles", profile_count),
-                            LOG_STR("admin", cfg->admin_key ? "on" : "off")},
+                            LOG_STR("admin", cfg->api.admin_key ? "on" : "off")},
               5);
     api_set_ready(a, true);
 
@@ -378,8 +346,9 @@ static int run(const config *cfg)
     /* The poller may be inside a provider call: let it finish (bounded by
      * the provider's timeouts) before anything it uses goes away. */
     ticker_stop(poller);
-    unsigned grace = cfg->connection_timeout_s < SHUTDOWN_GRACE_MAX_S ? cfg->connection_timeout_s
-                                                                      : SHUTDOWN_GRACE_MAX_S;
+    unsigned grace = cfg->httpd.connection_timeout_s < SHUTDOWN_GRACE_MAX_S
+                         ? cfg->httpd.connection_timeout_s
+                         : SHUTDOWN_GRACE_MAX_S;
     httpd_stop(h, grace);
     /* The api borrows the core, so it goes first; core_free then logs off
      * every remaining session (providers flush and close). */

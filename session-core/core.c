@@ -30,19 +30,6 @@ struct core {
     atomic_uint_fast64_t logons_failed;
 };
 
-void core_config_defaults(core_config *cfg)
-{
-    cfg->idle_timeout_s = 1800;
-    cfg->lifetime_s = 86400;
-    cfg->max_sessions = 10000;
-    cfg->max_sessions_per_profile = 1000;
-    cfg->max_handles_per_session = 1000;
-    cfg->logon_timeout_short_ms = 3000;
-    cfg->throttle_threshold = 5;
-    cfg->throttle_max_delay_s = 300;
-    cfg->max_password_checks = 0;
-}
-
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
 {
     *out = NULL;

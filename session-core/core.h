@@ -22,6 +22,8 @@
 
 typedef struct core core;
 
+/* Every field as given: the core has no defaults of its own (the gateway's
+ * options table, server/config.c, gives them; tests take config_defaults). */
 typedef struct {
     unsigned idle_timeout_s;           /* a session unused this long ends */
     unsigned lifetime_s;               /* a session ends this long after logon */
@@ -36,11 +38,6 @@ typedef struct {
                                           at least 2);
                                           past it MAPI_E_BUSY at once */
 } core_config;
-
-/* Sensible defaults: 1800 s idle, 86400 s lifetime, 10000 sessions, 1000 per
- * profile, 1000 handles per session, 3000 ms, throttling after 5 failures for
- * up to 300 s, password checks on half the CPUs. */
-void core_config_defaults(core_config *cfg);
 
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out);
 void core_free(core *c);

@@ -1,8 +1,11 @@
-/* Black-box: the documentation agrees with the binary. Every row of
+/* Black-box: the documentation agrees with the binary. Every option of
  * `mapigw --help` (flag, argument, environment twin, default) appears as
  * such in README.md's configuration table, and every flag and variable in
  * the man page docs/mapigw.1. The project root is found from
- * $MAPIGW_TEST_PROFILES (<root>/tests/profiles). */
+ * $MAPIGW_TEST_PROFILES (<root>/tests/profiles).
+ *
+ * --help shows an option as "  --flag ARG" on a line of its own, then
+ * lines indented by six holding its help and "[default: D] [env: VAR]". */
 #include "../support/gw.h"
 
 #include <criterion/criterion.h>
@@ -39,19 +42,6 @@ static void root_path(char *out, size_t size, const char *rel)
     snprintf(out, size, "%s/../../%s", profiles, rel);
 }
 
-/* Copies the column [from, from + width) of line, trimmed, into out. */
-static void column(const char *line, size_t from, size_t width, char *out, size_t size)
-{
-    size_t len = strlen(line);
-    out[0] = '\0';
-    if (from >= len)
-        return;
-    size_t n = len - from < width ? len - from : width;
-    while (n && line[from + n - 1] == ' ')
-        n--;
-    snprintf(out, size, "%.*s", (int)n, line + from);
-}
-
 /* s with every '-' as roff's "\-" and '|' as "\(or"-free plain text. */
 static void roff_dashes(const char *s, char *out, size_t size)
 {
@@ -62,6 +52,52 @@ static void roff_dashes(const char *s, char *out, size_t size)
         out[o++] = *s;
     }
     out[o] = '\0';
+}
+
+/* Copies the text of "[key: text]" in line into out, if line has it. */
+static void item(const char *line, const char *key, char *out, size_t size)
+{
+    char open[32];
+    snprintf(open, sizeof open, "[%s: ", key);
+    const char *p = strstr(line, open);
+    if (!p)
+        return;
+    p += strlen(open);
+    size_t n = strcspn(p, "]");
+    snprintf(out, size, "%.*s", (int)n, p);
+}
+
+typedef struct {
+    char flag[64]; /* "--flag ARG" */
+    char env[64];
+    char def[64];
+} help_row;
+
+/* Checks one option of --help against the README and the man page. */
+static void check_row(const help_row *h, const char *readme, const char *man, size_t *rows)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(h->flag, " ,"), h->flag);
+    char roff[160];
+    roff_dashes(name, roff, sizeof roff);
+    cr_expect(strstr(man, roff) != NULL, "%s is not in docs/mapigw.1", name);
+    if (!h->env[0])
+        return; /* --help, --version */
+    (*rows)++;
+    cr_expect(h->def[0] != '\0', "--help shows no default for %s", name);
+    /* README: | `--flag ARG` | ENV | default | ... ('|' escaped). */
+    char arg_md[64];
+    size_t o = 0;
+    for (const char *c = h->flag; *c && o + 2 < sizeof arg_md; c++) {
+        if (*c == '|')
+            arg_md[o++] = '\\';
+        arg_md[o++] = *c;
+    }
+    arg_md[o] = '\0';
+    char row[256];
+    snprintf(row, sizeof row, "| `%s` | %s | %s |", arg_md, h->env, h->def);
+    cr_expect(strstr(readme, row) != NULL, "README.md has no row starting %s", row);
+    cr_expect(strstr(man, h->env) != NULL, "%s is not in docs/mapigw.1", h->env);
 }
 
 Test(docs, help_matches_readme_and_man_page, .timeout = 30)
@@ -80,36 +116,26 @@ Test(docs, help_matches_readme_and_man_page, .timeout = 30)
 
     char line[1024];
     size_t rows = 0;
+    help_row h;
+    bool in_option = false;
     while (fgets(line, sizeof line, p)) {
         line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "--", 2) != 0)
-            continue;
-        char flag[64], env[64], def[64];
-        column(line, 0, 40, flag, sizeof flag);
-        column(line, 41, 34, env, sizeof env);
-        column(line, 76, 30, def, sizeof def);
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)strcspn(flag, " "), flag);
-        char roff[160];
-        roff_dashes(name, roff, sizeof roff);
-        cr_expect(strstr(man, roff) != NULL, "%s is not in docs/mapigw.1", name);
-        if (!env[0])
-            continue; /* --help, --version */
-        rows++;
-        /* README: | `--flag ARG` | ENV | default | ... ('|' escaped). */
-        char arg_md[64];
-        size_t o = 0;
-        for (const char *c = flag; *c && o + 2 < sizeof arg_md; c++) {
-            if (*c == '|')
-                arg_md[o++] = '\\';
-            arg_md[o++] = *c;
+        if (strncmp(line, "  --", 4) == 0) {
+            if (in_option)
+                check_row(&h, readme, man, &rows);
+            memset(&h, 0, sizeof h);
+            snprintf(h.flag, sizeof h.flag, "%.63s", line + 2);
+            in_option = true;
+        } else if (in_option && strncmp(line, "      ", 6) == 0) {
+            item(line, "default", h.def, sizeof h.def);
+            item(line, "env", h.env, sizeof h.env);
+        } else if (in_option) {
+            check_row(&h, readme, man, &rows);
+            in_option = false;
         }
-        arg_md[o] = '\0';
-        char row[256];
-        snprintf(row, sizeof row, "| `%s` | %s | %s |", arg_md, env, def);
-        cr_expect(strstr(readme, row) != NULL, "README.md has no row starting %s", row);
-        cr_expect(strstr(man, env) != NULL, "%s is not in docs/mapigw.1", env);
     }
+    if (in_option)
+        check_row(&h, readme, man, &rows);
     cr_expect_eq(pclose(p), 0);
     cr_expect_gt(rows, 20, "only %zu flags parsed from --help", rows);
     cr_expect(strstr(man, "hash\\-password") != NULL, "no hash-password in docs/mapigw.1");

@@ -1,5 +1,5 @@
-/* Black-box: operations endpoints, start-up, signals, configuration and
- * logs (api.md "Operations", "Configuration"; DECISIONS.md command line). */
+/* Black-box: operations endpoints, start-up, signals and logs
+ * (docs/contract/http.md section 8). The command line: test_config.c. */
 #include "../support/gw.h"
 
 #include <criterion/criterion.h>
@@ -267,27 +267,6 @@ Test(ops, no_secret_in_log)
     gw_session_free(&b);
 }
 
-Test(ops, env_twins_and_flag_precedence)
-{
-    setenv("MAPIGW_IDLE_TIMEOUT", "77", 1);
-    G = gw_start("main.json", NULL);
-    gw_session s;
-    gw_logon_ok(G, "alice", "alice-pw", "[\"MAPI_NEW_SESSION\"]", &s);
-    json_t *idle = json_object_get(s.resp.json, "idle_timeout_s");
-    cr_expect(json_is_integer(idle) && json_integer_value(idle) == 77, "env twin ignored: %s",
-              s.resp.body);
-    gw_session_free(&s);
-    gw_finish(G);
-    const char *args[] = {"--idle-timeout", "99", NULL};
-    G = gw_start("main.json", args);
-    gw_logon_ok(G, "alice", "alice-pw", "[\"MAPI_NEW_SESSION\"]", &s);
-    idle = json_object_get(s.resp.json, "idle_timeout_s");
-    cr_expect(json_is_integer(idle) && json_integer_value(idle) == 99,
-              "the flag does not win over the variable: %s", s.resp.body);
-    gw_session_free(&s);
-    unsetenv("MAPIGW_IDLE_TIMEOUT");
-}
-
 /* --log-output stdout: each line on stdout one JSON object (split on
  * newlines only, so two lines run together fail to parse), nothing on
  * stderr. Returns the number of access lines for method + path with status. */
@@ -368,59 +347,6 @@ Test(ops, log_output_stdout_json_lines)
     free(out);
     free(errs);
     /* gw_finish in fini: exit status 0, secrets in stderr and stdout */
-}
-
-Test(ops, log_output_env_twin_and_flag_precedence)
-{
-    setenv("MAPIGW_LOG_OUTPUT", "stdout", 1);
-    G = gw_start_split("main.json", NULL);
-    cr_assert_eq(gw_stop(G), 0);
-    char *out = gw_read_stdout(G), *errs = gw_read_log(G);
-    cr_expect(strstr(out, "\"msg\":\"listening\"") != NULL, "MAPIGW_LOG_OUTPUT=stdout ignored");
-    cr_expect_str_eq(errs, "");
-    free(out);
-    free(errs);
-    gw_finish(G);
-    const char *args[] = {"--log-output", "stderr", NULL};
-    G = gw_start_split("main.json", args);
-    cr_assert_eq(gw_stop(G), 0);
-    out = gw_read_stdout(G);
-    errs = gw_read_log(G);
-    cr_expect_str_eq(out, "", "the flag does not win over MAPIGW_LOG_OUTPUT");
-    cr_expect(strstr(errs, "\"msg\":\"listening\"") != NULL, "no log on stderr");
-    free(out);
-    free(errs);
-    unsetenv("MAPIGW_LOG_OUTPUT");
-}
-
-Test(ops, log_output_bogus_refused)
-{
-    const char *args[] = {"--log-output", "bogus", NULL};
-    G = gw_spawn_split("main.json", args);
-    int st = gw_wait_exit(G, 10000);
-    cr_expect_eq(st, 2, "exit status %d for --log-output bogus, expected 2", st);
-    char *errs = gw_read_log(G), *out = gw_read_stdout(G);
-    cr_expect(strstr(errs, "mapigw: --log-output: expected 'stderr' or 'stdout', got 'bogus'") !=
-                  NULL,
-              "no clear message on stderr: %s", errs);
-    cr_expect_str_eq(out, "");
-    free(errs);
-    free(out);
-    gw_free(G);
-    /* the variable is named when it holds the bad value */
-    setenv("MAPIGW_LOG_OUTPUT", "file", 1);
-    G = gw_spawn_split("main.json", NULL);
-    st = gw_wait_exit(G, 10000);
-    cr_expect_eq(st, 2, "exit status %d for MAPIGW_LOG_OUTPUT=file, expected 2", st);
-    errs = gw_read_log(G);
-    cr_expect(
-        strstr(errs, "mapigw: MAPIGW_LOG_OUTPUT: expected 'stderr' or 'stdout', got 'file'") !=
-            NULL,
-        "no message naming the variable: %s", errs);
-    free(errs);
-    gw_free(G);
-    G = NULL;
-    unsetenv("MAPIGW_LOG_OUTPUT");
 }
 
 Test(ops, data_dir_created_private)

@@ -1,6 +1,7 @@
 /* fuzz_common.c - the harnesses' shared gateway and checks (fuzz_common.h). */
 #include "fuzz_common.h"
 
+#include "../../server/config.h"
 #include "../../session-core/status_row.h"
 
 #include <errno.h>
@@ -175,11 +176,17 @@ void fz_gateway_init(void)
     free(json);
     if (hr != S_OK)
         fz_fail("profiles: %s", err);
-    core_config cfg;
-    core_config_defaults(&cfg);
-    if (core_new(&cfg, store, &G.core) != S_OK)
+    config defaults;
+    if (!config_defaults(&defaults))
+        fz_fail("config_defaults");
+    if (core_new(&defaults.core, store, &G.core) != S_OK)
         fz_fail("core_new");
-    api_config acfg = {FZ_ADMIN_KEY, 65536, "openapi: 3.1.0\n", 15, "0.0.0-fuzz"};
+    api_config acfg = defaults.api;
+    acfg.admin_key = FZ_ADMIN_KEY;
+    acfg.max_body_bytes = 65536;
+    acfg.openapi_yaml = "openapi: 3.1.0\n";
+    acfg.openapi_yaml_len = 15;
+    acfg.version = "0.0.0-fuzz";
     G.api = must(api_new(G.core, &acfg));
     atexit(gateway_free);
     fz_session_ensure();

@@ -8,6 +8,7 @@
  */
 #include "fuzz_common.h"
 
+#include "../../server/config.h"
 #include "../../session-core/profile.h"
 
 #include <stdlib.h>
@@ -87,10 +88,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!store)
             fz_fail("S_OK without a store");
         walk(store);
-        core_config cfg;
-        core_config_defaults(&cfg);
+        config defaults;
+        if (!config_defaults(&defaults))
+            fz_fail("config_defaults");
         core *c = NULL;
-        if (core_new(&cfg, profile_store_ref(store), &c) == S_OK)
+        if (core_new(&defaults.core, profile_store_ref(store), &c) == S_OK)
             core_free(c);
         profile_store_unref(store);
     } else {

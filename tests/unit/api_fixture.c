@@ -1,5 +1,6 @@
 /* api_fixture.c - the api suite's shared fixture (see api_fixture.h). */
 #include "api_fixture.h"
+#include "../../server/config.h"
 
 #include <criterion/criterion.h>
 #include <regex.h>
@@ -46,10 +47,14 @@ void afx_setup(void)
     HRESULT hr =
         profile_store_load_string(json, "test.json", afx.dir, &store, err, sizeof err, NULL, NULL);
     cr_assert_eq(hr, S_OK, "profiles: %s", err);
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     cr_assert_eq(core_new(&cfg, store, &afx.core), S_OK);
-    api_config acfg = {ADMIN_KEY, 65536, NULL, 0, "9.9.9"};
+    api_config acfg = defaults.api;
+    acfg.admin_key = ADMIN_KEY;
+    acfg.max_body_bytes = 65536;
+    acfg.version = "9.9.9";
     afx.api = api_new(afx.core, &acfg);
     cr_assert_not_null(afx.api);
 }

@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The documented defaults (README "Limits"), which the fixture's api gets
+ * from the options table (server/config.c). */
+#define DEFAULT_JSON_DEPTH 16
+#define DEFAULT_JSON_STRING 4096
+
 /* POSTs body to /sessions and returns the problem's detail (malloc'd)
  * after asserting status and mapi_error. */
 static char *post_problem(const char *body, int status, const char *mapi_error)
@@ -60,13 +65,13 @@ static char *body_with(const char *pre, const char *arg, const char *post)
 
 Test(api, json_depth_default_16)
 {
-    char *deep = nested_body(API_DEFAULT_MAX_JSON_DEPTH + 1);
+    char *deep = nested_body(DEFAULT_JSON_DEPTH + 1);
     char *detail = post_problem(deep, 400, "MAPI_E_INVALID_PARAMETER");
     cr_expect(strstr(detail, "--max-json-depth") && strstr(detail, "16"), "detail: %s", detail);
     free(detail);
     free(deep);
     /* at the limit: parsed, and refused for what it says (an unknown key) */
-    char *ok = nested_body(API_DEFAULT_MAX_JSON_DEPTH);
+    char *ok = nested_body(DEFAULT_JSON_DEPTH);
     detail = post_problem(ok, 400, "MAPI_E_INVALID_PARAMETER");
     cr_expect(strstr(detail, "max-json-depth") == NULL && strstr(detail, "unknown key"),
               "a body of depth 16 was refused: %s", detail);
@@ -112,7 +117,7 @@ Test(api, json_depth_prescan_ignores_brackets_in_strings)
 
 Test(api, json_string_length_default_4096)
 {
-    char *big = repeat('a', API_DEFAULT_MAX_JSON_STRING + 1);
+    char *big = repeat('a', DEFAULT_JSON_STRING + 1);
     char *body = body_with("{\"profile\":\"p\",\"flags\":[\"", big, "\"]}");
     char *detail = post_problem(body, 400, "MAPI_E_INVALID_PARAMETER");
     cr_expect(strstr(detail, "--max-json-string") && strstr(detail, "4096"), "detail: %s", detail);
@@ -121,7 +126,7 @@ Test(api, json_string_length_default_4096)
     free(body);
     free(big);
     /* at the limit: parsed, and judged on its merits (unknown flag name) */
-    big = repeat('a', API_DEFAULT_MAX_JSON_STRING);
+    big = repeat('a', DEFAULT_JSON_STRING);
     body = body_with("{\"profile\":\"p\",\"flags\":[\"", big, "\"]}");
     api_response r = afx_post_sessions(body);
     json_decref(afx_assert_problem(&r, 400, "MAPI_E_UNKNOWN_FLAGS"));

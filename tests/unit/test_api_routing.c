@@ -4,6 +4,7 @@
  * directly on the shared fixture (api_fixture.h). */
 #include "api_fixture.h"
 #include "../../api/api_internal.h"
+#include "../../server/config.h"
 #include "../../session-core/mapi_flags.h"
 
 #include <criterion/criterion.h>
@@ -179,7 +180,13 @@ Test(api, healthz_metrics_openapi)
 Test(api, openapi_served_when_configured)
 {
     static const char yaml[] = "openapi: 3.1.0\n";
-    api_config cfg = {NULL, 1024, yaml, sizeof yaml - 1, "1"};
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    api_config cfg = defaults.api;
+    cfg.max_body_bytes = 1024;
+    cfg.openapi_yaml = yaml;
+    cfg.openapi_yaml_len = sizeof yaml - 1;
+    cfg.version = "1";
     api *b = api_new(afx.core, &cfg);
     cr_assert_not_null(b);
     api_request req;

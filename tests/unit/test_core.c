@@ -3,6 +3,7 @@
 #include "../../session-core/core.h"
 #include "../../session-core/mapi_flags.h"
 #include "../../session-core/profile_internal.h"
+#include "../../server/config.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -38,8 +39,9 @@ static profile_store *load(const char *extra_profiles)
 
 static core *new_core(unsigned max_total, unsigned max_per_profile)
 {
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     cfg.max_sessions = max_total;
     cfg.max_sessions_per_profile = max_per_profile;
     cfg.logon_timeout_short_ms = 100;
@@ -265,8 +267,9 @@ Test(core, status_table_of_empty_profile_has_mapi_rows)
 
 Test(core, joining_an_expired_shared_session_starts_a_new_one)
 {
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     cfg.idle_timeout_s = 1;
     core *c = NULL;
     cr_assert_eq(core_new(&cfg, load(""), &c), S_OK);
@@ -316,8 +319,9 @@ static void make_verifier(char out[crypto_pwhash_STRBYTES], const char *password
  * authentication - it runs exactly one argon2id verification. */
 Test(core, every_refusal_costs_one_verification)
 {
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     core *c = NULL;
     cr_assert_eq(core_new(&cfg, load(UPSTREAM_PROFILE), &c), S_OK);
     static const struct {
@@ -416,8 +420,9 @@ Test(core, reload_ends_sessions_whose_authentication_changed)
     char json[4096], open_auth[512];
     snprintf(json, sizeof json, RELOAD_JSON, keep, old_pw, "{\"type\":\"none\"}",
              ",{\"name\":\"gone\",\"auth\":{\"type\":\"none\"},\"services\":[]}");
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     core *c = NULL;
     cr_assert_eq(core_new(&cfg, load_json(json), &c), S_OK);
     core_logon_result k, ch, op, gn;
@@ -473,8 +478,9 @@ Test(core, change_password_guesses_are_throttled)
              "\"address\":\"sam@example.invalid\"},"
              "\"settings\":{\"path\":\"%s/ab.json\",\"create\":true}}]}]}]}",
              v, dir);
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     core *c = NULL;
     cr_assert_eq(core_new(&cfg, load_json(json), &c), S_OK);
     core_logon_result r;

@@ -5,6 +5,7 @@
 #include "../../session-core/entryid.h"
 #include "../../session-core/identity.h"
 #include "../../session-core/mapi_flags.h"
+#include "../../server/config.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -22,8 +23,9 @@ static void setup(void)
     cr_assert_eq(
         profile_store_load_string(json, "t.json", "/tmp", &store, err, sizeof err, NULL, NULL),
         S_OK, "%s", err);
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     cr_assert_eq(core_new(&cfg, store, &C), S_OK);
     core_logon_request req = {"q", NULL, MAPI_NEW_SESSION | MAPI_ALLOW_OTHERS, "t"};
     cr_assert_eq(core_logon(C, &req, &R), S_OK);

@@ -6,6 +6,7 @@
 #include "../../session-core/core.h"
 #include "../../session-core/mapi_flags.h"
 #include "../../session-core/session_internal.h"
+#include "../../server/config.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -41,8 +42,9 @@ static void setup(void)
     cr_assert_eq(
         profile_store_load_string(json, "t.json", dir, &store, err, sizeof err, NULL, NULL), S_OK,
         "%s", err);
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     cr_assert_eq(core_new(&cfg, store, &C), S_OK);
 }
 
