@@ -1,4 +1,5 @@
-/* Unit suite for core.c, registry.c and session.c: MAPILogonEx rules, shared
+/* Unit suite for core.c (the store and sessions behind it have their own:
+ * test_session_store.c, test_session.c): MAPILogonEx rules, shared
  * sessions, Logoff, caps and expiry, called directly (no HTTP). */
 #include "../../session-core/core.h"
 #include "../../session-core/mapi_flags.h"
