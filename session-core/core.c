@@ -144,7 +144,7 @@ size_t core_replace_profiles(core *c, profile_store *profiles)
     size_t ended_count = 0;
     if (ctx) {
         ctx->store = profiles;
-        session_store_ended ended = {NULL, 0, "profile_changed", NULL, {{0}}};
+        session_store_ended ended = SESSION_STORE_ENDED_INIT("profile_changed");
         session_store_remove_where(c->sessions, auth_changed, ctx, &ended);
         ended_count = ended.count;
         session_store_ended_finish(&ended);
@@ -254,7 +254,7 @@ static HRESULT check_password(core *c, const profile *p, profile_store *store, c
  * join after all. */
 static void undo_join(core *c, const token_hash *h, core_logon_result *out)
 {
-    session_store_ended ended = {NULL, 0, "logoff", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("logoff");
     session_store_remove_handle(c->sessions, h, false, &ended);
     session_store_ended_finish(&ended);
     session_unref(out->session);
@@ -289,7 +289,7 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
         if (hr == S_OK && session_expired(out->session, time(NULL))) {
             /* Expired but not reaped yet: it is gone for MAPI, so this
              * logon must not hand out a handle that is dead on arrival. */
-            session_store_ended ended = {NULL, 0, "expired", NULL, {{0}}};
+            session_store_ended ended = SESSION_STORE_ENDED_INIT("expired");
             session_store_remove_session(c->sessions, out->session->id, &ended);
             session_store_ended_finish(&ended);
             session_unref(out->session);
@@ -320,7 +320,7 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
     }
     hr = session_logon_providers(s, req->password);
     if (HR_FAILED(hr)) {
-        session_store_ended ended = {NULL, 0, "logoff", NULL, {{0}}};
+        session_store_ended ended = SESSION_STORE_ENDED_INIT("logoff");
         session_store_remove_session(c->sessions, s->id, &ended);
         session_store_ended_finish(&ended);
         session_unref(s);
@@ -458,7 +458,7 @@ HRESULT core_authenticate(core *c, const char *token, size_t len, session **out,
     time_t now = time(NULL);
     if (session_expired(s, now)) {
         /* Expiry is enforced on use, not only by the reaper. */
-        session_store_ended ended = {NULL, 0, "expired", NULL, {{0}}};
+        session_store_ended ended = SESSION_STORE_ENDED_INIT("expired");
         session_store_remove_session(c->sessions, s->id, &ended);
         session_store_ended_finish(&ended);
         session_unref(s);
@@ -476,7 +476,7 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
     if (!mapi_flags_known(&MAPI_LOGOFF_FLAG_NAMES, flags))
         return MAPI_E_UNKNOWN_FLAGS;
     bool all = (flags & MAPI_LOGOFF_SHARED) != 0;
-    session_store_ended ended = {NULL, 0, all ? "logoff_shared" : "logoff", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT(all ? "logoff_shared" : "logoff");
     HRESULT hr = session_store_remove_handle(c->sessions, handle, all, &ended);
     session_store_ended_finish(&ended);
     return hr;
@@ -484,7 +484,7 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
 
 HRESULT core_end_session(core *c, const char *session_id)
 {
-    session_store_ended ended = {NULL, 0, "admin", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("admin");
     HRESULT hr = session_store_remove_session(c->sessions, session_id, &ended);
     session_store_ended_finish(&ended);
     return hr;
@@ -539,7 +539,7 @@ void core_poll(core *c)
 
 size_t core_reap(core *c, time_t now)
 {
-    session_store_ended ended = {NULL, 0, "expired", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("expired");
     session_store_remove_where(c->sessions, is_expired, &now, &ended);
     throttle_sweep(c->failures, now);
     pinst_pool_sweep(c->env->pool, PINST_IDLE_MS);

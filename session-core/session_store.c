@@ -445,7 +445,7 @@ void session_store_free(session_store *st)
 {
     if (!st)
         return;
-    session_store_ended ended = {NULL, 0, "shutdown", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("shutdown");
     session_store_remove_where(st, NULL, NULL, &ended);
     session_store_ended_finish(&ended);
     htab_destroy(&st->handles);

@@ -47,10 +47,10 @@ typedef struct {
 
 /* What to do once out of the store: the sessions it removed (end and unref
  * each) and the session of a handle removed alone, whose event streams end
- * (the session lives on for its other handles). Start it as
- * {NULL, 0, reason} (reason static, told to subscribers; NULL: "shutdown"
- * for sessions, "logoff" for a handle); session_store_ended_finish does the
- * rest. */
+ * (the session lives on for its other handles). Start it empty with
+ * SESSION_STORE_ENDED_INIT(reason) (reason static, told to subscribers;
+ * NULL: "shutdown" for sessions, "logoff" for a handle);
+ * session_store_ended_finish does the rest. */
 typedef struct {
     session **items;
     size_t count;
@@ -58,6 +58,15 @@ typedef struct {
     session *handle_session; /* a new reference, or NULL */
     token_hash handle;       /* the handle removed alone */
 } session_store_ended;
+#define SESSION_STORE_ENDED_INIT(reason)                                                           \
+    {                                                                                              \
+        NULL, 0, (reason), NULL,                                                                   \
+        {                                                                                          \
+            {                                                                                      \
+                0                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
 
 /* What the store knows of one session. */
 typedef struct {

@@ -156,7 +156,7 @@ Test(session_store, add_refuses_past_the_profile_cap_only_for_that_profile)
     cr_expect_eq(session_store_add(st, b, &h2, false, NULL), MAPI_E_SESSION_LIMIT);
     add(c, 3, false); /* another profile has its own count */
     /* The profile's count goes down with its session: room again. */
-    session_store_ended ended = {NULL, 0, "admin", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("admin");
     cr_assert_eq(session_store_remove_session(st, session_id(a), &ended), S_OK);
     session_store_ended_finish(&ended);
     cr_expect_eq(session_store_add(st, b, &h2, false, NULL), S_OK);
@@ -258,7 +258,7 @@ Test(session_store, removing_one_handle_keeps_the_session_for_the_others)
     cr_assert_eq(session_advise_handle(a, &h1, NULL, NULL, &sub1), S_OK);
     cr_assert_eq(session_advise_handle(a, &h2, NULL, NULL, &sub2), S_OK);
 
-    session_store_ended ended = {NULL, 0, "logoff", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("logoff");
     cr_assert_eq(session_store_remove_handle(st, &h2, false, &ended), S_OK);
     cr_expect_eq(ended.count, 0, "the session stays");
     cr_expect_eq(ended.handle_session, a);
@@ -307,7 +307,7 @@ Test(session_store, removing_a_handle_with_end_all_removes_every_handle)
     cr_assert_eq(session_store_join_shared(st, "p", &h3, &joined), S_OK);
     session_unref(joined);
 
-    session_store_ended ended = {NULL, 0, "logoff_shared", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("logoff_shared");
     cr_assert_eq(session_store_remove_handle(st, &h2, true, &ended), S_OK);
     cr_assert_eq(ended.count, 1);
     cr_expect_eq(ended.items[0], a);
@@ -334,7 +334,7 @@ Test(session_store, remove_session_takes_its_handles_and_only_its_own)
     session *a = new_session("p"), *b = new_session("p");
     add(a, 1, false);
     add(b, 2, false);
-    session_store_ended ended = {NULL, 0, "admin", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("admin");
     cr_assert_eq(session_store_remove_session(st, session_id(a), &ended), S_OK);
     cr_expect_eq(session_store_remove_session(st, session_id(a), &ended), MAPI_E_NOT_FOUND);
     cr_assert_eq(ended.count, 1);
@@ -365,7 +365,7 @@ Test(session_store, remove_where_removes_what_the_predicate_picks)
     add(p2, 2, false);
     add(q1, 3, false);
     uint64_t walks = totals().walks;
-    session_store_ended ended = {NULL, 0, "profile_changed", NULL, {{0}}};
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("profile_changed");
     session_store_remove_where(st, of_profile, "p", &ended);
     cr_expect_eq(totals().walks, walks + 1, "a sweep walks every session once");
     cr_assert_eq(ended.count, 2);
