@@ -173,8 +173,9 @@ json_t *render_hex(const uint8_t *data, size_t len);
 json_t *render_string_or_null(const char *s);
 json_t *render_time(time_t t);
 json_t *render_status_row(const status_row *row);
-/* The session resource of DECISIONS.md (no token). */
-json_t *render_session(session *s);
+/* The session resource of DECISIONS.md (no token), with what the session
+ * store says of it (core_get_session_facts). */
+json_t *render_session(session *s, const core_session_facts *facts);
 /* The identity answer as JSON text (malloc'd; NULL when out of memory). */
 char *render_identity(const identity *id, size_t *len);
 

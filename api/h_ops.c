@@ -145,7 +145,7 @@ static void latency_metrics(api *a, text_buf *b)
  * a few counters and walks no session. */
 static const char *const STATES[SESSION_STATS_STATES] = {"available", "offline", "failure"};
 
-static void provider_metrics(text_buf *b)
+static void provider_metrics(text_buf *b, core *c)
 {
     tb_printf(b, "# HELP mapigw_provider_status Provider status rows of live sessions by kind and "
                  "state (STATUS_FAILURE, else STATUS_OFFLINE, else STATUS_AVAILABLE).\n"
@@ -154,7 +154,7 @@ static void provider_metrics(text_buf *b)
         for (size_t st = 0; st < SESSION_STATS_STATES; st++)
             tb_printf(b, "mapigw_provider_status{kind=\"%s\",state=\"%s\"} %" PRIu64 "\n",
                       session_stats_kind_name(k), STATES[st],
-                      session_stats_provider_status(k, (session_stats_state)st));
+                      core_provider_status(c, k, (session_stats_state)st));
 }
 
 static void metric_line(void *ctx, const char *route, int status, uint64_t count)
@@ -190,7 +190,7 @@ void h_metrics(api_ctx *x)
                   "# TYPE mapigw_http_requests_total counter\n");
     api_metrics_foreach(x->a, metric_line, &b);
     latency_metrics(x->a, &b);
-    provider_metrics(&b);
+    provider_metrics(&b, x->a->core);
     if (b.failed || !b.data) {
         free(b.data);
         api_reply_oom(x);

@@ -54,7 +54,7 @@ static char *render_logon(const core_logon_result *res, size_t *len)
     json_text_key(&t, "flags");
     render_flags_text(&t, &MAPI_LOGON_FLAG_NAMES, session_flags(s));
     json_text_key(&t, "shared");
-    json_text_bool(&t, session_is_shared(s));
+    json_text_bool(&t, res->shared);
     json_text_key(&t, "joined");
     json_text_bool(&t, res->joined);
     json_text_key(&t, "created_at");
@@ -186,6 +186,7 @@ void h_sessions_post(api_ctx *x)
 }
 
 typedef struct {
+    core *core;
     json_t *list;
     bool ok;
 } list_ctx;
@@ -195,7 +196,9 @@ static void add_session(void *ctx, session *s)
     list_ctx *l = ctx;
     if (!l->ok || session_is_ended(s))
         return;
-    json_t *obj = render_session(s);
+    core_session_facts facts;
+    core_get_session_facts(l->core, s, &facts);
+    json_t *obj = render_session(s, &facts);
     if (!obj || json_array_append_new(l->list, obj) != 0)
         l->ok = false;
 }
@@ -208,7 +211,7 @@ void h_sessions_list(api_ctx *x)
         api_problem(x, MAPI_E_NO_ACCESS, 0, "listing sessions needs the admin key");
         return;
     }
-    list_ctx l = {json_array(), true};
+    list_ctx l = {x->a->core, json_array(), true};
     if (!l.list) {
         api_reply_oom(x);
         return;
@@ -258,7 +261,9 @@ void h_session_get(api_ctx *x)
         api_problem(x, MAPI_E_NOT_FOUND, 0, "no such session for this bearer");
         return;
     }
-    api_reply_json(x, 200, render_session(s));
+    core_session_facts facts;
+    core_get_session_facts(x->a->core, s, &facts);
+    api_reply_json(x, 200, render_session(s, &facts));
     session_unref(s);
 }
 

@@ -184,15 +184,15 @@ json_t *render_status_row(const status_row *row)
     return json_built(obj, ok);
 }
 
-json_t *render_session(session *s)
+json_t *render_session(session *s, const core_session_facts *facts)
 {
     json_t *obj = json_object();
     bool ok = obj != NULL;
     ok &= json_set(obj, "id", json_string(session_id(s)));
     ok &= json_set(obj, "profile", render_string_or_null(session_profile_name(s)));
     ok &= json_set(obj, "flags", render_flags(&MAPI_LOGON_FLAG_NAMES, session_flags(s)));
-    ok &= json_set(obj, "shared", json_boolean(session_is_shared(s)));
-    ok &= json_set(obj, "handles", json_integer((json_int_t)session_handle_count(s)));
+    ok &= json_set(obj, "shared", json_boolean(facts->shared));
+    ok &= json_set(obj, "handles", json_integer((json_int_t)facts->handles));
     ok &= json_set(obj, "created_at", render_time(session_created_at(s)));
     ok &= json_set(obj, "last_used_at", render_time(session_last_used_at(s)));
     ok &= json_set(obj, "expires_at", render_time(session_expires_at(s)));

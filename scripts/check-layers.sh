@@ -4,7 +4,7 @@
 #   server/ -> api/ -> session-core/: nothing includes upward.
 #   session-core/providers/ (the provider kinds and their parsers) include their
 #     own folder and the provider-facing core headers in PROVIDER_API below,
-#     nothing else of the core: no sessions, views, registry or profile store.
+#     nothing else of the core: no sessions, views, session store or profile store.
 #     Those headers in turn include only each other.
 #   The rest of session-core/ (the core) includes nothing of providers/ but
 #     providers/providers.h, the one place where the kinds are registered.

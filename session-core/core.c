@@ -1,10 +1,10 @@
 /* core.c - MAPILogonEx, bearer-token authentication, Logoff, expiry. */
 #include "core.h"
-#include "provider_inst.h"
 
 #include "mapi_flags.h"
-#include "registry.h"
+#include "provider_inst.h"
 #include "session_internal.h"
+#include "session_store.h"
 #include "throttle.h"
 
 #include <sodium.h>
@@ -22,7 +22,8 @@ struct core {
     core_config cfg;
     pthread_mutex_t profiles_lock;
     profile_store *profiles;
-    registry *reg;
+    session_store *sessions;
+    session_env *env; /* what its sessions share: instance pool, views, locks, gauges */
     throttle *failures;
     unsigned max_hashing;
     atomic_uint hashing; /* argon2id verifications running now */
@@ -43,9 +44,10 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
     c->cfg = *cfg;
-    registry_limits limits = {cfg->max_sessions, cfg->max_sessions_per_profile,
-                              cfg->max_handles_per_session};
-    c->reg = registry_memory_new(&limits);
+    session_store_limits limits = {cfg->max_sessions, cfg->max_sessions_per_profile,
+                                   cfg->max_handles_per_session};
+    c->sessions = session_store_new(&limits);
+    c->env = session_env_new();
     unsigned threshold = cfg->throttle_threshold ? cfg->throttle_threshold : 1;
     c->failures = throttle_new(threshold, threshold * THROTTLE_CLIENT_FACTOR,
                                cfg->throttle_max_delay_s, THROTTLE_MAX_ENTRIES);
@@ -59,9 +61,10 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
         c->max_hashing = cpus >= 4 ? (unsigned)(cpus / 2) : 2;
     }
     atomic_init(&c->hashing, 0);
-    if (!c->reg || !c->failures || pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
-        if (c->reg)
-            c->reg->ops->free(c->reg);
+    if (!c->sessions || !c->env || !c->failures ||
+        pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
+        session_store_free(c->sessions);
+        session_env_unref(c->env);
         throttle_free(c->failures);
         free(c);
         profile_store_unref(profiles);
@@ -78,8 +81,9 @@ void core_free(core *c)
 {
     if (!c)
         return;
-    c->reg->ops->free(c->reg); /* logs off every session */
-    pinst_pool_sweep(0);       /* and the shared providers they left idle */
+    session_store_free(c->sessions);   /* logs off every session */
+    pinst_pool_sweep(c->env->pool, 0); /* and the shared providers they left idle */
+    session_env_unref(c->env);         /* the rest goes with the last session reference */
     throttle_free(c->failures);
     pthread_mutex_destroy(&c->profiles_lock);
     profile_store_unref(c->profiles);
@@ -89,7 +93,7 @@ void core_free(core *c)
 /* Which sessions a reload ends: those whose profile is gone from the new
  * store or authenticates differently there. Sessions of one profile share
  * the verdict, so it is worked out once per profile (the predicate runs under
- * the registry's lock, over every session). */
+ * the session store's lock, over every session). */
 #define RELOAD_MEMO 256
 typedef struct {
     const profile_store *store;
@@ -127,10 +131,10 @@ size_t core_replace_profiles(core *c, profile_store *profiles)
     size_t ended_count = 0;
     if (ctx) {
         ctx->store = profiles;
-        registry_ended ended = {NULL, 0, "profile_changed"};
-        c->reg->ops->remove_where(c->reg, auth_changed, ctx, &ended);
+        session_store_ended ended = SESSION_STORE_ENDED_INIT("profile_changed");
+        session_store_remove_where(c->sessions, auth_changed, ctx, &ended);
         ended_count = ended.count;
-        registry_ended_finish(&ended);
+        session_store_ended_finish(&ended);
         free(ctx);
     }
     profile_store_unref(old);
@@ -174,7 +178,7 @@ static const profile *resolve_profile(core *c, profile_store *store, const char 
         return profile_store_find(store, name);
     if (flags & MAPI_USE_DEFAULT)
         return profile_store_default(store);
-    if (!(flags & MAPI_NEW_SESSION) && c->reg->ops->sole_shared(c->reg, via_shared) == S_OK)
+    if (!(flags & MAPI_NEW_SESSION) && session_store_sole_shared(c->sessions, via_shared) == S_OK)
         return profile_store_find(store, session_profile_name(*via_shared));
     return NULL;
 }
@@ -237,9 +241,9 @@ static HRESULT check_password(core *c, const profile *p, profile_store *store, c
  * join after all. */
 static void undo_join(core *c, const token_hash *h, core_logon_result *out)
 {
-    registry_ended ended = {NULL, 0, "logoff"};
-    c->reg->ops->remove_handle(c->reg, h, false, &ended);
-    registry_ended_finish(&ended);
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("logoff");
+    session_store_remove_handle(c->sessions, h, false, &ended);
+    session_store_ended_finish(&ended);
     session_unref(out->session);
     out->session = NULL;
 }
@@ -255,7 +259,7 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
     const token_hash h = *token;
 
     if (!(flags & MAPI_NEW_SESSION)) {
-        hr = c->reg->ops->join_shared(c->reg, profile_name(p), &h, &out->session);
+        hr = session_store_join_shared(c->sessions, profile_name(p), &h, &out->session);
         /* Upstream authentication: the session's own provider knows the
          * password it logged on with; a joiner must present the same. */
         if (hr == S_OK && profile_auth(p) == PROFILE_AUTH_UPSTREAM &&
@@ -272,9 +276,9 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
         if (hr == S_OK && session_expired(out->session, time(NULL))) {
             /* Expired but not reaped yet: it is gone for MAPI, so this
              * logon must not hand out a handle that is dead on arrival. */
-            registry_ended ended = {NULL, 0, "expired"};
-            c->reg->ops->remove_session(c->reg, out->session->id, &ended);
-            registry_ended_finish(&ended);
+            session_store_ended ended = SESSION_STORE_ENDED_INIT("expired");
+            session_store_remove_session(c->sessions, out->session->id, &ended);
+            session_store_ended_finish(&ended);
             session_unref(out->session);
             out->session = NULL;
             hr = MAPI_E_NOT_FOUND;
@@ -282,6 +286,7 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
         if (hr == S_OK) {
             session_touch(out->session, time(NULL)); /* a join is a use */
             out->joined = true;
+            out->shared = true;
             return S_OK;
         }
         /* The shared session a nameless logon chose ended meanwhile: MAPI would
@@ -291,20 +296,22 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
     }
 
     session *s = NULL;
-    hr = session_create(store, p, flags, c->cfg.idle_timeout_s, c->cfg.lifetime_s, time(NULL), &s);
+    hr = session_create(c->env, store, p, flags, c->cfg.idle_timeout_s, c->cfg.lifetime_s,
+                        time(NULL), &s);
     if (HR_FAILED(hr))
         return hr;
-    hr = c->reg->ops->add_session(c->reg, s, &h, (flags & MAPI_ALLOW_OTHERS) != 0);
+    hr = session_store_add(c->sessions, s, &h, (flags & MAPI_ALLOW_OTHERS) != 0, &out->shared);
     if (HR_FAILED(hr)) {
         session_unref(s);
         return hr;
     }
     hr = session_logon_providers(s, req->password);
     if (HR_FAILED(hr)) {
-        registry_ended ended = {NULL, 0, "logoff"};
-        c->reg->ops->remove_session(c->reg, s->id, &ended);
-        registry_ended_finish(&ended);
+        session_store_ended ended = SESSION_STORE_ENDED_INIT("logoff");
+        session_store_remove_session(c->sessions, s->id, &ended);
+        session_store_ended_finish(&ended);
         session_unref(s);
+        out->shared = false;
         return hr;
     }
     out->session = s;
@@ -343,13 +350,14 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
         /* The token before the lock: the logons of one profile queue on it,
          * and drawing random bytes needs nothing the lock guards. */
         token_hash h;
-        if (HR_FAILED(hr = token_new(out->token, &h))) {
-            ; /* no randomness: nothing to hand out */
-        } else if (profile_logon_lock(p, wait) != 0) {
-            hr = MAPI_E_TIMEOUT;
-        } else {
-            hr = logon_locked(c, p, store, flags, req, via_shared != NULL, &h, &hashed, out);
-            profile_logon_unlock(p);
+        hr = token_new(out->token, &h); /* fails only without randomness */
+        if (HR_SUCCEEDED(hr)) {
+            if (profile_logon_lock(p, wait) == 0) {
+                hr = logon_locked(c, p, store, flags, req, via_shared != NULL, &h, &hashed, out);
+                profile_logon_unlock(p);
+            } else {
+                hr = MAPI_E_TIMEOUT;
+            }
         }
         sodium_memzero(&h, sizeof h);
     }
@@ -432,14 +440,14 @@ HRESULT core_authenticate(core *c, const char *token, size_t len, session **out,
     if (!token_parse(token, len, &h))
         return MAPI_E_END_OF_SESSION;
     session *s;
-    if (c->reg->ops->lookup(c->reg, &h, &s) != S_OK)
+    if (session_store_lookup(c->sessions, &h, &s) != S_OK)
         return MAPI_E_END_OF_SESSION;
     time_t now = time(NULL);
     if (session_expired(s, now)) {
         /* Expiry is enforced on use, not only by the reaper. */
-        registry_ended ended = {NULL, 0, "expired"};
-        c->reg->ops->remove_session(c->reg, s->id, &ended);
-        registry_ended_finish(&ended);
+        session_store_ended ended = SESSION_STORE_ENDED_INIT("expired");
+        session_store_remove_session(c->sessions, s->id, &ended);
+        session_store_ended_finish(&ended);
         session_unref(s);
         return MAPI_E_END_OF_SESSION;
     }
@@ -454,31 +462,39 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
 {
     if (!mapi_flags_known(&MAPI_LOGOFF_FLAG_NAMES, flags))
         return MAPI_E_UNKNOWN_FLAGS;
-    registry_ended ended = {NULL, 0, (flags & MAPI_LOGOFF_SHARED) ? "logoff_shared" : "logoff"};
-    HRESULT hr =
-        c->reg->ops->remove_handle(c->reg, handle, (flags & MAPI_LOGOFF_SHARED) != 0, &ended);
-    registry_ended_finish(&ended);
+    bool all = (flags & MAPI_LOGOFF_SHARED) != 0;
+    session_store_ended ended = SESSION_STORE_ENDED_INIT(all ? "logoff_shared" : "logoff");
+    HRESULT hr = session_store_remove_handle(c->sessions, handle, all, &ended);
+    session_store_ended_finish(&ended);
     return hr;
 }
 
 HRESULT core_end_session(core *c, const char *session_id)
 {
-    registry_ended ended = {NULL, 0, "admin"};
-    HRESULT hr = c->reg->ops->remove_session(c->reg, session_id, &ended);
-    registry_ended_finish(&ended);
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("admin");
+    HRESULT hr = session_store_remove_session(c->sessions, session_id, &ended);
+    session_store_ended_finish(&ended);
     return hr;
 }
 
 session *core_find_session(core *c, const char *session_id)
 {
-    return c->reg->ops->find(c->reg, session_id);
+    return session_store_find(c->sessions, session_id);
+}
+
+void core_get_session_facts(core *c, const session *s, core_session_facts *out)
+{
+    session_store_facts f;
+    session_store_facts_of(c->sessions, session_id(s), &f); /* gone: zeros */
+    out->shared = f.shared;
+    out->handles = f.handles;
 }
 
 void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx)
 {
     session **all = NULL;
     size_t n = 0;
-    if (c->reg->ops->snapshot(c->reg, &all, &n) != S_OK)
+    if (session_store_snapshot(c->sessions, &all, &n) != S_OK)
         return;
     for (size_t i = 0; i < n; i++) {
         fn(ctx, all[i]);
@@ -496,10 +512,10 @@ void core_poll(core *c)
 {
     /* Shared instances' housekeeping (Maildir tmp/ sweeps): per instance,
      * hourly, never per session or per request. */
-    pinst_pool_maintain(PINST_MAINTAIN_MS);
+    pinst_pool_maintain(c->env->pool, PINST_MAINTAIN_MS);
     session **all = NULL;
     size_t n = 0;
-    if (c->reg->ops->snapshot(c->reg, &all, &n) != S_OK)
+    if (session_store_snapshot(c->sessions, &all, &n) != S_OK)
         return;
     for (size_t i = 0; i < n; i++) {
         session_poll(all[i]);
@@ -510,18 +526,27 @@ void core_poll(core *c)
 
 size_t core_reap(core *c, time_t now)
 {
-    registry_ended ended = {NULL, 0, "expired"};
-    c->reg->ops->remove_where(c->reg, is_expired, &now, &ended);
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("expired");
+    session_store_remove_where(c->sessions, is_expired, &now, &ended);
     throttle_sweep(c->failures, now);
-    pinst_pool_sweep(PINST_IDLE_MS);
+    pinst_pool_sweep(c->env->pool, PINST_IDLE_MS);
     size_t n = ended.count;
-    registry_ended_finish(&ended);
+    session_store_ended_finish(&ended);
     return n;
 }
 
 void core_get_stats(core *c, core_stats *out)
 {
-    c->reg->ops->counts(c->reg, &out->sessions, &out->handles);
+    session_store_totals t;
+    session_store_counts(c->sessions, &t);
+    out->sessions = t.sessions;
+    out->handles = t.handles;
+    out->session_walks = t.walks;
     out->logons_ok = atomic_load(&c->logons_ok);
     out->logons_failed = atomic_load(&c->logons_failed);
+}
+
+uint64_t core_provider_status(core *c, size_t kind, session_stats_state state)
+{
+    return session_stats_provider_status(c->env->stats, kind, state);
 }

@@ -3,7 +3,13 @@
  *
  * Ownership: core_new steals the profile store reference; core_free logs off
  * every session. Sessions returned to callers are new references
- * (session_unref them).
+ * (session_unref them); one kept past core_free stays valid (ended).
+ *
+ * A core is an object: it owns its session store and everything its
+ * sessions share (the pool of shared provider instances, the interned
+ * views, the session locks, the provider-status gauges, the serials of
+ * instance keys). Two cores in one process share nothing; the gateway makes
+ * one.
  *
  * Thread-safety: every function except core_new/core_free may be called
  * concurrently from any number of threads.
@@ -13,6 +19,7 @@
 #include "hresult.h"
 #include "profile.h"
 #include "session.h"
+#include "session_stats.h"
 #include "token.h"
 
 #include <stdbool.h>
@@ -63,6 +70,7 @@ typedef struct {
     char token[TOKEN_STRING_LEN + 1]; /* the new handle: show it once, then wipe */
     session *session;                 /* a new reference */
     bool joined;                      /* joined an existing shared session */
+    bool shared;                      /* the session is its profile's shared session */
     unsigned retry_after_s;           /* with LOGON_FAILED: throttled, retry then */
 } core_logon_result;
 
@@ -116,6 +124,15 @@ HRESULT core_end_session(core *c, const char *session_id);
 /* Admin: a new reference to the session with that id, or NULL. */
 session *core_find_session(core *c, const char *session_id);
 
+/* What the session store says of a session now: whether it is its
+ * profile's shared session and how many handles it has (false and 0 once
+ * it left the store). */
+typedef struct {
+    bool shared;
+    size_t handles;
+} core_session_facts;
+void core_get_session_facts(core *c, const session *s, core_session_facts *out);
+
 /* Calls fn for every live session (a snapshot; fn may call session_*). */
 void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx);
 
@@ -134,5 +151,10 @@ typedef struct {
     size_t handles;
     uint64_t logons_ok;
     uint64_t logons_failed;
+    uint64_t session_walks; /* times the core went over every session (snapshots, sweeps) */
 } core_stats;
 void core_get_stats(core *c, core_stats *out);
+
+/* Provider status rows of this core's live sessions of one kind
+ * (session_stats_kind_name) in one state: a few counters, no walk. */
+uint64_t core_provider_status(core *c, size_t kind, session_stats_state state);

@@ -1,4 +1,5 @@
-/* htab.h - an intrusive chained hash table, the registry's building block.
+/* htab.h - an intrusive chained hash table, the building block of the session
+ * store, the view tables and the throttle.
  *
  * Nodes are embedded in the caller's structs (no allocation per entry); the
  * caller computes the hash and supplies the equality test. The table grows by

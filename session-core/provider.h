@@ -7,7 +7,7 @@
  *
  * What a kind sees of the core: this header and the few it includes
  * (provider_config.h, entryid.h, mapi_object.h, hresult.h), plus mapi_flags.h
- * and analyzer.h; nothing of sessions, views or the registry. The core sees
+ * and analyzer.h; nothing of sessions, views or the session store. The core sees
  * the kinds only through providers/providers.h. scripts/check-layers.sh
  * (make layers, run by make check and make test) holds both sides to it.
  *

@@ -11,11 +11,15 @@
  * that logs on, reads and logs off) then pays for one Maildir check per
  * second, not for a full logon of every provider each time.
  *
- * Threading: pinst_logon, pinst_unref and pinst_pool_sweep may be called
- * concurrently. Calls on
- * an instance's state go between pinst_lock and pinst_unlock; for a session's
- * own instance these do nothing, since the session's lock already serialises
- * them. Lock order: session lock, then instance lock.
+ * A pool is an object: each core has one (in its session_env), and every
+ * instance, shared or not, belongs to the pool it logged on through (its
+ * reference count is guarded by that pool's lock).
+ *
+ * Threading: pinst_logon, pinst_ref, pinst_unref, pinst_pool_sweep and
+ * pinst_pool_maintain may be called concurrently. Calls on an instance's
+ * state go between pinst_lock and pinst_unlock; for a session's own instance
+ * these do nothing, since the session's lock already serialises them. Lock
+ * order: session lock, then instance lock.
  */
 #pragma once
 
@@ -25,6 +29,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+
+typedef struct pinst_pool pinst_pool;
 
 typedef struct provider_inst {
     const provider_ops *ops;
@@ -38,6 +44,7 @@ typedef struct provider_inst {
      * generation still shows the instance as it is while it stays the same. */
     atomic_uint gen;
     /* Private to provider_inst.c. */
+    pinst_pool *pool; /* the pool it logged on through */
     unsigned refs;
     profile_store *store;    /* reference: keeps cfg valid while pooled */
     long long idle_since_ns; /* refs fell to 0 (monotonic), under the pool lock */
@@ -47,12 +54,20 @@ typedef struct provider_inst {
     struct provider_inst *next;
 } provider_inst;
 
-/* Logs on, or takes a new reference to the profile's shared instance of cfg
- * when the kind allows it and authenticates is false (re-checking its
- * resource with validate_state when the last check is over a second old). Returns the kind's
- * logon result (provider.h) and, on S_OK, *out with one reference. */
-HRESULT pinst_logon(profile_store *store, const provider_ops *ops, const provider_config *cfg,
-                    const provider_logon_args *args, bool authenticates, provider_inst **out);
+/* An empty pool; NULL when out of memory. */
+pinst_pool *pinst_pool_new(void);
+/* Frees the idle shared instances and the pool. Every instance of the pool
+ * must have been released (pinst_unref) before. NULL is fine. */
+void pinst_pool_free(pinst_pool *pool);
+
+/* Logs on through pool, or takes a new reference to its shared instance of
+ * cfg when the kind allows it and authenticates is false (re-checking its
+ * resource with validate_state when the last check is over a second old).
+ * Returns the kind's logon result (provider.h) and, on S_OK, *out with one
+ * reference. */
+HRESULT pinst_logon(pinst_pool *pool, profile_store *store, const provider_ops *ops,
+                    const provider_config *cfg, const provider_logon_args *args, bool authenticates,
+                    provider_inst **out);
 
 provider_inst *pinst_ref(provider_inst *pi);
 /* Drops a reference; the last one logs the provider off, or for a shared
@@ -64,7 +79,7 @@ void pinst_unref(provider_inst *pi);
 
 /* Logs off and frees the shared instances idle for max_idle_ms or longer
  * (0: every idle one). Returns how many. */
-size_t pinst_pool_sweep(long long max_idle_ms);
+size_t pinst_pool_sweep(pinst_pool *pool, long long max_idle_ms);
 
 /* How often pinst_pool_maintain runs a pooled instance's ops->maintain. */
 #define PINST_MAINTAIN_MS (60LL * 60 * 1000)
@@ -74,7 +89,7 @@ size_t pinst_pool_sweep(long long max_idle_ms);
  * lock and outside the pool lock; logons go on meanwhile. Returns how many
  * ran. Called from the core's poller; an instance is never freed while its
  * maintenance runs. */
-size_t pinst_pool_maintain(long long min_interval_ms);
+size_t pinst_pool_maintain(pinst_pool *pool, long long min_interval_ms);
 
 void pinst_lock(provider_inst *pi);
 void pinst_unlock(provider_inst *pi); /* bumps gen */

@@ -1,5 +1,6 @@
 /* session.c - one MAPI session: provider logon, the status table, identity and
- * the IMAPIStatus methods. Registry bookkeeping lives in registry.c. */
+ * the IMAPIStatus methods; and session_env, what the sessions of one core
+ * share. Where sessions are kept is session_store.c's. */
 #include "session_internal.h"
 
 #include "identity.h"
@@ -9,36 +10,75 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Locks of sessions without their own: enough that two busy sessions rarely
- * share one, few enough to cost nothing per session. */
-#define LOCK_POOL_SIZE 1024
-#define MI PTHREAD_MUTEX_INITIALIZER
-#define MI4 MI, MI, MI, MI
-#define MI16 MI4, MI4, MI4, MI4
-#define MI64 MI16, MI16, MI16, MI16
-#define MI256 MI64, MI64, MI64, MI64
-static pthread_mutex_t lock_pool[LOCK_POOL_SIZE] = {MI256, MI256, MI256, MI256};
-static pthread_mutex_t ev_lock_pool[LOCK_POOL_SIZE] = {MI256, MI256, MI256, MI256};
-
-/* Serials make instance keys unique while the process lives
- * (mapi-session.md 4): a key is the serial and the row's index. */
-static atomic_uint_fast64_t next_serial = 1;
-
-void session_lock(session *s)
+session_env *session_env_new(void)
 {
-    pthread_mutex_lock(s->own_lock ? s->own_lock : &lock_pool[s->serial % LOCK_POOL_SIZE]);
+    session_env *env = calloc(1, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t locks = 0, ev_locks = 0;
+    while (locks < SESSION_LOCK_POOL && pthread_mutex_init(&env->locks[locks], NULL) == 0)
+        locks++;
+    while (ev_locks < SESSION_LOCK_POOL && pthread_mutex_init(&env->ev_locks[ev_locks], NULL) == 0)
+        ev_locks++;
+    env->pool = pinst_pool_new();
+    env->views = view_table_new();
+    env->stats = session_stats_new();
+    if (locks == SESSION_LOCK_POOL && ev_locks == SESSION_LOCK_POOL && env->pool && env->views &&
+        env->stats) {
+        atomic_init(&env->refs, 1);
+        atomic_init(&env->next_serial, 1);
+        return env;
+    }
+    session_stats_free(env->stats);
+    view_table_free(env->views);
+    pinst_pool_free(env->pool);
+    while (ev_locks > 0)
+        pthread_mutex_destroy(&env->ev_locks[--ev_locks]);
+    while (locks > 0)
+        pthread_mutex_destroy(&env->locks[--locks]);
+    free(env);
+    return NULL;
 }
 
-void session_unlock(session *s)
+session_env *session_env_ref(session_env *env)
 {
-    pthread_mutex_unlock(s->own_lock ? s->own_lock : &lock_pool[s->serial % LOCK_POOL_SIZE]);
+    atomic_fetch_add(&env->refs, 1);
+    return env;
 }
 
-void session_ev_lock(session *s) { pthread_mutex_lock(&ev_lock_pool[s->serial % LOCK_POOL_SIZE]); }
+void session_env_unref(session_env *env)
+{
+    if (!env || atomic_fetch_sub(&env->refs, 1) != 1)
+        return;
+    /* Every session is gone, and with them every view and instance but the
+     * idle shared ones the pool still keeps. */
+    session_stats_free(env->stats);
+    view_table_free(env->views);
+    pinst_pool_free(env->pool);
+    for (size_t i = 0; i < SESSION_LOCK_POOL; i++) {
+        pthread_mutex_destroy(&env->locks[i]);
+        pthread_mutex_destroy(&env->ev_locks[i]);
+    }
+    free(env);
+}
+
+static pthread_mutex_t *lock_of(session *s)
+{
+    return s->own_lock ? s->own_lock : &s->env->locks[s->serial % SESSION_LOCK_POOL];
+}
+
+void session_lock(session *s) { pthread_mutex_lock(lock_of(s)); }
+
+void session_unlock(session *s) { pthread_mutex_unlock(lock_of(s)); }
+
+void session_ev_lock(session *s)
+{
+    pthread_mutex_lock(&s->env->ev_locks[s->serial % SESSION_LOCK_POOL]);
+}
 
 void session_ev_unlock(session *s)
 {
-    pthread_mutex_unlock(&ev_lock_pool[s->serial % LOCK_POOL_SIZE]);
+    pthread_mutex_unlock(&s->env->ev_locks[s->serial % SESSION_LOCK_POOL]);
 }
 
 /* Whether some provider of p will be the session's own (provider_inst.h):
@@ -59,7 +99,7 @@ static bool has_own_providers(const profile *p)
     return false;
 }
 
-HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
+HRESULT session_create(session_env *env, profile_store *store, const profile *p, uint32_t flags,
                        unsigned idle_timeout_s, unsigned lifetime_s, time_t now, session **out)
 {
     session *s = calloc(1, sizeof *s);
@@ -79,7 +119,8 @@ HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
         }
     }
     atomic_init(&s->refs, 1);
-    s->serial = atomic_fetch_add(&next_serial, 1);
+    s->env = session_env_ref(env);
+    s->serial = atomic_fetch_add(&env->next_serial, 1);
     s->store = profile_store_ref(store);
     s->profile = p;
     s->flags = flags;
@@ -88,8 +129,6 @@ HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
     s->lifetime_s = lifetime_s;
     atomic_init(&s->last_used_at, (long long)now);
     atomic_init(&s->ended, false);
-    atomic_init(&s->handle_count, 0);
-    atomic_init(&s->shared, false);
     s->version = 1;
     *out = s;
     return S_OK;
@@ -105,13 +144,14 @@ void session_unref(session *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
-    session_stats_view(s->view, -1); /* never ended: still counted */
+    session_stats_view(s->env->stats, s->view, -1); /* never ended: still counted */
     view_unref(s->view);
     if (s->own_lock) {
         pthread_mutex_destroy(s->own_lock);
         free(s->own_lock);
     }
     profile_store_unref(s->store);
+    session_env_unref(s->env); /* after the view: it holds the view table and the pool */
     free(s);
 }
 
@@ -146,8 +186,6 @@ int session_row_copy(const session *s, size_t i, status_row *dst)
 const char *session_id(const session *s) { return s->id; }
 const char *session_profile_name(const session *s) { return profile_name(s->profile); }
 uint32_t session_flags(const session *s) { return s->flags; }
-bool session_is_shared(const session *s) { return atomic_load(&s->shared); }
-size_t session_handle_count(const session *s) { return atomic_load(&s->handle_count); }
 time_t session_created_at(const session *s) { return s->created_at; }
 time_t session_last_used_at(const session *s) { return (time_t)atomic_load(&s->last_used_at); }
 unsigned session_idle_timeout_s(const session *s) { return s->idle_timeout_s; }
@@ -172,7 +210,7 @@ void session_end(session *s, const char *reason)
     session_events_end(s, reason);
     session_lock(s);
     session_view *v = s->view;
-    session_stats_view(v, -1);
+    session_stats_view(s->env->stats, v, -1);
     s->view = NULL;
     s->version++;
     session_unlock(s);
@@ -189,10 +227,11 @@ HRESULT session_status_table(session *s, status_table *out)
     HRESULT hr = S_OK;
     if (atomic_load(&s->ended)) {
         hr = MAPI_E_END_OF_SESSION;
-    } else if (!(out->rows = calloc(v->row_count ? v->row_count : 1, sizeof *out->rows))) {
-        hr = MAPI_E_NOT_ENOUGH_MEMORY;
     } else {
-        for (size_t i = 0; i < v->row_count && HR_SUCCEEDED(hr); i++) {
+        out->rows = calloc(v->row_count ? v->row_count : 1, sizeof *out->rows);
+        if (!out->rows)
+            hr = MAPI_E_NOT_ENOUGH_MEMORY;
+        for (size_t i = 0; out->rows && i < v->row_count && HR_SUCCEEDED(hr); i++) {
             if (session_row_copy(s, i, &out->rows[i]) != 0)
                 hr = MAPI_E_NOT_ENOUGH_MEMORY;
             else
@@ -274,7 +313,8 @@ HRESULT session_refresh_rows(session *s)
         status_row *row = &s->view->rows[r];
         free(row->status_string);
         row->status_string = text;
-        session_stats_row_changed(s->view->providers[i]->ops, row->status_code, st.status_code);
+        session_stats_row_changed(s->env->stats, s->view->providers[i]->ops, row->status_code,
+                                  st.status_code);
         row->status_code = st.status_code;
         changed = true;
         session_events_row_modified(s, r);
@@ -401,36 +441,43 @@ static HRESULT announce_flush(session *s, size_t target)
             return MAPI_E_NOT_ENOUGH_MEMORY;
         uint32_t before = s->view->rows[r].status_code;
         s->view->rows[r].status_code |= STATUS_OUTBOUND_FLUSH;
-        session_stats_row_changed(pi->ops, before, s->view->rows[r].status_code);
+        session_stats_row_changed(s->env->stats, pi->ops, before, s->view->rows[r].status_code);
         s->version++;
         session_events_row_modified(s, r);
     }
     return S_OK;
 }
 
-static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
-                                  const method_call *call, status_row *row_out)
+/* Why the method may not run on row r (session lock held): the checks of
+ * session.h in their order, S_OK when it may. */
+static HRESULT method_refusal(const session *s, size_t r, const method_call *call)
 {
     static const uint32_t bits[] = {STATUS_VALIDATE_STATE, STATUS_FLUSH_QUEUES,
                                     STATUS_CHANGE_PASSWORD, STATUS_SETTINGS_DIALOG};
     static const mapi_name_set *const sets[] = {&MAPI_VALIDATE_FLAG_NAMES, &MAPI_FLUSH_FLAG_NAMES,
                                                 NULL, &MAPI_SETTINGS_FLAG_NAMES};
-    session_lock(s);
-    HRESULT hr;
-    size_t r = session_row_index(s, ik);
     if (atomic_load(&s->ended))
-        hr = MAPI_E_END_OF_SESSION;
-    else if (r == SIZE_MAX)
-        hr = MAPI_E_NOT_FOUND;
-    else if (!(s->view->rows[r].resource_methods & bits[call->method]))
-        hr = MAPI_E_NO_SUPPORT; /* never call an object whose bit is clear */
-    else if (sets[call->method] && !mapi_flags_known(sets[call->method], call->flags))
-        hr = MAPI_E_UNKNOWN_FLAGS;
-    else if (call->method == M_PASSWORD && call->flags & ~MAPI_UNICODE)
-        hr = MAPI_E_UNKNOWN_FLAGS;
-    else if (call->method == M_FLUSH && HR_FAILED(hr = announce_flush(s, r)))
-        ; /* out of memory before anything ran */
-    else
+        return MAPI_E_END_OF_SESSION;
+    if (r == SIZE_MAX)
+        return MAPI_E_NOT_FOUND;
+    if (!(s->view->rows[r].resource_methods & bits[call->method]))
+        return MAPI_E_NO_SUPPORT; /* never call an object whose bit is clear */
+    if (sets[call->method] && !mapi_flags_known(sets[call->method], call->flags))
+        return MAPI_E_UNKNOWN_FLAGS;
+    if (call->method == M_PASSWORD && (call->flags & ~MAPI_UNICODE))
+        return MAPI_E_UNKNOWN_FLAGS;
+    return S_OK;
+}
+
+static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
+                                  const method_call *call, status_row *row_out)
+{
+    session_lock(s);
+    size_t r = session_row_index(s, ik);
+    HRESULT hr = method_refusal(s, r, call);
+    if (hr == S_OK && call->method == M_FLUSH)
+        hr = announce_flush(s, r); /* fails only out of memory, before anything ran */
+    if (hr == S_OK)
         hr = run_method(s, r, call);
     if (r != SIZE_MAX && hr != MAPI_E_END_OF_SESSION) {
         /* A failed flush or check changes what the provider shows too. */

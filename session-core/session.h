@@ -28,12 +28,12 @@ typedef struct session session;
 session *session_ref(session *s);
 void session_unref(session *s); /* NULL is fine */
 
-/* Read-only facts; strings live as long as the reference. */
+/* Read-only facts; strings live as long as the reference. Whether it is its
+ * profile's shared session and how many handles it has are the session
+ * store's to say (core_get_session_facts). */
 const char *session_id(const session *s);
 const char *session_profile_name(const session *s);
 uint32_t session_flags(const session *s); /* as logged on, with EXTENDED|UNICODE */
-bool session_is_shared(const session *s);
-size_t session_handle_count(const session *s);
 time_t session_created_at(const session *s);
 time_t session_last_used_at(const session *s);
 /* When the session ends if unused: min(created + lifetime, last use + idle). */

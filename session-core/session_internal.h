@@ -1,11 +1,12 @@
-/* session_internal.h - the session struct and the verbs only the core's own
- * modules (core.c, registry.c) use. Not for api/ or server/.
+/* session_internal.h - the session struct, what the sessions of one core
+ * share (session_env), and the verbs only the core's own modules (core.c,
+ * session_store.c, session_*.c) use. Not for api/ or server/.
  */
 #pragma once
 
-#include "htab.h"
 #include "provider_inst.h"
 #include "session.h"
+#include "session_stats.h"
 #include "session_view.h"
 #include "token.h"
 
@@ -14,25 +15,50 @@
 
 extern const uint8_t SESSION_STATUS_UID[MAPIUID_LEN];
 
-/* A handle: one bearer token on a session. Owned by the registry. */
-typedef struct session_handle {
-    htab_node node; /* in the registry's token table */
-    token_hash hash;
-    struct session *session; /* counted reference */
-    struct session_handle *next_in_session;
-} session_handle;
+/* Locks of sessions without their own: enough that two busy sessions rarely
+ * share one, few enough to cost nothing per session. */
+#define SESSION_LOCK_POOL 1024
 
-/* An idle session is this struct, one handle and two hash-table slots: the
- * providers and rows it logged on to are in a view it shares with sessions
- * of the same profile (session_view.h), and its locks come from a pool
- * unless it owns network connections. Keep it small: a million of them is
- * a normal day (bench/RESULTS.md). */
+/* What the sessions of one core share: the pool of provider instances, the
+ * interned views, the locks of sessions without their own, the
+ * provider-status gauges and the serials of instance keys. The core makes
+ * one (session_env_new) and each of its sessions holds a reference, so a
+ * session reference kept past core_free still works (as an ended session)
+ * and the shared state goes with the last one. Nothing of it is process-wide:
+ * two cores share nothing. */
+typedef struct session_env {
+    atomic_uint refs;
+    /* Serials make instance keys unique within the core, never reused while
+     * it lives (docs/contract/mapi.md, PR_INSTANCE_KEY; the gateway has one
+     * core): a key is the serial and the row's index. */
+    atomic_uint_fast64_t next_serial;
+    pinst_pool *pool;
+    view_table *views;
+    session_stats *stats;
+    pthread_mutex_t locks[SESSION_LOCK_POOL];
+    pthread_mutex_t ev_locks[SESSION_LOCK_POOL];
+} session_env;
+
+/* One reference; NULL when out of memory. */
+session_env *session_env_new(void);
+session_env *session_env_ref(session_env *env);
+/* The last reference frees the pool (its idle instances), the view table,
+ * the gauges and the locks. NULL is fine. */
+void session_env_unref(session_env *env);
+
+/* An idle session is this struct and the store's two records (a session
+ * record and a handle record, session_store.c): the providers and rows it
+ * logged on to are in a view it shares with sessions of the same profile
+ * (session_view.h), and its locks come from its env's pool unless it owns
+ * network connections. Keep it small: a million of them is a normal day
+ * (bench/RESULTS.md). What the store knows of it (handles, shared) is the
+ * store's, not here. */
 struct session {
     atomic_uint refs;
     uint32_t flags;
     char id[SESSION_ID_LEN + 1];
     atomic_bool ended;
-    atomic_bool shared;
+    session_env *env;     /* reference */
     profile_store *store; /* reference: keeps profile alive */
     const profile *profile;
     time_t created_at;
@@ -40,11 +66,6 @@ struct session {
     uint32_t idle_timeout_s;
     uint32_t lifetime_s;
     uint64_t serial; /* the high bits of its rows' instance keys */
-
-    /* Registry-owned: changed only under the registry's lock. */
-    htab_node by_id;
-    session_handle *handles;
-    atomic_uint handle_count;
 
     /* Guarded by the session lock (session_lock). */
     session_view *view; /* NULL until the providers logged on */
@@ -80,9 +101,9 @@ int session_row_copy(const session *s, size_t i, status_row *dst);
 void session_row_key(const session *s, size_t i, uint8_t ik[STATUS_INSTANCE_KEY_LEN]);
 size_t session_row_index(const session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN]);
 
-/* A new session (one reference, no providers yet); takes a new reference to
- * store. */
-HRESULT session_create(profile_store *store, const profile *p, uint32_t flags,
+/* A new session of env (one reference, no providers yet); takes a new
+ * reference to env and to store. */
+HRESULT session_create(session_env *env, profile_store *store, const profile *p, uint32_t flags,
                        unsigned idle_timeout_s, unsigned lifetime_s, time_t now, session **out);
 
 /* Logs the profile's providers on as MAPILogonEx does (address books, stores,
@@ -96,8 +117,8 @@ HRESULT session_logon_providers(session *s, const char *password);
 HRESULT session_check_password(session *s, const char *password);
 
 /* Ends the session: tells subscribers why (a critical-error event), marks
- * it ended and logs its providers off. Idempotent. The registry must already
- * have dropped it. reason: a static string (session_event.reason). */
+ * it ended and logs its providers off. Idempotent. The session store must
+ * already have dropped it. reason: a static string (session_event.reason). */
 void session_end(session *s, const char *reason);
 
 /* Queues a TABLE_MODIFIED event with a copy of row i for every subscriber

@@ -157,12 +157,14 @@ static logon_outcome logon_one(logon_run *run, pending_provider *pp, const provi
     args.password = pp->authenticates ? run->password : NULL;
     args.logon_flags = run->s->flags;
     memcpy(args.uid, pp->uid, MAPIUID_LEN);
-    HRESULT hr = pinst_logon(run->s->store, pp->ops, cfg, &args, pp->authenticates, &pp->inst);
+    pinst_pool *pool = run->s->env->pool;
+    HRESULT hr =
+        pinst_logon(pool, run->s->store, pp->ops, cfg, &args, pp->authenticates, &pp->inst);
     /* MAPI runs the service's configuration entry point and retries once; we
      * have no configuration UI, so the retry sees the same settings unless the
      * provider created what it lacked. */
     if (hr == MAPI_E_UNCONFIGURED)
-        hr = pinst_logon(run->s->store, pp->ops, cfg, &args, pp->authenticates, &pp->inst);
+        hr = pinst_logon(pool, run->s->store, pp->ops, cfg, &args, pp->authenticates, &pp->inst);
     *hr_out = hr;
     if (hr == S_OK)
         return LOGON_OK;
@@ -224,7 +226,7 @@ static HRESULT build_view(session *s, pending_provider **pend, size_t ab_failure
             up += pend[i][j].up;
     if (3 + up > UINT16_MAX)
         return MAPI_E_NOT_ENOUGH_RESOURCES; /* instance keys have 16 bits for the row */
-    session_view *v = *out = view_new(up, 3 + up);
+    session_view *v = *out = view_new(s->env->views, up, 3 + up);
     /* Each row's message service, for the identity rule; MAPI's own rows
      * belong to none. */
     size_t *service = malloc((3 + up) * sizeof *service);
@@ -296,7 +298,7 @@ static session_view *find_view(const session *s, pending_provider **pend, size_t
                 return NULL; /* a big profile builds its view */
             insts[n++] = pend[i][j].inst;
         }
-    return view_find(insts, n, (s->flags & MAPI_NO_MAIL) != 0, ab_failures);
+    return view_find(s->env->views, insts, n, (s->flags & MAPI_NO_MAIL) != 0, ab_failures);
 }
 
 static HRESULT prepare(logon_run *run)
@@ -357,7 +359,7 @@ HRESULT session_logon_providers(session *s, const char *password)
         bool ended = atomic_load(&s->ended);
         if (!ended) {
             s->view = v;
-            session_stats_view(v, +1);
+            session_stats_view(s->env->stats, v, +1);
         }
         session_unlock(s);
         if (ended)

@@ -6,14 +6,29 @@
 #include "session_view.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 /* Room for every built-in kind (provider.c checks that they fit). */
 #define MAX_KINDS PROVIDER_KIND_MAX
 
-/* Signed: within one counter a row is always added before it is taken away,
- * so the value never goes below zero, but keep the type honest. */
-static atomic_llong status_rows[MAX_KINDS][SESSION_STATS_STATES];
-static atomic_ullong walks;
+struct session_stats {
+    /* Signed: within one counter a row is always added before it is taken
+     * away, so the value never goes below zero, but keep the type honest. */
+    atomic_llong status_rows[MAX_KINDS][SESSION_STATS_STATES];
+};
+
+session_stats *session_stats_new(void)
+{
+    session_stats *st = malloc(sizeof *st);
+    if (!st)
+        return NULL;
+    for (size_t k = 0; k < MAX_KINDS; k++)
+        for (size_t s = 0; s < SESSION_STATS_STATES; s++)
+            atomic_init(&st->status_rows[k][s], 0);
+    return st;
+}
+
+void session_stats_free(session_stats *st) { free(st); }
 
 size_t session_stats_kind_count(void)
 {
@@ -27,17 +42,14 @@ const char *session_stats_kind_name(size_t kind)
     return ops ? ops->kind : NULL;
 }
 
-uint64_t session_stats_provider_status(size_t kind, session_stats_state state)
+uint64_t session_stats_provider_status(const session_stats *st, size_t kind,
+                                       session_stats_state state)
 {
     if (kind >= MAX_KINDS || state >= SESSION_STATS_STATES)
         return 0;
-    long long v = atomic_load_explicit(&status_rows[kind][state], memory_order_relaxed);
+    long long v = atomic_load_explicit(&st->status_rows[kind][state], memory_order_relaxed);
     return v > 0 ? (uint64_t)v : 0;
 }
-
-uint64_t session_stats_walks(void) { return atomic_load_explicit(&walks, memory_order_relaxed); }
-
-void session_stats_walked(void) { atomic_fetch_add_explicit(&walks, 1, memory_order_relaxed); }
 
 /* The state a status code counts under; SESSION_STATS_STATES for none. */
 static session_stats_state state_of(uint32_t code)
@@ -51,26 +63,27 @@ static session_stats_state state_of(uint32_t code)
     return SESSION_STATS_STATES;
 }
 
-static void add(const provider_ops *ops, uint32_t code, long long delta)
+static void add(session_stats *st, const provider_ops *ops, uint32_t code, long long delta)
 {
     size_t k = provider_kind_index(ops);
-    session_stats_state st = state_of(code);
-    if (k < MAX_KINDS && st < SESSION_STATS_STATES)
-        atomic_fetch_add_explicit(&status_rows[k][st], delta, memory_order_relaxed);
+    session_stats_state state = state_of(code);
+    if (k < MAX_KINDS && state < SESSION_STATS_STATES)
+        atomic_fetch_add_explicit(&st->status_rows[k][state], delta, memory_order_relaxed);
 }
 
-void session_stats_view(const session_view *v, int sign)
+void session_stats_view(session_stats *st, const session_view *v, int sign)
 {
     if (!v)
         return;
     for (size_t i = 0; i < v->provider_count; i++)
-        add(v->providers[i]->ops, v->rows[v->provider_row[i]].status_code, sign < 0 ? -1 : 1);
+        add(st, v->providers[i]->ops, v->rows[v->provider_row[i]].status_code, sign < 0 ? -1 : 1);
 }
 
-void session_stats_row_changed(const provider_ops *ops, uint32_t before, uint32_t after)
+void session_stats_row_changed(session_stats *st, const provider_ops *ops, uint32_t before,
+                               uint32_t after)
 {
     if (state_of(before) == state_of(after))
         return;
-    add(ops, after, 1);
-    add(ops, before, -1);
+    add(st, ops, after, 1);
+    add(st, ops, before, -1);
 }

@@ -6,17 +6,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Interned views' reference counts change only under this lock, so a lookup
- * never revives a view that is being freed. */
-static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
-static htab interned; /* zeroed: an empty table */
-static htab probes;   /* the same views, by view_probe_hash */
+struct view_table {
+    /* Interned views' reference counts change only under this lock, so a
+     * lookup never revives a view that is being freed. */
+    pthread_mutex_t lock;
+    htab interned; /* by content */
+    htab probes;   /* the same views, by probe_hash */
+};
 
-session_view *view_new(size_t nprov, size_t nrows)
+view_table *view_table_new(void)
+{
+    view_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    if (pthread_mutex_init(&t->lock, NULL) != 0) {
+        free(t);
+        return NULL;
+    }
+    htab_init(&t->interned);
+    htab_init(&t->probes);
+    return t;
+}
+
+void view_table_free(view_table *t)
+{
+    if (!t)
+        return;
+    htab_destroy(&t->interned);
+    htab_destroy(&t->probes);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+session_view *view_new(view_table *t, size_t nprov, size_t nrows)
 {
     session_view *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
+    v->table = t;
     v->providers = calloc(nprov ? nprov : 1, sizeof *v->providers);
     v->provider_row = calloc(nprov ? nprov : 1, sizeof *v->provider_row);
     v->rows = calloc(nrows ? nrows : 1, sizeof *v->rows);
@@ -46,13 +73,14 @@ void view_unref(session_view *v)
     if (!v)
         return;
     if (v->interned) {
-        pthread_mutex_lock(&intern_lock);
+        view_table *t = v->table;
+        pthread_mutex_lock(&t->lock);
         bool last = --v->refs == 0;
         if (last) {
-            htab_remove(&interned, &v->node);
-            htab_remove(&probes, &v->probe_node);
+            htab_remove(&t->interned, &v->node);
+            htab_remove(&t->probes, &v->probe_node);
         }
-        pthread_mutex_unlock(&intern_lock);
+        pthread_mutex_unlock(&t->lock);
         if (!last)
             return;
     } else if (--v->refs != 0) {
@@ -145,21 +173,22 @@ static bool probe_eq(const htab_node *node, const void *key)
     return true;
 }
 
-session_view *view_find(provider_inst *const *providers, size_t n, bool no_mail, size_t ab_failures)
+session_view *view_find(view_table *t, provider_inst *const *providers, size_t n, bool no_mail,
+                        size_t ab_failures)
 {
     for (size_t i = 0; i < n; i++)
         if (!providers[i]->shared)
             return NULL;
     probe_key k = {providers, n, no_mail, ab_failures};
     uint64_t h = probe_hash(providers, n, no_mail, ab_failures);
-    pthread_mutex_lock(&intern_lock);
-    htab_node *node = htab_find(&probes, h, &k, probe_eq);
+    pthread_mutex_lock(&t->lock);
+    htab_node *node = htab_find(&t->probes, h, &k, probe_eq);
     session_view *v = NULL;
     if (node) {
         v = (session_view *)((char *)node - offsetof(session_view, probe_node));
         v->refs++;
     }
-    pthread_mutex_unlock(&intern_lock);
+    pthread_mutex_unlock(&t->lock);
     return v;
 }
 
@@ -191,8 +220,9 @@ session_view *view_intern(session_view *v)
         if (!v->providers[i]->shared)
             return v;
     uint64_t h = view_hash(v);
-    pthread_mutex_lock(&intern_lock);
-    htab_node *n = htab_find(&interned, h, v, view_eq);
+    view_table *t = v->table;
+    pthread_mutex_lock(&t->lock);
+    htab_node *n = htab_find(&t->interned, h, v, view_eq);
     session_view *found = NULL;
     if (n) {
         found = (session_view *)((char *)n - offsetof(session_view, node));
@@ -200,14 +230,14 @@ session_view *view_intern(session_view *v)
         /* Equal rows, read later: the newer generations let view_find
          * hand it out again. */
         memcpy(found->gens, v->gens, v->provider_count * sizeof *v->gens);
-    } else if (htab_insert(&interned, &v->node, h)) {
-        if (htab_insert(&probes, &v->probe_node,
+    } else if (htab_insert(&t->interned, &v->node, h)) {
+        if (htab_insert(&t->probes, &v->probe_node,
                         probe_hash(v->providers, v->provider_count, v->no_mail, v->ab_failures)))
             v->interned = true;
         else
-            htab_remove(&interned, &v->node); /* out of memory: stays the session's own */
+            htab_remove(&t->interned, &v->node); /* out of memory: stays the session's own */
     }
-    pthread_mutex_unlock(&intern_lock);
+    pthread_mutex_unlock(&t->lock);
     if (!found)
         return v; /* interned now, or (out of memory) the session's own */
     view_free(v);
@@ -219,7 +249,7 @@ HRESULT view_own(session_view **vp)
     session_view *v = *vp;
     if (!v->interned)
         return S_OK;
-    session_view *c = view_new(v->provider_count, v->row_count);
+    session_view *c = view_new(v->table, v->provider_count, v->row_count);
     if (!c)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     c->ab_failures = v->ab_failures;
@@ -239,9 +269,9 @@ HRESULT view_own(session_view **vp)
     /* The rows it is built from are of these generations or later: a copy
      * that keeps them can only be found by a logon less often, never
      * wrongly. */
-    pthread_mutex_lock(&intern_lock);
+    pthread_mutex_lock(&v->table->lock);
     memcpy(c->gens, v->gens, v->provider_count * sizeof *c->gens);
-    pthread_mutex_unlock(&intern_lock);
+    pthread_mutex_unlock(&v->table->lock);
     view_unref(v);
     *vp = c;
     return S_OK;

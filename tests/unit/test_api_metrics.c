@@ -36,11 +36,18 @@ static void expect_gauges(uint64_t available, uint64_t failure, const char *when
         }
         for (int st = 0; st < SESSION_STATS_STATES; st++)
             cr_assert_eq(
-                session_stats_provider_status(k, (session_stats_state)st), want[st],
+                core_provider_status(afx.core, k, (session_stats_state)st), want[st],
                 "%s: %s state %d is %llu, expected %llu", when, session_stats_kind_name(k), st,
-                (unsigned long long)session_stats_provider_status(k, (session_stats_state)st),
+                (unsigned long long)core_provider_status(afx.core, k, (session_stats_state)st),
                 (unsigned long long)want[st]);
     }
+}
+
+static uint64_t walk_count(void)
+{
+    core_stats st;
+    core_get_stats(afx.core, &st);
+    return st.session_walks;
 }
 
 /* The text of one sample line's value, from a scrape. */
@@ -142,8 +149,8 @@ Test(api, metrics_counters_follow_the_sessions)
 }
 
 /* A scrape reads counters: with sessions live, it takes no snapshot of them
- * and walks none (the walk counter the registry bumps on every snapshot and
- * sweep stays where it was). */
+ * and walks none (the walk counter the session store bumps on every snapshot
+ * and sweep stays where it was). */
 Test(api, metrics_scrape_walks_no_session)
 {
     afx_logon_p();
@@ -152,9 +159,9 @@ Test(api, metrics_scrape_walks_no_session)
     cr_assert_eq(r.status, 201);
     api_response_clear(&r);
 
-    uint64_t walks = session_stats_walks();
+    uint64_t walks = walk_count();
     char *text = scrape();
-    cr_assert_eq(session_stats_walks(), walks, "the scrape walked the sessions");
+    cr_assert_eq(walk_count(), walks, "the scrape walked the sessions");
     expect_line(text, "mapigw_provider_status{kind=\"abfile\",state=\"available\"} 3");
     expect_line(text, "mapigw_provider_status{kind=\"maildir\",state=\"available\"} 0");
     expect_line(text, "mapigw_sessions 3");
@@ -164,7 +171,7 @@ Test(api, metrics_scrape_walks_no_session)
     r = afx_call((rq){.method = "GET", .path = "/sessions", .auth = "Bearer " ADMIN_KEY});
     cr_assert_eq(r.status, 200);
     api_response_clear(&r);
-    cr_assert_eq(session_stats_walks(), walks + 1);
+    cr_assert_eq(walk_count(), walks + 1);
 }
 
 /* The kinds /metrics lists are the registered ones (providers/providers.h,

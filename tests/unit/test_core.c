@@ -1,4 +1,5 @@
-/* Unit suite for core.c, registry.c and session.c: MAPILogonEx rules, shared
+/* Unit suite for core.c (the store and sessions behind it have their own:
+ * test_session_store.c, test_session.c): MAPILogonEx rules, shared
  * sessions, Logoff, caps and expiry, called directly (no HTTP). */
 #include "../../session-core/core.h"
 #include "../../session-core/mapi_flags.h"
@@ -126,7 +127,10 @@ Test(core, shared_session_join_and_logoff_shared)
     core *c = new_core(100, 100);
     core_logon_result a, b, d;
     cr_assert_eq(logon(c, "p", "pw", MAPI_ALLOW_OTHERS | MAPI_NEW_SESSION, &a), S_OK);
-    cr_assert(session_is_shared(a.session));
+    cr_assert(a.shared);
+    core_session_facts facts;
+    core_get_session_facts(c, a.session, &facts);
+    cr_assert(facts.shared);
     /* Joining still needs the profile's password. */
     cr_assert_eq(logon(c, "p", "bad", 0, &b), MAPI_E_LOGON_FAILED);
     cr_assert_eq(logon(c, "p", "pw", 0, &b), S_OK);
@@ -136,7 +140,8 @@ Test(core, shared_session_join_and_logoff_shared)
     /* A nameless logon joins the gateway's only shared session. */
     cr_assert_eq(logon(c, NULL, "pw", 0, &d), S_OK);
     cr_assert(d.joined);
-    cr_assert_eq(session_handle_count(a.session), 3);
+    core_get_session_facts(c, a.session, &facts);
+    cr_assert_eq(facts.handles, 3);
 
     token_hash hb, ha;
     session *sb = auth(c, b.token, &hb);

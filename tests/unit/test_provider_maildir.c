@@ -479,13 +479,16 @@ Test(provider_maildir, the_pool_maintains_shared_instances_hourly)
     char p[512];
     const provider_config *cfg = maildir_config(fx_path(p, "Maildir"), NULL);
     provider_inst *pi;
-    cr_assert_eq(pinst_logon(fx.store, fx.ops, cfg, &fx.args, false, &pi), S_OK);
+    pinst_pool *pool = pinst_pool_new();
+    cr_assert_not_null(pool);
+    cr_assert_eq(pinst_logon(pool, fx.store, fx.ops, cfg, &fx.args, false, &pi), S_OK);
     cr_assert(pi->shared);
     aged_file("Maildir/tmp/1.crashed.host", 48);
-    cr_expect_eq(pinst_pool_maintain(PINST_MAINTAIN_MS), 0u, "not due yet: logon just swept");
+    cr_expect_eq(pinst_pool_maintain(pool, PINST_MAINTAIN_MS), 0u, "not due yet: logon just swept");
     cr_expect(exists("Maildir/tmp/1.crashed.host"));
     pinst_unref(pi); /* idle in the pool: still maintained */
-    cr_expect_geq(pinst_pool_maintain(0), 1u);
+    cr_expect_geq(pinst_pool_maintain(pool, 0), 1u);
     cr_expect(!exists("Maildir/tmp/1.crashed.host"));
-    cr_expect_eq(pinst_pool_sweep(0), 1u, "the maintenance kept the instance idle, not busy");
+    cr_expect_eq(pinst_pool_sweep(pool, 0), 1u, "the maintenance kept the instance idle, not busy");
+    pinst_pool_free(pool);
 }

@@ -182,17 +182,19 @@ Test(session_share, ended_sessions_leave_the_instance_idle_until_swept)
 {
     session *a = logon("local");
     provider_inst *pi = a->view->providers[0];
+    pinst_pool *pool = a->env->pool; /* the core's */
+    cr_assert_eq(pi->pool, pool);
     cr_assert_eq(pi->refs, 1, "one view holds it");
     cr_assert_eq(core_end_session(C, session_id(a)), S_OK);
     cr_expect_null(a->view);
     session_unref(a);
-    cr_expect_eq(pinst_pool_sweep(60000), 0, "idle for less than a minute: kept");
+    cr_expect_eq(pinst_pool_sweep(pool, 60000), 0, "idle for less than a minute: kept");
     session *b = logon("local");
     cr_expect_eq(b->view->providers[0], pi, "the idle instance came back");
     cr_expect_eq(pi->refs, 1);
     cr_assert_eq(core_end_session(C, session_id(b)), S_OK);
     session_unref(b);
-    cr_expect_eq(pinst_pool_sweep(0), 2, "maildir and abfile, both idle now");
+    cr_expect_eq(pinst_pool_sweep(pool, 0), 2, "maildir and abfile, both idle now");
     session *c = logon("local"); /* new instances; the old ones were freed (ASan) */
     cr_expect_eq(c->view->providers[0]->refs, 1);
     session_unref(c);
@@ -233,4 +235,51 @@ Test(session_share, a_logon_after_a_change_builds_the_new_rows)
     session_unref(a);
     session_unref(b);
     session_unref(c);
+}
+
+static size_t kind_index(const char *name)
+{
+    for (size_t k = 0; k < session_stats_kind_count(); k++)
+        if (strcmp(session_stats_kind_name(k), name) == 0)
+            return k;
+    cr_assert_fail("no kind %s", name);
+    return 0;
+}
+
+/* Two cores in one process share nothing, even on one profile store: each
+ * has its own instances, views and gauges, and freeing one leaves the
+ * other's instances alone. */
+Test(session_share, cores_share_nothing)
+{
+    core_config cfg;
+    core_config_defaults(&cfg);
+    core *other = NULL;
+    cr_assert_eq(core_new(&cfg, core_profiles(C), &other), S_OK);
+    session *a = logon("local");
+    core_logon_request req = {"local", NULL, MAPI_NEW_SESSION, "t"};
+    core_logon_result r;
+    cr_assert_eq(core_logon(other, &req, &r), S_OK);
+    session *b = r.session;
+    cr_expect_neq(a->view->providers[0], b->view->providers[0], "a Maildir instance per core");
+    cr_expect_neq(a->view, b->view);
+    size_t maildir = kind_index("maildir");
+    cr_expect_eq(core_provider_status(C, maildir, SESSION_STATS_AVAILABLE), 1);
+    cr_expect_eq(core_provider_status(other, maildir, SESSION_STATS_AVAILABLE), 1);
+
+    session_unref(b);
+    core_free(other); /* ends b and sweeps that core's idle instances */
+    cr_expect_eq(core_provider_status(C, maildir, SESSION_STATS_AVAILABLE), 1);
+    cr_expect_not(session_is_ended(a));
+    provider_inst *pi = a->view->providers[0];
+    cr_expect_eq(pi->refs, 1, "still a's");
+    add_message("4.m");
+    status_table t;
+    cr_assert_eq(session_status_table(a, &t), S_OK);
+    cr_expect_eq(session_validate_state(a, t.rows[3].instance_key, 0, NULL), S_OK);
+    status_table_free(&t);
+    status_row ra;
+    maildir_row(a, &ra);
+    cr_expect_str_eq(ra.status_string, "1 message (1 new)");
+    status_row_clear(&ra);
+    session_unref(a);
 }
