@@ -251,8 +251,9 @@ static size_t kind_index(const char *name)
  * other's instances alone. */
 Test(session_share, cores_share_nothing)
 {
-    core_config cfg;
-    core_config_defaults(&cfg);
+    config defaults;
+    cr_assert(config_defaults(&defaults));
+    core_config cfg = defaults.core;
     core *other = NULL;
     cr_assert_eq(core_new(&cfg, core_profiles(C), &other), S_OK);
     session *a = logon("local");
