@@ -330,18 +330,24 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
 
     const char *name = req->profile && *req->profile ? req->profile : NULL;
     time_t now = time(NULL);
-    /* A throttled client is answered before any password check: guessing
-     * costs it time and costs the gateway nothing. */
-    out->retry_after_s = throttle_check(c->failures, name, req->client, now);
-    if (out->retry_after_s) {
-        atomic_fetch_add(&c->logons_failed, 1);
-        return MAPI_E_LOGON_FAILED;
-    }
     profile_store *store = core_profiles(c);
     session *via_shared = NULL;
     const profile *p = NULL;
     if (!name || utf8_chars(name) <= PROFILE_NAME_MAX_CHARS)
         p = resolve_profile(c, store, name, flags, &via_shared);
+    /* Failures count against the profile a logon reached, however it was
+     * named (by name, MAPI_USE_DEFAULT or a nameless join), so that naming
+     * one profile two ways does not double the guesses. */
+    const char *key = p ? profile_name(p) : name;
+    /* A throttled client is answered before any password check: guessing
+     * costs it time and costs the gateway nothing. */
+    out->retry_after_s = throttle_check(c->failures, key, req->client, now);
+    if (out->retry_after_s) {
+        session_unref(via_shared);
+        profile_store_unref(store);
+        atomic_fetch_add(&c->logons_failed, 1);
+        return MAPI_E_LOGON_FAILED;
+    }
 
     HRESULT hr = MAPI_E_LOGON_FAILED;
     bool hashed = false;
@@ -369,16 +375,16 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
             hr = dh;
     }
     session_unref(via_shared);
-    profile_store_unref(store);
     if (HR_FAILED(hr)) {
         sodium_memzero(out->token, sizeof out->token);
         atomic_fetch_add(&c->logons_failed, 1);
         if (hr == MAPI_E_LOGON_FAILED)
-            throttle_failure(c->failures, name, req->client, now);
+            throttle_failure(c->failures, key, req->client, now);
     } else {
         atomic_fetch_add(&c->logons_ok, 1);
-        throttle_success(c->failures, name, req->client);
+        throttle_success(c->failures, key, req->client);
     }
+    profile_store_unref(store); /* after the last use of key, which it owns */
     return hr;
 }
 

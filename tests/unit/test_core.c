@@ -529,3 +529,25 @@ Test(core, change_password_guesses_are_throttled)
     unlink(path);
     rmdir(dir);
 }
+
+/* Failed logons count against the profile they reached: naming the default
+ * profile by name and reaching it through MAPI_USE_DEFAULT are one key, so a
+ * guesser does not get the threshold twice. */
+Test(core, throttle_counts_the_profile_reached_not_the_name_sent)
+{
+    core *c = new_core(100, 100);
+    core_logon_result r;
+    /* default threshold 5: three failures by name, two through the default */
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(logon(c, "p", "guess", MAPI_NEW_SESSION, &r), MAPI_E_LOGON_FAILED);
+    for (int i = 0; i < 2; i++)
+        cr_expect_eq(logon(c, NULL, "guess", MAPI_NEW_SESSION | MAPI_USE_DEFAULT, &r),
+                     MAPI_E_LOGON_FAILED);
+    /* the sixth attempt, either way, is throttled even with the right password */
+    cr_expect_eq(logon(c, NULL, "pw", MAPI_NEW_SESSION | MAPI_USE_DEFAULT, &r),
+                 MAPI_E_LOGON_FAILED);
+    cr_expect_gt(r.retry_after_s, 0, "the default profile was not throttled");
+    cr_expect_eq(logon(c, "p", "pw", MAPI_NEW_SESSION, &r), MAPI_E_LOGON_FAILED);
+    cr_expect_gt(r.retry_after_s, 0, "the profile by name was not throttled");
+    core_free(c);
+}
