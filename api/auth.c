@@ -1,6 +1,6 @@
 /* auth.c - the bearer credential (RFC 6750 2.1): "Bearer", case-insensitive,
  * one or more spaces, the token. Only the Authorization header counts: never
- * a query string or a cookie (api.md "Authentication").
+ * a query string or a cookie (docs/contract/http.md 2).
  */
 #include "api_internal.h"
 

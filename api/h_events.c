@@ -13,7 +13,7 @@
  *       "mapi_error":"MAPI_E_END_OF_SESSION","mapi_code":"0x80040200",
  *       "reason":"logoff_shared"}\n\n
  *
- * A critical error is the session's end (mapi-session.md 1.3), or the end of
+ * A critical error is the session's end (docs/contract/mapi.md 2.7), or the end of
  * the bearer's own handle (a plain logoff while other handles live on): the
  * stream ends right after it. Comments (": ...") open the stream, so a client knows
  * at once that it is subscribed, and keep idle streams alive.

@@ -1,4 +1,4 @@
-/* h_objects.c - objects reached through the session (api.md "Objects
+/* h_objects.c - objects reached through the session (docs/contract/http.md 6 "Objects
  * reached through the session"):
  *   GET  /stores            IMAPISession::GetMsgStoresTable
  *   GET  /stores/{eid}      IMAPISession::OpenMsgStore (MDB_NO_DIALOG)
@@ -163,7 +163,7 @@ void h_address_book(api_ctx *x)
     ok &= json_set(out, "containers", render_rows(&containers));
     ok &= json_set(out, "entries", render_rows(&entries));
     ok &= json_set(out, "entry_count", json_integer((json_int_t)entries.count));
-    /* Warnings are successes with a note (api.md "Conventions"): a failed
+    /* Warnings are successes with a note (docs/contract/http.md 1): a failed
      * address-book provider does not fail the book. */
     if (hr == MAPI_W_ERRORS_RETURNED)
         ok &= json_set(out, "warning", render_warning(hr));

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* api.md: unknown profile, wrong password and no default profile get one
+/* docs/contract/http.md 3.1: unknown profile, wrong password and no default profile get one
  * identical body, so that nobody can probe which profiles exist. */
 #define LOGON_FAILED_DETAIL "the logon was refused: check the profile and the password"
 

@@ -16,7 +16,7 @@ static const char *const ROW_KEYS[] = {
 };
 #define ROW_KEY_COUNT (sizeof ROW_KEYS / sizeof ROW_KEYS[0])
 
-/* Parses columns= into keep[]; instance_key is always kept (api.md). */
+/* Parses columns= into keep[]; instance_key is always kept (docs/contract/http.md 4.1). */
 static bool parse_columns(api_ctx *x, const char *value, bool keep[ROW_KEY_COUNT])
 {
     memset(keep, 0, ROW_KEY_COUNT * sizeof keep[0]);
@@ -196,7 +196,7 @@ void h_identity(api_ctx *x)
     HRESULT hr = session_identity(auth.session, &id);
     api_auth_release(&auth);
     if (HR_FAILED(hr)) {
-        /* Never 404 (api.md): only session or memory failures land here. */
+        /* Never 404 (docs/contract/http.md 5): only session or memory failures land here. */
         api_problem(x, hr, 0, "the identity is not available");
         return;
     }

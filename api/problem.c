@@ -1,5 +1,5 @@
 /* problem.c - every error answer of the gateway: RFC 9457 problem details
- * carrying the MAPI error name and code (api.md "Conventions").
+ * carrying the MAPI error name and code (docs/contract/http.md 1).
  *
  * The only place that turns an HRESULT into HTTP, so that headers tied to a
  * status (WWW-Authenticate on 401, Retry-After on TIMEOUT/BUSY) can never be

@@ -1,4 +1,4 @@
-/* render.c - MAPI values as JSON, in the shapes api.md and DECISIONS.md fix:
+/* render.c - MAPI values as JSON, in the shapes docs/contract/http.md and DECISIONS.md fix:
  * flag sets {"value","names"}, enumerations {"value","name"}, binary values
  * as upper-case hex, times as RFC 3339 UTC, status rows, sessions, identity.
  *
@@ -223,7 +223,7 @@ char *render_identity(const identity *id, size_t *len)
         json_text_null(&t);
     }
     if (id->hr == MAPI_W_NO_SERVICE) {
-        /* Warnings are successes with a note (api.md "Conventions"). */
+        /* Warnings are successes with a note (docs/contract/http.md 1). */
         json_text_key(&t, "warning");
         json_text_open(&t);
         json_text_key(&t, "mapi_error");

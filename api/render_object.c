@@ -6,7 +6,7 @@
  * type (the low 16 bits of the tag) decides the JSON form:
  *   PT_LONG -> number, PT_BOOLEAN -> bool, PT_I8 -> number,
  *   PT_SYSTIME -> RFC 3339 string, PT_UNICODE -> string,
- *   PT_BINARY -> upper-case hex (api.md "Conventions").
+ *   PT_BINARY -> upper-case hex (docs/contract/http.md 1).
  * Two PT_LONG properties are flag sets and render as {"value","names"}:
  * PR_RESOURCE_FLAGS and PR_STATUS_CODE, as in the status table.
  */

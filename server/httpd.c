@@ -217,7 +217,7 @@ static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn, requ
     if (resp->content_type && !has_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE))
         ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type) ==
                        MHD_YES;
-    /* api.md: every response is no-store; the api sets it, this is the net
+    /* docs/contract/http.md 1.5: every response is no-store; the api sets it, this is the net
      * under it for answers that did not. */
     if (!has_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
         ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;

@@ -165,7 +165,7 @@ static unsigned bit_count(uint32_t v)
     return n;
 }
 
-/* Which profile a logon addresses (mapi-session.md 1.2 steps 1-3, with the
+/* Which profile a logon addresses (docs/contract/mapi.md 2.3, with the
  * gateway's per-profile shared sessions), always in the current store: a
  * nameless logon joining a shared session is checked against that profile as
  * it is now, and fails when the profile is gone. *via_shared is the session a
@@ -198,7 +198,7 @@ static bool hashing_enter(core *c)
 static void hashing_leave(core *c) { atomic_fetch_sub(&c->hashing, 1); }
 
 /* The one argon2id verification a logon that found no password to check
- * spends (api.md: timing must not tell whether a profile exists). */
+ * spends (docs/contract/http.md 3.1: timing must not tell whether a profile exists). */
 static HRESULT dummy_check(core *c, profile_store *store, const char *password, bool *hashed)
 {
     if (!hashing_enter(c))

@@ -74,7 +74,7 @@ typedef struct {
     unsigned retry_after_s;           /* with LOGON_FAILED: throttled, retry then */
 } core_logon_result;
 
-/* MAPILogonEx (mapi-session.md 1.2, api.md). Errors: UNKNOWN_FLAGS,
+/* MAPILogonEx (docs/contract/mapi.md 2.3, docs/contract/http.md 3.1). Errors: UNKNOWN_FLAGS,
  * INVALID_PARAMETER (several UI flags), LOGON_FAILED (unknown profile, bad
  * password, no profile and no default, a prompt would be needed; with
  * out->retry_after_s set when too many failures from this client are being

@@ -1,5 +1,5 @@
 /* hex.h - binary MAPI values (entry ids, search keys, instance keys) as
- * upper-case hex strings, the form api.md renders them in. Thread-safe. */
+ * upper-case hex strings, the form docs/contract/http.md 1.4 renders them in. Thread-safe. */
 #pragma once
 
 #include <stdbool.h>

@@ -12,7 +12,7 @@ const uint8_t MAPI_ONE_OFF_UID[16] = {0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 
 #define ONE_OFF_HEADER_LEN 24
 
 /* The placeholder QueryIdentity hands out when no provider supplies an
- * identity (api.md "Identity"). */
+ * identity (docs/contract/http.md 5). */
 #define PLACEHOLDER_DISPLAY "Unknown user"
 #define PLACEHOLDER_ADDRTYPE "NONE"
 #define PLACEHOLDER_ADDRESS ""
@@ -199,7 +199,7 @@ static HRESULT identity_placeholder(identity *out)
     if (HR_FAILED(hr))
         return hr;
     out->has_source = false;
-    /* A warning, not an error: the client shows a generic user (mapi-session.md 3). */
+    /* A warning, not an error: the client shows a generic user (docs/contract/mapi.md 5). */
     out->hr = MAPI_W_NO_SERVICE;
     return MAPI_W_NO_SERVICE;
 }
@@ -216,7 +216,7 @@ size_t identity_source(const status_row *rows, size_t count)
         if ((rows[i].resource_flags & STATUS_PRIMARY_IDENTITY) && supplies(&rows[i]))
             return i;
     /* No row flagged: the first identity entry id found, in table order
-     * (mapi-session.md 3, step 3). A row with a name and address but no entry
+     * (docs/contract/mapi.md 5, step 3). A row with a name and address but no entry
      * id does not count here, even when it comes first. */
     for (size_t i = 0; i < count; i++)
         if (supplies(&rows[i]) && rows[i].identity_entry_id && rows[i].identity_entry_id_len > 0)

@@ -1,7 +1,7 @@
 /* identity.h - the session's primary identity (IMAPISession::QueryIdentity)
  * and MAPI one-off entry ids.
  *
- * Selection (mapi-session.md 3): the STATUS_PRIMARY_IDENTITY row's identity; a
+ * Selection (docs/contract/mapi.md 5): the STATUS_PRIMARY_IDENTITY row's identity; a
  * one-off entry id built from that row when it publishes none. When no row is
  * flagged: the first row, in table order, that publishes an identity entry
  * id; only when no row publishes one, a one-off entry id built from the first

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* MAPILogonEx flags (mapi-session.md 1.2). */
+/* MAPILogonEx flags (docs/contract/mapi.md 2.2). */
 #define MAPI_LOGON_UI 0x00000001u
 #define MAPI_NEW_SESSION 0x00000002u
 #define MAPI_ALLOW_OTHERS 0x00000008u
@@ -27,7 +27,7 @@
 #define MAPI_UNICODE 0x80000000u
 #define MAPI_LOGON_UI_FLAGS (MAPI_LOGON_UI | MAPI_PASSWORD_UI | MAPI_SERVICE_UI_ALWAYS)
 /* What a logon gets when the request names no flags: the service-style
- * default recommended in mapi-session.md 1.2. */
+ * default recommended in docs/contract/mapi.md 2.2. */
 #define MAPI_LOGON_DEFAULT_FLAGS                                                                   \
     (MAPI_EXTENDED | MAPI_NEW_SESSION | MAPI_EXPLICIT_PROFILE | MAPI_NO_MAIL | MAPI_NT_SERVICE |   \
      MAPI_UNICODE)

@@ -269,7 +269,7 @@ static HRESULT parse_provider(const loader *L, const char *pname, const char *sv
                     "%s.resource_flags: STATUS_PRIMARY_IDENTITY and "
                     "STATUS_NO_PRIMARY_IDENTITY exclude each other",
                     where);
-    /* MAPI gives every provider exactly one of the two (mapi-session.md 3). */
+    /* MAPI gives every provider exactly one of the two (docs/contract/mapi.md 5). */
     if (id_bits == 0)
         c->resource_flags |= STATUS_NO_PRIMARY_IDENTITY;
     if (HR_FAILED(hr = parse_identity(L, pname, where, json_object_get(v, "identity"), c)))

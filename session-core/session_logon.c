@@ -62,7 +62,7 @@ static HRESULT take_or_copy(char **to, char **from, const char *fallback)
 }
 
 /* PR_IDENTITY_*: what the provider supplies, completed by its configuration.
- * A provider sets all three or none (mapi-session.md 3). */
+ * A provider sets all three or none (docs/contract/mapi.md 5). */
 static HRESULT identity_columns(provider_inst *pi, status_row *row)
 {
     const provider_config *cfg = pi->cfg;
@@ -140,7 +140,7 @@ typedef struct {
     HRESULT fatal;      /* the authenticating provider's refusal */
 } logon_run;
 
-/* Where a provider's failed logon leaves it (mapi-session.md 1.2 step 5). */
+/* Where a provider's failed logon leaves it (docs/contract/mapi.md 2.5). */
 typedef enum { LOGON_OK, LOGON_DROP_PROVIDER, LOGON_DISABLE_SERVICE, LOGON_FATAL } logon_outcome;
 
 static logon_outcome logon_one(logon_run *run, pending_provider *pp, const provider_config *cfg,
@@ -271,7 +271,7 @@ static HRESULT build_view(session *s, pending_provider **pend, size_t ab_failure
         }
     }
     /* All providers of the supplier's service show its identity
-     * (mapi-session.md 3): a store must not look identity-less beside the
+     * (docs/contract/mapi.md 5): a store must not look identity-less beside the
      * address book of its own service that supplies one. */
     if (HR_SUCCEEDED(hr))
         hr = identity_share_service(v->rows, v->row_count, service);

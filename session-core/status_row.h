@@ -2,7 +2,7 @@
  *
  * A status_row is a value: the session hands out copies (session_status_table)
  * that the caller owns and frees with status_table_free. Nothing in it points
- * into the session. Columns follow mapi-session.md section 4.
+ * into the session. Columns follow docs/contract/mapi.md section 6.
  */
 #pragma once
 

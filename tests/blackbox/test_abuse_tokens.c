@@ -1,5 +1,5 @@
 /* Black-box: abuse of the API, bad credentials (issue 4, "Abuse of the
- * API"; api.md "Authentication"; DECISIONS.md "Responses not spelled out").
+ * API"; docs/contract/http.md 2; DECISIONS.md "Responses not spelled out").
  *
  * - Every token-bearing endpoint answers the same 401 to every kind of bad
  *   bearer value (forged, truncated, over-long, wrong prefix, case-flipped,

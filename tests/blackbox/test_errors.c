@@ -1,5 +1,5 @@
 /* Black-box: request validation, HTTP-level errors and bearer
- * authentication (api.md "Conventions", "Authentication", DECISIONS.md
+ * authentication (docs/contract/http.md 1, 2, DECISIONS.md
  * "Errors"). */
 #include "../support/gw.h"
 

@@ -1,5 +1,5 @@
 /* Black-box: GET /events, the session's notifications as Server-Sent Events
- * (api.md "GET /events", mapi-session.md 1.3 and 4 "Notifications"). Each
+ * (docs/contract/http.md 7, docs/contract/mapi.md 2.7 and 8). Each
  * stream is read by libcurl on a thread of the test; every wait is bounded. */
 #include "../support/gw.h"
 

@@ -1,5 +1,5 @@
 /* Black-box: GET /identity (QueryIdentity) and provider logon outcomes
- * (UNCONFIGURED, FAILONEPROVIDER); mapi-session.md 1.2 step 5, 3, tests 28,
+ * (UNCONFIGURED, FAILONEPROVIDER); docs/contract/mapi.md 2.5, 5, checklist 28,
  * 29, 31-36, 39. Profiles from main.json and identity.json. */
 #include "../support/gw.h"
 
@@ -211,7 +211,7 @@ Test(identity, unflagged_one_off_only_without_entry_ids)
     gw_session_free(&s);
 }
 
-/* Issue 10 item 12 (mapi-session.md 3, test 36): every provider of the
+/* (docs/contract/mapi.md 5, checklist 36): every provider of the
  * message service that supplies the identity shows the same PR_IDENTITY_*
  * values; a store in that service shows the address book's identity, a
  * provider of another service shows none. */

@@ -79,7 +79,7 @@ static json_t *ldap_row(const char *token, gw_resp *r)
 }
 
 /* The directory entries of a GET /addressbook answer: a top-level "entries"
- * array, or the entries of the containers (api.md leaves the nesting open). */
+ * array, or the entries of the containers (the contract leaves the nesting open). */
 static size_t ab_entries(json_t *body, json_t **out)
 {
     *out = json_array();

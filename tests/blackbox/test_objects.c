@@ -1,4 +1,4 @@
-/* Black-box: objects reached through the session (api.md "Objects reached
+/* Black-box: objects reached through the session (docs/contract/http.md 6, objects reached
  * through the session"): GET /stores, GET /stores/<eid>, GET /addressbook,
  * GET /entries/<eid>, POST /entries/compare, on the local providers
  * (maildir, abfile) of tests/profiles/main.json. */

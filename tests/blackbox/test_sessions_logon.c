@@ -1,7 +1,7 @@
 /* Black-box suite "sessions", logon rules: POST /sessions (the 201 shape,
  * flags, identical failures, MAPI_USE_DEFAULT, profile names, UI and unknown
  * flags), session caps, the profile's logon lock and throttling of failed
- * attempts. api.md "Session lifecycle", mapi-session.md 1.2 and conformance
+ * attempts. docs/contract/http.md 3, docs/contract/mapi.md 2.2-2.4 and conformance
  * tests 4-30; shared sessions, logoff and expiry are in
  * test_sessions_shared.c. */
 #include "sessions_fixture.h"
@@ -351,7 +351,7 @@ Test(sessions, concurrent_logons_both_succeed)
     gw_session_free(&b.s);
 }
 
-/* api.md: "Too many failed attempts: 429 with Retry-After". The contract
+/* docs/contract/http.md 3.1: "Too many failed attempts: 429 with Retry-After". The contract
  * gives no threshold; 30 consecutive failures for one profile from one
  * client must be "too many". */
 Test(sessions, failed_attempts_throttled)

@@ -1,7 +1,7 @@
 /* Black-box suite "sessions", shared sessions, logoff and expiry:
  * MAPI_ALLOW_OTHERS and joining, DELETE /sessions/<id> (plain and
  * MAPI_LOGOFF_SHARED, logoff flags, other sessions), dead tokens, idle
- * timeout and lifetime. api.md "Session lifecycle", mapi-session.md 1.2, 1.3
+ * timeout and lifetime. docs/contract/http.md 3, docs/contract/mapi.md 2.3, 2.7
  * and conformance tests 4-30; logon rules are in test_sessions_logon.c. */
 #include "sessions_fixture.h"
 

@@ -1,5 +1,5 @@
 /* Black-box: the status table (GET /status, /status/<ik>, IMAPIStatus
- * methods), api.md "GET /status", mapi-session.md 4 and tests 40-51. */
+ * methods), docs/contract/http.md 4, docs/contract/mapi.md 6 and checklist 40-51. */
 #include "../support/gw.h"
 
 #include <criterion/criterion.h>

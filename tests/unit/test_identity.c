@@ -1,4 +1,4 @@
-/* QueryIdentity's selection rules (mapi-session.md 3), one-off entry ids and
+/* QueryIdentity's selection rules (docs/contract/mapi.md 5), one-off entry ids and
  * search keys byte by byte, plus the hex and status-row helpers they use. */
 #include "../../session-core/hex.h"
 #include "../../session-core/identity.h"
