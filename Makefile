@@ -99,7 +99,9 @@ $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o: $(BUILD)/gen/%.o: $(BUILD)
 	$(CC) -std=c11 -c $< -o $@
 $(BIN): $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o
 
-$(UNIT_BIN): $(UNIT_OBJ) $(CORE_OBJ) $(API_OBJ)
+# server/secmem.c too: the api fixture installs it as jansson's allocator,
+# as main does, and test_secmem.c tests it.
+$(UNIT_BIN): $(UNIT_OBJ) $(CORE_OBJ) $(API_OBJ) $(BUILD)/server/secmem.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 

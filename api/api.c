@@ -110,6 +110,7 @@ void api_free(api *a)
     if (!a)
         return;
     if (a->admin_key) {
+        /* The api's own copy, from malloc (not request memory): wiped by hand. */
         sodium_memzero(a->admin_key, a->admin_key_len);
         free(a->admin_key);
     }
@@ -124,11 +125,10 @@ void api_set_ready(api *a, bool ready) { atomic_store(&a->ready, ready); }
 
 void api_response_clear(api_response *resp)
 {
-    if (resp->body && resp->body != API_OOM_BODY) {
-        /* Bodies may hold a token (POST /sessions): wipe before freeing. */
-        sodium_memzero(resp->body, resp->body_len);
-        free(resp->body);
-    }
+    /* Bodies come from jansson's allocator (json_text_alloc), which wipes
+     * them in the gateway: the logon answer holds a token. */
+    if (resp->body != API_OOM_BODY)
+        json_text_free(resp->body);
     for (size_t i = 0; i < resp->header_count; i++)
         if (resp->headers[i].value != OOM_NO_STORE)
             free(resp->headers[i].value);
@@ -165,10 +165,8 @@ char *api_dump_json(const json_t *json, size_t *len) { return json_write_compact
 
 static void replace_body(api_response *r, char *body, size_t len)
 {
-    if (r->body && r->body != API_OOM_BODY) {
-        sodium_memzero(r->body, r->body_len);
-        free(r->body);
-    }
+    if (r->body != API_OOM_BODY)
+        json_text_free(r->body);
     r->body = body;
     r->body_len = len;
 }
@@ -218,7 +216,7 @@ void api_reply_not_modified(api_ctx *x)
 void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data, size_t len)
 {
     /* malloc(0) may return NULL: always allocate at least one byte. */
-    char *copy = malloc(len ? len : 1);
+    char *copy = json_text_alloc(len ? len : 1);
     if (!copy) {
         x->oom = true;
         return;
@@ -243,7 +241,7 @@ static void finish_oom(api_response *r)
     r->content_type = "application/problem+json";
     r->mapi_error = "MAPI_E_NOT_ENOUGH_MEMORY";
     size_t len = sizeof API_OOM_BODY - 1;
-    char *body = malloc(len + 1);
+    char *body = json_text_alloc(len + 1);
     if (body)
         memcpy(body, API_OOM_BODY, len + 1);
     r->body = body;

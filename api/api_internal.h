@@ -217,8 +217,6 @@ bool request_entry_id(api_ctx *x, const char *hex, size_t len, const char *what,
                       size_t *out_len);
 /* Number of UTF-8 code points in a valid UTF-8 string. */
 size_t utf8_length(const char *s, size_t len);
-/* Overwrites the characters of a JSON string value (passwords) in place. */
-void json_string_wipe(json_t *v);
 
 /* ---- auth.c ------------------------------------------------------------- */
 

@@ -2,6 +2,7 @@
 #include "fuzz_common.h"
 
 #include "../../session-core/status_row.h"
+#include "../../server/secmem.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -117,6 +118,7 @@ void fz_gateway_init(void)
 {
     if (G.core)
         return;
+    secmem_install(); /* jansson's allocator as in the gateway (server/secmem.h) */
     if (sodium_init() < 0)
         fz_fail("sodium_init");
     /* A mailbox with something in it, so entry ids of folders and messages

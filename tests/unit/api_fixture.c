@@ -1,6 +1,8 @@
 /* api_fixture.c - the api suite's shared fixture (see api_fixture.h). */
 #include "api_fixture.h"
 
+#include "../../server/secmem.h"
+
 #include <criterion/criterion.h>
 #include <regex.h>
 #include <sodium.h>
@@ -14,6 +16,9 @@ api_fixture afx;
 
 void afx_setup(void)
 {
+    /* As main does: request bodies are parsed through the wiping allocator,
+     * and every jansson block must be released through it. */
+    secmem_install();
     cr_assert(sodium_init() >= 0);
     strcpy(afx.dir, "/tmp/mapigw-test-api-XXXXXX");
     cr_assert_not_null(mkdtemp(afx.dir));
