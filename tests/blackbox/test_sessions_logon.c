@@ -2,8 +2,8 @@
  * flags, identical failures, MAPI_USE_DEFAULT, profile names, UI and unknown
  * flags), session caps, the profile's logon lock and throttling of failed
  * attempts. api.md "Session lifecycle", mapi-session.md 1.2 and conformance
- * tests 4-30; shared sessions, logoff and expiry are in
- * test_sessions_shared.c. */
+ * tests 4-30; shared sessions are in test_sessions_shared.c, logoff and
+ * expiry in test_sessions_end.c. */
 #include "sessions_fixture.h"
 
 #include <criterion/criterion.h>
