@@ -100,8 +100,11 @@ $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o: $(BUILD)/gen/%.o: $(BUILD)
 $(BIN): $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o
 
 # The options table (server/config.c) too: the floors keep no defaults of
-# their own, and the suites take theirs from config_defaults.
-$(UNIT_BIN): $(UNIT_OBJ) $(CORE_OBJ) $(API_OBJ) $(BUILD)/server/config.o $(BUILD)/server/config_table.o
+# their own, and the suites take theirs from config_defaults. And
+# server/secmem.c: the api fixture installs it as jansson's allocator, as main
+# does, and test_secmem.c tests it.
+$(UNIT_BIN): $(UNIT_OBJ) $(CORE_OBJ) $(API_OBJ) $(BUILD)/server/config.o $(BUILD)/server/config_table.o \
+             $(BUILD)/server/secmem.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 

@@ -121,6 +121,7 @@ void api_free(api *a)
     if (!a)
         return;
     if (a->admin_key) {
+        /* The api's own copy, from malloc (not request memory): wiped by hand. */
         sodium_memzero(a->admin_key, a->admin_key_len);
         free(a->admin_key);
     }
@@ -135,11 +136,10 @@ void api_set_ready(api *a, bool ready) { atomic_store(&a->ready, ready); }
 
 void api_response_clear(api_response *resp)
 {
-    if (resp->body && !is_oom_body(resp->body)) {
-        /* Bodies may hold a token (POST /sessions): wipe before freeing. */
-        sodium_memzero(resp->body, resp->body_len);
-        free(resp->body);
-    }
+    /* Bodies come from jansson's allocator (json_text_alloc), which wipes
+     * them in the gateway: the logon answer holds a token. */
+    if (!is_oom_body(resp->body))
+        json_text_free(resp->body);
     for (size_t i = 0; i < resp->header_count; i++)
         if (resp->headers[i].value != OOM_NO_STORE)
             free(resp->headers[i].value);
@@ -176,10 +176,8 @@ char *api_dump_json(const json_t *json, size_t *len) { return json_write_compact
 
 static void replace_body(api_response *r, char *body, size_t len)
 {
-    if (r->body && !is_oom_body(r->body)) {
-        sodium_memzero(r->body, r->body_len);
-        free(r->body);
-    }
+    if (!is_oom_body(r->body))
+        json_text_free(r->body);
     r->body = body;
     r->body_len = len;
 }
@@ -229,7 +227,7 @@ void api_reply_not_modified(api_ctx *x)
 void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data, size_t len)
 {
     /* malloc(0) may return NULL: always allocate at least one byte. */
-    char *copy = malloc(len ? len : 1);
+    char *copy = json_text_alloc(len ? len : 1);
     if (!copy) {
         x->oom = true;
         return;
@@ -255,7 +253,7 @@ void api_finish_oom(api_response *r)
     r->mapi_error = hresult_name(MAPI_E_NOT_ENOUGH_MEMORY);
     size_t len = 0;
     const char *oom = api_problem_oom_body(&len);
-    char *body = malloc(len + 1);
+    char *body = json_text_alloc(len + 1);
     if (body)
         memcpy(body, oom, len + 1);
     r->body = body;

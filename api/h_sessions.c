@@ -64,7 +64,7 @@ static char *render_logon(const core_logon_result *res, size_t *len)
     json_text_key(&t, "idle_timeout_s");
     json_text_int(&t, session_idle_timeout_s(s));
     json_text_close(&t);
-    return json_text_finish(&t, len); /* wipes what it drops */
+    return json_text_finish(&t, len); /* jansson's allocator: wiped when freed */
 }
 
 /* Checks the body and fills req (pointers borrowed from body). */
@@ -133,8 +133,7 @@ bool api_may_check_password(api *a, const api_request *req)
     json_t *name = json_object_get(body, "profile");
     bool checks = core_logon_checks_password(
         a->core, json_is_string(name) ? json_string_value(name) : NULL, req->client_addr);
-    json_string_wipe(json_object_get(body, "password"));
-    json_decref(body);
+    json_decref(body); /* jansson's allocator wipes the password */
     return checks;
 }
 
@@ -149,7 +148,6 @@ void h_sessions_post(api_ctx *x)
         return;
     core_logon_request req = {NULL, NULL, 0, x->req->client_addr};
     if (!parse_logon(x, body, &req)) {
-        json_string_wipe(json_object_get(body, "password"));
         json_decref(body);
         return;
     }
@@ -157,8 +155,9 @@ void h_sessions_post(api_ctx *x)
     core_logon_result res;
     memset(&res, 0, sizeof res);
     HRESULT hr = core_logon(x->a->core, &req, &res);
-    json_string_wipe(json_object_get(body, "password"));
     json_decref(body);
+    /* res is on the stack, outside the wiping allocator: its token is
+     * wiped here by hand. */
     if (HR_FAILED(hr) || !res.session) {
         sodium_memzero(res.token, sizeof res.token);
         session_unref(res.session);

@@ -4,7 +4,6 @@
 #include "../session-core/hex.h"
 
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +13,9 @@ typedef json_text out;
 
 /* Through jansson's allocator, as json_dumps does: json_set_alloc_funcs
  * governs every byte of JSON the api makes (its out-of-memory tests rely on
- * it). The gateway keeps malloc/free, so callers free() the text. */
-static void *jw_malloc(size_t n)
+ * it), and in the gateway that allocator wipes what it frees (server/secmem.h),
+ * so the texts need no wipe of their own. */
+void *json_text_alloc(size_t n)
 {
     json_malloc_t m;
     json_free_t f;
@@ -23,8 +23,10 @@ static void *jw_malloc(size_t n)
     return m(n);
 }
 
-static void jw_free(void *p)
+void json_text_free(void *p)
 {
+    if (!p)
+        return;
     json_malloc_t m;
     json_free_t f;
     json_get_alloc_funcs(&m, &f);
@@ -41,16 +43,15 @@ static bool reserve(out *o, size_t more)
     while (cap < o->len + more + 1)
         cap *= 2;
     /* Not realloc: an answer may hold a token, and realloc would leave a
-     * copy of it in freed memory. */
-    char *b = jw_malloc(cap);
+     * copy of it in freed memory (jansson's free wipes the old block). */
+    char *b = json_text_alloc(cap);
     if (!b) {
         o->oom = true;
         return false;
     }
     if (o->buf) {
         memcpy(b, o->buf, o->len);
-        sodium_memzero(o->buf, o->cap);
-        jw_free(o->buf);
+        json_text_free(o->buf);
     }
     o->buf = b;
     o->cap = cap;
@@ -117,7 +118,7 @@ static void write_real(out *o, const json_t *j)
         return;
     }
     put(o, text, strlen(text));
-    jw_free(text);
+    json_text_free(text);
 }
 
 static void write_value(out *o, const json_t *j, int depth)
@@ -292,7 +293,7 @@ void json_text_string(json_text *t, const char *s)
         return;
     }
     /* Not UTF-8: each bad byte becomes U+FFFD, then the usual escaping. */
-    char *fixed = jw_malloc(3 * n + 1);
+    char *fixed = json_text_alloc(3 * n + 1);
     if (!fixed) {
         t->oom = true;
         return;
@@ -311,7 +312,7 @@ void json_text_string(json_text *t, const char *s)
         }
     }
     put_string(t, fixed, o);
-    jw_free(fixed);
+    json_text_free(fixed);
 }
 
 void json_text_hex(json_text *t, const uint8_t *data, size_t len)
@@ -332,9 +333,7 @@ void json_text_hex(json_text *t, const uint8_t *data, size_t len)
 char *json_text_finish(json_text *t, size_t *len)
 {
     if (t->oom || !reserve(t, 0)) {
-        if (t->buf)
-            sodium_memzero(t->buf, t->cap);
-        jw_free(t->buf);
+        json_text_free(t->buf);
         t->buf = NULL;
         return NULL;
     }

@@ -18,8 +18,15 @@
 
 /* A NUL-terminated text and its length in *len; NULL when out of memory or
  * when json is NULL. Texts here come from jansson's allocator, as
- * json_dumps's do: free() them unless json_set_alloc_funcs changed it. */
+ * json_dumps's do: release them with json_text_free. */
 char *json_write_compact(const json_t *json, size_t *len);
+
+/* jansson's allocator (json_set_alloc_funcs), for memory that is released
+ * beside jansson's own: the texts here, json_dumps's, response bodies. In the
+ * gateway it is the wiping one (server/secmem.h). json_text_free(NULL) is
+ * fine. */
+void *json_text_alloc(size_t n);
+void json_text_free(void *p);
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid:
  * overlong forms, surrogates and code points above U+10FFFF are invalid, as
@@ -61,6 +68,6 @@ void json_text_hex(json_text *t, const uint8_t *data, size_t len);
 void json_text_int(json_text *t, long long v);
 void json_text_bool(json_text *t, bool v);
 void json_text_null(json_text *t);
-/* The text (NUL-terminated, the caller's: free() it) and its length; NULL
- * after any failure (nothing to free then). */
+/* The text (NUL-terminated, the caller's: json_text_free it) and its
+ * length; NULL after any failure (nothing to free then). */
 char *json_text_finish(json_text *t, size_t *len);

@@ -9,7 +9,6 @@
 #include "../session-core/entryid.h"
 #include "../session-core/hex.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -78,18 +77,6 @@ static bool is_password_key(const char *key)
  * MAPI_E_INVALID_ENTRYID), and valid ones are longer than the default
  * string limit: they are left to it. */
 static bool is_entry_id_key(const char *key) { return key && strncmp(key, "entry_id", 8) == 0; }
-
-/* Wipes every password member of a body that is being refused. */
-static void wipe_passwords(json_t *obj)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach(obj, key, value)
-    {
-        if (is_password_key(key))
-            json_string_wipe(value);
-    }
-}
 
 /* Every string value and object key of v is at most max_json_string bytes
  * (password members at most API_MAX_PASSWORD_BYTES; entry-id members are
@@ -189,8 +176,7 @@ json_t *request_json_object(api_ctx *x)
         return NULL;
     }
     if (!check_json_strings(x, root, NULL, 1)) {
-        wipe_passwords(root);
-        json_decref(root);
+        json_decref(root); /* jansson's allocator wipes any password in it */
         return NULL;
     }
     return root;
@@ -407,14 +393,6 @@ size_t utf8_length(const char *s, size_t len)
         if (((unsigned char)s[i] & 0xC0) != 0x80)
             n++;
     return n;
-}
-
-void json_string_wipe(json_t *v)
-{
-    /* The characters belong to the json_t, allocated by jansson; overwriting
-     * them in place is the only way to wipe a parsed secret. */
-    if (json_is_string(v))
-        sodium_memzero((char *)json_string_value(v), json_string_length(v));
 }
 
 bool request_instance_key(api_ctx *x, const api_span *ik, uint8_t out[STATUS_INSTANCE_KEY_LEN])

@@ -75,7 +75,7 @@ build() {
     mkdir -p "$OUT/obj"
     echo "$CC $CFLAGS $LIBS" > "$stamp"
   fi
-  local srcs=(session-core/*.c session-core/providers/*.c api/*.c server/config.c server/config_table.c tests/fuzz/fuzz_common.c) todo=() s h
+  local srcs=(session-core/*.c session-core/providers/*.c api/*.c server/config.c server/config_table.c server/secmem.c tests/fuzz/fuzz_common.c) todo=() s h
   for s in "${srcs[@]}"; do
     stale "$s" "$OUT/obj/${s%.c}.o" && todo+=("$s")
   done

@@ -39,14 +39,14 @@ wrapper+=" --track-fds=no --num-callers=30"
 # Every suite runs (all 13 took ~3.6 min with --jobs 2 on 2 cores, well
 # under the ~6 min budget, so nothing is left out for time). Excluded, each
 # with its reason:
-#   faults/full_disk_fails_the_flush_and_keeps_the_message: sets its own
+#   disk_faults/full_disk_fails_the_flush_and_keeps_the_message: sets its own
 #     MAPIGW_BIN_WRAPPER (prlimit), so its gateway would not run under
 #     valgrind anyway.
 #   sessions/concurrent_logons_both_succeed, sessions/timeout_short_while_logon_runs:
 #     inherently timing-bound: they need the "slow" profile's argon2id
 #     verification (256 MiB, t=12; ~1 s natively) to finish within the
 #     harness's 15 s request timeout, and under memcheck it takes minutes.
-DEFAULT_FILTER='!(faults/full_disk_fails_the_flush_and_keeps_the_message'
+DEFAULT_FILTER='!(disk_faults/full_disk_fails_the_flush_and_keeps_the_message'
 DEFAULT_FILTER+='|sessions/concurrent_logons_both_succeed'
 DEFAULT_FILTER+='|sessions/timeout_short_while_logon_runs)'
 filter=${VALGRIND_FILTER:-$DEFAULT_FILTER}

@@ -85,6 +85,6 @@ int hashpw_run(void)
         fprintf(stderr, "mapigw: hash-password: cannot write stdout\n");
         rc = 1;
     }
-    sodium_memzero(password, sizeof password);
+    sodium_memzero(password, sizeof password); /* a stack copy: wiped by hand (secmem.h) */
     return rc;
 }

@@ -20,9 +20,9 @@
 #include "httpd_internal.h"
 
 #include "log.h"
+#include "secmem.h"
 
 #include <arpa/inet.h>
-#include <sodium.h>
 #include <netinet/in.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -109,13 +109,11 @@ static request_state *request_state_new(struct MHD_Connection *conn, const char 
     return rs;
 }
 
-/* Request bodies carry passwords (logon, change-password): wiped before
- * their memory goes back to the allocator. */
+/* Request bodies carry passwords (logon, change-password): they live in
+ * secmem blocks, wiped when freed. */
 static void drop_body(request_state *rs)
 {
-    if (rs->body)
-        sodium_memzero(rs->body, rs->body_cap);
-    free(rs->body);
+    secmem_free(rs->body);
     rs->body = NULL;
     rs->body_len = rs->body_cap = 0;
 }
@@ -145,8 +143,8 @@ static void append_body(request_state *rs, size_t limit, const char *data, size_
         size_t cap = rs->body_cap ? rs->body_cap : 1024;
         while (cap < rs->body_len + size)
             cap = cap > limit / 2 ? limit : cap * 2;
-        /* Not realloc: it could leave a copy of a password behind. */
-        char *grown = malloc(cap);
+        /* Copied, the old block wiped: no password left behind. */
+        char *grown = secmem_grow(rs->body, rs->body_len, cap);
         if (!grown) {
             /* Out of memory: the same answer as an oversized body is the
              * honest one we can still give (the request cannot be read). */
@@ -154,12 +152,7 @@ static void append_body(request_state *rs, size_t limit, const char *data, size_
             drop_body(rs);
             return;
         }
-        if (rs->body_len)
-            memcpy(grown, rs->body, rs->body_len);
-        size_t len = rs->body_len;
-        drop_body(rs);
         rs->body = grown;
-        rs->body_len = len;
         rs->body_cap = cap;
     }
     memcpy(rs->body + rs->body_len, data, size);
@@ -193,6 +186,24 @@ static bool has_header(const api_response *resp, const char *name)
     return false;
 }
 
+/* A response sending a copy of the api's body. Not MHD_RESPMEM_MUST_COPY:
+ * libmicrohttpd would free its copy unwiped, and the logon answer carries a
+ * token; this copy is a secmem block, wiped when the response is destroyed. */
+static struct MHD_Response *body_response(const api_response *resp)
+{
+    if (!resp->body || resp->body_len == 0)
+        return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    char *copy = secmem_alloc(resp->body_len);
+    if (!copy)
+        return NULL;
+    memcpy(copy, resp->body, resp->body_len);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(resp->body_len, copy, secmem_free);
+    if (!r)
+        secmem_free(copy);
+    return r;
+}
+
 /* Turns the api's answer into a queued libmicrohttpd response. A streaming
  * answer's stream is taken from resp (into rs->sse). */
 static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn, request_state *rs,
@@ -204,8 +215,7 @@ static enum MHD_Result send_response(httpd *h, struct MHD_Connection *conn, requ
         resp->stream = NULL;
         r = sse_response_new(h, conn, st, &rs->sse);
     } else {
-        r = MHD_create_response_from_buffer(resp->body_len, resp->body ? resp->body : (void *)"",
-                                            MHD_RESPMEM_MUST_COPY);
+        r = body_response(resp);
     }
     if (!r)
         return MHD_NO;
@@ -250,9 +260,7 @@ static enum MHD_Result answer(httpd *h, struct MHD_Connection *conn, request_sta
 
     /* The body is not needed any more; free it now rather than when the
      * response has been sent to a possibly slow client. */
-    free(rs->body);
-    rs->body = NULL;
-    rs->body_len = rs->body_cap = 0;
+    drop_body(rs);
     return ret;
 }
 

@@ -13,6 +13,7 @@
 #include "hashpw.h"
 #include "httpd.h"
 #include "log.h"
+#include "secmem.h"
 #include "ticker.h"
 
 #include "../api/api.h"
@@ -360,6 +361,9 @@ static int run(const config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* The secrets policy (secmem.h): jansson allocates through the wiping
+     * allocator, set before anything allocates through jansson. */
+    secmem_install();
     /* Parsing starts no thread; hash-password runs with default signal
      * handling so that Ctrl-C at its prompt works. */
     config cfg;

@@ -48,6 +48,8 @@ void profile_store_free(profile_store *st)
         }
         free(p->services);
         free(p->name);
+        /* The verifiers and their stack copies below are the core's own,
+         * not request memory: wiped by hand. */
         sodium_memzero(p->verifier, sizeof p->verifier);
         if (p->locks_ready) {
             pthread_mutex_destroy(&p->auth_lock);

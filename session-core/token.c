@@ -94,7 +94,7 @@ HRESULT token_new(char out[TOKEN_STRING_LEN + 1], token_hash *hash)
     memcpy(out, TOKEN_PREFIX, TOKEN_PREFIX_LEN);
     b64url_encode(raw, sizeof raw, out + TOKEN_PREFIX_LEN);
     out[TOKEN_STRING_LEN] = '\0';
-    sodium_memzero(raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw); /* a stack copy: wiped by hand */
     if (!hash_token(out, hash)) {
         sodium_memzero(out, TOKEN_STRING_LEN + 1);
         return MAPI_E_CALL_FAILED;

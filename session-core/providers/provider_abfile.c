@@ -152,6 +152,17 @@ out:
     return text;
 }
 
+/* json_dumps's text comes from jansson's allocator: released through it (a
+ * process may have installed its own, as the gateway does), not free(). */
+static void free_json_text(char *text)
+{
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    if (text)
+        f(text);
+}
+
 /* Writes the initial file atomically: a temp file next to it (0600, fsync'd),
  * then renamed into place. RENAME_NOREPLACE keeps a file someone else wrote in
  * the meantime (a concurrent logon of the same profile, or the user). Returns
@@ -168,7 +179,7 @@ static int abfile_create(const char *path, const provider_config *cfg)
     size_t tlen = strlen(path) + 64;
     char *tmp = malloc(tlen);
     if (!tmp) {
-        free(text);
+        free_json_text(text);
         return ENOMEM;
     }
     snprintf(tmp, tlen, "%s.%ld.%lu.tmp", path, (long)getpid(), atomic_fetch_add(&counter, 1));
@@ -197,7 +208,7 @@ static int abfile_create(const char *path, const provider_config *cfg)
     unlink(tmp); /* gone after a rename; removes the leftover otherwise */
 out:
     free(tmp);
-    free(text);
+    free_json_text(text);
     return err;
 }
 

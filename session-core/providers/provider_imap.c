@@ -54,6 +54,7 @@ static void imap_free(imap_state *s)
     if (s->curl)
         curl_easy_cleanup(s->curl);
     pnet_account_clear(&s->acct);
+    /* The provider's own copies are not request memory: wiped by hand. */
     sodium_memzero(s->pw_hash, sizeof s->pw_hash);
     free(s->root);
     free(s);
@@ -156,7 +157,7 @@ static HRESULT imap_check_password(void *state, const char *password)
     uint8_t h[crypto_generichash_BYTES];
     crypto_generichash(h, sizeof h, (const unsigned char *)password, strlen(password), NULL, 0);
     int same = crypto_verify_32(h, s->pw_hash);
-    sodium_memzero(h, sizeof h);
+    sodium_memzero(h, sizeof h); /* a stack copy: wiped by hand */
     return same == 0 ? S_OK : MAPI_E_LOGON_FAILED;
 }
 

@@ -264,6 +264,7 @@ static HRESULT ldap_check_password(void *state, const char *password)
                        strlen(s->acct.password), NULL, 0);
     crypto_generichash(b, sizeof b, (const unsigned char *)password, strlen(password), NULL, 0);
     int diff = sodium_memcmp(a, b, sizeof a);
+    /* Stack copies: wiped by hand. */
     sodium_memzero(a, sizeof a);
     sodium_memzero(b, sizeof b);
     return diff == 0 ? S_OK : MAPI_E_LOGON_FAILED;

@@ -65,6 +65,7 @@ HRESULT pnet_account_load(const provider_config *cfg, const char *password_overr
 
 void pnet_account_clear(pnet_account *a)
 {
+    /* The provider's own copy (strdup'd from the logon): wiped by hand. */
     if (a->password)
         sodium_memzero(a->password, strlen(a->password));
     free(a->password);

@@ -1,16 +1,14 @@
-/* Black-box suite "auth_hardening" (issue 10, items 1-5): password checks
- * against the real binary.
- *   1. spraying profile names from one client is throttled (per-client budget);
- *   2. after SIGHUP a changed, removed or newly required password is enforced,
- *      also through a nameless join, and the old sessions are ended;
- *   3. every refused logon costs one argon2id verification: missing, empty
- *      and wrong passwords, known and unknown profiles, local and upstream
- *      authentication take comparable time;
- *   4. password checks beyond --max-password-checks are answered 503
- *      MAPI_E_BUSY with Retry-After at once;
- *   5. wrong old passwords of change-password count in the logon throttle.
+/* Black-box suite "auth_hardening": password checks against the real binary.
+ * - spraying profile names from one client is throttled (per-client budget);
+ * - every refused logon costs one argon2id verification: missing, empty and
+ *   wrong passwords, known and unknown profiles, local and upstream
+ *   authentication take comparable time;
+ * - password checks beyond --max-password-checks are answered 503
+ *   MAPI_E_BUSY with Retry-After at once, and run off the HTTP threads;
+ * - wrong old passwords of change-password count in the logon throttle.
+ * (What a reload does to changed passwords is in the reload suite.)
  * Profiles files with fresh verifiers are written by each test. */
-#include "../support/gw.h"
+#include "profiles_fixture.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -33,47 +31,6 @@ static void fini_gw(void)
 
 TestSuite(auth_hardening, .fini = fini_gw, .timeout = 240);
 
-/* A verifier for password with the given argon2id cost (asserts). */
-static void verifier(char out[crypto_pwhash_STRBYTES], const char *password, unsigned long long ops,
-                     size_t mem)
-{
-    cr_assert(sodium_init() >= 0);
-    cr_assert(crypto_pwhash_str(out, password, strlen(password), ops, mem) == 0);
-}
-
-/* "name" with an argon2id verifier and no services, as a profiles entry. */
-static void argon_profile(char *out, size_t cap, const char *name, const char *v)
-{
-    snprintf(out, cap,
-             "{\"name\":\"%s\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},"
-             "\"services\":[]}",
-             name, v);
-}
-
-/* Writes {"profiles":[entries]} to a temporary file; returns its path (static,
- * unlinked by the caller once the gateway has copied it). */
-static const char *profiles_file(const char *entries)
-{
-    static char path[64];
-    snprintf(path, sizeof path, "/tmp/mapigw-auth-XXXXXX");
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    char *json = NULL;
-    cr_assert_geq(asprintf(&json, "{\"profiles\":[%s]}", entries), 0);
-    gw_write_file(path, json);
-    free(json);
-    return path;
-}
-
-static gw *start_with(const char *entries, const char *const *args)
-{
-    const char *path = profiles_file(entries);
-    G = gw_start(path, args);
-    unlink(path);
-    return G;
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -88,7 +45,7 @@ static void expect_throttled(const gw_session *s, const char *what)
     cr_expect(ra && atoi(ra) >= 1, "%s: 429 without Retry-After", what);
 }
 
-/* ---------------------------------------------------------------- item 1 */
+/* ----------------------------------------------------------------- throttle */
 
 /* Each made-up name is a new (profile, client) key: before, a client could
  * spray names forever (and fill the table). Now the client's own budget,
@@ -97,10 +54,10 @@ static void expect_throttled(const gw_session *s, const char *what)
 Test(auth_hardening, sprayed_names_from_one_client_are_throttled)
 {
     char v[crypto_pwhash_STRBYTES], entry[512];
-    verifier(v, "real-pw", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
-    argon_profile(entry, sizeof entry, "real", v);
+    pf_verifier(v, "real-pw", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
+    pf_argon_profile(entry, sizeof entry, "real", v);
     static const char *const ARGS[] = {"--throttle-after", "3", NULL};
-    start_with(entry, ARGS);
+    G = pf_start_with(entry, ARGS);
     gw_session s;
     int refused = 0;
     bool throttled = false;
@@ -124,98 +81,7 @@ Test(auth_hardening, sprayed_names_from_one_client_are_throttled)
     gw_session_free(&s);
 }
 
-/* ---------------------------------------------------------------- item 2 */
-
-static void sighup_and_wait_reload(void)
-{
-    cr_assert_eq(kill(gw_pid(G), SIGHUP), 0);
-    cr_assert(gw_wait_log(G, "profiles reloaded", 10000), "no \"profiles reloaded\" log line");
-}
-
-static void expect_logon(const char *profile, const char *password, const char *flags, long want,
-                         const char *what)
-{
-    gw_session s;
-    gw_logon(G, profile, password, flags, &s);
-    cr_expect_eq(s.status, want, "%s: %ld %s", what, s.status, s.resp.body);
-    gw_session_free(&s);
-}
-
-/* The password of a profile with a shared session changes in the file.
- * Before: a nameless join with the OLD password still got 201 (checked
- * against the session's old profile), and the session lived on. */
-Test(auth_hardening, changed_password_is_enforced_after_sighup)
-{
-    char v_old[crypto_pwhash_STRBYTES], v_new[crypto_pwhash_STRBYTES];
-    char v_keep[crypto_pwhash_STRBYTES], e1[512], e2[512], both[1100];
-    verifier(v_old, "hub-old-pw", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
-    verifier(v_new, "hub-new-pw", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
-    verifier(v_keep, "keep-pw", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
-    argon_profile(e1, sizeof e1, "hub", v_old);
-    argon_profile(e2, sizeof e2, "keep", v_keep);
-    snprintf(both, sizeof both, "%s,%s", e1, e2);
-    start_with(both, NULL);
-    gw_add_secret(G, "hub-new-pw");
-    gw_session hub, keep;
-    gw_logon_ok(G, "hub", "hub-old-pw", "[\"MAPI_NEW_SESSION\",\"MAPI_ALLOW_OTHERS\"]", &hub);
-    gw_logon_ok(G, "keep", "keep-pw", "[\"MAPI_NEW_SESSION\"]", &keep);
-    expect_logon(NULL, "hub-old-pw", "[]", 201, "a nameless join before the reload");
-
-    argon_profile(e1, sizeof e1, "hub", v_new);
-    snprintf(both, sizeof both, "{\"profiles\":[%s,%s]}", e1, e2);
-    gw_write_file(gw_profiles_path(G), both);
-    sighup_and_wait_reload();
-
-    expect_logon(NULL, "hub-old-pw", "[]", 401, "a nameless join with the old password");
-    expect_logon("hub", "hub-old-pw", "[]", 401, "a named logon with the old password");
-    gw_resp r;
-    gw_get(G, "/status", hub.token, &r);
-    gw_assert_problem(&r, 401, "MAPI_E_END_OF_SESSION");
-    gw_resp_free(&r);
-    cr_expect_eq(gw_get(G, "/status", keep.token, &r), 200, "an unchanged profile's session");
-    gw_resp_free(&r);
-    char *log = gw_read_log(G);
-    cr_expect(strstr(log, "\"sessions_ended\":1"), "the reload log line counts 1 ended session");
-    free(log);
-    expect_logon("hub", "hub-new-pw", "[\"MAPI_NEW_SESSION\"]", 201, "the new password");
-    gw_session_free(&hub);
-    gw_session_free(&keep);
-}
-
-/* A profile without a password gets one, another is removed. Before: a
- * nameless join without any password still got 201. */
-Test(auth_hardening, password_added_or_profile_removed_on_sighup)
-{
-    char v[crypto_pwhash_STRBYTES], e1[512], json[1200];
-    verifier(v, "now-locked-pw", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
-    start_with("{\"name\":\"open\",\"auth\":{\"type\":\"none\"},\"services\":[]},"
-               "{\"name\":\"gone\",\"auth\":{\"type\":\"none\"},\"services\":[]}",
-               NULL);
-    gw_add_secret(G, "now-locked-pw");
-    gw_session open, gone;
-    gw_logon_ok(G, "open", NULL, "[\"MAPI_NEW_SESSION\",\"MAPI_ALLOW_OTHERS\"]", &open);
-    gw_logon_ok(G, "gone", NULL, "[\"MAPI_NEW_SESSION\"]", &gone);
-
-    argon_profile(e1, sizeof e1, "open", v);
-    snprintf(json, sizeof json, "{\"profiles\":[%s]}", e1);
-    gw_write_file(gw_profiles_path(G), json);
-    sighup_and_wait_reload();
-
-    expect_logon(NULL, NULL, "[]", 401, "a nameless join without a password");
-    expect_logon("open", NULL, "[]", 401, "a named join without a password");
-    gw_resp r;
-    gw_get(G, "/status", open.token, &r);
-    gw_assert_problem(&r, 401, "MAPI_E_END_OF_SESSION");
-    gw_resp_free(&r);
-    gw_get(G, "/status", gone.token, &r);
-    gw_assert_problem(&r, 401, "MAPI_E_END_OF_SESSION");
-    gw_resp_free(&r);
-    expect_logon("open", "now-locked-pw", "[\"MAPI_NEW_SESSION\"]", 201, "the new password");
-    gw_session_free(&open);
-    gw_session_free(&gone);
-}
-
-/* ---------------------------------------------------------------- item 3 */
+/* --------------------------------------------------------------------- cost */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -232,7 +98,7 @@ Test(auth_hardening, refusals_cost_the_same)
 {
     char v[crypto_pwhash_STRBYTES], entries[2048];
     /* About 10 ms natively: well above the cost of the HTTP exchange. */
-    verifier(v, "timed-pw", 3, 8u << 20);
+    pf_verifier(v, "timed-pw", 3, 8u << 20);
     snprintf(entries, sizeof entries,
              "{\"name\":\"timed\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},"
              "\"services\":[]},"
@@ -244,7 +110,7 @@ Test(auth_hardening, refusals_cost_the_same)
              "\"timeout_ms\":1000}}]}]}",
              v);
     static const char *const ARGS[] = {"--throttle-after", "1000", NULL};
-    start_with(entries, ARGS);
+    G = pf_start_with(entries, ARGS);
     static const struct {
         const char *what, *profile, *password;
     } cases[] = {
@@ -282,7 +148,7 @@ Test(auth_hardening, refusals_cost_the_same)
     }
 }
 
-/* ---------------------------------------------------------------- item 4 */
+/* -------------------------------------------------------------------- bound */
 
 typedef struct {
     const char *profile;
@@ -304,14 +170,14 @@ Test(auth_hardening, password_checks_past_the_bound_are_busy)
     char v1[crypto_pwhash_STRBYTES], v2[crypto_pwhash_STRBYTES], e1[512], e2[512], both[1100];
     /* Tens of milliseconds each natively, so that two logons sent together
      * overlap. */
-    verifier(v1, "slow-one", 4, 32u << 20);
-    verifier(v2, "slow-two", 4, 32u << 20);
-    argon_profile(e1, sizeof e1, "slow1", v1);
-    argon_profile(e2, sizeof e2, "slow2", v2);
+    pf_verifier(v1, "slow-one", 4, 32u << 20);
+    pf_verifier(v2, "slow-two", 4, 32u << 20);
+    pf_argon_profile(e1, sizeof e1, "slow1", v1);
+    pf_argon_profile(e2, sizeof e2, "slow2", v2);
     snprintf(both, sizeof both, "%s,%s", e1, e2);
     static const char *const ARGS[] = {"--max-password-checks", "1", "--throttle-after", "1000",
                                        NULL};
-    start_with(both, ARGS);
+    G = pf_start_with(both, ARGS);
     gw_add_secret(G, "not-the-pw");
     bool busy = false;
     for (int round = 0; round < 10 && !busy; round++) {
@@ -363,14 +229,14 @@ Test(auth_hardening, password_checks_do_not_hold_up_other_requests)
 {
     char v[crypto_pwhash_STRBYTES], entries[1024];
     /* Tens of milliseconds natively, seconds under valgrind. */
-    verifier(v, "slow-check-pw", 4, 32u << 20);
+    pf_verifier(v, "slow-check-pw", 4, 32u << 20);
     snprintf(entries, sizeof entries,
              "{\"name\":\"slow\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},"
              "\"services\":[]},"
              "{\"name\":\"open\",\"auth\":{\"type\":\"none\"},\"services\":[]}",
              v);
     static const char *const ARGS[] = {"--threads", "1", "--throttle-after", "1000", NULL};
-    start_with(entries, ARGS);
+    G = pf_start_with(entries, ARGS);
     gw_add_secret(G, "not-the-pw");
     gw_session open;
     gw_logon_ok(G, "open", NULL, "[\"MAPI_NEW_SESSION\"]", &open);
@@ -397,7 +263,7 @@ Test(auth_hardening, password_checks_do_not_hold_up_other_requests)
     gw_session_free(&open);
 }
 
-/* ---------------------------------------------------------------- item 5 */
+/* ---------------------------------------------------------- change-password */
 
 /* Before: wrong old passwords of change-password were never counted, so a
  * session's holder could guess its profile's password without limit. */

@@ -1,9 +1,9 @@
 /* Black-box suite "sessions", logon rules: POST /sessions (the 201 shape,
  * flags, identical failures, MAPI_USE_DEFAULT, profile names, UI and unknown
  * flags), session caps, the profile's logon lock and throttling of failed
- * attempts. docs/contract/http.md 3, docs/contract/mapi.md 2.2-2.4 and conformance
- * tests 4-30; shared sessions, logoff and expiry are in
- * test_sessions_shared.c. */
+ * attempts. docs/contract/http.md 3, docs/contract/mapi.md 2.2-2.4 and
+ * conformance tests 4-30; shared sessions are in test_sessions_shared.c,
+ * logoff and expiry in test_sessions_end.c. */
 #include "sessions_fixture.h"
 
 #include <criterion/criterion.h>

@@ -1,4 +1,4 @@
-/* Black-box: the start-up guard and secrets from files (issue 10 item 6).
+/* Black-box suite "startup_guard": well-known credentials on a public address.
  *
  * - A profile anyone can log on to (`auth: none`, or the published demo
  *   verifier of server/profiles.default.json) on an address other machines
@@ -7,8 +7,6 @@
  *   (or MAPIGW_ALLOW_INSECURE_PROFILES) is given; on 127.0.0.1 it starts.
  * - A SIGHUP reload that would bring such a profile onto a public listener is
  *   refused and logged; the loaded profiles keep serving.
- * - --admin-key-file / MAPIGW_ADMIN_KEY_FILE: the admin key read from a file
- *   (trailing newline dropped), checked like --admin-key, never echoed.
  *
  * The tests that must start on a public address bind 0.0.0.0 on a port the
  * kernel picks, for a few seconds, with profiles of known test passwords;
@@ -23,7 +21,7 @@
 #include <unistd.h>
 
 static gw *G;
-static char TMP[64]; /* this test's folder for profiles and key files */
+static char TMP[64]; /* this test's folder for profiles files */
 
 static void fini_gw(void)
 {
@@ -51,8 +49,6 @@ static const char OPEN[] =
     "\"$argon2id$v=19$m=8,t=1,p=1$rjWtAEzXKbZKNVhWl10Gvg$qcOgblrQlbpzbn9AWA0ag/"
     "rRFNGw5JP9BH72Unr/3jw\"},\"services\":[]},{\"name\":\"open\",\"auth\":{\"type\":\"none\"},"
     "\"services\":[]}]}";
-
-#define KEY "k3y-from-a-file-0123456789abcdef0123456789"
 
 /* A file in this test's folder (created on first use); returns its path. */
 static const char *tmp_file(const char *name, const char *content)
@@ -226,67 +222,4 @@ Test(startup_guard, reload_with_opt_in_takes_open_profiles)
     gw_session s;
     gw_logon_ok(G, "open", NULL, NULL, &s);
     gw_session_free(&s);
-}
-
-/* GET /sessions with the admin key: 200 (admin endpoints on). */
-static void expect_admin(const char *key)
-{
-    char auth[256];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-    const char *const h[] = {auth, NULL};
-    gw_resp r;
-    gw_request(G, "GET", "/sessions", h, NULL, &r);
-    cr_expect_eq(r.status, 200, "GET /sessions with the key from the file: %ld %s", r.status,
-                 r.body);
-    gw_resp_free(&r);
-}
-
-Test(startup_guard, admin_key_from_a_file)
-{
-    /* The flag, with the newline `echo` leaves. */
-    const char *path = tmp_file("admin_key", KEY "\n");
-    const char *const args[] = {"--admin-key-file", path, NULL};
-    G = gw_start("main.json", args);
-    gw_add_secret(G, KEY);
-    expect_admin(KEY);
-    gw_finish(G);
-
-    /* The variable, a container secret's usual form (CRLF too). */
-    path = tmp_file("admin_key2", KEY "\r\n");
-    cr_assert_eq(setenv("MAPIGW_ADMIN_KEY_FILE", path, 1), 0);
-    G = gw_start("main.json", NULL);
-    gw_add_secret(G, KEY);
-    expect_admin(KEY);
-    gw_finish(G);
-
-    /* A flag beats the other kind's variable: --admin-key wins over
-     * MAPIGW_ADMIN_KEY_FILE. */
-    const char *const flag[] = {"--admin-key", "another-key-0123456789abcdef-0123456789", NULL};
-    G = gw_start("main.json", flag);
-    gw_add_secret(G, KEY);
-    gw_add_secret(G, "another-key-0123456789abcdef-0123456789");
-    expect_admin("another-key-0123456789abcdef-0123456789");
-    unsetenv("MAPIGW_ADMIN_KEY_FILE");
-}
-
-Test(startup_guard, bad_admin_key_files_are_refused)
-{
-    const char *shortkey = tmp_file("short", "too-short\n");
-    const char *const a1[] = {"--admin-key-file", shortkey, NULL};
-    const char *const n1[] = {"--admin-key-file", "at least 32 characters", NULL};
-    expect_refused("main.json", a1, n1);
-
-    const char *const a2[] = {"--admin-key-file", "/nonexistent/mapigw-admin-key", NULL};
-    const char *const n2[] = {"--admin-key-file", "cannot read", NULL};
-    expect_refused("main.json", a2, n2);
-
-    const char *empty = tmp_file("empty", "\n");
-    const char *const a3[] = {"--admin-key-file", empty, NULL};
-    const char *const n3[] = {"empty", NULL};
-    expect_refused("main.json", a3, n3);
-
-    const char *good = tmp_file("good", KEY);
-    const char *const a4[] = {"--admin-key-file", good, "--admin-key", KEY, NULL};
-    const char *const n4[] = {"give the admin key once", NULL};
-    expect_refused("main.json", a4, n4);
 }

@@ -3,6 +3,7 @@
 
 #include "../../server/config.h"
 #include "../../session-core/status_row.h"
+#include "../../server/secmem.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -118,6 +119,7 @@ void fz_gateway_init(void)
 {
     if (G.core)
         return;
+    secmem_install(); /* jansson's allocator as in the gateway (server/secmem.h) */
     if (sodium_init() < 0)
         fz_fail("sodium_init");
     /* A mailbox with something in it, so entry ids of folders and messages

@@ -2,6 +2,8 @@
 #include "api_fixture.h"
 #include "../../server/config.h"
 
+#include "../../server/secmem.h"
+
 #include <criterion/criterion.h>
 #include <regex.h>
 #include <sodium.h>
@@ -15,6 +17,9 @@ api_fixture afx;
 
 void afx_setup(void)
 {
+    /* As main does: request bodies are parsed through the wiping allocator,
+     * and every jansson block must be released through it. */
+    secmem_install();
     cr_assert(sodium_init() >= 0);
     strcpy(afx.dir, "/tmp/mapigw-test-api-XXXXXX");
     cr_assert_not_null(mkdtemp(afx.dir));

@@ -4,7 +4,8 @@
  * The profiles: "p" (no password; one abfile AB provider with identity Pat),
  * "bare" (no password, no services) and "secret" (password "right"; one
  * abfile AB provider with identity Sam). The api has the admin key ADMIN_KEY,
- * a 64 KiB body limit, no OpenAPI document and version "9.9.9".
+ * a 64 KiB body limit, no OpenAPI document and version "9.9.9". jansson
+ * allocates through server/secmem.c, as in the gateway.
  *
  * Every file adds its Test(api, ...) to the one suite defined in
  * api_fixture.c (criterion matches tests to suites by name), whose .init and

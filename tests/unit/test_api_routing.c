@@ -213,8 +213,10 @@ Test(api, openapi_served_when_configured)
 
 /* jansson's allocator fails after `budget` allocations: every JSON building
  * step of the api then meets a failure somewhere, and each answer must still
- * be a well-formed response (the normal one, or the 503 problem). */
+ * be a well-formed response (the normal one, or the 503 problem). It wraps
+ * the fixture's allocator (secmem), whose free releases every block. */
 static long budget = -1;
+static json_malloc_t real_malloc;
 
 static void *failing_malloc(size_t n)
 {
@@ -222,7 +224,7 @@ static void *failing_malloc(size_t n)
         return NULL;
     if (budget > 0)
         budget--;
-    return malloc(n);
+    return real_malloc(n);
 }
 
 Test(api, out_of_memory_answers_503)
@@ -231,7 +233,9 @@ Test(api, out_of_memory_answers_503)
     char ik[17], path[64];
     afx_row_key(MAPI_SUBSYSTEM, ik);
     snprintf(path, sizeof path, "/status/%s/validate-state", ik);
-    json_set_alloc_funcs(failing_malloc, free);
+    json_free_t real_free;
+    json_get_alloc_funcs(&real_malloc, &real_free);
+    json_set_alloc_funcs(failing_malloc, real_free);
     const rq reqs[] = {
         {.method = "GET", .path = "/status", .auth = afx.bearer},
         {.method = "GET", .path = "/identity", .auth = afx.bearer},
@@ -267,5 +271,5 @@ Test(api, out_of_memory_answers_503)
         }
         cr_assert(saw_503, "%s %s never ran out of memory", reqs[i].method, reqs[i].path);
     }
-    json_set_alloc_funcs(malloc, free);
+    json_set_alloc_funcs(real_malloc, real_free);
 }

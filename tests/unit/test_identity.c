@@ -1,6 +1,5 @@
-/* QueryIdentity's selection rules (docs/contract/mapi.md 5), one-off entry ids and
- * search keys byte by byte, plus the hex and status-row helpers they use. */
-#include "../../session-core/hex.h"
+/* QueryIdentity's selection rules (docs/contract/mapi.md 5), one-off entry
+ * ids and search keys byte by byte. */
 #include "../../session-core/identity.h"
 #include "../../session-core/mapi_flags.h"
 #include "../../session-core/status_row.h"
@@ -339,47 +338,4 @@ Test(identity, nobody_gives_no_service_placeholder)
     status_table empty = {NULL, 0, 0};
     cr_assert_eq(identity_query(&empty, &id), MAPI_W_NO_SERVICE);
     identity_clear(&id);
-}
-
-Test(hex, encode_decode)
-{
-    static const uint8_t bin[] = {0x00, 0x9F, 0xAB, 0xFF};
-    char s[9];
-    hex_encode(bin, sizeof bin, s);
-    cr_assert_str_eq(s, "009FABFF");
-    char *a = hex_encode_alloc(bin, sizeof bin);
-    cr_assert_str_eq(a, "009FABFF");
-    free(a);
-    uint8_t out[4];
-    cr_assert(hex_decode("009fabFF", 8, out, 4));
-    cr_assert_arr_eq(out, bin, 4);
-    cr_assert_not(hex_decode("009FABF", 7, out, 4));
-    cr_assert_not(hex_decode("009FABFF00", 10, out, 4));
-    cr_assert_not(hex_decode("009FABFG", 8, out, 4));
-    cr_assert_not(hex_decode("0x9FABFF", 8, out, 4));
-}
-
-Test(status_row, deep_copy)
-{
-    status_row src;
-    make_row(&src, 7, "Mailbox", STATUS_DEFAULT_STORE);
-    give_identity(&src, "Dan", "SMTP", "dan@x", EID_A, sizeof EID_A);
-    src.status_string = (char *)"ok";
-    status_row dst;
-    cr_assert_eq(status_row_copy(&dst, &src), 0);
-    cr_assert_neq(dst.display_name, src.display_name);
-    cr_assert_str_eq(dst.display_name, "Mailbox");
-    cr_assert_str_eq(dst.status_string, "ok");
-    cr_assert_null(dst.resource_path);
-    cr_assert_neq(dst.identity_entry_id, src.identity_entry_id);
-    cr_assert_arr_eq(dst.identity_entry_id, EID_A, sizeof EID_A);
-    cr_assert_eq(dst.resource_flags, STATUS_DEFAULT_STORE);
-    cr_assert_arr_eq(dst.instance_key, src.instance_key, STATUS_INSTANCE_KEY_LEN);
-
-    status_table t = {malloc(sizeof dst), 1, 1};
-    cr_assert_not_null(t.rows);
-    t.rows[0] = dst;
-    status_table_free(&t);
-    cr_assert_null(t.rows);
-    cr_assert_eq(t.count, 0);
 }

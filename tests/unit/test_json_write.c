@@ -17,8 +17,8 @@ static void expect_same(const json_t *j)
     cr_expect_eq(len, strlen(want), "length %zu, jansson %zu: %s vs %s", len, strlen(want), got,
                  want);
     cr_expect_str_eq(got, want);
-    free(want);
-    free(got);
+    json_text_free(want);
+    json_text_free(got);
 }
 
 Test(json_write, hand_picked_values)
@@ -185,8 +185,8 @@ Test(json_write, text_builder_matches_jansson)
     char *text = json_dumps(want, JSON_COMPACT);
     cr_expect_str_eq(got, text);
     cr_expect_eq(len, strlen(text));
-    free(text);
-    free(got);
+    json_text_free(text);
+    json_text_free(got);
     json_decref(want);
 }
 

@@ -1,9 +1,12 @@
 /* Unit suite for status_row.c: the instance-key encoding (one helper for the
- * session's keys, the view's local keys and QueryIdentity's source key). */
+ * session's keys, the view's local keys and QueryIdentity's source key) and
+ * the deep copy of a row. */
+#include "../../session-core/mapi_flags.h"
 #include "../../session-core/status_row.h"
 
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Clients see these bytes (hex in "instance_key", and the last 8 bytes of a
@@ -38,4 +41,39 @@ Test(status_row, instance_key_round_trip)
             status_instance_key_split(ik, NULL, &index);
             cr_assert_eq(index, indexes[i], "the serial may be left out");
         }
+}
+
+/* Every string and the identity entry id copied: nothing shared. */
+Test(status_row, deep_copy)
+{
+    static const uint8_t EID_A[] = {1, 2, 3, 4};
+    status_row src;
+    memset(&src, 0, sizeof src);
+    memset(src.instance_key, 7, STATUS_INSTANCE_KEY_LEN);
+    src.display_name = (char *)"Mailbox";
+    src.resource_flags = STATUS_DEFAULT_STORE;
+    src.has_identity = true;
+    src.identity_display = (char *)"Dan";
+    src.identity_addrtype = (char *)"SMTP";
+    src.identity_address = (char *)"dan@x";
+    src.identity_entry_id = (uint8_t *)EID_A;
+    src.identity_entry_id_len = sizeof EID_A;
+    src.status_string = (char *)"ok";
+    status_row dst;
+    cr_assert_eq(status_row_copy(&dst, &src), 0);
+    cr_assert_neq(dst.display_name, src.display_name);
+    cr_assert_str_eq(dst.display_name, "Mailbox");
+    cr_assert_str_eq(dst.status_string, "ok");
+    cr_assert_null(dst.resource_path);
+    cr_assert_neq(dst.identity_entry_id, src.identity_entry_id);
+    cr_assert_arr_eq(dst.identity_entry_id, EID_A, sizeof EID_A);
+    cr_assert_eq(dst.resource_flags, STATUS_DEFAULT_STORE);
+    cr_assert_arr_eq(dst.instance_key, src.instance_key, STATUS_INSTANCE_KEY_LEN);
+
+    status_table t = {malloc(sizeof dst), 1, 1};
+    cr_assert_not_null(t.rows);
+    t.rows[0] = dst;
+    status_table_free(&t);
+    cr_assert_null(t.rows);
+    cr_assert_eq(t.count, 0);
 }
