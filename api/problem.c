@@ -6,6 +6,7 @@
  * forgotten by a handler.
  */
 #include "api_internal.h"
+#include "json_write.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -88,7 +89,7 @@ static void oom_build(void)
         memcpy(oom_body, text, len + 1);
         oom_len = len;
     }
-    free(text);
+    json_text_free(text);
 }
 
 bool api_problem_init(void)
