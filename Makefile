@@ -150,7 +150,7 @@ check-logs:
 lint-openapi:
 	@scripts/lint-openapi.sh
 
-# Hardening (issue 3/5). Each is also a step of `make test`.
+# Hardening. Each is also a step of `make test`.
 FUZZ_SECONDS ?= 60
 fuzz:                      # every harness for FUZZ_SECONDS each, corpus grows
 	@scripts/fuzz.sh run $(FUZZ_SECONDS)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# analyze.sh - static analysis of the gateway's own C code (issue 4).
+# analyze.sh - static analysis of the gateway's own C code.
 #   1. cppcheck over session-core/ api/ server/ (warning, performance,
 #      portability); false positives are listed, each with its reason, in
 #      tests/cppcheck.supp or suppressed inline next to the line.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-secrets.sh LOGDIR - the whole-suite secret grep (issue 4).
+# check-secrets.sh LOGDIR - the whole-suite secret grep.
 #
 # The black-box support records every secret a test used (tokens without
 # their "mgw_" prefix, passwords, admin keys, forged tokens: gw_add_secret in

@@ -214,7 +214,7 @@ case " $twins " in *" MAPIGW_LOG_OUTPUT "*) ok "mapigw --help in the image lists
                    *) fail "mapigw --help in the image: no MAPIGW_LOG_OUTPUT in '$twins'" ;; esac
 
 # --- the image alone: its demo profile on 0.0.0.0 is refused ---------------------
-# No network: the guard decides before anything is bound (issue 10 item 6).
+# No network: the guard decides before anything is bound.
 # Bounded: a gateway that did start would otherwise run here for ever.
 refusal=$(timeout -k 5 60 "${PODMAN[@]}" run --rm --network none "${cg[@]}" \
             --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" "$image_tag" 2>&1) &&

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # valgrind-suites.sh - the black-box suites with every gateway under valgrind
-# memcheck (issue 4, "the integration suites also run once with the server
+# memcheck ("the integration suites also run once with the server
 # under valgrind memcheck, failing on any error or leak").
 #
 # Needs build/release/mapigw and build/release/tests/blackbox-tests (`make

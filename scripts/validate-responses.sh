@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # validate-responses.sh LOGDIR - checks every response the black-box suites
-# received against openapi.yaml (issue 5: a response that drifts from the
+# received against openapi.yaml (a response that drifts from the
 # document fails the tests).
 #
 # With MAPIGW_TEST_LOGS=LOGDIR, tests/support/gw_http.c appends one JSON line per

@@ -1,5 +1,4 @@
-/* guard.h - the start-up guard against well-known credentials (issue 10
- * item 6): a profile anyone can log on to - `auth: none`, or the demo
+/* guard.h - the start-up guard against well-known credentials: a profile anyone can log on to - `auth: none`, or the demo
  * profile's published argon2id verifier (server/profiles.default.json,
  * password "demo") - must not be served on an address other machines can
  * reach unless the operator opted in (--allow-insecure-profiles). main.c

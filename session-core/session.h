@@ -71,7 +71,7 @@ HRESULT session_change_password(session *s, const uint8_t ik[STATUS_INSTANCE_KEY
 HRESULT session_settings_dialog(session *s, const uint8_t ik[STATUS_INSTANCE_KEY_LEN],
                                 uint32_t flags);
 
-/* ---- objects reached through the session (issue 2/5) -------------------- */
+/* ---- objects reached through the session -------------------- */
 
 /* IMAPISession::GetMsgStoresTable: one row per store provider of the session
  * (PR_ENTRYID, PR_DISPLAY_NAME, PR_DEFAULT_STORE, PR_RESOURCE_FLAGS,

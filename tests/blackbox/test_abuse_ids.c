@@ -1,4 +1,4 @@
-/* Black-box: abuse of the API, other sessions' ids (issue 4, "Abuse of the
+/* Black-box: abuse of the API, other sessions' ids ("Abuse of the
  * API"; DECISIONS.md "Responses not spelled out").
  *
  * - Ids of other sessions, status instance keys and entry ids of another

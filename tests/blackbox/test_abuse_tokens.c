@@ -1,4 +1,4 @@
-/* Black-box: abuse of the API, bad credentials (issue 4, "Abuse of the
+/* Black-box: abuse of the API, bad credentials ("Abuse of the
  * API"; docs/contract/http.md 2; DECISIONS.md "Responses not spelled out").
  *
  * - Every token-bearing endpoint answers the same 401 to every kind of bad

@@ -167,7 +167,7 @@ Test(errors, wrong_method_405)
     expect_405("PUT", "/identity", "GET");
 }
 
-/* Issue 10 item 13: a fixed path is matched before a templated one, so
+/* A fixed path is matched before a templated one, so
  * GET /entries/compare is 405 (Allow: POST), not an OpenEntry of the entry
  * id "compare" (400), with or without a token; POST still compares. */
 Test(errors, fixed_path_before_template)

@@ -179,7 +179,7 @@ Test(events, shared_logoff_sends_critical_error_and_ends)
     gw_session_free(&b);
 }
 
-/* Issue 10 item 14: a plain logoff of one handle of a shared session ends
+/* A plain logoff of one handle of a shared session ends
  * that handle's open stream at once (critical_error, then the end), while
  * the other handle's stream stays open and keeps receiving events. */
 Test(events, plain_logoff_ends_only_that_handles_stream)

@@ -1,4 +1,4 @@
-/* Black-box: HTTP message framing (issue 10 items 7 and 9), over raw sockets
+/* Black-box: HTTP message framing, over raw sockets
  * because libcurl neither sends ambiguous framing nor shows whether the
  * gateway closed the connection.
  *

@@ -148,7 +148,7 @@ Test(identity, unflagged_provider_supplies_it)
     gw_session_free(&s);
 }
 
-/* Issue 10 item 11: no flagged row; the first row with an identity (the
+/* No flagged row; the first row with an identity (the
  * store) has no entry id, a later one (the address book, another service)
  * has one: QueryIdentity takes that entry id, not a one-off of the store's
  * identity. */

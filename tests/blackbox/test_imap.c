@@ -1,5 +1,5 @@
 /* Black-box: the "imap" store provider against a real dovecot on 127.0.0.1
- * (issue 3 "IMAP message store", "Upstream authentication", "Tests with real
+ * ("IMAP message store", "Upstream authentication", "Tests with real
  * servers"): upstream logons, the status row in every server state, the
  * folder hierarchy and counts through GET /stores, objects through
  * GET /entries, the server going away and validate-state bringing it back.
@@ -332,7 +332,7 @@ Test(imap, server_going_away_turns_the_row_offline_and_validate_state_brings_it_
     gw_session_free(&s);
 }
 
-/* Issue 10 item 15: dovecot keeps (and sends) folder names in modified
+/* Dovecot keeps (and sends) folder names in modified
  * UTF-7; the display name is the decoded one, the entry id keeps the
  * server's spelling, and the folder opens and lists by it. */
 Test(imap, non_ascii_folder_names_are_shown_decoded)
@@ -441,7 +441,7 @@ static void dropper_stop(dropper *d)
     close(d->fd);
 }
 
-/* Issue 10 item 17: a connection the server drops is said so, not in
+/* A connection the server drops is said so, not in
  * libcurl's words ("response reading failed (errno: 0)"); and once the
  * server is back, validate-state shows it available with nothing stale. */
 Test(imap, a_dropped_connection_is_said_so)

@@ -1,5 +1,5 @@
 /* Black-box: the "imap" store provider's messages against a real dovecot on
- * 127.0.0.1 (issue 3 "IMAP message store", "Tests with real servers"):
+ * 127.0.0.1 ("IMAP message store", "Tests with real servers"):
  * messages opened by UID through GET /entries, and folder contents tables
  * (order, decoded headers, max, read flags left alone).
  *

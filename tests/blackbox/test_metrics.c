@@ -173,7 +173,7 @@ static void expect_providers(const char *text, const char *const *want, size_t n
 #define WANT(...)                                                                                  \
     (const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)
 
-/* Issue 10 item 8: the gauges are kept as sessions change (no walk per
+/* The gauges are kept as sessions change (no walk per
  * scrape); they stay exact across logon, join, plain logoff, admin end, a
  * provider failing and the last logoff. */
 Test(metrics, provider_gauges_follow_the_sessions)

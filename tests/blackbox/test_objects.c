@@ -386,7 +386,7 @@ Test(objects, address_book_entries_and_search)
     gw_session_free(&s);
 }
 
-/* Issue 10 item 16: an encoded NUL would end the C string the value
+/* An encoded NUL would end the C string the value
  * becomes: "Zed%00" searched "Zed", "%00zz" everything, and a NUL in the
  * path made /entries/<id>%00/contents open the entry itself. Each is 400. */
 Test(objects, an_encoded_nul_in_query_or_path_is_refused)

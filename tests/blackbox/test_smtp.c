@@ -1,5 +1,5 @@
 /* Black-box: the "smtp" transport against a real SMTP server (aiosmtpd,
- * srv_smtp.h). Issue 3's scenario: a queued message survives a flush while
+ * srv_smtp.h). The scenario: a queued message survives a flush while
  * the server is down, and after the restart arrives exactly once. Also the
  * spooler's flush, validate-state against a stopped server, the live status
  * bits, and the unconfigured and NO_MAIL cases. */
@@ -272,7 +272,7 @@ Test(smtp, no_url_disables_the_service_and_no_mail_has_no_row)
     gw_session_free(&s);
 }
 
-/* Issue 10 item 17: after a failed flush the row says what is true now.
+/* After a failed flush the row says what is true now.
  * With the server still down, validate-state says it is unreachable (not
  * the flush's text); with the server back, it is AVAILABLE with nothing
  * stale beside it. */
@@ -312,7 +312,7 @@ Test(smtp, the_status_string_says_what_is_true_now)
     gw_session_free(&s);
 }
 
-/* Issue 10 item 17: a server that refuses the login is said to, at logon,
+/* A server that refuses the login is said to, at logon,
  * after a flush and after validate-state, and the message waits. */
 Test(smtp, a_refused_login_is_said_so)
 {

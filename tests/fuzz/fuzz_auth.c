@@ -8,7 +8,7 @@
  *     is shorter, with token[pos % len] = val for each pair: forged and
  *     truncated tokens one byte away from the real one.
  * The header goes to GET /status (a session resource) and GET /sessions (an
- * admin resource). Properties (issue 4, "Abuse of the API"): GET /status is
+ * admin resource). Properties: GET /status is
  * 200 or 401, and 200 only when the bearer value is exactly the live token;
  * GET /sessions is 200 or 403, and 200 only for exactly the admin key.
  */

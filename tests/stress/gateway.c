@@ -20,7 +20,7 @@ void start_gateway(void)
                            * connection slot until the stream is next resumed (keep-alive
                            * tick or event): with the default 15 s and 64 per address,
                            * this test's many short streams would exhaust the per-address
-                           * cap (reported on issue 4). Keep-alives every second also
+                           * cap (seen in CI). Keep-alives every second also
                            * stress the resume path. */
                           "--events-keepalive", "1", "--max-connections-per-ip", "256",
                           /* Every client may check a password at once here: the model

@@ -1,4 +1,4 @@
-/* stress.c - many clients at once against one gateway (issue 4, "Concurrency").
+/* stress.c - many clients at once against one gateway.
  *
  *   stress [options] GATEWAY_BINARY
  *     --clients N        client threads (16)

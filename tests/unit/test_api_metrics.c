@@ -1,4 +1,4 @@
-/* GET /metrics without a walk over the sessions (issue 10 item 8): the core
+/* GET /metrics without a walk over the sessions: the core
  * keeps the provider status gauges as sessions log on, join, log off, change,
  * expire and are ended by the admin, and a scrape only reads them. Part of
  * the api suite (api_fixture.h): profiles p and secret each have one abfile

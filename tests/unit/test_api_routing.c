@@ -44,7 +44,7 @@ Test(api, wrong_method_is_405_with_allow)
     api_response_clear(&r);
 }
 
-/* Issue 10 item 13: /entries/compare is a resource of its own, not an entry
+/* /entries/compare is a resource of its own, not an entry
  * id; any other method on it is 405 with its Allow, never an OpenEntry. */
 Test(api, fixed_path_beats_template)
 {

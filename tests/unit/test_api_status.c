@@ -49,7 +49,7 @@ Test(api, status_table_rows_and_etag)
         const char *inm = matches[i];
         r = afx_call((rq){.method = "GET", .path = "/status", .auth = afx.bearer, .inm = inm});
         cr_assert_eq(r.status, 304, "If-None-Match %s", inm);
-        /* The 200's body, for its Content-Length only (issue 10 item 9);
+        /* The 200's body, for its Content-Length only;
          * no Content-Type. */
         cr_assert_eq(r.body_len, full_len);
         cr_assert_null(r.content_type);
@@ -165,7 +165,7 @@ Test(api, status_row_and_methods)
                        "MAPI_E_NOT_FOUND");
 }
 
-/* Issue 10 item 10: a method whose PR_RESOURCE_METHODS bit is clear is 501
+/* A method whose PR_RESOURCE_METHODS bit is clear is 501
  * MAPI_E_NO_SUPPORT whatever its request holds (MAPI never calls it): bad
  * JSON, unknown flag names or bits, unknown keys, another content type. The
  * subsystem row supports ValidateState only. */

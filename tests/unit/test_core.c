@@ -293,7 +293,7 @@ Test(core, joining_an_expired_shared_session_starts_a_new_one)
     core_free(c);
 }
 
-/* ---- issue 10: password checks, reloads, change-password ---------------- */
+/* ---- password checks, reloads, change-password ---------------- */
 
 static profile_store *load_json(const char *json)
 {
@@ -319,7 +319,7 @@ static void make_verifier(char out[crypto_pwhash_STRBYTES], const char *password
     "\"resource_flags\":[\"STATUS_PRIMARY_IDENTITY\",\"STATUS_DEFAULT_STORE\"],"                   \
     "\"settings\":{\"url\":\"imap://127.0.0.1:1\",\"username\":\"x\",\"timeout_ms\":500}}]}]}"
 
-/* Issue 10 item 3: whatever makes a logon fail - unknown profile, no
+/* Whatever makes a logon fail - unknown profile, no
  * profile, missing, empty or wrong password, local or upstream
  * authentication - it runs exactly one argon2id verification. */
 Test(core, every_refusal_costs_one_verification)
@@ -411,7 +411,7 @@ static const char RELOAD_JSON[] =
     "{\"name\":\"change\",\"auth\":{\"type\":\"argon2id\",\"verifier\":\"%s\"},\"services\":[]},"
     "{\"name\":\"open\",\"auth\":%s,\"services\":[]}%s]}";
 
-/* Issue 10 item 2: a reload ends the sessions of profiles whose password
+/* A reload ends the sessions of profiles whose password
  * changed or that are gone, keeps the others, and a nameless join is checked
  * against the profile as it is now. */
 Test(core, reload_ends_sessions_whose_authentication_changed)
@@ -467,7 +467,7 @@ Test(core, reload_ends_sessions_whose_authentication_changed)
     core_free(c);
 }
 
-/* Issue 10 item 5: wrong old passwords count as failed logons. */
+/* Wrong old passwords count as failed logons. */
 Test(core, change_password_guesses_are_throttled)
 {
     char dir[] = "/tmp/mapigw-test-core-XXXXXX";

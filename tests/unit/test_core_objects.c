@@ -173,7 +173,7 @@ Test(core_objects, shared_logoff_reaches_subscribers_first)
     session_unref(b.session);
 }
 
-/* Issue 10 item 14: a plain logoff of one handle of a shared session ends
+/* A plain logoff of one handle of a shared session ends
  * that handle's subscriptions at once (a critical error, then the end); the
  * other handle's subscription and the session live on. */
 Test(core_objects, plain_logoff_ends_only_that_handles_subscriptions)

@@ -186,7 +186,7 @@ Test(identity, no_flag_takes_first_row_with_identity)
     identity_clear(&id);
 }
 
-/* Item 11 of issue 10: with no flagged row, the first identity entry id
+/* With no flagged row, the first identity entry id
  * wins, not the first row with any identity column. */
 Test(identity, no_flag_takes_first_entry_id_not_first_identity)
 {
@@ -241,7 +241,7 @@ Test(identity, no_entry_id_anywhere_builds_one_off_from_first)
     identity_clear(&id);
 }
 
-/* Item 12 of issue 10: every provider of the supplier's message service
+/* Every provider of the supplier's message service
  * shows the supplier's identity; other services and MAPI's own rows keep
  * theirs; the supplier stays the source. */
 Test(identity, shared_within_the_suppliers_service)

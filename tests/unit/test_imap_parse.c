@@ -383,7 +383,7 @@ Test(imap_parse, fetch_raw_frames_by_literals)
     imap_messages_clear(m, 1);
 }
 
-/* ---- modified UTF-7 mailbox names (issue 10 item 15) ---- */
+/* ---- modified UTF-7 mailbox names ---- */
 
 static void expect_mutf7(const char *in, const char *want)
 {

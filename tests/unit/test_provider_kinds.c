@@ -76,7 +76,7 @@ Test(providers, missing_path_is_unconfigured)
     cr_assert_eq(access(fx_path(p, "spool"), F_OK), -1);
 }
 
-/* Issue 10 item 17: a server that hung up is said so, not in libcurl's words
+/* A server that hung up is said so, not in libcurl's words
  * with a stale errno; every other reason is libcurl's own. */
 Test(providers, network_failures_are_worded_for_people)
 {
@@ -95,7 +95,7 @@ Test(providers, network_failures_are_worded_for_people)
     cr_expect_str_eq(pnet_why(CURLE_COULDNT_CONNECT, NULL, out, sizeof out),
                      curl_easy_strerror(CURLE_COULDNT_CONNECT));
     cr_expect_str_eq(pnet_why(CURLE_LOGIN_DENIED, "Login denied", out, sizeof out), "Login denied");
-    /* Issue 10 item 8: libcurl names the CA file; clients never see it. */
+    /* Libcurl names the CA file; clients never see it. */
     pnet_why(CURLE_SSL_CACERT_BADFILE,
              "error setting certificate verify locations:  CAfile: /srv/secret/ca.pem CApath: "
              "/etc/ssl/certs",

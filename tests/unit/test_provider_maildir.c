@@ -415,7 +415,7 @@ Test(provider_maildir, open_entry_rejects_path_tricks)
     mapi_object_clear(&o);
 }
 
-/* ---- stale tmp/ files (issue 10 item 8) ---- */
+/* ---- stale tmp/ files ---- */
 
 /* A file at rel whose access and modification times are hours_ago old. */
 static void aged_file(const char *rel, double hours_ago)

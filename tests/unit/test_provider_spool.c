@@ -223,7 +223,7 @@ Test(provider_spool, spool_missing_folder_is_failure)
     cr_assert_eq(fx_status().status_code, STATUS_FAILURE);
 }
 
-/* Issue 10 item 8: a delivery cut short leaves its copy in deliver_to/tmp;
+/* A delivery cut short leaves its copy in deliver_to/tmp;
  * the spool removes such copies once 36 h old, at logon and hourly. */
 Test(provider_spool, stale_deliveries_in_tmp_are_removed)
 {

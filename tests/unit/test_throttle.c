@@ -53,7 +53,7 @@ Test(throttle, success_clears_and_sweep_forgets)
     throttle_free(t);
 }
 
-/* Issue 10 item 1: a full table used to leave every new key unthrottled. */
+/* A full table used to leave every new key unthrottled. */
 Test(throttle, full_table_still_throttles_new_keys)
 {
     throttle *t = throttle_new(1, 1000, 60, 4);
@@ -108,7 +108,7 @@ Test(throttle, all_hot_table_evicts_the_oldest_failure)
     throttle_free(t);
 }
 
-/* Issue 10 item 1: spraying profile names from one address is throttled. */
+/* Spraying profile names from one address is throttled. */
 Test(throttle, client_budget_spans_profile_names)
 {
     throttle *t = throttle_new(5, 4, 60, 1000);
