@@ -1,5 +1,5 @@
-/* guard.h - the start-up guard against well-known credentials: a profile anyone can log on to - `auth: none`, or the demo
- * profile's published argon2id verifier (server/profiles.default.json,
+/* guard.h - the start-up guard against well-known credentials: a profile anyone can log on to -
+ * `auth: none`, or the demo profile's published argon2id verifier (server/profiles.default.json,
  * password "demo") - must not be served on an address other machines can
  * reach unless the operator opted in (--allow-insecure-profiles). main.c
  * asks at start-up (exit 2) and on every SIGHUP reload (the reload is
