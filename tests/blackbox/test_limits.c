@@ -438,7 +438,8 @@ static double trickle(const char *first, const char *what, int interval_ms, doub
         gw_resp r;
         gw_get(G, "/healthz", NULL, &r);
         cr_expect_eq(r.status, 200, "another client was not served during the trickle");
-        cr_expect(now_s() - t0 < gw_ms(1000) / 1000.0, "another client waited %.2f s", now_s() - t0);
+        cr_expect(now_s() - t0 < gw_ms(1000) / 1000.0, "another client waited %.2f s",
+                  now_s() - t0);
         gw_resp_free(&r);
     }
     close(fd);

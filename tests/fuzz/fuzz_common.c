@@ -125,8 +125,15 @@ void fz_gateway_init(void)
     /* A mailbox with something in it, so entry ids of folders and messages
      * reach the providers' own code. */
     static const char *const DIRS[] = {
-        "p", "p/Maildir", "p/Maildir/cur", "p/Maildir/new", "p/Maildir/tmp", "p/Maildir/.Sent",
-        "p/Maildir/.Sent/cur", "p/Maildir/.Sent/new", "p/Maildir/.Sent/tmp",
+        "p",
+        "p/Maildir",
+        "p/Maildir/cur",
+        "p/Maildir/new",
+        "p/Maildir/tmp",
+        "p/Maildir/.Sent",
+        "p/Maildir/.Sent/cur",
+        "p/Maildir/.Sent/new",
+        "p/Maildir/.Sent/tmp",
     };
     for (size_t i = 0; i < sizeof DIRS / sizeof DIRS[0]; i++)
         put_dir(DIRS[i]);
@@ -173,8 +180,8 @@ void fz_gateway_init(void)
         fz_fail("open_memstream");
     profile_store *store = NULL;
     char err[512] = "";
-    HRESULT hr =
-        profile_store_load_string(json, "fuzz.json", fz_tmpdir(), &store, err, sizeof err, NULL, NULL);
+    HRESULT hr = profile_store_load_string(json, "fuzz.json", fz_tmpdir(), &store, err, sizeof err,
+                                           NULL, NULL);
     free(json);
     if (hr != S_OK)
         fz_fail("profiles: %s", err);

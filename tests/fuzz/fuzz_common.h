@@ -55,8 +55,8 @@ char *fz_expand(const char *s, size_t len, bool secrets);
 /* Calls api_handle and checks the answer's contract: a 1xx-5xx status, the
  * Cache-Control: no-store header, a body that parses as JSON when the type
  * says JSON, and neither the live token nor the admin key in the body or a
- * header (unless the request itself carried it outside Authorization). abort()s (a libFuzzer crash) on a breach. The caller
- * clears *resp. With FZ_VERBOSE set in the environment, each answer is
+ * header (unless the request itself carried it outside Authorization). abort()s (a libFuzzer crash)
+ * on a breach. The caller clears *resp. With FZ_VERBOSE set in the environment, each answer is
  * printed to stderr (for checking what seeds reach). */
 void fz_handle(const api_request *req, api_response *resp);
 

@@ -35,8 +35,8 @@ static void warn(void *ctx, const char *msg)
 
 static void walk(const profile_store *store)
 {
-    static const char *const KEYS[] = {"path", "create", "url", "host", "deliver_to", "base_dn",
-                                       "port", "tls", "timeout_ms"};
+    static const char *const KEYS[] = {"path",    "create", "url", "host",      "deliver_to",
+                                       "base_dn", "port",   "tls", "timeout_ms"};
     size_t n = profile_store_count(store);
     for (size_t i = 0; i < n; i++) {
         const profile *p = profile_store_at(store, i);
@@ -82,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     profile_store *store = NULL;
     char err[512];
     size_t warnings = 0;
-    HRESULT hr = profile_store_load_string(json, "fuzz.json", fz_tmpdir(), &store, err,
-                                           sizeof err, warn, &warnings);
+    HRESULT hr = profile_store_load_string(json, "fuzz.json", fz_tmpdir(), &store, err, sizeof err,
+                                           warn, &warnings);
     if (hr == S_OK) {
         if (!store)
             fz_fail("S_OK without a store");

@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t row = data[1];
     const char *b = (const char *)data + 2;
     size_t blen = size - 2;
-    char *body = memchr(b, '$', blen) ? fz_expand(b, blen, false)
-                                      : fz_strndup((const uint8_t *)b, blen);
+    char *body =
+        memchr(b, '$', blen) ? fz_expand(b, blen, false) : fz_strndup((const uint8_t *)b, blen);
     size_t body_len = memchr(b, '$', blen) ? strlen(body) : blen;
 
     char path[128];

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *content_type = clen ? fz_strndup((const uint8_t *)ctype, clen) : NULL;
     /* The body keeps its NULs unless it uses placeholders. */
     char *body_copy = memchr(body, '$', blen) ? fz_expand(body, blen, false)
-                                               : fz_strndup((const uint8_t *)body, blen);
+                                              : fz_strndup((const uint8_t *)body, blen);
     size_t body_len = memchr(body, '$', blen) ? strlen(body_copy) : blen;
 
     /* path?k=v&k2&k3=v3: the server hands the api decoded pieces. */
