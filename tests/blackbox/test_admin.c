@@ -44,23 +44,6 @@ static const char *tmp_file(const char *name, const char *content)
     return p;
 }
 
-/* Spawns the gateway and expects exit status 2 with every needle in its
- * log (stderr); returns nothing: the log is checked here. */
-static void expect_refused(const char *profiles, const char *const *args,
-                           const char *const *needles)
-{
-    G = gw_spawn(profiles, args);
-    int status = gw_wait_exit(G, 10000);
-    char *log = gw_read_log(G);
-    cr_assert_eq(status, 2, "exit status %d, expected 2; log:\n%s", status, log);
-    for (size_t i = 0; needles[i]; i++)
-        cr_expect(strstr(log, needles[i]) != NULL, "no \"%s\" in the log:\n%s", needles[i], log);
-    free(log);
-    gw_check_log_secrets(G);
-    gw_free(G);
-    G = NULL;
-}
-
 /* ------------------------------------------------------ what the key opens */
 
 Test(admin, admin_endpoints_off)
@@ -159,19 +142,19 @@ Test(admin, bad_admin_key_files_are_refused)
     const char *shortkey = tmp_file("short", "too-short\n");
     const char *const a1[] = {"--admin-key-file", shortkey, NULL};
     const char *const n1[] = {"--admin-key-file", "at least 32 characters", NULL};
-    expect_refused("main.json", a1, n1);
+    gw_expect_start_refused("main.json", a1, n1);
 
     const char *const a2[] = {"--admin-key-file", "/nonexistent/mapigw-admin-key", NULL};
     const char *const n2[] = {"--admin-key-file", "cannot read", NULL};
-    expect_refused("main.json", a2, n2);
+    gw_expect_start_refused("main.json", a2, n2);
 
     const char *empty = tmp_file("empty", "\n");
     const char *const a3[] = {"--admin-key-file", empty, NULL};
     const char *const n3[] = {"empty", NULL};
-    expect_refused("main.json", a3, n3);
+    gw_expect_start_refused("main.json", a3, n3);
 
     const char *good = tmp_file("good", KEY);
     const char *const a4[] = {"--admin-key-file", good, "--admin-key", KEY, NULL};
     const char *const n4[] = {"give the admin key once", NULL};
-    expect_refused("main.json", a4, n4);
+    gw_expect_start_refused("main.json", a4, n4);
 }

@@ -89,23 +89,6 @@ static long logon_demo(void)
     return st;
 }
 
-/* Spawns the gateway and expects exit status 2 with every needle in its
- * log (stderr); returns nothing: the log is checked here. */
-static void expect_refused(const char *profiles, const char *const *args,
-                           const char *const *needles)
-{
-    G = gw_spawn(profiles, args);
-    int status = gw_wait_exit(G, 10000);
-    char *log = gw_read_log(G);
-    cr_assert_eq(status, 2, "exit status %d, expected 2; log:\n%s", status, log);
-    for (size_t i = 0; needles[i]; i++)
-        cr_expect(strstr(log, needles[i]) != NULL, "no \"%s\" in the log:\n%s", needles[i], log);
-    free(log);
-    gw_check_log_secrets(G);
-    gw_free(G);
-    G = NULL;
-}
-
 Test(startup_guard, demo_verifier_on_a_public_address_is_refused)
 {
     const char *const v4[] = {"--listen", "0.0.0.0", NULL};
@@ -114,22 +97,22 @@ Test(startup_guard, demo_verifier_on_a_public_address_is_refused)
                                     "the published demo password", "0.0.0.0",
                                     "--allow-insecure-profiles",   NULL};
     const char *const needles6[] = {"refusing to start", "profile \"demo\"", " on ::,", NULL};
-    expect_refused(demo_profiles(), v4, needles4);
-    expect_refused(demo_profiles(), v6, needles6);
+    gw_expect_start_refused(demo_profiles(), v4, needles4);
+    gw_expect_start_refused(demo_profiles(), v6, needles6);
     /* The IPv4 wildcard written as an IPv4-mapped IPv6 address. */
     const char *const mapped[] = {"--listen", "::ffff:0.0.0.0", NULL};
     const char *const needles_mapped[] = {"refusing to start", "on ::ffff:0.0.0.0,", NULL};
-    expect_refused(demo_profiles(), mapped, needles_mapped);
+    gw_expect_start_refused(demo_profiles(), mapped, needles_mapped);
 }
 
 Test(startup_guard, auth_none_on_a_public_address_is_refused)
 {
     const char *const args[] = {"--listen", "0.0.0.0", NULL};
     const char *const needles[] = {"refusing to start", "profile \"open\" (auth: none)", NULL};
-    expect_refused(tmp_file("open.json", OPEN), args, needles);
+    gw_expect_start_refused(tmp_file("open.json", OPEN), args, needles);
     /* Explicitly declined opt-in: the same. */
     const char *const no[] = {"--listen", "0.0.0.0", "--allow-insecure-profiles=no", NULL};
-    expect_refused(tmp_file("open.json", OPEN), no, needles);
+    gw_expect_start_refused(tmp_file("open.json", OPEN), no, needles);
 }
 
 Test(startup_guard, loopback_serves_the_demo)

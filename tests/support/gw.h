@@ -58,6 +58,11 @@ gw *gw_spawn(const char *profiles_file, const char *const *extra_args);
  * the log file holds stderr alone: for tests of --log-output. */
 gw *gw_start_split(const char *profiles_file, const char *const *extra_args);
 gw *gw_spawn_split(const char *profiles_file, const char *const *extra_args);
+/* Spawns the gateway (gw_spawn) and asserts that it refuses to start: exit
+ * status 2 within gw_ms(10 s), every needle in its log (stderr), no recorded
+ * secret in it. Frees the gateway. */
+void gw_expect_start_refused(const char *profiles_file, const char *const *extra_args,
+                             const char *const *needles);
 /* Waits up to gw_ms(timeout_ms) for the process to exit. Returns its exit status
  * (128+signal when killed by a signal), or -1 when it is still running. */
 int gw_wait_exit(gw *g, int timeout_ms);

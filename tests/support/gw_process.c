@@ -420,3 +420,17 @@ int gw_ms(int ms)
     double scaled = ms * gw_time_scale();
     return scaled >= INT_MAX ? INT_MAX : (int)(scaled + 0.999);
 }
+
+void gw_expect_start_refused(const char *profiles_file, const char *const *extra_args,
+                             const char *const *needles)
+{
+    gw *g = gw_spawn(profiles_file, extra_args);
+    int status = gw_wait_exit(g, 10000);
+    char *log = gw_read_log(g);
+    cr_assert_eq(status, 2, "exit status %d, expected 2; log:\n%s", status, log);
+    for (size_t i = 0; needles[i]; i++)
+        cr_expect(strstr(log, needles[i]) != NULL, "no \"%s\" in the log:\n%s", needles[i], log);
+    free(log);
+    gw_check_log_secrets(g);
+    gw_free(g);
+}
