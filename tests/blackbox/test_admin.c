@@ -13,36 +13,18 @@
 #include <unistd.h>
 
 static gw *G;
-static char TMP[64]; /* this test's folder for key files */
 
 static void fini_gw(void)
 {
     if (G)
         gw_finish(G);
     G = NULL;
-    if (TMP[0])
-        gw_rmrf(TMP);
-    TMP[0] = '\0';
+    gw_test_files_clean();
 }
 
 TestSuite(admin, .fini = fini_gw, .timeout = 120);
 
 #define KEY "k3y-from-a-file-0123456789abcdef0123456789"
-
-/* A file in this test's folder (created on first use); returns its path. */
-static const char *tmp_file(const char *name, const char *content)
-{
-    static char path[4][160];
-    static int next;
-    if (!TMP[0]) {
-        snprintf(TMP, sizeof TMP, "/tmp/mapigw-admin-XXXXXX");
-        cr_assert_not_null(mkdtemp(TMP));
-    }
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", TMP, name);
-    gw_write_file(p, content);
-    return p;
-}
 
 /* ------------------------------------------------------ what the key opens */
 
@@ -112,7 +94,7 @@ static void expect_admin(const char *key)
 Test(admin, admin_key_from_a_file)
 {
     /* The flag, with the newline `echo` leaves. */
-    const char *path = tmp_file("admin_key", KEY "\n");
+    const char *path = gw_test_file("admin_key", KEY "\n");
     const char *const args[] = {"--admin-key-file", path, NULL};
     G = gw_start("main.json", args);
     gw_add_secret(G, KEY);
@@ -120,7 +102,7 @@ Test(admin, admin_key_from_a_file)
     gw_finish(G);
 
     /* The variable, a container secret's usual form (CRLF too). */
-    path = tmp_file("admin_key2", KEY "\r\n");
+    path = gw_test_file("admin_key2", KEY "\r\n");
     cr_assert_eq(setenv("MAPIGW_ADMIN_KEY_FILE", path, 1), 0);
     G = gw_start("main.json", NULL);
     gw_add_secret(G, KEY);
@@ -139,7 +121,7 @@ Test(admin, admin_key_from_a_file)
 
 Test(admin, bad_admin_key_files_are_refused)
 {
-    const char *shortkey = tmp_file("short", "too-short\n");
+    const char *shortkey = gw_test_file("short", "too-short\n");
     const char *const a1[] = {"--admin-key-file", shortkey, NULL};
     const char *const n1[] = {"--admin-key-file", "at least 32 characters", NULL};
     gw_expect_start_refused("main.json", a1, n1);
@@ -148,12 +130,12 @@ Test(admin, bad_admin_key_files_are_refused)
     const char *const n2[] = {"--admin-key-file", "cannot read", NULL};
     gw_expect_start_refused("main.json", a2, n2);
 
-    const char *empty = tmp_file("empty", "\n");
+    const char *empty = gw_test_file("empty", "\n");
     const char *const a3[] = {"--admin-key-file", empty, NULL};
     const char *const n3[] = {"empty", NULL};
     gw_expect_start_refused("main.json", a3, n3);
 
-    const char *good = tmp_file("good", KEY);
+    const char *good = gw_test_file("good", KEY);
     const char *const a4[] = {"--admin-key-file", good, "--admin-key", KEY, NULL};
     const char *const n4[] = {"give the admin key once", NULL};
     gw_expect_start_refused("main.json", a4, n4);

@@ -21,16 +21,13 @@
 #include <unistd.h>
 
 static gw *G;
-static char TMP[64]; /* this test's folder for profiles files */
 
 static void fini_gw(void)
 {
     if (G)
         gw_finish(G);
     G = NULL;
-    if (TMP[0])
-        gw_rmrf(TMP);
-    TMP[0] = '\0';
+    gw_test_files_clean();
 }
 
 TestSuite(startup_guard, .fini = fini_gw, .timeout = 120);
@@ -49,21 +46,6 @@ static const char OPEN[] =
     "\"$argon2id$v=19$m=8,t=1,p=1$rjWtAEzXKbZKNVhWl10Gvg$qcOgblrQlbpzbn9AWA0ag/"
     "rRFNGw5JP9BH72Unr/3jw\"},\"services\":[]},{\"name\":\"open\",\"auth\":{\"type\":\"none\"},"
     "\"services\":[]}]}";
-
-/* A file in this test's folder (created on first use); returns its path. */
-static const char *tmp_file(const char *name, const char *content)
-{
-    static char path[4][160];
-    static int next;
-    if (!TMP[0]) {
-        snprintf(TMP, sizeof TMP, "/tmp/mapigw-guard-XXXXXX");
-        cr_assert_not_null(mkdtemp(TMP));
-    }
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", TMP, name);
-    gw_write_file(p, content);
-    return p;
-}
 
 /* server/profiles.default.json, the file the image and `make run` serve. */
 static const char *demo_profiles(void)
@@ -109,10 +91,10 @@ Test(startup_guard, auth_none_on_a_public_address_is_refused)
 {
     const char *const args[] = {"--listen", "0.0.0.0", NULL};
     const char *const needles[] = {"refusing to start", "profile \"open\" (auth: none)", NULL};
-    gw_expect_start_refused(tmp_file("open.json", OPEN), args, needles);
+    gw_expect_start_refused(gw_test_file("open.json", OPEN), args, needles);
     /* Explicitly declined opt-in: the same. */
     const char *const no[] = {"--listen", "0.0.0.0", "--allow-insecure-profiles=no", NULL};
-    gw_expect_start_refused(tmp_file("open.json", OPEN), no, needles);
+    gw_expect_start_refused(gw_test_file("open.json", OPEN), no, needles);
 }
 
 Test(startup_guard, loopback_serves_the_demo)
@@ -134,7 +116,7 @@ Test(startup_guard, opt_in_serves_on_a_public_address)
     /* The variable, as a container sets it. */
     cr_assert_eq(setenv("MAPIGW_ALLOW_INSECURE_PROFILES", "yes", 1), 0);
     const char *const listen[] = {"--listen", "0.0.0.0", NULL};
-    G = gw_start(tmp_file("open.json", OPEN), listen);
+    G = gw_start(gw_test_file("open.json", OPEN), listen);
     gw_session s;
     gw_logon_ok(G, "open", NULL, NULL, &s);
     gw_session_free(&s);
@@ -144,7 +126,7 @@ Test(startup_guard, opt_in_serves_on_a_public_address)
 Test(startup_guard, safe_profiles_serve_on_a_public_address)
 {
     const char *const args[] = {"--listen", "0.0.0.0", NULL};
-    G = gw_start(tmp_file("safe.json", SAFE), args);
+    G = gw_start(gw_test_file("safe.json", SAFE), args);
     gw_session s;
     gw_logon_ok(G, "alice", "alice-pw", NULL, &s);
     gw_session_free(&s);
@@ -160,7 +142,7 @@ static bool sighup_until(const char *needle)
 Test(startup_guard, reload_refuses_open_profiles_on_a_public_address)
 {
     const char *const args[] = {"--listen", "0.0.0.0", NULL};
-    G = gw_start(tmp_file("safe.json", SAFE), args);
+    G = gw_start(gw_test_file("safe.json", SAFE), args);
     gw_session a;
     gw_logon_ok(G, "alice", "alice-pw", NULL, &a);
 
@@ -179,7 +161,7 @@ Test(startup_guard, reload_refuses_open_profiles_on_a_public_address)
     gw_session_free(&s);
 
     /* A profile without authentication: refused too. */
-    gw_copy_profiles(tmp_file("open.json", OPEN), gw_profiles_path(G));
+    gw_copy_profiles(gw_test_file("open.json", OPEN), gw_profiles_path(G));
     cr_assert(sighup_until("(auth: none)"), "no refusal of the open profile after SIGHUP:\n%s",
               gw_read_log(G));
     cr_expect_eq(gw_logon(G, "open", NULL, NULL, &s), 401, "open after a refused reload: %s",
@@ -190,7 +172,7 @@ Test(startup_guard, reload_refuses_open_profiles_on_a_public_address)
     gw_resp r;
     cr_expect_eq(gw_get(G, "/identity", a.token, &r), 200, "%s", r.body);
     gw_resp_free(&r);
-    gw_copy_profiles(tmp_file("safe.json", SAFE), gw_profiles_path(G));
+    gw_copy_profiles(gw_test_file("safe.json", SAFE), gw_profiles_path(G));
     cr_expect(sighup_until("profiles reloaded"), "the safe file was not taken:\n%s",
               gw_read_log(G));
     gw_session_free(&a);
@@ -199,8 +181,8 @@ Test(startup_guard, reload_refuses_open_profiles_on_a_public_address)
 Test(startup_guard, reload_with_opt_in_takes_open_profiles)
 {
     const char *const args[] = {"--listen", "0.0.0.0", "--allow-insecure-profiles", NULL};
-    G = gw_start(tmp_file("safe.json", SAFE), args);
-    gw_copy_profiles(tmp_file("open.json", OPEN), gw_profiles_path(G));
+    G = gw_start(gw_test_file("safe.json", SAFE), args);
+    gw_copy_profiles(gw_test_file("open.json", OPEN), gw_profiles_path(G));
     cr_assert(sighup_until("profiles reloaded"), "%s", gw_read_log(G));
     gw_session s;
     gw_logon_ok(G, "open", NULL, NULL, &s);

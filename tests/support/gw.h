@@ -169,6 +169,15 @@ int gw_count_dir(const char *path);
  * over dest (asserts). */
 void gw_copy_profiles(const char *profiles_file, const char *dest);
 
+/* Writes content to name in this test's own scratch folder (made on first
+ * use, /tmp/mapigw-files-XXXXXX) and returns the path (valid until
+ * gw_test_files_clean; at most 4 live at once). For profiles and key files a
+ * test passes to a gateway. */
+const char *gw_test_file(const char *name, const char *content);
+/* Removes the scratch folder of gw_test_file (safe when none): call it from a
+ * suite's .fini. */
+void gw_test_files_clean(void);
+
 /* URL-encodes s (malloc'd). */
 char *gw_urlencode(const char *s);
 

@@ -214,3 +214,27 @@ char *gw_hex(const void *data, size_t len)
     out[2 * len] = '\0';
     return out;
 }
+
+static char test_files_dir[64];
+
+const char *gw_test_file(const char *name, const char *content)
+{
+    static char path[4][160];
+    static int next;
+    if (!test_files_dir[0]) {
+        snprintf(test_files_dir, sizeof test_files_dir, "/tmp/mapigw-files-XXXXXX");
+        cr_assert_not_null(mkdtemp(test_files_dir), "mkdtemp: %s", strerror(errno));
+    }
+    char *p = path[next++ % 4];
+    int n = snprintf(p, sizeof path[0], "%s/%s", test_files_dir, name);
+    cr_assert(n > 0 && (size_t)n < sizeof path[0], "test file name too long: %s", name);
+    gw_write_file(p, content);
+    return p;
+}
+
+void gw_test_files_clean(void)
+{
+    if (test_files_dir[0])
+        gw_rmrf(test_files_dir);
+    test_files_dir[0] = '\0';
+}
