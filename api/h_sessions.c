@@ -11,7 +11,7 @@
  * identical body, so that nobody can probe which profiles exist. */
 #define LOGON_FAILED_DETAIL "the logon was refused: check the profile and the password"
 
-static void logon_problem(api_ctx *x, HRESULT hr, unsigned retry_after_s)
+static void logon_problem(api_ctx *x, HRESULT hr, unsigned retry_after_s, bool store_down)
 {
     if (hr == MAPI_E_LOGON_FAILED && retry_after_s) {
         char secs[16];
@@ -32,7 +32,7 @@ static void logon_problem(api_ctx *x, HRESULT hr, unsigned retry_after_s)
         api_problem(x, hr, 0, "too many sessions for this profile or session");
     else if (hr == MAPI_E_NOT_ENOUGH_RESOURCES)
         api_problem(x, hr, 0, "the gateway holds as many sessions as it may");
-    else if (hr == MAPI_E_NETWORK_ERROR)
+    else if (hr == MAPI_E_NETWORK_ERROR && store_down)
         api_problem(x, hr, 503, API_STORE_UNREACHABLE);
     else
         api_problem(x, hr, 0, "the logon failed");
@@ -163,7 +163,8 @@ void h_sessions_post(api_ctx *x)
     if (HR_FAILED(hr) || !res.session) {
         sodium_memzero(res.token, sizeof res.token);
         session_unref(res.session);
-        logon_problem(x, HR_FAILED(hr) ? hr : MAPI_E_CALL_FAILED, res.retry_after_s);
+        logon_problem(x, HR_FAILED(hr) ? hr : MAPI_E_CALL_FAILED, res.retry_after_s,
+                      res.store_unreachable);
         return;
     }
 

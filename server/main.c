@@ -336,8 +336,9 @@ static int run(const config *cfg)
     log_event(LOG_INFO, "listening",
               (log_field[]){LOG_STR("address", cfg->httpd.listen), LOG_INT("port", port),
                             LOG_STR("version", MAPIGW_VERSION), LOG_INT("profiles", profile_count),
-                            LOG_STR("admin", cfg->api.admin_key ? "on" : "off")},
-              5);
+                            LOG_STR("admin", cfg->api.admin_key ? "on" : "off"),
+                            LOG_STR("store", core_store_describe(c))},
+              6);
     api_set_ready(a, true);
 
     int sig = wait_for_shutdown(c, cfg, data_dir);

@@ -145,8 +145,7 @@ size_t core_replace_profiles(core *c, profile_store *profiles)
     profile_store *old = c->profiles;
     c->profiles = profiles;
     pthread_mutex_unlock(&c->profiles_lock);
-    if (c->shared)
-        core_shared_profiles_changed(c, old, profiles); /* on every gateway */
+    size_t shared_ended = c->shared ? core_shared_profiles_changed(c, old, profiles) : 0;
     /* A password changed or removed in the file must stop working at once:
      * the sessions it opened end (joins already check the new store). */
     reload_ctx *ctx = calloc(1, sizeof *ctx);
@@ -155,7 +154,7 @@ size_t core_replace_profiles(core *c, profile_store *profiles)
         ctx->store = profiles;
         session_store_ended ended = SESSION_STORE_ENDED_INIT("profile_changed");
         session_store_remove_where(c->sessions, auth_changed, ctx, &ended);
-        ended_count = ended.count;
+        ended_count = ended.count + shared_ended; /* ended here, or there first */
         session_store_ended_finish(&ended);
         free(ctx);
     }
@@ -253,6 +252,8 @@ static HRESULT check_password(core *c, const profile *p, profile_store *store, c
     case PROFILE_AUTH_ARGON2ID:
         break;
     }
+    if (c->shared)
+        core_shared_sync_password(c, p);
     if (!hashing_enter(c))
         return MAPI_E_BUSY;
     HRESULT hr = profile_check_password(p, password);
@@ -375,6 +376,7 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     /* A throttled client is answered before any password check: guessing
      * costs it time and costs the gateway nothing. */
     HRESULT th = fails_check(c, key, req->client, now, &out->retry_after_s);
+    out->store_unreachable = th == MAPI_E_NETWORK_ERROR;
     if (HR_FAILED(th) || out->retry_after_s) {
         session_unref(via_shared);
         profile_store_unref(store);
@@ -466,8 +468,16 @@ HRESULT core_change_password(core *c, session *s, const char *client,
         return MAPI_E_LOGON_FAILED;
     if (!hashing_enter(c))
         return MAPI_E_BUSY;
+    char before[PROFILE_VERIFIER_MAX] = "";
+    if (c->shared) {
+        core_shared_sync_password(c, s->profile);
+        profile_verifier_copy(s->profile, before);
+    }
     HRESULT hr = session_change_password(s, ik, old_password, new_password, row_out);
     hashing_leave(c);
+    if (hr == S_OK && c->shared && before[0])
+        core_shared_password_changed(c, s->profile, before);
+    sodium_memzero(before, sizeof before);
     if (hr == MAPI_E_NO_ACCESS)
         fails_count(c, name, client, now);
     else if (hr == S_OK)
@@ -628,3 +638,8 @@ bool core_store_ready(core *c) { return !c->shared || shared_store_usable(c->sha
 bool core_store_shared(const core *c) { return c->shared != NULL; }
 
 uint64_t core_store_errors(core *c) { return c->shared ? shared_store_errors(c->shared) : 0; }
+
+const char *core_store_describe(const core *c)
+{
+    return c->shared ? shared_store_describe(c->shared) : "memory";
+}

@@ -82,6 +82,7 @@ typedef struct {
     bool joined;                      /* joined an existing shared session */
     bool shared;                      /* the session is its profile's shared session */
     unsigned retry_after_s;           /* with LOGON_FAILED: throttled, retry then */
+    bool store_unreachable;           /* with NETWORK_ERROR: the shared store's, not a provider's */
 } core_logon_result;
 
 /* MAPILogonEx (docs/contract/mapi.md 2.3, docs/contract/http.md 3.1). Errors: UNKNOWN_FLAGS,
@@ -176,6 +177,8 @@ uint64_t core_provider_status(core *c, size_t kind, session_stats_state state);
  * while it has answered within the grace. */
 bool core_store_ready(core *c);
 bool core_store_shared(const core *c);
+/* "memory", or the store's URL without anything secret. */
+const char *core_store_describe(const core *c);
 /* Shared-store calls that failed so far (0 in memory). */
 uint64_t core_store_errors(core *c);
 /* Why a --store value is malformed (static text), or NULL when it is fine. */

@@ -51,5 +51,12 @@ session *core_shared_find(core *c, const char *session_id);
 void core_shared_facts(core *c, const session *s, core_session_facts *out);
 void core_shared_foreach(core *c, void (*fn)(void *ctx, session *s), void *ctx);
 /* Ends, everywhere, the sessions of every profile of old that new no longer
- * has or that authenticates differently there. */
-void core_shared_profiles_changed(core *c, const profile_store *old, const profile_store *now);
+ * has or that authenticates differently there; returns how many ended. */
+size_t core_shared_profiles_changed(core *c, const profile_store *old, const profile_store *now);
+
+/* Before a password check of an argon2id profile: adopts a password changed
+ * on any gateway (while the file still has the verifier it replaced). */
+void core_shared_sync_password(core *c, const profile *p);
+/* After a successful change: tells every gateway (before: the verifier the
+ * profile had until the change). */
+void core_shared_password_changed(core *c, const profile *p, const char *before);

@@ -265,6 +265,7 @@ HRESULT core_shared_new_session(core *c, const profile *p, profile_store *store,
                             c->cfg.lifetime_s, h, sealed, sealed_len,
                             (flags & MAPI_ALLOW_OTHERS) != 0, &rec);
     free(sealed);
+    out->store_unreachable = hr == MAPI_E_NETWORK_ERROR;
     if (HR_FAILED(hr))
         return hr;
     session *s = NULL;
@@ -302,6 +303,7 @@ HRESULT core_shared_join(core *c, const profile *p, const char *password, const 
     shared_session rec;
     HRESULT hr = shared_store_join(c->shared, profile_name(p), h, sealed, sealed_len, &rec);
     free(sealed);
+    out->store_unreachable = hr == MAPI_E_NETWORK_ERROR;
     if (HR_FAILED(hr))
         return hr;
     session *s = NULL;
@@ -462,25 +464,60 @@ void core_shared_foreach(core *c, void (*fn)(void *ctx, session *s), void *ctx)
     free(all);
 }
 
-void core_shared_profiles_changed(core *c, const profile_store *old, const profile_store *now)
+size_t core_shared_profiles_changed(core *c, const profile_store *old, const profile_store *now)
 {
-    size_t n = profile_store_count(old), changed = 0;
+    size_t n = profile_store_count(old), changed = 0, ended = 0;
     for (size_t i = 0; i < n; i++) {
         const profile *was = profile_store_at(old, i);
         const profile *is = profile_store_find(now, profile_name(was));
         changed += !is || !profile_same_auth(was, is);
     }
     if (!changed)
-        return;
+        return 0;
     shared_session *all = NULL;
     size_t count = 0;
     if (shared_store_list(c->shared, &all, &count) != S_OK)
-        return;
+        return 0;
     for (size_t i = 0; i < count; i++) {
         const profile *was = profile_store_find(old, all[i].profile);
         const profile *is = profile_store_find(now, all[i].profile);
-        if (was && (!is || !profile_same_auth(was, is)))
-            core_shared_end(c, all[i].id, "profile_changed");
+        if (was && (!is || !profile_same_auth(was, is)) &&
+            core_shared_end(c, all[i].id, "profile_changed") == S_OK)
+            ended++;
     }
     free(all);
+    return ended;
+}
+
+/* ---- passwords changed on any gateway ------------------------------------ */
+
+void core_shared_sync_password(core *c, const profile *p)
+{
+    char base[PROFILE_VERIFIER_MAX], now[PROFILE_VERIFIER_MAX], mine[PROFILE_VERIFIER_MAX];
+    if (profile_auth(p) != PROFILE_AUTH_ARGON2ID || !profile_verifier_copy(p, mine) ||
+        shared_store_password_get(c->shared, profile_name(p), base, now, sizeof base) != S_OK)
+        return;
+    if (strcmp(mine, base) == 0)
+        profile_verifier_adopt(p, mine, now);
+    else if (strcmp(mine, now) != 0)
+        /* The file's verifier is neither: the file changed since, and wins. */
+        shared_store_password_forget(c->shared, profile_name(p));
+    sodium_memzero(base, sizeof base);
+    sodium_memzero(now, sizeof now);
+    sodium_memzero(mine, sizeof mine);
+}
+
+void core_shared_password_changed(core *c, const profile *p, const char *before)
+{
+    char base[PROFILE_VERIFIER_MAX], now[PROFILE_VERIFIER_MAX], mine[PROFILE_VERIFIER_MAX];
+    if (!profile_verifier_copy(p, mine))
+        return;
+    /* The base stays the file's verifier however many changes follow. */
+    bool had =
+        shared_store_password_get(c->shared, profile_name(p), base, now, sizeof base) == S_OK &&
+        strcmp(now, before) == 0;
+    shared_store_password_set(c->shared, profile_name(p), had ? base : before, mine);
+    sodium_memzero(base, sizeof base);
+    sodium_memzero(now, sizeof now);
+    sodium_memzero(mine, sizeof mine);
 }

@@ -339,3 +339,30 @@ bool profile_verifier_is(const profile *p, const char *verifier)
     pthread_mutex_unlock(&m->auth_lock);
     return same;
 }
+
+bool profile_verifier_copy(const profile *p, char out[PROFILE_VERIFIER_MAX])
+{
+    if (p->auth != PROFILE_AUTH_ARGON2ID)
+        return false;
+    profile *m = mut(p);
+    pthread_mutex_lock(&m->auth_lock);
+    memcpy(out, m->verifier, PROFILE_VERIFIER_MAX);
+    pthread_mutex_unlock(&m->auth_lock);
+    return true;
+}
+
+bool profile_verifier_adopt(const profile *p, const char *expected, const char *verifier)
+{
+    if (p->auth != PROFILE_AUTH_ARGON2ID || strlen(verifier) >= PROFILE_VERIFIER_MAX ||
+        strncmp(verifier, "$argon2id$", 10) != 0)
+        return false;
+    profile *m = mut(p);
+    pthread_mutex_lock(&m->auth_lock);
+    bool ok = strcmp(m->verifier, expected) == 0;
+    if (ok)
+        snprintf(m->verifier, sizeof m->verifier, "%s", verifier);
+    pthread_mutex_unlock(&m->auth_lock);
+    return ok;
+}
+
+_Static_assert(PROFILE_VERIFIER_MAX == crypto_pwhash_STRBYTES, "one verifier size");

@@ -95,6 +95,15 @@ HRESULT profile_change_password(const profile *p, const char *old_password,
  * string (the server uses it to recognise a published demo verifier). */
 bool profile_verifier_is(const profile *p, const char *verifier);
 
+/* The verifier as p holds it now (NUL-terminated): false for a profile
+ * that is not argon2id. */
+#define PROFILE_VERIFIER_MAX 128
+bool profile_verifier_copy(const profile *p, char out[PROFILE_VERIFIER_MAX]);
+/* Makes verifier p's verifier if p's is still expected (a password
+ * changed on another gateway: shared_store.h); false otherwise or when it
+ * is not an argon2id verifier. */
+bool profile_verifier_adopt(const profile *p, const char *expected, const char *verifier);
+
 /* The per-profile logon lock (MAPI's logon mutex, scoped per profile): 0 on
  * success; with timeout_ms >= 0, returns -1 when not acquired in time. */
 int profile_logon_lock(const profile *p, long timeout_ms);

@@ -504,3 +504,59 @@ void shared_store_throttle_success(shared_store *st, const char *pname, const ch
     if (redis_link_command(st->link, 2, argv, lens, &r) == S_OK)
         freeReplyObject(r);
 }
+
+/* ---- passwords changed with IMAPIStatus::ChangePassword ------------------ */
+
+HRESULT shared_store_password_get(shared_store *st, const char *pname, char *base, char *now,
+                                  size_t size)
+{
+    char k[SHARED_KEY_MAX];
+    size_t kl = key(st, k, sizeof k, "pw", "", 0);
+    const char *argv[] = {"HGET", k, pname};
+    size_t lens[] = {4, kl, strlen(pname)};
+    redisReply *r;
+    HRESULT hr = redis_link_command(st->link, 3, argv, lens, &r);
+    if (HR_FAILED(hr))
+        return hr;
+    const char *nl = r->type == REDIS_REPLY_STRING ? memchr(r->str, '\n', r->len) : NULL;
+    hr = MAPI_E_NOT_FOUND;
+    if (nl && (size_t)(nl - r->str) < size && r->len - (size_t)(nl - r->str) - 1 < size) {
+        size_t bl = (size_t)(nl - r->str), nl2 = r->len - bl - 1;
+        memcpy(base, r->str, bl);
+        base[bl] = '\0';
+        memcpy(now, nl + 1, nl2);
+        now[nl2] = '\0';
+        hr = S_OK;
+    }
+    freeReplyObject(r);
+    return hr;
+}
+
+HRESULT shared_store_password_set(shared_store *st, const char *pname, const char *base,
+                                  const char *now)
+{
+    char k[SHARED_KEY_MAX], v[2 * 256 + 2];
+    size_t kl = key(st, k, sizeof k, "pw", "", 0);
+    int vl = snprintf(v, sizeof v, "%s\n%s", base, now);
+    if (vl < 0 || (size_t)vl >= sizeof v)
+        return MAPI_E_INVALID_PARAMETER;
+    const char *argv[] = {"HSET", k, pname, v};
+    size_t lens[] = {4, kl, strlen(pname), (size_t)vl};
+    redisReply *r;
+    HRESULT hr = redis_link_command(st->link, 4, argv, lens, &r);
+    if (HR_SUCCEEDED(hr))
+        freeReplyObject(r);
+    sodium_memzero(v, sizeof v);
+    return hr;
+}
+
+void shared_store_password_forget(shared_store *st, const char *pname)
+{
+    char k[SHARED_KEY_MAX];
+    size_t kl = key(st, k, sizeof k, "pw", "", 0);
+    const char *argv[] = {"HDEL", k, pname};
+    size_t lens[] = {4, kl, strlen(pname)};
+    redisReply *r;
+    if (redis_link_command(st->link, 3, argv, lens, &r) == S_OK)
+        freeReplyObject(r);
+}

@@ -134,3 +134,13 @@ HRESULT shared_store_throttle_check(shared_store *st, const char *pname, const c
                                     unsigned *wait_s);
 void shared_store_throttle_failure(shared_store *st, const char *pname, const char *client);
 void shared_store_throttle_success(shared_store *st, const char *pname, const char *client);
+
+/* Passwords changed through a status row (IMAPIStatus::ChangePassword):
+ * per profile, the verifier the profiles file had (base) and the one now.
+ * A gateway adopts "now" while its file still has "base"; a file that
+ * changed since wins (docs/contract/mapi.md). get: NOT_FOUND when none. */
+HRESULT shared_store_password_get(shared_store *st, const char *pname, char *base, char *now,
+                                  size_t size);
+HRESULT shared_store_password_set(shared_store *st, const char *pname, const char *base,
+                                  const char *now);
+void shared_store_password_forget(shared_store *st, const char *pname);
