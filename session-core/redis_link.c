@@ -44,17 +44,32 @@ struct redis_link {
     atomic_uint_fast64_t errors; /* failed calls so far */
 };
 
+/* HOST[:PORT], HOST an IPv6 literal in brackets or anything without ':'. */
 static bool parse_endpoint(const char *s, size_t len, endpoint *out)
 {
-    const char *colon = memchr(s, ':', len);
-    size_t hlen = colon ? (size_t)(colon - s) : len;
+    const char *hs = s, *colon;
+    size_t hlen;
+    if (len > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (!close)
+            return false;
+        hs = s + 1;
+        hlen = (size_t)(close - hs);
+        size_t rest = len - (size_t)(close + 1 - s);
+        if (rest && close[1] != ':')
+            return false;
+        colon = rest ? close + 1 : NULL;
+    } else {
+        colon = memchr(s, ':', len);
+        hlen = colon ? (size_t)(colon - s) : len;
+    }
     if (hlen == 0 || hlen >= HOST_MAX)
         return false;
-    memcpy(out->host, s, hlen);
+    memcpy(out->host, hs, hlen);
     out->host[hlen] = '\0';
     out->port = 6379;
     if (colon) {
-        size_t plen = len - hlen - 1;
+        size_t plen = len - (size_t)(colon + 1 - s);
         if (plen == 0 || plen > 5)
             return false;
         int port = 0;

@@ -6,9 +6,12 @@
 /* The stream keeps this many ends (approximately): a replica cut off for
  * longer than that many ends revalidates its cache instead of replaying. */
 #define STREAM_MAXLEN "100000"
-/* Records outlive their deadline by this much in Redis's own expiry, so
- * that the reaper (which writes the events) always gets them first, and a
- * store nobody reaps any more still empties itself. */
+/* Session records outlive their deadline by this much in Redis's own
+ * expiry, so that the reaper (which writes the events and removes the
+ * handles) always gets them first, and a store nobody reaps any more still
+ * lets its records go. Handle keys carry no expiry of their own (it would
+ * cost every session about 30 bytes): one whose record is gone is dead for
+ * every lookup and removed by the next one. */
 #define BACKSTOP_S "3600"
 
 #define PRELUDE                                                                                    \
@@ -56,7 +59,7 @@ redis_script SHARED_LOGON = REDIS_SCRIPT(
     "local dl = math.min(now + idle, now + life)\n"
     "redis.call('ZADD', P..'z', dl, id)\n"
     "redis.call('EXPIREAT', sk, dl + " BACKSTOP_S ")\n"
-    "redis.call('SET', P..'h:'..ARGV[7], id, 'EXAT', now + life + " BACKSTOP_S ")\n"
+    "redis.call('SET', P..'h:'..ARGV[7], id)\n"
     "redis.call('INCR', P..'c'); redis.call('INCR', P..'k')\n"
     "redis.call('HINCRBY', pk, 'n', 1)\n"
     "local shared = 0\n"
@@ -81,7 +84,7 @@ redis_script SHARED_JOIN = REDIS_SCRIPT(
             "if tonumber(r[6]) >= tonumber(ARGV[5]) then return {2} end\n"
             "redis.call('HSET', sk, 'h'..ARGV[3], ARGV[4], 'u', now)\n"
             "redis.call('HINCRBY', sk, 'k', 1); redis.call('INCR', P..'k')\n"
-            "redis.call('SET', P..'h:'..ARGV[3], sid, 'EXAT', c + l + " BACKSTOP_S ")\n"
+            "redis.call('SET', P..'h:'..ARGV[3], sid)\n"
             "local ndl = math.min(now + i, c + l)\n"
             "redis.call('ZADD', P..'z', 'GT', ndl, sid)\n"
             "redis.call('EXPIREAT', sk, ndl + " BACKSTOP_S ")\n"

@@ -271,6 +271,17 @@ HRESULT shared_store_handle(shared_store *st, const token_hash *h, shared_sessio
                  out->expires_at > time_of(rr[2])
              ? S_OK
              : MAPI_E_END_OF_SESSION;
+    bool orphan = rr[0] && rr[0]->type == REDIS_REPLY_ARRAY && rr[0]->elements > 0 &&
+                  rr[0]->element[0]->type == REDIS_REPLY_NIL;
+    if (orphan) {
+        /* Its record went by Redis's own expiry (nobody reaped for an
+         * hour): the handle is dead, and its key goes now. */
+        const char *del[] = {"DEL", hk};
+        size_t dell[] = {3, hkl};
+        redisReply *d;
+        if (redis_link_command(st->link, 2, del, dell, &d) == S_OK)
+            freeReplyObject(d);
+    }
     if (hr == S_OK && sealed && seal->len) {
         if ((*sealed = malloc(seal->len))) {
             memcpy(*sealed, seal->str, seal->len);
