@@ -52,17 +52,11 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
     c->cfg = *cfg;
-    const char *why = NULL;
-    HRESULT shr = core_shared_open(c, cfg, &why);
-    if (HR_FAILED(shr)) {
-        free(c);
-        profile_store_unref(profiles);
-        return shr;
-    }
     /* With a shared store the caps are Redis's; the local store is a cache. */
     session_store_limits limits = {cfg->max_sessions, cfg->max_sessions_per_profile,
                                    cfg->max_handles_per_session};
-    if (c->shared)
+    bool shared = cfg->store_url && cfg->store_url[0] && strcmp(cfg->store_url, "memory") != 0;
+    if (shared)
         limits = (session_store_limits){UINT_MAX, UINT_MAX, UINT_MAX};
     c->sessions = session_store_new(&limits);
     c->env = session_env_new();
@@ -79,21 +73,26 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
         c->max_hashing = cpus >= 4 ? (unsigned)(cpus / 2) : 2;
     }
     atomic_init(&c->hashing, 0);
-    if (!c->sessions || !c->env || !c->failures ||
-        pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
-        shared_store_close(c->shared);
-        session_store_free(c->sessions);
-        session_env_unref(c->env);
-        throttle_free(c->failures);
-        free(c);
-        profile_store_unref(profiles);
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    }
+    const char *why = NULL;
+    HRESULT hr = MAPI_E_NOT_ENOUGH_MEMORY;
+    bool made =
+        c->sessions && c->env && c->failures && pthread_mutex_init(&c->profiles_lock, NULL) == 0;
     c->profiles = profiles;
     atomic_init(&c->logons_ok, 0);
     atomic_init(&c->logons_failed, 0);
-    *out = c;
-    return S_OK;
+    /* Last: its worker calls into everything above as soon as it runs. */
+    if (made && HR_SUCCEEDED(hr = core_shared_open(c, cfg, &why))) {
+        *out = c;
+        return S_OK;
+    }
+    if (made)
+        pthread_mutex_destroy(&c->profiles_lock);
+    session_store_free(c->sessions);
+    session_env_unref(c->env);
+    throttle_free(c->failures);
+    free(c);
+    profile_store_unref(profiles);
+    return hr;
 }
 
 void core_free(core *c)
@@ -101,6 +100,7 @@ void core_free(core *c)
     if (!c)
         return;
     shared_store_close(c->shared);     /* its worker calls into the local store */
+    core_shared_finisher_stop(c);      /* and hands ends to this thread */
     session_store_free(c->sessions);   /* logs off every session (here) */
     pinst_pool_sweep(c->env->pool, 0); /* and the shared providers they left idle */
     session_env_unref(c->env);         /* the rest goes with the last session reference */

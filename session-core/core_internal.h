@@ -22,9 +22,10 @@ struct core {
     core_config cfg;
     pthread_mutex_t profiles_lock;
     profile_store *profiles;
-    session_store *sessions; /* every session; with a shared store, the ones built here */
-    shared_store *shared;    /* NULL: the gateway keeps its sessions alone */
-    session_env *env;        /* what its sessions share: instance pool, views, locks, gauges */
+    session_store *sessions;   /* every session; with a shared store, the ones built here */
+    shared_store *shared;      /* NULL: the gateway keeps its sessions alone */
+    struct ended_queue *ended; /* with shared: ends from the stream, finished off its thread */
+    session_env *env;          /* what its sessions share: instance pool, views, locks, gauges */
     throttle *failures;
     unsigned max_hashing;
     atomic_uint hashing; /* argon2id verifications running now */
@@ -37,6 +38,10 @@ struct core {
 /* Opens c->shared when cfg names one: S_OK (also for none),
  * MAPI_E_INVALID_PARAMETER with *why for a malformed store URL. */
 HRESULT core_shared_open(core *c, const core_config *cfg, const char **why);
+
+/* Finishes what the stream ended and stops the thread that does it (after
+ * shared_store_close, before the local store goes). */
+void core_shared_finisher_stop(core *c);
 
 /* The verbs of core.h for a core with a shared store. */
 HRESULT core_shared_new_session(core *c, const profile *p, profile_store *store, uint32_t flags,

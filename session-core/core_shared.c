@@ -20,6 +20,7 @@
 #include "mapi_flags.h"
 #include "redis_link.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,102 @@ static void wipe_free(char *s)
 
 /* ---- the cache follows the shared stream --------------------------------- */
 
+/* Ends that came on the stream are taken out of the cache by the store's
+ * worker at once, and finished (subscribers told, providers logged off,
+ * which may wait on a server) by this thread, so that a slow IMAP logout
+ * never holds up the stream, the store's pulse. */
+struct ended_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    session_store_ended *items;
+    size_t count, cap;
+    bool stop;
+    pthread_t thread;
+};
+
+static void *finisher_main(void *arg)
+{
+    struct ended_queue *q = arg;
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (!q->count && !q->stop)
+            pthread_cond_wait(&q->cond, &q->lock);
+        if (!q->count)
+            break; /* stopping, and nothing left */
+        session_store_ended *items = q->items;
+        size_t n = q->count;
+        q->items = NULL;
+        q->count = q->cap = 0;
+        pthread_mutex_unlock(&q->lock);
+        for (size_t i = 0; i < n; i++)
+            session_store_ended_finish(&items[i]);
+        free(items);
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+static struct ended_queue *finisher_start(void)
+{
+    struct ended_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    if (pthread_mutex_init(&q->lock, NULL) != 0) {
+        free(q);
+        return NULL;
+    }
+    if (pthread_cond_init(&q->cond, NULL) != 0 ||
+        pthread_create(&q->thread, NULL, finisher_main, q) != 0) {
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void core_shared_finisher_stop(core *c)
+{
+    struct ended_queue *q = c->ended;
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stop = true;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->thread, NULL);
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+    c->ended = NULL;
+}
+
+/* Hands a list to the finisher; finishes it here when out of memory. */
+static void finish_later(core *c, session_store_ended *ended)
+{
+    struct ended_queue *q = c->ended;
+    if (!ended->count && !ended->handle_session) {
+        session_store_ended_finish(ended); /* nothing to tell: frees the list */
+        return;
+    }
+    pthread_mutex_lock(&q->lock);
+    if (q->count == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        session_store_ended *n = realloc(q->items, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&q->lock);
+            session_store_ended_finish(ended);
+            return;
+        }
+        q->items = n;
+        q->cap = cap;
+    }
+    q->items[q->count++] = *ended;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Here and now: the caller's own logoff, or a logon undone. */
 static void drop_session(core *c, const char *id, const char *reason)
 {
     session_store_ended ended = SESSION_STORE_ENDED_INIT(reason);
@@ -134,12 +231,15 @@ static void resync(core *c)
 static void on_event(void *ctx, const shared_event *ev)
 {
     core *c = ctx;
+    session_store_ended ended = SESSION_STORE_ENDED_INIT(ev->reason);
     switch (ev->kind) {
     case SHARED_EVENT_SESSION_END:
-        drop_session(c, ev->id, ev->reason);
+        session_store_remove_session(c->sessions, ev->id, &ended);
+        finish_later(c, &ended);
         break;
     case SHARED_EVENT_HANDLE_END:
-        drop_handle(c, ev->handle, ev->reason);
+        session_store_remove_handle(c->sessions, ev->handle, false, &ended);
+        finish_later(c, &ended);
         break;
     case SHARED_EVENT_RESYNC:
         resync(c);
@@ -166,8 +266,13 @@ HRESULT core_shared_open(core *c, const core_config *cfg, const char **why)
         .throttle_client_threshold = threshold * THROTTLE_CLIENT_FACTOR,
         .throttle_max_delay_s = cfg->throttle_max_delay_s,
     };
+    if (!(c->ended = finisher_start()))
+        return MAPI_E_NOT_ENOUGH_RESOURCES;
     shared_store_listener l = {on_event, c};
-    return shared_store_open(&sc, &l, &c->shared, why);
+    HRESULT hr = shared_store_open(&sc, &l, &c->shared, why);
+    if (HR_FAILED(hr))
+        core_shared_finisher_stop(c);
+    return hr;
 }
 
 const char *core_store_url_problem(const char *url)
@@ -189,7 +294,7 @@ const char *core_store_url_problem(const char *url)
  * one sealed for h). END_OF_SESSION when its profile is gone from the
  * current store. */
 static HRESULT materialize(core *c, const shared_session *rec, const token_hash *h,
-                           const char *password, session **out)
+                           const char *password, const profile *held, session **out)
 {
     *out = NULL;
     if (session_store_add_handle(c->sessions, rec->id, h, out) == S_OK)
@@ -201,8 +306,11 @@ static HRESULT materialize(core *c, const shared_session *rec, const token_hash 
         return MAPI_E_END_OF_SESSION;
     }
     /* The profile's logon lock: two requests meeting the same new session
-     * build it once, as two logons of one profile run one at a time. */
-    profile_logon_lock(p, -1);
+     * build it once, as two logons of one profile run one at a time. A
+     * joining logon already holds it (held). */
+    bool lock = p != held;
+    if (lock)
+        profile_logon_lock(p, -1);
     HRESULT hr = session_store_add_handle(c->sessions, rec->id, h, out);
     if (hr == MAPI_E_NOT_FOUND) {
         session *s = NULL;
@@ -221,7 +329,8 @@ static HRESULT materialize(core *c, const shared_session *rec, const token_hash 
             session_unref(s);
         }
     }
-    profile_logon_unlock(p);
+    if (lock)
+        profile_logon_unlock(p);
     profile_store_unref(store);
     if (HR_FAILED(hr))
         return hr;
@@ -307,7 +416,7 @@ HRESULT core_shared_join(core *c, const profile *p, const char *password, const 
     if (HR_FAILED(hr))
         return hr;
     session *s = NULL;
-    hr = materialize(c, &rec, h, password, &s);
+    hr = materialize(c, &rec, h, password, p, &s);
     /* Upstream authentication: the joiner must present the password the
      * session's own provider logged on with; and a session opened under
      * another authentication of this profile is being ended by a reload. */
@@ -379,7 +488,7 @@ HRESULT core_shared_authenticate(core *c, const char *token, const token_hash *h
         return hr;
     char *password = unseal(sealed, sealed_len, token);
     free(sealed);
-    hr = materialize(c, &rec, h, password, &s);
+    hr = materialize(c, &rec, h, password, NULL, &s);
     wipe_free(password);
     if (HR_FAILED(hr))
         return hr;
