@@ -85,6 +85,7 @@ api *api_new(core *c, const api_config *cfg)
     a->openapi_yaml = cfg->openapi_yaml;
     a->openapi_yaml_len = cfg->openapi_yaml_len;
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
+    randombytes_buf(a->cursor_key, sizeof a->cursor_key);
     a->requests = calloc(ROUTE_COUNT + 1, sizeof *a->requests);
     a->latency = calloc(ROUTE_COUNT + 1, sizeof *a->latency);
     if (cfg->admin_key && cfg->admin_key[0]) {
@@ -125,6 +126,7 @@ void api_free(api *a)
         sodium_memzero(a->admin_key, a->admin_key_len);
         free(a->admin_key);
     }
+    sodium_memzero(a->cursor_key, sizeof a->cursor_key);
     free(a->version);
     free(a->requests);
     free(a->latency);
