@@ -49,6 +49,7 @@ static const api_route ROUTES[] = {
     {"GET", "/", h_asset},
     {"GET", "/console.js", h_asset},
     {"GET", "/console.css", h_asset},
+    {"GET", "/favicon.svg", h_asset},
     {"GET", "/docs", h_asset},
     {"GET", "/docs/init.js", h_asset},
     {"GET", "/docs/redoc.standalone.js", h_asset},
