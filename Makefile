@@ -83,12 +83,13 @@ $(BIN): $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(MAIN_OBJ) $(BUILD)/gen/openapi_ya
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The web console (web/) and the API docs are compiled into the binary too.
-WEB_ASSETS := console.html console.js console.css
+WEB_ASSETS := console.html console.js console.css favicon.svg
 $(BUILD)/gen/web_assets.c: $(addprefix web/,$(WEB_ASSETS)) scripts/embed.sh
 	@mkdir -p $(dir $@)
 	{ scripts/embed.sh mapigw_console_html web/console.html; \
 	  scripts/embed.sh mapigw_console_js web/console.js | sed 1d; \
-	  scripts/embed.sh mapigw_console_css web/console.css | sed 1d; } > $@
+	  scripts/embed.sh mapigw_console_css web/console.css | sed 1d; \
+	  scripts/embed.sh mapigw_favicon_svg web/favicon.svg | sed 1d; } > $@
 # Built with the pinned @redocly/cli when tests/openapi has it (never installs
 # it); otherwise a stub, and /docs answers 404. Rebuilt once the tool appears.
 $(BUILD)/gen/docs_assets.c: openapi.yaml scripts/build-docs.sh scripts/embed.sh \
@@ -172,7 +173,8 @@ image-test:                # container image: lint, debootstrap base, buildah bu
 browser-test:              # the console, the docs and CORS in headless Chromium (playwright-core)
 	@scripts/lint-openapi.sh >/dev/null
 	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
-	@scripts/browser-test.sh $(abspath build/release/mapigw)
+	@mkdir -p build/release/test-logs
+	MAPIGW_TEST_LOGS=$(abspath build/release/test-logs) scripts/browser-test.sh $(abspath build/release/mapigw)
 
 # Benchmarks (not part of make test): mapigw against a reference libmicrohttpd
 # server, wrk on 127.0.0.1; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke

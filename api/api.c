@@ -49,6 +49,7 @@ static const api_route ROUTES[] = {
     {"GET", "/", h_asset},
     {"GET", "/console.js", h_asset},
     {"GET", "/console.css", h_asset},
+    {"GET", "/favicon.svg", h_asset},
     {"GET", "/docs", h_asset},
     {"GET", "/docs/init.js", h_asset},
     {"GET", "/docs/redoc.standalone.js", h_asset},
@@ -85,6 +86,7 @@ api *api_new(core *c, const api_config *cfg)
     a->openapi_yaml = cfg->openapi_yaml;
     a->openapi_yaml_len = cfg->openapi_yaml_len;
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
+    randombytes_buf(a->cursor_key, sizeof a->cursor_key);
     a->requests = calloc(ROUTE_COUNT + 1, sizeof *a->requests);
     a->latency = calloc(ROUTE_COUNT + 1, sizeof *a->latency);
     if (cfg->admin_key && cfg->admin_key[0]) {
@@ -125,6 +127,7 @@ void api_free(api *a)
         sodium_memzero(a->admin_key, a->admin_key_len);
         free(a->admin_key);
     }
+    sodium_memzero(a->cursor_key, sizeof a->cursor_key);
     free(a->version);
     free(a->requests);
     free(a->latency);

@@ -63,6 +63,8 @@ struct api {
     /* Allowed CORS origins (api_set_cors); none: CORS off. */
     char **cors_origins;
     size_t cors_count;
+    /* Keys the tags of list cursors (page.c); random per process. */
+    uint8_t cursor_key[32];
 };
 
 /* A path segment captured by "{...}" in a route pattern; points into the
@@ -237,6 +239,35 @@ bool request_entry_id(api_ctx *x, const char *hex, size_t len, const char *what,
                       size_t *out_len);
 /* Number of UTF-8 code points in a valid UTF-8 string. */
 size_t utf8_length(const char *s, size_t len);
+
+/* ---- page.c: cursors of lists ------------------------------------------- */
+
+typedef enum { PAGE_CONTENTS = 1, PAGE_ADDRESS_BOOK = 2, PAGE_SESSIONS = 3 } page_list;
+
+/* What a cursor is bound to: the list, the session (NULL for the admin's
+ * list) and what the list is of (a folder's entry id, a search text; may
+ * be empty). Borrowed. */
+typedef struct {
+    page_list list;
+    const char *session_id;
+    const void *what;
+    size_t what_len;
+} page_scope;
+
+typedef struct {
+    size_t offset; /* the first place of the page */
+    size_t max;    /* rows at most */
+} page_window;
+
+/* The window asked by the max= (1..10000, default 1000) and cursor= query
+ * parameters; false with a 400 MAPI_E_INVALID_PARAMETER written for a bad
+ * max or a cursor not issued for this scope. */
+bool page_parse(api_ctx *x, const page_scope *sc, page_window *out);
+/* Sets "total" (unless total is SIZE_MAX: unknown) and, when places remain
+ * after the window, "next": the cursor of the following page. rows: how
+ * many the page holds (tells more from a full page when total is unknown). */
+bool page_render(api_ctx *x, json_t *out, const page_scope *sc, const page_window *w, size_t rows,
+                 size_t total);
 
 /* ---- auth.c ------------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /* h_console.c - the files compiled into the binary for browsers: the web
- * console (GET /, /console.js, /console.css) and the API docs built from
+ * console (GET /, /console.js, /console.css, /favicon.svg) and the API docs built from
  * openapi.yaml at build time (GET /docs, /docs/init.js,
  * /docs/redoc.standalone.js). No bearer: they hold no session data (the
  * console asks for the token in the page and keeps it in memory only).
@@ -35,6 +35,9 @@ static const asset_route ASSET_ROUTES[] = {
     {"/", "console.html", "text/html; charset=utf-8", CSP_CONSOLE, false},
     {"/console.js", "console.js", "text/javascript; charset=utf-8", CSP_CONSOLE, false},
     {"/console.css", "console.css", "text/css; charset=utf-8", CSP_CONSOLE, false},
+    /* Named by the page, so that browsers do not ask for /favicon.ico (a 404
+     * is a console error). */
+    {"/favicon.svg", "favicon.svg", "image/svg+xml", CSP_CONSOLE, false},
     {"/docs", "docs.html", "text/html; charset=utf-8", CSP_DOCS, true},
     {"/docs/init.js", "docs-init.js", "text/javascript; charset=utf-8", CSP_DOCS, true},
     {"/docs/redoc.standalone.js", "redoc.standalone.js", "text/javascript; charset=utf-8", CSP_DOCS,

@@ -13,13 +13,12 @@
  */
 #include "api_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* OpenAddressBook's bounds: max defaults to 1000 and may be 1..10000; a
- * search string is at most 256 characters (code points). */
-#define AB_MAX_DEFAULT 1000u
-#define AB_MAX_LIMIT 10000u
+/* OpenAddressBook's search string is at most 256 characters (code points);
+ * pages (max, cursor) are page.c's. */
 #define AB_SEARCH_MAX 256u
 
 static const char *const NO_QUERY[] = {NULL};
@@ -104,38 +103,14 @@ void h_store_open(api_ctx *x)
     api_reply_json(x, 200, json_built(out, ok));
 }
 
-/* max=: a plain decimal number 1..10000 (no sign, no blanks). */
-static bool parse_max(api_ctx *x, const char *v, size_t *out)
-{
-    size_t n = 0;
-    bool ok = v && *v && strlen(v) <= 5;
-    for (const char *p = v; ok && *p; p++) {
-        ok = *p >= '0' && *p <= '9';
-        n = n * 10 + (size_t)(*p - '0');
-    }
-    if (!ok || n < 1 || n > AB_MAX_LIMIT) {
-        api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "max: expected a number from 1 to %u",
-                    AB_MAX_LIMIT);
-        return false;
-    }
-    *out = n;
-    return true;
-}
-
 void h_address_book(api_ctx *x)
 {
-    static const char *const QUERY[] = {"search", "max", NULL};
+    static const char *const QUERY[] = {"search", "max", "cursor", NULL};
     api_auth auth;
     if (!begin(x, QUERY, &auth))
         return;
-    bool has_search = false, has_max = false;
+    bool has_search = false;
     const char *search = request_query(x, "search", &has_search);
-    const char *max_value = request_query(x, "max", &has_max);
-    size_t max = AB_MAX_DEFAULT;
-    if (has_max && !parse_max(x, max_value, &max)) {
-        api_auth_release(&auth);
-        return;
-    }
     if (search) {
         /* utf8_length counts code points of valid UTF-8 only: check first. */
         json_t *valid = json_string(search);
@@ -150,11 +125,20 @@ void h_address_book(api_ctx *x)
         if (!*search)
             search = NULL; /* "search=" filters nothing */
     }
+    page_scope scope = {PAGE_ADDRESS_BOOK, session_id(auth.session), search,
+                        search ? strlen(search) : 0};
+    page_window w;
+    if (!page_parse(x, &scope, &w)) {
+        api_auth_release(&auth);
+        return;
+    }
 
     mapi_rows containers, entries;
-    HRESULT hr = session_address_book(auth.session, search, max, &containers, &entries);
-    api_auth_release(&auth);
+    size_t total = 0;
+    HRESULT hr =
+        session_address_book(auth.session, search, w.offset, w.max, &containers, &entries, &total);
     if (HR_FAILED(hr)) {
+        api_auth_release(&auth);
         object_problem(x, hr, "address book");
         return;
     }
@@ -163,6 +147,8 @@ void h_address_book(api_ctx *x)
     ok &= json_set(out, "containers", render_rows(&containers));
     ok &= json_set(out, "entries", render_rows(&entries));
     ok &= json_set(out, "entry_count", json_integer((json_int_t)entries.count));
+    ok &= page_render(x, out, &scope, &w, entries.count, total);
+    api_auth_release(&auth); /* scope.session_id lives as long as the reference */
     /* Warnings are successes with a note (docs/contract/http.md 1): a failed
      * address-book provider does not fail the book. */
     if (hr == MAPI_W_ERRORS_RETURNED)
@@ -196,33 +182,36 @@ void h_entry_open(api_ctx *x)
 
 void h_entry_contents(api_ctx *x)
 {
-    static const char *const QUERY[] = {"max", NULL};
+    static const char *const QUERY[] = {"max", "cursor", NULL};
     api_auth auth;
     if (!begin(x, QUERY, &auth))
         return;
-    bool has_max = false;
-    const char *max_value = request_query(x, "max", &has_max);
-    size_t max = AB_MAX_DEFAULT;
     uint8_t *eid = NULL;
     size_t len;
-    if (has_max && !parse_max(x, max_value, &max)) {
-        api_auth_release(&auth);
-        return;
-    }
     if (!path_entry_id(x, &auth, &eid, &len))
         return;
+    page_scope scope = {PAGE_CONTENTS, session_id(auth.session), eid, len};
+    page_window w;
     mapi_rows rows;
-    HRESULT hr = session_folder_contents(auth.session, eid, len, max, &rows);
-    api_auth_release(&auth);
-    free(eid);
+    size_t total = SIZE_MAX;
+    HRESULT hr = MAPI_E_INVALID_PARAMETER;
+    if (page_parse(x, &scope, &w)) {
+        hr = session_folder_contents(auth.session, eid, len, w.offset, w.max, &rows, &total);
+        if (HR_FAILED(hr))
+            object_problem(x, hr, "folder");
+    }
     if (HR_FAILED(hr)) {
-        object_problem(x, hr, "folder");
+        api_auth_release(&auth);
+        free(eid);
         return;
     }
     json_t *out = json_object();
     bool ok = out != NULL;
     ok &= json_set(out, "rows", render_rows(&rows));
     ok &= json_set(out, "row_count", json_integer((json_int_t)rows.count));
+    ok &= page_render(x, out, &scope, &w, rows.count, total);
+    api_auth_release(&auth);
+    free(eid);
     mapi_rows_clear(&rows);
     api_reply_json(x, 200, json_built(out, ok));
 }

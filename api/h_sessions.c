@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* docs/contract/http.md 3.1: unknown profile, wrong password and no default profile get one
@@ -187,9 +188,10 @@ void h_sessions_post(api_ctx *x)
     api_add_header(x, "Location", location);
 }
 
+/* A snapshot of the live sessions, each referenced. */
 typedef struct {
-    core *core;
-    json_t *list;
+    session **v;
+    size_t count, cap;
     bool ok;
 } list_ctx;
 
@@ -198,32 +200,64 @@ static void add_session(void *ctx, session *s)
     list_ctx *l = ctx;
     if (!l->ok || session_is_ended(s))
         return;
-    core_session_facts facts;
-    core_get_session_facts(l->core, s, &facts);
-    json_t *obj = render_session(s, &facts);
-    if (!obj || json_array_append_new(l->list, obj) != 0)
-        l->ok = false;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        session **bigger = realloc(l->v, cap * sizeof *bigger);
+        if (!bigger) {
+            l->ok = false;
+            return;
+        }
+        l->v = bigger;
+        l->cap = cap;
+    }
+    l->v[l->count++] = session_ref(s);
+}
+
+/* Oldest first, then by id: an order that pages keep while sessions come
+ * and go (a session that ends moves the later ones up by one place). */
+static int by_age(const void *a, const void *b)
+{
+    session *const *x = a, *const *y = b;
+    time_t tx = session_created_at(*x), ty = session_created_at(*y);
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    return strcmp(session_id(*x), session_id(*y));
 }
 
 void h_sessions_list(api_ctx *x)
 {
+    static const char *const QUERY[] = {"max", "cursor", NULL};
     /* DECISIONS.md: without the admin key (or with admin endpoints off) the
      * answer is 403, whatever else the request carries. */
     if (!api_is_admin(x)) {
         api_problem(x, MAPI_E_NO_ACCESS, 0, "listing sessions needs the admin key");
         return;
     }
-    list_ctx l = {x->a->core, json_array(), true};
-    if (!l.list) {
-        api_reply_oom(x);
+    page_scope scope = {PAGE_SESSIONS, NULL, NULL, 0};
+    page_window w;
+    if (!request_check_query(x, QUERY) || !page_parse(x, &scope, &w))
         return;
-    }
+    list_ctx l = {NULL, 0, 0, true};
     core_foreach_session(x->a->core, add_session, &l);
+    json_t *list = json_array();
+    bool ok = l.ok && list;
+    if (ok && l.count > 1)
+        qsort(l.v, l.count, sizeof *l.v, by_age);
+    for (size_t i = w.offset; ok && i < l.count && i - w.offset < w.max; i++) {
+        core_session_facts facts;
+        core_get_session_facts(x->a->core, l.v[i], &facts);
+        json_t *obj = render_session(l.v[i], &facts);
+        ok = obj && json_array_append_new(list, obj) == 0;
+    }
+    for (size_t i = 0; i < l.count; i++)
+        session_unref(l.v[i]);
+    free(l.v);
     json_t *out = json_object();
-    bool ok = l.ok && out;
-    size_t count = json_array_size(l.list);
-    ok &= json_set(out, "sessions", l.list);
+    ok &= out != NULL;
+    size_t count = json_array_size(list);
+    ok &= json_set(out, "sessions", list);
     ok &= json_set(out, "count", json_integer((json_int_t)count));
+    ok &= page_render(x, out, &scope, &w, count, l.count);
     api_reply_json(x, 200, json_built(out, ok));
 }
 

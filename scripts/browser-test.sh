@@ -4,8 +4,9 @@
 # driven by playwright-core pinned in tests/browser/package.json (exact
 # version) and package-lock.json; installs it with `npm ci` when missing (no
 # browser download: playwright-core has none). The gateway is GATEWAY_BIN,
-# else $MAPIGW_BIN, else build/release/mapigw. Screenshots go to build/browser/.
-# Bounded: the whole run is stopped after 60 s.
+# else $MAPIGW_BIN, else build/release/mapigw. Screenshots go to
+# $MAPIGW_TEST_LOGS/browser/ when it is set (make browser-test: the release test
+# logs), else build/browser/. Bounded: the whole run is stopped after 120 s.
 # Prints "browser-test: N passed, M failed"; exit status non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,8 @@ if [ "$have" != "$want" ]; then
 fi
 
 mkdir -p build/browser
-timeout -k 5 60 node "$tools/browser-test.mjs" "$bin" || {
+timeout -k 5 120 node "$tools/browser-test.mjs" "$bin" || {
   status=$?
-  [ "$status" -eq 124 ] && echo "browser-test: timed out after 60 s" >&2
+  [ "$status" -eq 124 ] && echo "browser-test: timed out after 120 s" >&2
   exit "$status"
 }

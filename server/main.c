@@ -50,6 +50,7 @@ extern const size_t mapigw_openapi_yaml_len;
 WEB_ASSET(mapigw_console_html)
 WEB_ASSET(mapigw_console_js)
 WEB_ASSET(mapigw_console_css)
+WEB_ASSET(mapigw_favicon_svg)
 WEB_ASSET(mapigw_docs_html)
 WEB_ASSET(mapigw_docs_init_js)
 WEB_ASSET(mapigw_redoc_js)
@@ -277,11 +278,12 @@ static int run(const config *cfg)
         return 1;
     }
 
-    static api_asset assets[6];
+    static api_asset assets[7];
     const api_asset found[] = {
         WEB_ASSET_ENTRY("console.html", mapigw_console_html),
         WEB_ASSET_ENTRY("console.js", mapigw_console_js),
         WEB_ASSET_ENTRY("console.css", mapigw_console_css),
+        WEB_ASSET_ENTRY("favicon.svg", mapigw_favicon_svg),
         WEB_ASSET_ENTRY("docs.html", mapigw_docs_html),
         WEB_ASSET_ENTRY("docs-init.js", mapigw_docs_init_js),
         WEB_ASSET_ENTRY("redoc.standalone.js", mapigw_redoc_js),

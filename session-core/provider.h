@@ -29,6 +29,9 @@
 
 #define PROVIDER_STATUS_STRING_MAX 256
 
+/* A list's size that its kind cannot tell (contents tables). */
+#define PROVIDER_TOTAL_UNKNOWN SIZE_MAX
+
 /* What the status row shows of a provider; the kind fills it from what it
  * really finds, never from configuration alone. */
 typedef struct {
@@ -133,18 +136,26 @@ typedef struct provider_ops {
     /* Store providers: the contents table of one folder (key 'F'+name):
      * one MAPI_MESSAGE row per message (PR_ENTRYID, PR_SUBJECT,
      * PR_SENDER_NAME, PR_SENDER_EMAIL_ADDRESS, PR_MESSAGE_DELIVERY_TIME,
-     * PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS), newest first, at most max.
+     * PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS), newest first: the messages at
+     * places offset .. offset + max - 1 of that order (a message that cannot
+     * be read keeps its place but yields no row), and *total the number of
+     * places (PROVIDER_TOTAL_UNKNOWN when the kind cannot tell).
      * MAPI_E_NOT_FOUND for a key that names no folder. */
     HRESULT(*contents)
-    (void *state, const uint8_t *folder_key, size_t key_len, size_t max, mapi_rows *out);
+    (void *state, const uint8_t *folder_key, size_t key_len, size_t offset, size_t max,
+     mapi_rows *out, size_t *total);
 
     /* Address-book providers: the container (PR_ENTRYID, display name,
      * PR_CONTENT_COUNT) and its entries (MAPI_MAILUSER rows: PR_ENTRYID,
-     * PR_DISPLAY_NAME, PR_ADDRTYPE, PR_EMAIL_ADDRESS, PR_SEARCH_KEY), at most
-     * max of them, filtered by a case-insensitive substring of display name
-     * or address when search is not NULL. */
+     * PR_DISPLAY_NAME, PR_ADDRTYPE, PR_EMAIL_ADDRESS, PR_SEARCH_KEY),
+     * filtered by a case-insensitive substring of display name or address
+     * when search is not NULL, in a stable order: those at places offset ..
+     * offset + max - 1 (max may be 0: the total alone), and *total the
+     * number of matching places. The core pages across several books by
+     * these totals, so a kind must know it. */
     HRESULT(*address_book)
-    (void *state, const char *search, size_t max, mapi_object *container, mapi_rows *entries);
+    (void *state, const char *search, size_t offset, size_t max, mapi_object *container,
+     mapi_rows *entries, size_t *total);
 
     /* OpenEntry on one of this provider's entry ids: key is what follows the
      * 20-byte header (entryid.h conventions). MAPI_E_NOT_FOUND when the

@@ -84,18 +84,23 @@ HRESULT session_stores_table(session *s, mapi_rows *out);
 HRESULT session_open_store(session *s, const uint8_t *eid, size_t len, mapi_object *store,
                            mapi_rows *folders);
 
-/* IMAPIFolder::GetContentsTable on a folder's entry id: at most max message
- * rows, newest first. MAPI_E_INVALID_ENTRYID, MAPI_E_UNKNOWN_ENTRYID (not a
- * folder of this session), MAPI_E_NO_SUPPORT (the store cannot list). */
-HRESULT session_folder_contents(session *s, const uint8_t *eid, size_t len, size_t max,
-                                mapi_rows *out);
+/* IMAPIFolder::GetContentsTable on a folder's entry id, newest first: the
+ * rows at places offset .. offset + max - 1 (SetRows/QueryRows as a window;
+ * an unreadable message keeps its place but gives no row), *total the
+ * number of places or SIZE_MAX when unknown. MAPI_E_INVALID_ENTRYID,
+ * MAPI_E_UNKNOWN_ENTRYID (not a folder of this session), MAPI_E_NO_SUPPORT
+ * (the store cannot list). */
+HRESULT session_folder_contents(session *s, const uint8_t *eid, size_t len, size_t offset,
+                                size_t max, mapi_rows *out, size_t *total);
 
 /* IMAPISession::OpenAddressBook (AB_NO_DIALOG): one container per address
- * book provider and their entries (at most max, filtered by search when not
- * NULL). S_OK, or MAPI_W_ERRORS_RETURNED when an address-book provider failed
- * (at logon, or now). */
-HRESULT session_address_book(session *s, const char *search, size_t max, mapi_rows *containers,
-                             mapi_rows *entries);
+ * book provider, and the entries of all of them one book after another
+ * (filtered by search when not NULL) at places offset .. offset + max - 1,
+ * *total the number of places. S_OK, or MAPI_W_ERRORS_RETURNED when an
+ * address-book provider failed (at logon, or now; its entries then hold no
+ * place). */
+HRESULT session_address_book(session *s, const char *search, size_t offset, size_t max,
+                             mapi_rows *containers, mapi_rows *entries, size_t *total);
 
 /* IMAPISession::OpenEntry: status objects, stores, folders, messages,
  * address-book containers and entries, and one-off entry ids (opened as a

@@ -143,10 +143,11 @@ HRESULT session_open_store(session *s, const uint8_t *eid, size_t len, mapi_obje
     return hr;
 }
 
-HRESULT session_folder_contents(session *s, const uint8_t *eid, size_t len, size_t max,
-                                mapi_rows *out)
+HRESULT session_folder_contents(session *s, const uint8_t *eid, size_t len, size_t offset,
+                                size_t max, mapi_rows *out, size_t *total)
 {
     memset(out, 0, sizeof *out);
+    *total = PROVIDER_TOTAL_UNKNOWN;
     HRESULT hr = lock_live(s);
     if (HR_FAILED(hr))
         return hr;
@@ -161,7 +162,7 @@ HRESULT session_folder_contents(session *s, const uint8_t *eid, size_t len, size
         hr = MAPI_E_NO_SUPPORT;
     if (HR_SUCCEEDED(hr)) {
         pinst_lock(sp);
-        hr = sp->ops->contents(sp->state, key, key_len, max, out);
+        hr = sp->ops->contents(sp->state, key, key_len, offset, max, out, total);
         pinst_unlock(sp);
         if (hr == MAPI_E_NOT_FOUND)
             hr = MAPI_E_UNKNOWN_ENTRYID;
@@ -186,29 +187,35 @@ static HRESULT move_into(mapi_rows *rows, mapi_object *o)
     return S_OK;
 }
 
-HRESULT session_address_book(session *s, const char *search, size_t max, mapi_rows *containers,
-                             mapi_rows *entries)
+HRESULT session_address_book(session *s, const char *search, size_t offset, size_t max,
+                             mapi_rows *containers, mapi_rows *entries, size_t *total)
 {
     memset(containers, 0, sizeof *containers);
     memset(entries, 0, sizeof *entries);
+    *total = 0;
     HRESULT hr = lock_live(s);
     if (HR_FAILED(hr))
         return hr;
     bool errors = session_view_of(s)->ab_failures > 0;
+    /* The book is the providers' lists one after another: each is asked for
+     * its part of the page, places counted by the totals before it. */
     for (size_t i = 0; i < session_view_of(s)->provider_count && HR_SUCCEEDED(hr); i++) {
         provider_inst *sp = session_view_of(s)->providers[i];
         if (sp->ops->resource_type != MAPI_AB_PROVIDER || !sp->ops->address_book)
             continue;
         mapi_object container = {0};
         size_t room = max > entries->count ? max - entries->count : 0;
+        size_t local = offset > *total ? offset - *total : 0, part = 0;
         pinst_lock(sp);
-        HRESULT ph = sp->ops->address_book(sp->state, search, room, &container, entries);
+        HRESULT ph =
+            sp->ops->address_book(sp->state, search, local, room, &container, entries, &part);
         pinst_unlock(sp);
         if (ph == MAPI_E_NOT_ENOUGH_MEMORY) {
             hr = ph;
         } else if (HR_FAILED(ph)) {
             errors = true; /* MAPI still returns the book, with a warning */
         } else {
+            *total += part;
             container.object_type = MAPI_ABCONT;
             hr = add_entry_id(&container, sp->uid, NULL, 0);
             if (HR_SUCCEEDED(hr))

@@ -1,18 +1,89 @@
-// console.js - the mapigw web console: log on, watch the status table (live
-// through GET /events), see the identity, log off. Plain DOM, no framework,
-// no request to anywhere but the gateway that served the page. The token is
-// kept in this page's memory only (never in storage, never in a URL).
+// console.js - the mapigw web console: log on, the status table (live through
+// GET /events) with each row's IMAPIStatus methods, the identity, stores ->
+// folders -> contents -> a message, the address book, an event log, log off.
+// Plain DOM, no framework, no request to anywhere but the gateway that served
+// the page; every text from the gateway goes in through textContent.
+//
+// The token: in this tab's sessionStorage, so that a reload keeps the session,
+// and nowhere else (never localStorage, a cookie or a URL). sessionStorage
+// belongs to one tab and is dropped when the tab closes; log off and a session
+// that ended clear it at once. localStorage keeps only the names of profiles
+// this browser logged on to (for the profile list), never a token or password.
 'use strict';
 
 (function () {
-  const state = { token: null, session: null, events: null };
+  const TAB_KEY = 'mapigw.console.session';
+  const NAMES_KEY = 'mapigw.console.profiles';
+  const METHODS = [
+    // [path, resource_methods bit, button label]
+    ['validate-state', 0x1, 'Validate state'],
+    ['flush-queues', 0x8, 'Flush queues'],
+    ['change-password', 0x4, 'Change password'],
+  ];
+  const state = {
+    token: null,
+    session: null,
+    events: null,
+    closing: false,
+    rows: [],
+    changed: null,
+    contents: null,
+    ab: null,
+    passwordRow: null,
+  };
   const $ = (id) => document.getElementById(id);
+  const el = (tag, text, cls) => {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  };
 
   function message(text, ok) {
     $('message').textContent = text || '';
     $('message').className = ok ? 'ok' : '';
   }
 
+  // ---- storage ---------------------------------------------------------------
+  function store(kind, key, value) {
+    try {
+      const s = kind === 'tab' ? window.sessionStorage : window.localStorage;
+      if (value === null) s.removeItem(key);
+      else s.setItem(key, JSON.stringify(value));
+    } catch (e) {
+      // storage off (private mode, policy): the console still works, without reloads
+    }
+  }
+  function load(kind, key) {
+    try {
+      const s = kind === 'tab' ? window.sessionStorage : window.localStorage;
+      return JSON.parse(s.getItem(key) || 'null');
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function knownProfiles() {
+    const v = load('local', NAMES_KEY);
+    return Array.isArray(v) ? v.filter((n) => typeof n === 'string').slice(0, 20) : [];
+  }
+  function showProfiles() {
+    const pick = $('profile-pick');
+    for (const o of Array.from(pick.options)) if (o.dataset.known) o.remove();
+    for (const name of knownProfiles()) {
+      const o = el('option', name);
+      o.value = name;
+      o.dataset.known = '1';
+      pick.append(o);
+    }
+  }
+  function rememberProfile(name) {
+    if (!name) return;
+    store('local', NAMES_KEY, [name].concat(knownProfiles().filter((n) => n !== name)).slice(0, 20));
+    showProfiles();
+  }
+
+  // ---- requests -----------------------------------------------------------------
   async function call(method, path, body) {
     const headers = { Accept: 'application/json' };
     if (state.token) headers.Authorization = 'Bearer ' + state.token;
@@ -30,6 +101,7 @@
       const err = new Error(data && data.detail ? data.detail : 'HTTP ' + resp.status);
       err.status = resp.status;
       err.problem = data;
+      if (resp.status === 401 && state.token && path !== '/sessions') ended('The session has ended.');
       throw err;
     }
     return data;
@@ -39,20 +111,22 @@
     const p = err.problem;
     return p ? p.title + ' (' + p.mapi_error + ' ' + p.mapi_code + '): ' + p.detail : String(err.message);
   }
+  // Runs an action from a click; its failure becomes the page's message.
+  const act = (fn) => (ev) => {
+    if (ev && ev.preventDefault) ev.preventDefault();
+    Promise.resolve()
+      .then(() => fn(ev))
+      .catch((err) => message(problemText(err)));
+  };
 
   function fillList(dl, pairs) {
     dl.replaceChildren();
-    for (const [k, v] of pairs) {
-      const dt = document.createElement('dt');
-      dt.textContent = k;
-      const dd = document.createElement('dd');
-      dd.textContent = v === null || v === undefined ? '—' : String(v);
-      dl.append(dt, dd);
-    }
+    for (const [k, v] of pairs) dl.append(el('dt', k), el('dd', v === null || v === undefined ? '—' : v));
   }
-
   const names = (f) => (f && f.names && f.names.length ? f.names.join(' | ') : f ? String(f.value) : '');
+  const q = encodeURIComponent;
 
+  // ---- session ----------------------------------------------------------------
   function showSession(s) {
     fillList($('session'), [
       ['id', s.id],
@@ -65,9 +139,99 @@
     ]);
   }
 
-  function showIdentity(id) {
+  async function begin(s, token) {
+    state.token = token;
+    state.session = s;
+    state.closing = false;
+    store('tab', TAB_KEY, { token, id: s.id });
+    showSession(s);
+    for (const id of ['session-section', 'stores-section', 'ab-section', 'events-section']) $(id).hidden = false;
+    $('logon-section').hidden = true;
+    // Events first, so that nothing that changes while the rest loads is
+    // missed; a part that fails (a store offline) leaves the others working.
+    watchEvents();
+    const parts = await Promise.allSettled([
+      refreshStatus().then(showIdentity),
+      showStores(),
+      searchBook(''),
+    ]);
+    const failed = parts.find((p) => p.status === 'rejected');
+    if (failed && state.token) message(problemText(failed.reason));
+  }
+
+  function ended(text) {
+    if (state.events) state.events.abort();
+    state.token = null;
+    state.session = null;
+    store('tab', TAB_KEY, null);
+    for (const id of ['session-section', 'stores-section', 'ab-section', 'events-section']) $(id).hidden = true;
+    $('logon-section').hidden = false;
+    for (const id of ['status-rows', 'stores', 'folders', 'contents-rows', 'ab-rows', 'events'])
+      $(id).replaceChildren();
+    $('contents-box').hidden = $('message-box').hidden = $('password-form').hidden = true;
+    message(text, true);
+  }
+
+  async function logon(ev) {
+    message('');
+    const flags = Array.from($('logon-form').querySelectorAll('input[name=flags]:checked')).map((i) => i.value);
+    const body = { password: $('password').value, flags };
+    const profile = $('profile').value.trim();
+    if (profile) body.profile = profile;
+    $('logon').disabled = true;
+    try {
+      const s = await call('POST', '/sessions', body);
+      $('password').value = '';
+      rememberProfile(s.profile);
+      message('Logged on to ' + s.profile + (s.joined ? ' (joined the shared session)' : ''), true);
+      await begin(s, s.token);
+    } finally {
+      $('logon').disabled = false;
+    }
+    void ev;
+  }
+
+  async function logoff(shared) {
+    if (!state.session) return;
+    state.closing = true;
+    const path = '/sessions/' + q(state.session.id) + (shared ? '?flags=MAPI_LOGOFF_SHARED' : '');
+    try {
+      await call('DELETE', path);
+    } catch (err) {
+      state.closing = false;
+      throw err;
+    }
+    ended(shared ? 'Logged off the shared session (every handle).' : 'Logged off.');
+  }
+
+  // After a reload: the tab's token, if its session still lives.
+  async function resume() {
+    const saved = load('tab', TAB_KEY);
+    if (!saved || typeof saved.token !== 'string' || typeof saved.id !== 'string') return;
+    state.token = saved.token;
+    try {
+      const s = await call('GET', '/sessions/' + q(saved.id));
+      message('Resumed the session of ' + s.profile + ' after a reload.', true);
+      await begin(s, saved.token);
+    } catch (err) {
+      state.token = null;
+      store('tab', TAB_KEY, null);
+      message('The saved session is gone: ' + problemText(err));
+    }
+  }
+
+  // ---- identity -----------------------------------------------------------------
+  async function showIdentity() {
+    const id = await call('GET', '/identity');
+    const src = id.source ? state.rows.find((r) => r.instance_key === id.source.instance_key) : null;
+    let address = src && src.identity ? src.identity.address_type + ':' + src.identity.address : null;
+    if (!address && id.entry_id) {
+      const user = await call('GET', '/entries/' + q(id.entry_id));
+      if (user.email_address) address = (user.address_type || '') + ':' + user.email_address;
+    }
     const pairs = [
       ['display', id.display],
+      ['address', address],
       ['entry id', id.entry_id],
       ['search key', id.search_key],
       ['source', id.source ? id.source.display_name : null],
@@ -76,59 +240,99 @@
     fillList($('identity'), pairs);
   }
 
-  function showStatus(table, changed) {
+  // ---- status table ---------------------------------------------------------------
+  function showStatus() {
     const body = $('status-rows');
     body.replaceChildren();
-    for (const row of table.rows) {
-      const tr = document.createElement('tr');
+    for (const row of state.rows) {
+      const tr = el('tr');
       tr.dataset.instanceKey = row.instance_key;
-      if (changed && changed.has(row.instance_key)) tr.className = 'changed';
+      if (state.changed && state.changed.has(row.instance_key)) tr.className = 'changed';
       const cells = [
-        row.display_name,
-        row.resource_type ? row.resource_type.name : '',
-        row.provider_dll_name,
-        names(row.status_code),
-        row.status_string,
-        names(row.resource_methods),
+        ['Display name', row.display_name],
+        ['Type', row.resource_type ? row.resource_type.name : ''],
+        ['Status', names(row.status_code)],
+        ['Status string', row.status_string],
       ];
-      for (const c of cells) {
-        const td = document.createElement('td');
-        td.textContent = c === undefined || c === null ? '' : String(c);
+      for (const [label, value] of cells) {
+        const td = el('td', value);
+        td.dataset.label = label; // the column's name where a narrow screen stacks the row
         tr.append(td);
       }
+      const td = el('td', null, 'methods');
+      td.dataset.label = 'Methods';
+      const have = row.resource_methods ? row.resource_methods.value : 0;
+      for (const [method, bit, label] of METHODS) {
+        const b = el('button', label);
+        b.type = 'button';
+        b.dataset.method = method;
+        b.disabled = !(have & bit);
+        b.title = b.disabled ? 'not in this row\'s PR_RESOURCE_METHODS' : 'IMAPIStatus::' + label.replace(/ /g, '');
+        b.addEventListener('click', act(() => runMethod(row, method)));
+        td.append(b);
+      }
+      tr.append(td);
       body.append(tr);
     }
   }
 
-  async function refreshStatus(changed) {
-    showStatus(await call('GET', '/status'), changed);
+  async function refreshStatus() {
+    state.rows = (await call('GET', '/status')).rows;
+    showStatus();
   }
 
+  function updateRow(row, changed) {
+    const i = state.rows.findIndex((r) => r.instance_key === row.instance_key);
+    if (i >= 0) state.rows[i] = Object.assign({}, state.rows[i], row);
+    else state.rows.push(row);
+    if (changed) state.changed = new Set([row.instance_key]);
+    showStatus();
+  }
+
+  async function runMethod(row, method) {
+    if (method === 'change-password') {
+      state.passwordRow = row;
+      $('password-row').textContent = row.display_name;
+      $('password-form').hidden = false;
+      $('old-password').focus();
+      return;
+    }
+    const after = await call('POST', '/status/' + q(row.instance_key) + '/' + method);
+    updateRow(after, false);
+    message(method + ' on ' + after.display_name + ': ' + names(after.status_code), true);
+  }
+
+  async function changePassword() {
+    const row = state.passwordRow;
+    const body = { old_password: $('old-password').value, new_password: $('new-password').value };
+    const after = await call('POST', '/status/' + q(row.instance_key) + '/change-password', body);
+    $('old-password').value = $('new-password').value = '';
+    $('password-form').hidden = true;
+    updateRow(after, false);
+    message('The password of ' + after.display_name + ' was changed.', true);
+  }
+
+  // ---- events: GET /events with the bearer header ------------------------------
   function setLive(on) {
     $('live').textContent = on ? 'live: on' : 'live: off';
     $('live').className = on ? 'live on' : 'live';
   }
 
-  // GET /events with the bearer header: EventSource cannot send one, so read
-  // the text/event-stream body with a ReadableStream reader and parse it.
+  // EventSource cannot send Authorization: read the text/event-stream body
+  // with a ReadableStream reader and parse it here.
   async function watchEvents() {
     const ctrl = new AbortController();
     state.events = ctrl;
-    let resp;
     try {
-      resp = await fetch('/events', {
+      const resp = await fetch('/events', {
         headers: { Authorization: 'Bearer ' + state.token, Accept: 'text/event-stream' },
         cache: 'no-store',
         signal: ctrl.signal,
       });
-    } catch (e) {
-      return;
-    }
-    if (!resp.ok || !resp.body) return;
-    setLive(true);
-    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    try {
+      if (!resp.ok || !resp.body) return;
+      setLive(true);
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -148,8 +352,18 @@
     }
   }
 
+  function logEvent(id, type, summary) {
+    const li = el('li', null, 'event-' + type);
+    li.append(el('time', new Date().toLocaleTimeString()), el('b', type), el('span', summary));
+    if (id) li.dataset.id = id;
+    const log = $('events');
+    log.prepend(li);
+    while (log.children.length > 200) log.lastElementChild.remove();
+  }
+
   function handleEvent(block) {
     let type = 'message';
+    let id = '';
     const data = [];
     for (const line of block.split('\n')) {
       if (line.startsWith(':')) continue; // comment: subscribed, keep-alive
@@ -158,74 +372,168 @@
       const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
       if (field === 'event') type = val;
       else if (field === 'data') data.push(val);
+      else if (field === 'id') id = val;
     }
     if (!data.length) return;
     let payload = null;
     try {
       payload = JSON.parse(data.join('\n'));
     } catch (e) {
+      logEvent(id, type, '(data is not JSON)');
       return;
     }
-    if (type === 'table_modified') {
-      const changed = new Set();
-      if (payload && payload.instance_key) changed.add(payload.instance_key);
-      refreshStatus(changed).catch((err) => message(problemText(err)));
+    if (type === 'table_modified' && payload && payload.row) {
+      const row = payload.row;
+      logEvent(id, type, row.display_name + ': ' + names(row.status_code) +
+        (row.status_string ? ' — ' + row.status_string : ''));
+      updateRow(row, true);
     } else if (type === 'critical_error') {
-      ended('The session ended: ' + (payload && payload.reason ? payload.reason : 'critical error'));
+      const reason = payload && payload.reason ? payload.reason : 'critical error';
+      logEvent(id, type, (payload && payload.mapi_error ? payload.mapi_error + ', ' : '') + 'reason: ' + reason);
+      if (!state.closing) ended('The session ended: ' + reason);
+    } else {
+      logEvent(id, type, data.join(' '));
     }
   }
 
-  function ended(text) {
-    if (state.events) state.events.abort();
-    state.token = null;
-    state.session = null;
-    $('session-section').hidden = true;
-    $('logon-section').hidden = false;
-    $('status-rows').replaceChildren();
-    message(text, true);
-  }
-
-  async function logon(ev) {
-    ev.preventDefault();
-    message('');
-    const form = $('logon-form');
-    const flags = Array.from(form.querySelectorAll('input[name=flags]:checked')).map((i) => i.value);
-    const body = { password: $('password').value, flags };
-    const profile = $('profile').value.trim();
-    if (profile) body.profile = profile;
-    $('logon').disabled = true;
-    try {
-      const s = await call('POST', '/sessions', body);
-      $('password').value = '';
-      state.token = s.token;
-      state.session = s;
-      showSession(s);
-      $('logon-section').hidden = true;
-      $('session-section').hidden = false;
-      message('Logged on to ' + s.profile + (s.joined ? ' (joined the shared session)' : ''), true);
-      const [id] = await Promise.all([call('GET', '/identity'), refreshStatus()]);
-      showIdentity(id);
-      watchEvents();
-    } catch (err) {
-      message(problemText(err));
-    } finally {
-      $('logon').disabled = false;
+  // ---- stores, folders, contents, a message ----------------------------------------
+  async function showStores() {
+    const list = $('stores');
+    list.replaceChildren();
+    for (const s of (await call('GET', '/stores')).rows) {
+      const b = el('button', s.display_name + (s.default_store ? ' (default)' : ''), 'link');
+      b.type = 'button';
+      b.addEventListener('click', act(() => openStore(s)));
+      const li = el('li');
+      li.append(b, el('small', ' ' + names(s.status_code)));
+      list.append(li);
     }
   }
 
-  async function logoff() {
-    if (!state.session) return;
-    try {
-      await call('DELETE', '/sessions/' + encodeURIComponent(state.session.id));
-      ended('Logged off.');
-    } catch (err) {
-      if (err.status === 401) ended('The session had already ended.');
-      else message(problemText(err));
+  // Folders come as a flat list; their display names are paths ("Archive/2024").
+  async function openStore(s) {
+    const r = await call('GET', '/stores/' + q(s.entry_id));
+    const folders = r.folders.slice().sort((a, b) => a.display_name.localeCompare(b.display_name));
+    const tree = $('folders');
+    tree.replaceChildren();
+    const shown = new Set(folders.map((f) => f.display_name));
+    for (const f of folders) {
+      const parts = f.display_name.split('/');
+      // A level that is no folder itself ("Archive" of "Archive/2026"): a label.
+      for (let d = 1; d < parts.length; d++) {
+        const prefix = parts.slice(0, d).join('/');
+        if (shown.has(prefix)) continue;
+        shown.add(prefix);
+        const label = el('li', parts[d - 1], 'level');
+        label.style.setProperty('--depth', String(d - 1));
+        tree.append(label);
+      }
+      const li = el('li');
+      li.style.setProperty('--depth', String(parts.length - 1));
+      const b = el('button', parts[parts.length - 1], 'link folder');
+      b.type = 'button';
+      b.addEventListener('click', act(() => openFolder(f, true)));
+      li.append(b, el('small', ' ' + f.content_count + ' (' + f.content_unread + ' unread)'));
+      tree.append(li);
     }
+    $('folders-title').hidden = false;
+    $('folders-title').textContent = 'Folders of ' + s.display_name;
+    $('contents-box').hidden = $('message-box').hidden = true;
+  }
+
+  async function openFolder(f, fresh) {
+    if (fresh) {
+      state.contents = { folder: f, next: null, shown: 0 };
+      $('contents-rows').replaceChildren();
+      $('contents-folder').textContent = f.display_name;
+      $('message-box').hidden = true;
+    }
+    const c = state.contents;
+    let path = '/entries/' + q(f.entry_id) + '/contents?max=' + q($('page-size').value);
+    if (!fresh && c.next) path += '&cursor=' + q(c.next);
+    const page = await call('GET', path);
+    for (const m of page.rows) {
+      const tr = el('tr', null, m.message_flags & 1 ? 'read' : 'unread');
+      const b = el('button', m.subject || '(no subject)', 'link');
+      b.type = 'button';
+      b.addEventListener('click', act(() => openMessage(m)));
+      const subject = el('td');
+      subject.append(b);
+      tr.append(el('td', m.message_delivery_time), el('td', m.sender_name || m.sender_email_address),
+        subject, el('td', m.message_size));
+      $('contents-rows').append(tr);
+    }
+    c.shown += page.rows.length;
+    c.next = page.next || null;
+    $('contents-count').textContent = c.shown + (page.total !== undefined ? ' of ' + page.total : '') + ' shown';
+    $('contents-more').hidden = !c.next;
+    $('contents-box').hidden = false;
+  }
+
+  async function openMessage(m) {
+    const o = await call('GET', '/entries/' + q(m.entry_id));
+    const pairs = [];
+    for (const [k, v] of Object.entries(o)) {
+      if (k === 'object_type') pairs.push([k, v.name]);
+      else pairs.push([k, v !== null && typeof v === 'object' ? JSON.stringify(v) : v]);
+    }
+    fillList($('message-props'), pairs);
+    $('message-box').hidden = false;
+  }
+
+  // ---- address book ------------------------------------------------------------
+  async function searchBook(text, more) {
+    if (!more) {
+      state.ab = { search: text, next: null, shown: 0 };
+      $('ab-rows').replaceChildren();
+    }
+    const ab = state.ab;
+    let path = '/addressbook?max=' + q($('page-size').value);
+    if (ab.search) path += '&search=' + q(ab.search);
+    if (more && ab.next) path += '&cursor=' + q(ab.next);
+    const page = await call('GET', path);
+    $('ab-containers').textContent = 'Books: ' +
+      (page.containers.map((c) => c.display_name + ' (' + c.content_count + ')').join(', ') || 'none') +
+      (page.warning ? ' — ' + page.warning.mapi_error + ': a book could not be read' : '');
+    for (const e of page.entries) {
+      const tr = el('tr');
+      tr.append(el('td', e.display_name), el('td', e.address_type), el('td', e.email_address));
+      $('ab-rows').append(tr);
+    }
+    ab.shown += page.entries.length;
+    ab.next = page.next || null;
+    $('ab-count').textContent = ab.shown + ' of ' + page.total + ' shown' + (ab.search ? ' (search: ' + ab.search + ')' : '');
+    $('ab-more').hidden = !ab.next;
   }
 
   document.addEventListener('DOMContentLoaded', () => {
-    $('logon-form').addEventListener('submit', logon);
-    $('logoff').addEventListener('click', logoff);
+    showProfiles();
+    $('profile-pick').addEventListener('change', () => {
+      const v = $('profile-pick').value;
+      const dflt = $('logon-form').querySelector('input[value=MAPI_USE_DEFAULT]');
+      if (v === '*default*') {
+        $('profile').value = '';
+        dflt.checked = true;
+      } else if (v) {
+        $('profile').value = v;
+      }
+    });
+    $('forget-profiles').addEventListener('click', () => {
+      store('local', NAMES_KEY, null);
+      showProfiles();
+    });
+    $('logon-form').addEventListener('submit', act(logon));
+    $('logoff').addEventListener('click', act(() => logoff(false)));
+    $('logoff-shared').addEventListener('click', act(() => logoff(true)));
+    $('password-form').addEventListener('submit', act(changePassword));
+    $('password-cancel').addEventListener('click', () => {
+      $('old-password').value = $('new-password').value = '';
+      $('password-form').hidden = true;
+    });
+    $('contents-more').addEventListener('click', act(() => openFolder(state.contents.folder, false)));
+    $('ab-form').addEventListener('submit', act(() => searchBook($('ab-search').value.trim(), false)));
+    $('ab-more').addEventListener('click', act(() => searchBook(state.ab.search, true)));
+    $('events-clear').addEventListener('click', () => $('events').replaceChildren());
+    resume().catch((err) => message(problemText(err)));
   });
 })();

@@ -92,6 +92,7 @@ CURLcode imap_check_connection(imap_state *s);
 /* provider_ops.store, .contents, .open_entry and .same_entry
  * (imap_objects.c). */
 HRESULT imap_store(void *state, mapi_object *store, mapi_rows *folders);
-HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t max, mapi_rows *out);
+HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t offset, size_t max,
+                      mapi_rows *out, size_t *total);
 HRESULT imap_open_entry(void *state, const uint8_t *key, size_t key_len, mapi_object *out);
 bool imap_same_entry(void *state, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);

@@ -353,9 +353,11 @@ static HRESULT contents_batch(imap_state *s, const char *folder, const uint32_t 
 
 /* Newest first is largest UID first: UIDs grow with arrival in a folder
  * (RFC 3501 2.3.1.1). Only the rows returned are fetched. */
-HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t max, mapi_rows *out)
+HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t offset, size_t max,
+                      mapi_rows *out, size_t *total)
 {
     imap_state *s = state;
+    *total = 0;
     if (key_len < 2 || key[0] != 'F')
         return MAPI_E_NOT_FOUND;
     if (refused(s))
@@ -368,7 +370,7 @@ HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t ma
     hr = listed_folder(s, name, &noselect);
     uint32_t *uids = NULL;
     size_t n = 0;
-    if (HR_SUCCEEDED(hr) && !noselect && max > 0) {
+    if (HR_SUCCEEDED(hr) && !noselect) {
         /* libcurl skips the SELECT of the folder it already has selected;
          * a NOOP there makes the server look for new mail first. */
         pnet_buffer b;
@@ -382,10 +384,14 @@ HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t ma
             hr = imap_parse_search(b.data ? b.data : "", b.len, &uids, &n);
         pnet_buffer_free(&b);
     }
-    if (n > max)
-        n = max;
+    /* A page is a slice of this search: a message that arrives between two
+     * pages moves the later ones by one place. */
+    *total = n;
+    size_t first = offset < n ? offset : n;
+    if (n - first > max)
+        n = first + max;
     size_t before = out->count;
-    for (size_t i = 0; i < n && HR_SUCCEEDED(hr); i += CONTENTS_BATCH)
+    for (size_t i = first; i < n && HR_SUCCEEDED(hr); i += CONTENTS_BATCH)
         hr =
             contents_batch(s, name, uids + i, n - i < CONTENTS_BATCH ? n - i : CONTENTS_BATCH, out);
     if (HR_FAILED(hr)) {

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -173,14 +174,18 @@ static HRESULT message_row(const maildir_view *v, const char *folder, DIR *d, co
     return hr;
 }
 
-/* Builds up to max rows from the sorted candidates. */
+/* Builds the rows of places offset .. offset + max - 1 of the sorted
+ * candidates (duplicates hold no place); an unreadable file keeps its place
+ * but yields no row, so that pages stay where the total says. */
 static HRESULT build_rows(const maildir_view *v, const char *folder, DIR *const dirs[NSUBS],
-                          const candidates *c, size_t max, mapi_rows *out)
+                          const candidates *c, size_t offset, size_t max, mapi_rows *out)
 {
-    size_t added = 0;
+    size_t place = 0, end = offset > SIZE_MAX - max ? SIZE_MAX : offset + max;
     HRESULT hr = S_OK;
-    for (size_t i = 0; i < c->count && added < max && HR_SUCCEEDED(hr); i++) {
+    for (size_t i = 0; i < c->count && place < end && HR_SUCCEEDED(hr); i++) {
         if (c->v[i].dup)
+            continue;
+        if (place++ < offset)
             continue;
         mapi_object one = {0};
         hr = message_row(v, folder, dirs[c->v[i].sub], &c->v[i], &one);
@@ -192,7 +197,6 @@ static HRESULT build_rows(const maildir_view *v, const char *folder, DIR *const 
             if (HR_SUCCEEDED(hr)) {
                 *row = one;
                 memset(&one, 0, sizeof one);
-                added++;
             }
         }
         mapi_object_clear(&one);
@@ -201,8 +205,9 @@ static HRESULT build_rows(const maildir_view *v, const char *folder, DIR *const 
 }
 
 HRESULT maildir_store_contents(const maildir_view *v, const uint8_t *key, size_t key_len,
-                               size_t max, mapi_rows *out)
+                               size_t offset, size_t max, mapi_rows *out, size_t *total)
 {
+    *total = 0;
     char *folder = NULL, *dir = NULL;
     HRESULT hr = maildir_folder_of_key(v, key, key_len, &folder, &dir);
     if (HR_FAILED(hr))
@@ -225,7 +230,7 @@ HRESULT maildir_store_contents(const maildir_view *v, const uint8_t *key, size_t
         close(dfd);
 
     candidates c = {0};
-    for (size_t i = 0; i < NSUBS && HR_SUCCEEDED(hr) && max > 0; i++)
+    for (size_t i = 0; i < NSUBS && HR_SUCCEEDED(hr); i++)
         hr = list_sub(dirs[i], i, &c);
     if (HR_SUCCEEDED(hr) && c.count > 1) {
         qsort(c.v, c.count, sizeof *c.v, cmp_base_order);
@@ -233,9 +238,11 @@ HRESULT maildir_store_contents(const maildir_view *v, const uint8_t *key, size_t
             c.v[i].dup = cmp_base(&c.v[i - 1], &c.v[i]) == 0;
         qsort(c.v, c.count, sizeof *c.v, cmp_newest);
     }
+    for (size_t i = 0; i < c.count; i++)
+        *total += !c.v[i].dup;
     size_t before = out->count;
     if (HR_SUCCEEDED(hr))
-        hr = build_rows(v, folder, dirs, &c, max, out);
+        hr = build_rows(v, folder, dirs, &c, offset, max, out);
     if (HR_FAILED(hr)) {
         for (size_t i = before; i < out->count; i++)
             mapi_object_clear(&out->rows[i]);

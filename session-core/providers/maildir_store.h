@@ -56,14 +56,15 @@ HRESULT maildir_store_open(const maildir_view *v, const uint8_t *key, size_t key
                            mapi_object *out);
 
 /* The contents table of folder key 'F' + name (checked as for OpenEntry):
- * appends at most max MAPI_MESSAGE rows (PR_ENTRYID, PR_SUBJECT,
+ * appends to out the MAPI_MESSAGE rows (PR_ENTRYID, PR_SUBJECT,
  * PR_SENDER_NAME, PR_SENDER_EMAIL_ADDRESS, PR_MESSAGE_DELIVERY_TIME,
- * PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS) to out. MAPI_E_NOT_FOUND for a key that
- * names no folder; MAPI_E_CALL_FAILED when INBOX cannot be read. Files that
- * vanish or cannot be read while the table is built are left out. On failure
- * out is as it was. */
+ * PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS) at places offset .. offset + max - 1,
+ * newest first, and sets *total to the number of messages listed.
+ * MAPI_E_NOT_FOUND for a key that names no folder; MAPI_E_CALL_FAILED when
+ * INBOX cannot be read. Files that vanish or cannot be read while the table
+ * is built keep their place but give no row. On failure out is as it was. */
 HRESULT maildir_store_contents(const maildir_view *v, const uint8_t *key, size_t key_len,
-                               size_t max, mapi_rows *out);
+                               size_t offset, size_t max, mapi_rows *out, size_t *total);
 
 /* ---- shared by maildir_store.c and maildir_contents.c ---- */
 

@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,21 +412,26 @@ static HRESULT reload(abfile_state *s)
     return r == LOAD_OK ? S_OK : MAPI_E_CALL_FAILED;
 }
 
-static HRESULT abfile_address_book(void *state, const char *search, size_t max,
-                                   mapi_object *container, mapi_rows *entries)
+static HRESULT abfile_address_book(void *state, const char *search, size_t offset, size_t max,
+                                   mapi_object *container, mapi_rows *entries, size_t *total)
 {
     abfile_state *s = state;
+    *total = 0;
     HRESULT hr = reload(s);
     if (HR_SUCCEEDED(hr))
         hr = container_object(s, container);
-    size_t i, added = 0;
+    size_t i, place = 0, end = offset > SIZE_MAX - max ? SIZE_MAX : offset + max;
     const json_t *e;
     json_array_foreach(s->entries, i, e)
     {
-        if (HR_FAILED(hr) || added >= max)
+        if (HR_FAILED(hr))
             break;
         if (search && !contains_nocase(entry_field(e, "display"), search) &&
             !contains_nocase(entry_field(e, "address"), search))
+            continue;
+        /* Every match holds a place, listed or not, so the total and the
+         * places agree from page to page. */
+        if (place++ < offset || place > end)
             continue;
         /* Built aside, so entries (shared with the other address books)
          * only ever gets whole rows. */
@@ -439,11 +445,11 @@ static HRESULT abfile_address_book(void *state, const char *search, size_t max,
             if (HR_SUCCEEDED(hr)) {
                 *row = one;
                 memset(&one, 0, sizeof one);
-                added++;
             }
         }
         mapi_object_clear(&one);
     }
+    *total = place;
     return hr;
 }
 

@@ -383,7 +383,8 @@ static char *book_filter(const ldap_state *s, const char *search)
     return f;
 }
 
-static HRESULT add_rows(const ldap_state *s, const ldap_result *res, size_t max, mapi_rows *rows)
+static HRESULT add_rows(const ldap_state *s, const ldap_result *res, size_t offset, size_t max,
+                        mapi_rows *rows)
 {
     sorted_entry *v = calloc(res->count ? res->count : 1, sizeof *v);
     if (!v)
@@ -397,7 +398,7 @@ static HRESULT add_rows(const ldap_state *s, const ldap_result *res, size_t max,
     /* Directory order is arbitrary: sort so pages and clients see a stable book. */
     qsort(v, res->count, sizeof *v, by_display);
     HRESULT hr = S_OK;
-    for (size_t i = 0; i < res->count && i < max && HR_SUCCEEDED(hr); i++) {
+    for (size_t i = offset; i < res->count && i - offset < max && HR_SUCCEEDED(hr); i++) {
         mapi_object *row;
         hr = mapi_rows_add(rows, &row);
         if (HR_SUCCEEDED(hr))
@@ -407,10 +408,15 @@ static HRESULT add_rows(const ldap_state *s, const ldap_result *res, size_t max,
     return hr;
 }
 
-static HRESULT ldap_address_book(void *state, const char *search, size_t max,
-                                 mapi_object *container, mapi_rows *entries)
+/* The whole answer is read and sorted for every page (LDAP's paged-results
+ * control needs one connection per reader, which a session does not keep
+ * per client): pages come from one sort order, the directory's size limit
+ * bounds the work. */
+static HRESULT ldap_address_book(void *state, const char *search, size_t offset, size_t max,
+                                 mapi_object *container, mapi_rows *entries, size_t *total)
 {
     ldap_state *s = state;
+    *total = 0;
     char *filter = book_filter(s, search);
     if (!filter)
         return MAPI_E_NOT_ENOUGH_MEMORY;
@@ -434,8 +440,10 @@ static HRESULT ldap_address_book(void *state, const char *search, size_t max,
     if (HR_SUCCEEDED(hr))
         hr = mapi_object_add_long(container, PR_CONTENT_COUNT, "content_count",
                                   a.res.count > UINT32_MAX ? UINT32_MAX : (uint32_t)a.res.count);
-    if (HR_SUCCEEDED(hr))
-        hr = add_rows(s, &a.res, max, entries);
+    if (HR_SUCCEEDED(hr)) {
+        *total = a.res.count;
+        hr = add_rows(s, &a.res, offset, max, entries);
+    }
     ldap_result_clear(&a.res);
     return hr;
 }

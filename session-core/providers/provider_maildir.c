@@ -212,12 +212,12 @@ static HRESULT maildir_open_entry(void *state, const uint8_t *key, size_t key_le
     return maildir_store_open(&v, key, key_len, out);
 }
 
-static HRESULT maildir_contents(void *state, const uint8_t *folder_key, size_t key_len, size_t max,
-                                mapi_rows *out)
+static HRESULT maildir_contents(void *state, const uint8_t *folder_key, size_t key_len,
+                                size_t offset, size_t max, mapi_rows *out, size_t *total)
 {
     const maildir_state *s = state;
     maildir_view v = view_of(s);
-    return maildir_store_contents(&v, folder_key, key_len, max, out);
+    return maildir_store_contents(&v, folder_key, key_len, offset, max, out, total);
 }
 
 static const char *const REQUIRED_SETTINGS[] = {"path", NULL};

@@ -151,10 +151,22 @@ Test(imap, contents_lists_newest_first)
     }
     gw_resp_free(&r);
 
-    /* max bounds the rows: the newest one. */
+    /* max bounds the rows: the newest one, with the folder's total and a
+     * cursor to the next page (a slice of the same UID search). */
+    size_t base = strlen(path);
     rows = contents_rows(strcat(path, "?max=1"), s.token, &r);
     cr_assert_eq(json_array_size(rows), 1u, "%s", r.body);
     cr_expect_str_eq(gw_jstr(json_array_get(rows, 0), "subject"), want[0][0], "%s", r.body);
+    cr_expect_eq(jlong(r.json, "total"), 4, "%s", r.body);
+    cr_assert_not_null(gw_jstr(r.json, "next"), "%s", r.body);
+    char next[64];
+    snprintf(next, sizeof next, "%s", gw_jstr(r.json, "next"));
+    gw_resp_free(&r);
+    snprintf(path + base, sizeof path - base, "?max=3&cursor=%s", next);
+    rows = contents_rows(path, s.token, &r);
+    cr_assert_eq(json_array_size(rows), 3u, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(json_array_get(rows, 0), "subject"), want[1][0], "%s", r.body);
+    cr_expect_null(json_object_get(r.json, "next"), "the last page has no next: %s", r.body);
     gw_resp_free(&r);
 
     /* Listing did not mark the unseen messages read (First hello, MSG_LIT).

@@ -241,6 +241,37 @@ Test(ldap, addressbook_lists_and_searches)
     gw_session_free(&s);
 }
 
+/* Pages of one entry follow the sorted book: every entry once, the total
+ * of the directory's answer on each page. */
+Test(ldap, addressbook_pages_with_a_cursor)
+{
+    start_gateway();
+    gw_session s;
+    gw_logon_ok(G, "dir", NULL, MAIL, &s);
+    char path[256] = "/addressbook?max=1", seen[3][64];
+    size_t n = 0;
+    for (;;) {
+        gw_resp r;
+        json_t *j = get_json(path, s.token, &r);
+        json_t *entries = json_object_get(j, "entries");
+        cr_assert_eq(json_array_size(entries), 1u, "%s", r.body);
+        cr_assert_lt(n, 3u, "more pages than entries: %s", r.body);
+        cr_expect_eq(json_integer_value(json_object_get(j, "total")), 3, "%s", r.body);
+        snprintf(seen[n++], sizeof seen[0], "%s",
+                 gw_jstr(json_array_get(entries, 0), "email_address"));
+        const char *next = gw_jstr(j, "next");
+        if (next)
+            snprintf(path, sizeof path, "/addressbook?max=1&cursor=%s", next);
+        gw_resp_free(&r);
+        if (!next)
+            break;
+    }
+    cr_assert_eq(n, 3u);
+    cr_expect(strcmp(seen[0], seen[1]) && strcmp(seen[1], seen[2]) && strcmp(seen[0], seen[2]),
+              "an entry twice: %s %s %s", seen[0], seen[1], seen[2]);
+    gw_session_free(&s);
+}
+
 Test(ldap, entries_open_by_entry_id)
 {
     start_gateway();

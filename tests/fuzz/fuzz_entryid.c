@@ -104,8 +104,9 @@ static void open_all(const uint8_t *eid, size_t len)
         mapi_rows_clear(&folders);
     }
     mapi_rows contents;
+    size_t total;
     memset(&contents, 0, sizeof contents);
-    if (HR_SUCCEEDED(session_folder_contents(s, eid, len, 5, &contents)))
+    if (HR_SUCCEEDED(session_folder_contents(s, eid, len, 1, 5, &contents, &total)))
         mapi_rows_clear(&contents);
     bool equal = false;
     if (HR_SUCCEEDED(session_compare_entry_ids(s, eid, len, eid, len, &equal)) && !equal)

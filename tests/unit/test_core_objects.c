@@ -130,9 +130,11 @@ Test(core_objects, stores_and_address_book_of_empty_profile)
     cr_assert_eq(session_stores_table(R.session, &rows), S_OK);
     cr_assert_eq(rows.count, 0);
     mapi_rows_clear(&rows);
-    cr_assert_eq(session_address_book(R.session, NULL, 10, &rows, &entries), S_OK);
+    size_t total = 1;
+    cr_assert_eq(session_address_book(R.session, NULL, 0, 10, &rows, &entries, &total), S_OK);
     cr_assert_eq(rows.count, 0);
     cr_assert_eq(entries.count, 0);
+    cr_assert_eq(total, 0);
 }
 
 static int wakes;

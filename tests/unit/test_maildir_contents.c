@@ -58,10 +58,18 @@ static void logon_maildir(void)
     cr_assert_not_null(fx.ops->contents);
 }
 
-static HRESULT contents(const void *key, size_t len, size_t max, mapi_rows *out)
+/* The places offset .. offset + max - 1; *total the number of places. */
+static HRESULT contents_page(const void *key, size_t len, size_t offset, size_t max, mapi_rows *out,
+                             size_t *total)
 {
     memset(out, 0, sizeof *out);
-    return fx.ops->contents(fx.state, key, len, max, out);
+    return fx.ops->contents(fx.state, key, len, offset, max, out, total);
+}
+
+static HRESULT contents(const void *key, size_t len, size_t max, mapi_rows *out)
+{
+    size_t total;
+    return contents_page(key, len, 0, max, out, &total);
 }
 
 #define KEY(s) s, sizeof s - 1
@@ -177,6 +185,42 @@ Test(maildir_contents, max_bounds_the_rows)
     mapi_rows_clear(&rows);
     /* max == 0 still checks the folder. */
     cr_assert_eq(contents(KEY("FNope"), 0, &rows), MAPI_E_NOT_FOUND);
+}
+
+Test(maildir_contents, pages_are_windows_on_one_order_with_a_total)
+{
+    logon_maildir();
+    populate_inbox();
+    static const char *const order[] = {"200.b.host", "300.c.host", "400.d.host", "401.e.host",
+                                        "100.a.host"};
+    /* Pages of two: every message once, in the order of the whole list. */
+    size_t seen = 0;
+    for (size_t offset = 0; offset < 6; offset += 2) {
+        mapi_rows rows;
+        size_t total = 0;
+        cr_assert_eq(contents_page(KEY("FINBOX"), offset, 2, &rows, &total), S_OK);
+        cr_assert_eq(total, 5, "offset %zu", offset);
+        cr_assert_eq(rows.count, offset < 4 ? 2 : 1, "offset %zu", offset);
+        for (size_t i = 0; i < rows.count; i++, seen++)
+            cr_assert(row_is(&rows.rows[i], "INBOX", order[seen]), "place %zu", seen);
+        mapi_rows_clear(&rows);
+    }
+    cr_assert_eq(seen, 5);
+    /* Past the end: no rows, the total still told. */
+    mapi_rows rows;
+    size_t total = 0;
+    cr_assert_eq(contents_page(KEY("FINBOX"), 99, 2, &rows, &total), S_OK);
+    cr_assert_eq(rows.count, 0);
+    cr_assert_eq(total, 5);
+    /* Places are counted at each call: a message removed between two pages
+     * moves the later ones up by one (docs/contract/http.md, Paging). */
+    char p[512];
+    cr_assert_eq(unlink(fx_path(p, "Maildir/cur/300.c.host:2,FR")), 0);
+    cr_assert_eq(contents_page(KEY("FINBOX"), 2, 2, &rows, &total), S_OK);
+    cr_assert_eq(total, 4);
+    cr_assert_eq(rows.count, 2);
+    cr_assert(row_is(&rows.rows[0], "INBOX", "401.e.host"));
+    mapi_rows_clear(&rows);
 }
 
 Test(maildir_contents, subfolders_and_empty_folders)
