@@ -6,7 +6,8 @@
  * BLAKE2b tag over them and the list's scope (the session and what the list
  * is of), under a key drawn at start-up. A cursor changed by one bit, made
  * for another list, another session or another search, or issued by another
- * gateway process fails the tag and gets 400 MAPI_E_INVALID_PARAMETER: a
+ * gateway process (one that does not share this one's session store) fails
+ * the tag and gets 400 MAPI_E_INVALID_PARAMETER: a
  * client can neither forge a position nor carry a cursor across scopes.
  */
 #include "api_internal.h"
@@ -37,8 +38,14 @@ static void part_hash(crypto_generichash_state *st, const void *p, size_t len)
 static void cursor_tag(const api *a, const uint8_t head[CURSOR_HEAD_LEN], const page_scope *sc,
                        uint8_t tag[CURSOR_TAG_LEN])
 {
+    /* Gateways sharing a session store share the key: a cursor from one
+     * replica works on the next behind a round-robin balancer. */
+    uint8_t shared[32];
+    bool use_shared = core_store_key(a->core, "mapigw list cursors", shared);
     crypto_generichash_state st;
-    crypto_generichash_init(&st, a->cursor_key, sizeof a->cursor_key, CURSOR_TAG_LEN);
+    crypto_generichash_init(&st, use_shared ? shared : a->cursor_key,
+                            use_shared ? sizeof shared : sizeof a->cursor_key, CURSOR_TAG_LEN);
+    sodium_memzero(shared, sizeof shared);
     crypto_generichash_update(&st, head, CURSOR_HEAD_LEN);
     part_hash(&st, sc->session_id, sc->session_id ? strlen(sc->session_id) : 0);
     part_hash(&st, sc->what, sc->what_len);

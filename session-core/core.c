@@ -643,3 +643,14 @@ const char *core_store_describe(const core *c)
 {
     return c->shared ? shared_store_describe(c->shared) : "memory";
 }
+
+bool core_store_key(core *c, const char *purpose, uint8_t out[32])
+{
+    uint8_t secret[32];
+    if (!c->shared || !shared_store_secret(c->shared, secret))
+        return false;
+    crypto_generichash(out, 32, (const unsigned char *)purpose, strlen(purpose), secret,
+                       sizeof secret);
+    sodium_memzero(secret, sizeof secret);
+    return true;
+}

@@ -183,3 +183,7 @@ const char *core_store_describe(const core *c);
 uint64_t core_store_errors(core *c);
 /* Why a --store value is malformed (static text), or NULL when it is fine. */
 const char *core_store_url_problem(const char *url);
+/* A 32-byte key for purpose that every gateway sharing the store derives
+ * alike: false in memory (use a key of the process's own) or before the
+ * shared store was first reached. */
+bool core_store_key(core *c, const char *purpose, uint8_t out[32]);

@@ -93,6 +93,11 @@ bool shared_store_usable(shared_store *st);
 const char *shared_store_describe(const shared_store *st);
 uint64_t shared_store_errors(shared_store *st);
 
+/* A 32-byte secret every gateway of the store shares (drawn once, kept in
+ * Redis): false until the worker has read it. For keys that must verify on
+ * every replica (list cursors). */
+bool shared_store_secret(shared_store *st, uint8_t out[32]);
+
 /* Every verb answers MAPI_E_NETWORK_ERROR when Redis cannot be reached. */
 
 /* A new session with its first handle; caps as session_store_add. Fills

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 /* The longest key: prefix, kind, and a profile name or a handle. */
 #define SHARED_PREFIX_MAX 128
@@ -28,6 +29,9 @@ struct shared_store {
     pthread_t worker;
     atomic_bool stop;
     atomic_llong last_ok_ms; /* the worker last heard from Redis (monotonic ms; 0: never) */
+
+    uint8_t secret[32];     /* shared by every gateway of the store (valid once has_secret) */
+    atomic_bool has_secret;
 
     pthread_mutex_t uses_lock; /* guards uses */
     shared_use *uses;

@@ -6,6 +6,7 @@
 #include "shared_scripts.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ HRESULT shared_store_open(const shared_store_config *cfg, const shared_store_lis
     }
     atomic_init(&st->stop, false);
     atomic_init(&st->last_ok_ms, 0);
+    atomic_init(&st->has_secret, false);
     if (pthread_mutex_init(&st->uses_lock, NULL) != 0) {
         redis_link_free(st->link);
         free(st);
@@ -84,6 +86,7 @@ void shared_store_close(shared_store *st)
     flush_uses(st); /* the last uses count too */
     pthread_mutex_destroy(&st->uses_lock);
     free(st->uses);
+    sodium_memzero(st->secret, sizeof st->secret);
     redis_link_free(st->link);
     free(st);
 }
@@ -261,6 +264,37 @@ static bool stream_end(shared_store *st, redisContext *c, const char *xk, size_t
     return ok;
 }
 
+/* The store's secret: drawn by the first gateway, read by every other. */
+static void load_secret(shared_store *st, redisContext *c)
+{
+    uint8_t fresh[sizeof st->secret];
+    randombytes_buf(fresh, sizeof fresh);
+    char k[SHARED_KEY_MAX];
+    size_t kl = strlen(st->prefix);
+    memcpy(k, st->prefix, kl);
+    memcpy(k + kl, "secret", 6);
+    kl += 6;
+    redisReply *r = redisCommand(c, "SET %b %b NX", k, kl, fresh, sizeof fresh);
+    sodium_memzero(fresh, sizeof fresh);
+    if (r)
+        freeReplyObject(r);
+    r = redisCommand(c, "GET %b", k, kl);
+    if (r && r->type == REDIS_REPLY_STRING && r->len == sizeof st->secret) {
+        memcpy(st->secret, r->str, sizeof st->secret);
+        atomic_store(&st->has_secret, true);
+    }
+    if (r)
+        freeReplyObject(r);
+}
+
+bool shared_store_secret(shared_store *st, uint8_t out[32])
+{
+    if (!atomic_load(&st->has_secret))
+        return false;
+    memcpy(out, st->secret, 32);
+    return true;
+}
+
 void *shared_worker_main(void *arg)
 {
     shared_store *st = arg;
@@ -295,6 +329,8 @@ void *shared_worker_main(void *arg)
             }
             connected_before = true;
         }
+        if (!atomic_load(&st->has_secret))
+            load_secret(st, c);
         redisReply *r = redisCommand(c, "XREAD COUNT %d BLOCK %d STREAMS %b %s", READ_COUNT,
                                      READ_BLOCK_MS, xk, xkl, last_id);
         if (!r || r->type == REDIS_REPLY_ERROR) {
