@@ -27,6 +27,7 @@ typedef struct {
 typedef struct {
     pthread_mutex_t lock;
     redisContext *ctx; /* NULL: (re)connect on next use */
+    unsigned gen;      /* the link's generation when ctx was made */
 } pooled;
 
 struct redis_link {
@@ -41,6 +42,7 @@ struct redis_link {
     char describe[HOST_MAX * 3];
     pooled pool[POOL_SIZE];
     atomic_uint next;
+    atomic_uint gen;             /* bumped whenever a connection to the master fails */
     atomic_uint_fast64_t errors; /* failed calls so far */
 };
 
@@ -173,6 +175,7 @@ HRESULT redis_link_new(const redis_link_config *cfg, redis_link **out, const cha
     for (size_t i = 0; i < POOL_SIZE; i++)
         pthread_mutex_init(&l->pool[i].lock, NULL);
     atomic_init(&l->next, 0);
+    atomic_init(&l->gen, 0);
     atomic_init(&l->errors, 0);
     *out = l;
     return S_OK;
@@ -323,21 +326,41 @@ static bool error_means_unreachable(const redisReply *r)
            strncmp(r->str, "MASTERDOWN", 10) == 0 || strncmp(r->str, "NOAUTH", 6) == 0;
 }
 
+/* A connection made before the last failure seen on any other may lead to
+ * a master that is gone (a failover, a restart): it is made again before
+ * use rather than failing one call each. */
+static bool ready(redis_link *l, pooled *p)
+{
+    unsigned gen = atomic_load(&l->gen);
+    if (p->ctx && p->gen != gen)
+        drop(p);
+    if (!p->ctx) {
+        p->ctx = redis_link_connect(l, l->timeout_ms);
+        p->gen = gen;
+    }
+    return p->ctx != NULL;
+}
+
+void redis_link_invalidate(redis_link *l) { atomic_fetch_add(&l->gen, 1); }
+
 static HRESULT run(redis_link *l, pooled *p, int argc, const char **argv, const size_t *lens,
                    redisReply **reply)
 {
     *reply = NULL;
-    if (!p->ctx && !(p->ctx = redis_link_connect(l, l->timeout_ms)))
+    if (!ready(l, p))
         return MAPI_E_NETWORK_ERROR;
     redisReply *r = redisCommandArgv(p->ctx, argc, argv, lens);
     if (!r) {
         drop(p);
+        redis_link_invalidate(l);
         return MAPI_E_NETWORK_ERROR;
     }
     if (r->type == REDIS_REPLY_ERROR) {
         HRESULT hr = error_means_unreachable(r) ? MAPI_E_NETWORK_ERROR : MAPI_E_CALL_FAILED;
-        if (hr == MAPI_E_NETWORK_ERROR)
+        if (hr == MAPI_E_NETWORK_ERROR) {
             drop(p);
+            redis_link_invalidate(l);
+        }
         *reply = r; /* the caller may look at it (NOSCRIPT) before freeing */
         return hr;
     }
@@ -366,7 +389,7 @@ HRESULT redis_link_pipeline(redis_link *l, size_t n, const redis_cmd *cmds, redi
         replies[i] = NULL;
     pooled *p = take(l);
     HRESULT hr = S_OK;
-    if (!p->ctx && !(p->ctx = redis_link_connect(l, l->timeout_ms)))
+    if (!ready(l, p))
         hr = MAPI_E_NETWORK_ERROR;
     for (size_t i = 0; HR_SUCCEEDED(hr) && i < n; i++)
         if (redisAppendCommandArgv(p->ctx, cmds[i].argc, cmds[i].argv, cmds[i].lens) != REDIS_OK)
@@ -379,6 +402,8 @@ HRESULT redis_link_pipeline(redis_link *l, size_t n, const redis_cmd *cmds, redi
             replies[i] = r;
     }
     if (HR_FAILED(hr)) {
+        if (hr == MAPI_E_NETWORK_ERROR)
+            redis_link_invalidate(l);
         drop(p); /* a half-read pipeline leaves the connection unusable */
         for (size_t i = 0; i < n; i++) {
             if (replies[i])

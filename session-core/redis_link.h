@@ -77,6 +77,10 @@ HRESULT redis_link_script(redis_link *l, redis_script *s, int argc, const char *
  * unreachable. */
 redisContext *redis_link_connect(redis_link *l, unsigned timeout_ms);
 
+/* Marks every pooled connection for renewal before its next use (a
+ * connection of the caller's own to the master failed). */
+void redis_link_invalidate(redis_link *l);
+
 /* Calls that failed so far (unreachable, or an error reply). */
 uint64_t redis_link_errors(redis_link *l);
 

@@ -338,6 +338,7 @@ void *shared_worker_main(void *arg)
                 freeReplyObject(r);
             redisFree(c);
             c = NULL;
+            redis_link_invalidate(st->link); /* the master may be another one now */
             continue;
         }
         atomic_store(&st->last_ok_ms, shared_now_ms());
