@@ -10,6 +10,7 @@
  * path whose owning pattern has other methods only is 405 with Allow.
  */
 #include "api_internal.h"
+#include "status_cache.h"
 #include "json_write.h"
 
 #include "../session-core/analyzer.h"
@@ -87,6 +88,7 @@ api *api_new(core *c, const api_config *cfg)
     a->openapi_yaml_len = cfg->openapi_yaml_len;
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
     randombytes_buf(a->cursor_key, sizeof a->cursor_key);
+    a->status_cache = status_cache_new();
     a->requests = calloc(ROUTE_COUNT + 1, sizeof *a->requests);
     a->latency = calloc(ROUTE_COUNT + 1, sizeof *a->latency);
     if (cfg->admin_key && cfg->admin_key[0]) {
@@ -95,7 +97,7 @@ api *api_new(core *c, const api_config *cfg)
         if (!a->admin_key)
             goto fail;
     }
-    if (!a->version || !a->requests || !a->latency)
+    if (!a->version || !a->requests || !a->latency || !a->status_cache)
         goto fail;
     /* The api exists only once the core (and so the profiles) is loaded: it
      * starts ready, and the server clears the flag when shutting down. */
@@ -128,6 +130,7 @@ void api_free(api *a)
         free(a->admin_key);
     }
     sodium_memzero(a->cursor_key, sizeof a->cursor_key);
+    status_cache_free(a->status_cache);
     free(a->version);
     free(a->requests);
     free(a->latency);

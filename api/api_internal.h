@@ -65,6 +65,8 @@ struct api {
     size_t cors_count;
     /* Keys the tags of list cursors (page.c); random per process. */
     uint8_t cursor_key[32];
+    /* Rendered GET /status bodies by session, version and query. */
+    struct status_cache *status_cache;
 };
 
 /* A path segment captured by "{...}" in a route pattern; points into the

@@ -2,6 +2,8 @@
  * /status/{ik} (OpenEntry on a status row), GET /identity (QueryIdentity).
  */
 #include "api_internal.h"
+#include "json_write.h"
+#include "status_cache.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -104,6 +106,31 @@ static void keep_columns(json_t *row, const bool keep[ROW_KEY_COUNT])
             json_object_del(row, ROW_KEYS[k]);
 }
 
+/* What of a GET /status query changes the body: the resource_type filter
+ * and the columns kept. */
+static uint64_t query_variant(bool has_type, uint32_t type, bool has_columns,
+                              const bool keep[ROW_KEY_COUNT])
+{
+    uint64_t v = has_type ? (1ull << 63) | ((uint64_t)(type & 0xFFFFFFu) << 32) : 0;
+    if (has_columns) {
+        v |= 1ull << 62;
+        for (size_t k = 0; k < ROW_KEY_COUNT; k++)
+            if (keep[k])
+                v |= 1ull << k;
+    }
+    return v;
+}
+
+static char *text_alloc(size_t n) { return json_text_alloc(n); }
+
+/* The ETag, and the 304 when the client has this version. */
+static void finish_status(api_ctx *x, const char *etag)
+{
+    api_add_header(x, "ETag", etag);
+    if (x->resp->status == 200 && etag_matches(x->req->if_none_match, etag))
+        api_reply_not_modified(x);
+}
+
 void h_status_table(api_ctx *x)
 {
     static const char *const QUERY[] = {"resource_type", "columns", NULL};
@@ -128,6 +155,20 @@ void h_status_table(api_ctx *x)
      * (RFC 9110 8.6; libmicrohttpd would otherwise send a false
      * "Content-Length: 0"), and that length depends on the query. */
     char etag[SESSION_ID_LEN + 48];
+    uint64_t variant = query_variant(has_type, type, has_columns, keep);
+    /* A table that has not changed since it was last rendered for this
+     * session and query is sent again as it was (status_cache.h). */
+    uint64_t version = session_status_version(s);
+    char *cached = NULL;
+    size_t cached_len = 0;
+    if (version && status_cache_get(x->a->status_cache, session_id(s), version, variant,
+                                    text_alloc, &cached, &cached_len)) {
+        snprintf(etag, sizeof etag, "\"%s-%" PRIu64 "\"", session_id(s), version);
+        api_auth_release(&auth);
+        api_reply_json_text(x, 200, cached, cached_len);
+        finish_status(x, etag);
+        return;
+    }
     status_table table;
     memset(&table, 0, sizeof table);
     HRESULT hr = session_status_table(s, &table);
@@ -138,6 +179,8 @@ void h_status_table(api_ctx *x)
     }
     /* The ETag names the version of the rows actually sent. */
     snprintf(etag, sizeof etag, "\"%s-%" PRIu64 "\"", session_id(s), table.version);
+    char sid[SESSION_ID_LEN + 1];
+    snprintf(sid, sizeof sid, "%s", session_id(s));
     api_auth_release(&auth);
 
     json_t *rows = json_array();
@@ -152,14 +195,16 @@ void h_status_table(api_ctx *x)
         ok = row && json_array_append_new(rows, row) == 0;
         count++;
     }
+    uint64_t rendered = table.version;
     status_table_free(&table);
     json_t *out = json_object();
     ok &= json_set(out, "rows", rows);
     ok &= json_set(out, "row_count", json_integer((json_int_t)count));
     api_reply_json(x, 200, json_built(out, ok));
-    api_add_header(x, "ETag", etag);
-    if (x->resp->status == 200 && etag_matches(x->req->if_none_match, etag))
-        api_reply_not_modified(x);
+    if (x->resp->status == 200 && x->resp->body)
+        status_cache_put(x->a->status_cache, sid, rendered, variant, x->resp->body,
+                         x->resp->body_len);
+    finish_status(x, etag);
 }
 
 void h_status_row(api_ctx *x)

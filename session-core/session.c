@@ -7,6 +7,7 @@
 #include "mapi_flags.h"
 #include "session_stats.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,7 +141,11 @@ HRESULT session_create_as(session_env *env, profile_store *store, const profile 
     atomic_init(&s->last_used_at, (long long)now);
     atomic_init(&s->shared_touched_at, 0);
     atomic_init(&s->ended, false);
-    s->version = 1;
+    /* Versions start at a random point: a session built again (by another
+     * replica, or by this one after dropping it) never repeats an earlier
+     * object's version, so neither an ETag nor a cached rendering of the
+     * old rows can pass for the new ones (changes count up by one). */
+    s->version = ((uint64_t)randombytes_random() << 20) + 1;
     *out = s;
     return S_OK;
 }

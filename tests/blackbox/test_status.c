@@ -579,3 +579,59 @@ Test(status, columns_select)
     gw_resp_free(&r);
     gw_session_free(&s);
 }
+
+/* Rendered tables are kept per session and version (api/status_cache.c):
+ * a second session of the same profile, whose rows look alike but for their
+ * instance keys and entry ids, gets its own; a change is never answered
+ * with the rendering from before it. */
+Test(status, cached_tables_stay_per_session)
+{
+    G = gw_start("main.json", NULL);
+    gw_session a, b;
+    logon("alice", "alice-pw", MAIL, &a);
+    logon("alice", "alice-pw", MAIL, &b);
+    gw_resp a1, a2, b1;
+    json_t *ta = status_table(a.token, NULL, &a1);
+    status_table(a.token, NULL, &a2);
+    cr_expect_str_eq(a2.body, a1.body, "the same version rendered twice differently");
+    cr_expect_str_eq(gw_header(&a2, "ETag"), gw_header(&a1, "ETag"));
+    json_t *tb = status_table(b.token, NULL, &b1);
+    cr_assert_eq(json_array_size(json_object_get(tb, "rows")),
+                 json_array_size(json_object_get(ta, "rows")));
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(ta, "rows"), i, row)
+    {
+        const char *ika = ik_of(row);
+        json_t *other = json_array_get(json_object_get(tb, "rows"), i);
+        cr_expect_str_neq(ika, ik_of(other), "row %zu: session b got session a's instance key", i);
+        cr_expect_str_neq(gw_jstr(row, "entry_id"), gw_jstr(other, "entry_id"),
+                          "row %zu: session b got session a's entry id", i);
+    }
+    cr_expect_str_neq(gw_header(&b1, "ETag"), gw_header(&a1, "ETag"));
+
+    /* A change to a's table (the flush marks the transport's row) is sent
+     * as it is now, not as it was rendered before. */
+    json_t *xp = gw_find_row(ta, "Alice Outbox");
+    cr_assert(xp);
+    gw_resp o, a3, b2;
+    call_method(a.token, xp, "flush-queues", "{\"flags\":[\"FLUSH_UPLOAD\"]}", &o);
+    cr_expect_eq(o.status, 200, "%ld %s", o.status, o.body);
+    gw_resp_free(&o);
+    status_table(a.token, NULL, &a3);
+    cr_expect_str_neq(gw_header(&a3, "ETag"), gw_header(&a1, "ETag"),
+                      "a's table changed but kept its ETag");
+    status_table(b.token, NULL, &b2);
+    cr_expect_str_eq(gw_header(&b2, "ETag"), gw_header(&b1, "ETag"),
+                     "a's change moved b's version");
+    json_t *brow = json_array_get(json_object_get(b2.json, "rows"), 0);
+    json_t *arow = json_array_get(json_object_get(a3.json, "rows"), 0);
+    cr_expect_str_neq(ik_of(brow), ik_of(arow));
+    gw_resp_free(&a1);
+    gw_resp_free(&a2);
+    gw_resp_free(&a3);
+    gw_resp_free(&b1);
+    gw_resp_free(&b2);
+    gw_session_free(&a);
+    gw_session_free(&b);
+}
