@@ -161,8 +161,8 @@ void h_status_table(api_ctx *x)
     uint64_t version = session_status_version(s);
     char *cached = NULL;
     size_t cached_len = 0;
-    if (version && status_cache_get(x->a->status_cache, session_id(s), version, variant,
-                                    text_alloc, &cached, &cached_len)) {
+    if (version && status_cache_get(x->a->status_cache, session_id(s), version, variant, text_alloc,
+                                    &cached, &cached_len)) {
         snprintf(etag, sizeof etag, "\"%s-%" PRIu64 "\"", session_id(s), version);
         api_auth_release(&auth);
         api_reply_json_text(x, 200, cached, cached_len);

@@ -580,11 +580,6 @@ void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx)
     free(all);
 }
 
-static bool is_expired(const session *s, void *ctx)
-{
-    return session_expired(s, *(const time_t *)ctx);
-}
-
 void core_poll(core *c)
 {
     /* Shared instances' housekeeping (Maildir tmp/ sweeps): per instance,
@@ -607,7 +602,7 @@ size_t core_reap(core *c, time_t now)
     /* With a shared store, Redis's reaper ends sessions (its worker runs it)
      * and the ends come back on the stream. */
     if (!c->shared)
-        session_store_remove_where(c->sessions, is_expired, &now, &ended);
+        session_store_reap(c->sessions, now, &ended);
     throttle_sweep(c->failures, now);
     pinst_pool_sweep(c->env->pool, PINST_IDLE_MS);
     size_t n = ended.count;

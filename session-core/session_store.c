@@ -7,6 +7,7 @@
  * remove_where predicate. */
 #include "session_store.h"
 
+#include "expiry_wheel.h"
 #include "htab.h"
 #include "session_internal.h"
 
@@ -22,7 +23,8 @@ typedef struct store_handle store_handle;
 /* One per session. */
 typedef struct {
     htab_node by_id;
-    session *s; /* the store's reference */
+    wheel_node expiry; /* in the store's wheel, at its deadline when last looked at */
+    session *s;        /* the store's reference */
     store_handle *handles;
     unsigned handle_count;
     bool shared; /* its profile's shared session */
@@ -51,6 +53,7 @@ struct session_store {
     htab handles;  /* store_handle.node */
     htab sessions; /* store_session.by_id */
     htab profiles; /* store_profile.node */
+    expiry_wheel wheel;
     size_t handle_total;
     size_t shared_total; /* profiles that have a shared session */
     atomic_uint_fast64_t walks;
@@ -135,6 +138,7 @@ static void unlink_session(session_store *st, store_session *rec, session_store_
         hd = next;
     }
     htab_remove(&st->sessions, &rec->by_id);
+    wheel_remove(&st->wheel, &rec->expiry);
     store_profile *pe = find_profile(st, session_profile_name(rec->s));
     if (pe) {
         pe->sessions--;
@@ -200,6 +204,7 @@ HRESULT session_store_add(session_store *st, session *s, const token_hash *h, bo
     }
     if (HR_SUCCEEDED(hr)) {
         session_ref(s);
+        wheel_insert(&st->wheel, &rec->expiry, session_expires_at(s));
         pe->sessions++;
         if (publish_shared && !pe->shared) {
             pe->shared = rec;
@@ -449,6 +454,32 @@ void session_store_remove_where(session_store *st, bool (*pred)(const session *s
     free(c.items);
 }
 
+typedef struct {
+    session_store *st;
+    session_store_ended *ended;
+    time_t now;
+} reap_ctx;
+
+static void reap_due(wheel_node *n, void *ctx)
+{
+    reap_ctx *r = ctx;
+    store_session *rec = CONTAINER_OF(n, store_session, expiry);
+    /* Used since it was scheduled: back at its new deadline. Out of memory
+     * for the list: looked at again next second. */
+    if (!session_expired(rec->s, r->now) || !ended_reserve(r->ended, 1))
+        wheel_insert(&r->st->wheel, n, session_expires_at(rec->s));
+    else
+        unlink_session(r->st, rec, r->ended);
+}
+
+void session_store_reap(session_store *st, time_t now, session_store_ended *ended)
+{
+    reap_ctx r = {st, ended, now};
+    pthread_rwlock_wrlock(&st->lock);
+    wheel_advance(&st->wheel, now, reap_due, &r);
+    pthread_rwlock_unlock(&st->lock);
+}
+
 HRESULT session_store_snapshot(session_store *st, session ***out, size_t *count)
 {
     pthread_rwlock_rdlock(&st->lock);
@@ -488,6 +519,7 @@ session_store *session_store_new(const session_store_limits *limits)
     htab_init(&st->handles);
     htab_init(&st->sessions);
     htab_init(&st->profiles);
+    wheel_init(&st->wheel, 0); /* the first reap looks at every slot once */
     atomic_init(&st->walks, 0);
     return st;
 }

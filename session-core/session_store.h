@@ -26,7 +26,8 @@
  *
  * Thread-safety: every verb but session_store_new/free may be called
  * concurrently. session_store_lookup (every request that carries a token)
- * takes a read lock and allocates nothing; only the predicate of
+ * takes a read lock and allocates nothing; session_store_reap holds the
+ * write lock only for the sessions due; only the predicate of
  * session_store_remove_where runs under the store's lock (it must only read
  * the session it is given).
  */
@@ -127,6 +128,11 @@ HRESULT session_store_remove_session(session_store *st, const char *id, session_
  * Out of memory: removes nothing (the caller's next sweep tries again). */
 void session_store_remove_where(session_store *st, bool (*pred)(const session *s, void *ctx),
                                 void *ctx, session_store_ended *ended);
+
+/* Removes the sessions past their idle timeout or lifetime at now, looking
+ * only at those whose deadline has come since the last call (expiry_wheel.h):
+ * the cost follows the sessions due, not the sessions held. */
+void session_store_reap(session_store *st, time_t now, session_store_ended *ended);
 
 /* New references to every session (a snapshot), in a malloc'd array. */
 HRESULT session_store_snapshot(session_store *st, session ***out, size_t *count);

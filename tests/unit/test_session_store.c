@@ -427,3 +427,34 @@ Test(session_store, freeing_the_store_ends_every_session_in_it)
     cr_expect_eq(refs(a), 1);
     session_unref(a);
 }
+
+Test(session_store, reap_ends_what_is_due_and_walks_nothing)
+{
+    new_store(10, 10, 10);
+    session *idle = new_session("p"), *used = new_session("q");
+    time_t t0 = session_created_at(idle);
+    add(idle, 1, false);
+    add(used, 2, false);
+    unsigned idle_s = session_idle_timeout_s(idle);
+    /* used was used half an idle timeout in: its deadline moved on. */
+    session_touch(used, t0 + idle_s / 2);
+    uint64_t walks = totals().walks;
+    session_store_ended ended = SESSION_STORE_ENDED_INIT("expired");
+    session_store_reap(st, t0 + idle_s - 1, &ended);
+    cr_expect_eq(ended.count, 0, "something was reaped before its idle timeout");
+    session_store_reap(st, t0 + idle_s, &ended);
+    cr_expect_eq(totals().walks, walks, "reaping walked every session");
+    cr_expect_eq(ended.count, 1);
+    session_store_ended_finish(&ended);
+    cr_expect(session_is_ended(idle), "the idle session was not reaped at its deadline");
+    cr_expect_not(session_is_ended(used), "a session used since was reaped");
+    cr_expect_eq(totals().sessions, 1);
+    session_store_reap(st, t0 + idle_s / 2 + idle_s - 1, &ended);
+    cr_expect_eq(ended.count, 0, "the used session was reaped before its new deadline");
+    session_store_reap(st, t0 + idle_s / 2 + idle_s, &ended);
+    session_store_ended_finish(&ended);
+    cr_expect(session_is_ended(used), "the used session outlived its new deadline");
+    cr_expect_eq(totals().sessions, 0);
+    session_unref(idle);
+    session_unref(used);
+}
