@@ -26,10 +26,13 @@ void wheel_insert(expiry_wheel *w, wheel_node *n, time_t due)
 
 void wheel_remove(expiry_wheel *w, wheel_node *n)
 {
+    wheel_node **head = &w->slots[slot_of(n->due)];
+    if (!n->prev && *head != n)
+        return; /* not in the wheel (handed over by wheel_advance) */
     if (n->prev)
         n->prev->next = n->next;
     else
-        w->slots[slot_of(n->due)] = n->next;
+        *head = n->next;
     if (n->next)
         n->next->prev = n->prev;
     n->prev = n->next = NULL;

@@ -33,6 +33,8 @@ typedef struct {
 
 void wheel_init(expiry_wheel *w, time_t now);
 void wheel_insert(expiry_wheel *w, wheel_node *n, time_t due);
+/* Takes n out; a node not in the wheel (handed over by wheel_advance and not
+ * put back) is left alone. */
 void wheel_remove(expiry_wheel *w, wheel_node *n);
 /* Takes every node due at or before now out of the wheel and calls fn on
  * it; fn may insert it again (at a later second). Returns how many. */

@@ -456,27 +456,40 @@ void session_store_remove_where(session_store *st, bool (*pred)(const session *s
 
 typedef struct {
     session_store *st;
-    session_store_ended *ended;
     time_t now;
+    wheel_node *due; /* expired ones, chained through next */
+    size_t count;
 } reap_ctx;
 
 static void reap_due(wheel_node *n, void *ctx)
 {
     reap_ctx *r = ctx;
     store_session *rec = CONTAINER_OF(n, store_session, expiry);
-    /* Used since it was scheduled: back at its new deadline. Out of memory
-     * for the list: looked at again next second. */
-    if (!session_expired(rec->s, r->now) || !ended_reserve(r->ended, 1))
+    if (!session_expired(rec->s, r->now)) {
+        /* Used since it was scheduled: back at its new deadline. */
         wheel_insert(&r->st->wheel, n, session_expires_at(rec->s));
-    else
-        unlink_session(r->st, rec, r->ended);
+        return;
+    }
+    n->next = r->due;
+    r->due = n;
+    r->count++;
 }
 
 void session_store_reap(session_store *st, time_t now, session_store_ended *ended)
 {
-    reap_ctx r = {st, ended, now};
+    reap_ctx r = {st, now, NULL, 0};
     pthread_rwlock_wrlock(&st->lock);
     wheel_advance(&st->wheel, now, reap_due, &r);
+    bool room = r.count == 0 || ended_reserve(ended, r.count);
+    while (r.due) {
+        wheel_node *n = r.due;
+        r.due = n->next;
+        n->next = NULL;
+        if (room)
+            unlink_session(st, CONTAINER_OF(n, store_session, expiry), ended);
+        else
+            wheel_insert(&st->wheel, n, now + 1); /* out of memory: next second */
+    }
     pthread_rwlock_unlock(&st->lock);
 }
 
