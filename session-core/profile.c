@@ -24,41 +24,66 @@ bool profile_sodium_ready(void)
     return pthread_once(&sodium_once, sodium_init_once) == 0 && sodium_ok;
 }
 
+void profile_clear(profile *p)
+{
+    for (size_t j = 0; j < p->nservices; j++) {
+        service_config *s = &p->services[j];
+        for (size_t k = 0; k < s->count; k++) {
+            provider_config *c = &s->providers[k];
+            for (size_t m = 0; m < c->nsettings; m++) {
+                free(c->settings[m].key);
+                free(c->settings[m].value);
+                free(c->settings[m].path);
+            }
+            free(c->settings);
+            free(c->display_name);
+            free(c->id_display);
+            free(c->id_addrtype);
+            free(c->id_address);
+        }
+        free(s->providers);
+        free(s->name);
+    }
+    free(p->services);
+    free(p->name);
+    /* The verifiers and their stack copies below are the core's own,
+     * not request memory: wiped by hand. */
+    sodium_memzero(p->verifier, sizeof p->verifier);
+    if (p->locks_ready) {
+        pthread_mutex_destroy(&p->auth_lock);
+        pthread_mutex_destroy(&p->logon_lock);
+    }
+}
+
 void profile_store_free(profile_store *st)
 {
-    for (size_t i = 0; i < st->count; i++) {
-        profile *p = &st->profiles[i];
-        for (size_t j = 0; j < p->nservices; j++) {
-            service_config *s = &p->services[j];
-            for (size_t k = 0; k < s->count; k++) {
-                provider_config *c = &s->providers[k];
-                for (size_t m = 0; m < c->nsettings; m++) {
-                    free(c->settings[m].key);
-                    free(c->settings[m].value);
-                    free(c->settings[m].path);
-                }
-                free(c->settings);
-                free(c->display_name);
-                free(c->id_display);
-                free(c->id_addrtype);
-                free(c->id_address);
-            }
-            free(s->providers);
-            free(s->name);
+    if (st->parent) {
+        if (st->listed) {
+            pthread_mutex_lock(&st->parent->derived_lock);
+            htab_remove(&st->parent->derived, &st->derived_node);
+            pthread_mutex_unlock(&st->parent->derived_lock);
         }
-        free(p->services);
-        free(p->name);
-        /* The verifiers and their stack copies below are the core's own,
-         * not request memory: wiped by hand. */
-        sodium_memzero(p->verifier, sizeof p->verifier);
-        if (p->locks_ready) {
-            pthread_mutex_destroy(&p->auth_lock);
-            pthread_mutex_destroy(&p->logon_lock);
-        }
+        profile_store_unref(st->parent);
     }
+    for (size_t i = 0; i < st->count; i++)
+        profile_clear(&st->profiles[i]);
+    for (size_t i = 0; i < st->ntemplates; i++) {
+        profile_template *t = &st->templates[i];
+        for (size_t j = 0; j < t->nmatch; j++)
+            free(t->match[j]);
+        free(t->match);
+        profile_clear(&t->proto);
+    }
+    free(st->templates);
     free(st->profiles);
+    htab_destroy(&st->index);
+    htab_destroy(&st->derived); /* empty: every derived store holds a reference */
+    if (st->derived_ready)
+        pthread_mutex_destroy(&st->derived_lock);
     free(st);
 }
+
+uint64_t profile_name_hash(const char *name) { return htab_hash_bytes(name, strlen(name)); }
 
 profile_store *profile_store_ref(profile_store *store)
 {
@@ -82,14 +107,24 @@ const profile *profile_store_at(const profile_store *store, size_t i)
     return i < store->count ? &store->profiles[i] : NULL;
 }
 
+static bool name_eq(const htab_node *node, const void *key)
+{
+    const profile *p = (const profile *)(const void *)node; /* node is the first member */
+    return strcmp(p->name, key) == 0;
+}
+
+const profile *profile_store_find_explicit(const profile_store *st, const char *name)
+{
+    if (!st || !name)
+        return NULL;
+    return (const profile *)(const void *)htab_find(&st->index, profile_name_hash(name), name,
+                                                    name_eq);
+}
+
 const profile *profile_store_find(const profile_store *store, const char *name)
 {
-    if (!store || !name)
-        return NULL;
-    for (size_t i = 0; i < store->count; i++)
-        if (store->profiles[i].name && strcmp(store->profiles[i].name, name) == 0)
-            return &store->profiles[i];
-    return NULL;
+    const profile *p = profile_store_find_explicit(store, name);
+    return p || !store || !name ? p : profile_template_find(store, name);
 }
 
 const profile *profile_store_default(const profile_store *store) { return store->def; }

@@ -1,11 +1,13 @@
 /* profile_internal.h - the profile store's concrete structs and the verbs its
- * two files (profile.c: accessors, references, passwords, locks; profile_load.c:
- * parsing and validating the profiles file) share. Private to session-core/:
- * everything else goes through profile.h.
+ * files (profile.c: accessors, references, passwords, locks; profile_load.c:
+ * parsing and validating the profiles file; profile_template.c: templates and
+ * the profiles derived from them) share. Private to session-core/: everything
+ * else goes through profile.h.
  */
 #pragma once
 
 #include "entryid.h"
+#include "htab.h"
 #include "profile.h"
 
 #include <pthread.h>
@@ -40,6 +42,7 @@ struct service_config {
 };
 
 struct profile {
+    htab_node node; /* in the store's name index */
     char *name;
     profile_auth_kind auth;
     /* Fixed size so change-password swaps it in place, without allocating
@@ -52,11 +55,33 @@ struct profile {
     size_t nservices;
 };
 
+/* A template: the profile every logon name matching one of its patterns
+ * gets, with ${user}, ${local} and ${domain} in its strings replaced. */
+typedef struct {
+    char **match; /* lower-case patterns, '*' any run of characters */
+    size_t nmatch;
+    profile proto; /* name: the template's own; strings unexpanded */
+} profile_template;
+
 struct profile_store {
     atomic_size_t refs;
     profile *profiles;
     size_t count;
+    htab index; /* the explicit profiles by name */
     const profile *def;
+    profile_template *templates; /* in file order */
+    size_t ntemplates;
+    /* The derived stores alive now (a session, a logon or a pooled provider
+     * instance holds them), by name; each removes itself when freed. */
+    pthread_mutex_t derived_lock;
+    bool derived_ready;
+    htab derived;
+    /* A derived store holds one profile, a reference to the store whose
+     * template made it, and its node in that store's derived table. */
+    profile_store *parent;
+    const profile_template *from;
+    htab_node derived_node;
+    bool listed;                        /* derived_node is in parent->derived */
     char dummy[crypto_pwhash_STRBYTES]; /* profile_store_dummy_check's verifier */
 };
 
@@ -71,3 +96,23 @@ void profile_store_make_dummy(profile_store *st);
  * beyond the one that failed are all-zero). Called by the last unref, and by
  * the loader when a file is rejected. */
 void profile_store_free(profile_store *st);
+
+/* Frees what a profile owns (not the struct): for the store's profiles, a
+ * template's prototype and a derived profile alike. */
+void profile_clear(profile *p);
+
+/* Hash of a profile name for the store's tables. */
+uint64_t profile_name_hash(const char *name);
+
+/* Whether s has "${" placeholders other than ${user}, ${local}, ${domain}
+ * (or one left open): the loader refuses such a template string. */
+bool profile_template_bad_placeholder(const char *s);
+
+/* Whether pattern is a valid template pattern (lower-cased in place). */
+bool profile_template_pattern_ok(char *pattern);
+
+/* The explicit profile of exactly that name, or NULL. */
+const profile *profile_store_find_explicit(const profile_store *st, const char *name);
+
+/* The prototype of the template that takes name, or NULL. */
+const profile *profile_template_find(const profile_store *st, const char *name);

@@ -12,6 +12,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #define ARGON2ID_PREFIX "$argon2id$"
+#define BAD_PLACEHOLDER "unknown placeholder (${user}, ${local} and ${domain} are known)"
 
 /* Everything a parse needs to report where it went wrong. */
 typedef struct {
@@ -30,7 +34,14 @@ typedef struct {
     size_t errlen;
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
+    struct open_tally *open; /* the `auth: none` entries, for one summary warning */
 } loader;
+
+#define OPEN_NAMED 3
+struct open_tally {
+    size_t n;
+    char names[OPEN_NAMED][PROFILE_NAME_MAX_CHARS * 4 + 1];
+};
 
 /* Writes "<source>: profile "<name>": <fmt...>" (or without the profile part
  * for top-level problems) and returns MAPI_E_INVALID_PARAMETER. */
@@ -365,7 +376,7 @@ static HRESULT parse_services(const loader *L, profile *p, json_t *v)
     return S_OK;
 }
 
-static HRESULT parse_auth(const loader *L, profile *p, json_t *v)
+static HRESULT parse_auth(const loader *L, profile *p, json_t *v, bool templated)
 {
     static const char *const none_keys[] = {"type", NULL};
     static const char *const argon_keys[] = {"type", "verifier", NULL};
@@ -381,7 +392,10 @@ static HRESULT parse_auth(const loader *L, profile *p, json_t *v)
         if (HR_FAILED(hr))
             return hr;
         p->auth = PROFILE_AUTH_NONE;
-        warnf(L, "profile \"%s\" has no authentication: anybody can log on", p->name);
+        /* One line for the whole file, however many (profile_store_load). */
+        if (L->open->n < OPEN_NAMED)
+            snprintf(L->open->names[L->open->n], sizeof L->open->names[0], "%s", p->name);
+        L->open->n++;
         return S_OK;
     }
     if (strcmp(type, "upstream") == 0) {
@@ -389,6 +403,11 @@ static HRESULT parse_auth(const loader *L, profile *p, json_t *v)
         p->auth = PROFILE_AUTH_UPSTREAM;
         return check_keys(L, p->name, "auth", v, none_keys);
     }
+    if (templated)
+        return fail(L, p->name,
+                    "auth.type: a template's must be \"upstream\" (the user's own server "
+                    "checks the password) or \"none\", not \"%s\"",
+                    type);
     if (strcmp(type, "argon2id") != 0)
         return fail(L, p->name,
                     "auth.type: must be \"argon2id\", \"upstream\" or \"none\", not \"%s\"", type);
@@ -433,6 +452,49 @@ static HRESULT check_upstream(const loader *L, const profile *p)
     return fail(L, p->name, "auth: \"upstream\" needs a provider with STATUS_PRIMARY_IDENTITY");
 }
 
+/* A template's strings may hold ${user}, ${local} and ${domain} only. */
+static HRESULT check_placeholders(const loader *L, const profile *p)
+{
+    for (size_t i = 0; i < p->nservices; i++) {
+        const service_config *s = &p->services[i];
+        if (profile_template_bad_placeholder(s->name))
+            return fail(L, p->name, "services[%zu].name: %s", i, BAD_PLACEHOLDER);
+        for (size_t j = 0; j < s->count; j++) {
+            const provider_config *c = &s->providers[j];
+            const char *strings[] = {c->display_name, c->id_display, c->id_addrtype, c->id_address};
+            for (size_t k = 0; k < 4; k++)
+                if (strings[k] && profile_template_bad_placeholder(strings[k]))
+                    return fail(L, p->name, "services[%zu].providers[%zu]: %s", i, j,
+                                BAD_PLACEHOLDER);
+            for (size_t k = 0; k < c->nsettings; k++)
+                if (profile_template_bad_placeholder(c->settings[k].value))
+                    return fail(L, p->name, "services[%zu].providers[%zu].settings.%s: %s", i, j,
+                                c->settings[k].key, BAD_PLACEHOLDER);
+        }
+    }
+    return S_OK;
+}
+
+/* What a profile and a template have in common: locks, auth, services. */
+static HRESULT parse_body(const loader *L, profile *p, json_t *v, bool templated)
+{
+    if (pthread_mutex_init(&p->auth_lock, NULL) != 0)
+        return oom(L);
+    if (pthread_mutex_init(&p->logon_lock, NULL) != 0) {
+        pthread_mutex_destroy(&p->auth_lock);
+        return oom(L);
+    }
+    p->locks_ready = true;
+    HRESULT hr;
+    if (HR_FAILED(hr = parse_auth(L, p, json_object_get(v, "auth"), templated)))
+        return hr;
+    if (HR_FAILED(hr = parse_services(L, p, json_object_get(v, "services"))))
+        return hr;
+    if (templated && HR_FAILED(hr = check_placeholders(L, p)))
+        return hr;
+    return p->auth == PROFILE_AUTH_UPSTREAM ? check_upstream(L, p) : S_OK;
+}
+
 static HRESULT parse_profile(const loader *L, profile_store *st, size_t idx, json_t *v)
 {
     static const char *const keys[] = {"name", "auth", "services", NULL};
@@ -448,31 +510,63 @@ static HRESULT parse_profile(const loader *L, profile_store *st, size_t idx, jso
     size_t chars = utf8_chars(n);
     if (chars == 0 || chars > PROFILE_NAME_MAX_CHARS)
         return fail(L, n, "name: must be 1..%d characters, not %zu", PROFILE_NAME_MAX_CHARS, chars);
-    for (size_t i = 0; i < idx; i++)
-        if (strcmp(st->profiles[i].name, n) == 0)
-            return fail(L, n, "name: duplicate profile name (also profiles[%zu])", i);
+    const profile *dup = profile_store_find_explicit(st, n);
+    if (dup)
+        return fail(L, n, "name: duplicate profile name (also profiles[%zu])",
+                    (size_t)(dup - st->profiles));
     if (!(p->name = strdup(n)))
+        return oom(L);
+    /* A hash index: a linear duplicate check made a 50,000-profile file
+     * take half a minute. */
+    if (!htab_insert(&st->index, &p->node, profile_name_hash(p->name)))
         return oom(L);
     HRESULT hr = check_keys(L, p->name, "", v, keys);
     if (HR_FAILED(hr))
         return hr;
-    if (pthread_mutex_init(&p->auth_lock, NULL) != 0)
+    return parse_body(L, p, v, false);
+}
+
+static HRESULT parse_template(const loader *L, profile_template *t, size_t idx, json_t *v)
+{
+    static const char *const keys[] = {"name", "match", "auth", "services", NULL};
+    char where[64];
+    snprintf(where, sizeof where, "templates[%zu]", idx);
+    if (!json_is_object(v))
+        return fail(L, NULL, "%s: must be an object", where);
+    json_t *name = json_object_get(v, "name");
+    if (!json_is_string(name) || json_string_length(name) == 0)
+        return fail(L, NULL, "%s.name: required non-empty string", where);
+    if (!(t->proto.name = strdup(json_string_value(name))))
         return oom(L);
-    if (pthread_mutex_init(&p->logon_lock, NULL) != 0) {
-        pthread_mutex_destroy(&p->auth_lock);
+    const char *tname = t->proto.name;
+    HRESULT hr = check_keys(L, tname, "", v, keys);
+    if (HR_FAILED(hr))
+        return hr;
+    json_t *match = json_object_get(v, "match");
+    if (!json_is_array(match) || json_array_size(match) == 0)
+        return fail(L, tname, "match: required non-empty array of patterns like \"*@example.org\"");
+    if (!(t->match = calloc(json_array_size(match), sizeof *t->match)))
         return oom(L);
+    size_t i;
+    json_t *m;
+    json_array_foreach(match, i, m)
+    {
+        if (!json_is_string(m))
+            return fail(L, tname, "match[%zu]: must be a string", i);
+        if (!(t->match[t->nmatch++] = strdup(json_string_value(m))))
+            return oom(L);
+        if (!profile_template_pattern_ok(t->match[i]))
+            return fail(L, tname,
+                        "match[%zu]: letters, digits, '.', '-', '_', '@' and at most two '*' "
+                        "(any run of characters), like \"*@example.org\"",
+                        i);
     }
-    p->locks_ready = true;
-    if (HR_FAILED(hr = parse_auth(L, p, json_object_get(v, "auth"))))
-        return hr;
-    if (HR_FAILED(hr = parse_services(L, p, json_object_get(v, "services"))))
-        return hr;
-    return p->auth == PROFILE_AUTH_UPSTREAM ? check_upstream(L, p) : S_OK;
+    return parse_body(L, &t->proto, v, true);
 }
 
 static HRESULT parse_store(const loader *L, json_t *root, profile_store **out)
 {
-    static const char *const keys[] = {"default_profile", "profiles", NULL};
+    static const char *const keys[] = {"default_profile", "profiles", "templates", NULL};
     if (!json_is_object(root))
         return fail(L, NULL, "top level: must be an object");
     HRESULT hr = check_keys(L, NULL, "", root, keys);
@@ -484,6 +578,9 @@ static HRESULT parse_store(const loader *L, json_t *root, profile_store **out)
     json_t *def = json_object_get(root, "default_profile");
     if (def && !json_is_string(def))
         return fail(L, NULL, "default_profile: must be a string");
+    json_t *templates = json_object_get(root, "templates");
+    if (templates && !json_is_array(templates))
+        return fail(L, NULL, "templates: must be an array");
 
     profile_store *st = calloc(1, sizeof *st);
     if (!st)
@@ -501,6 +598,23 @@ static HRESULT parse_store(const loader *L, json_t *root, profile_store **out)
             return hr;
         }
     }
+    size_t nt = json_array_size(templates);
+    if (nt && !(st->templates = calloc(nt, sizeof *st->templates))) {
+        profile_store_free(st);
+        return oom(L);
+    }
+    for (size_t i = 0; i < nt; i++) {
+        st->ntemplates = i + 1;
+        if (HR_FAILED(hr = parse_template(L, &st->templates[i], i, json_array_get(templates, i)))) {
+            profile_store_free(st);
+            return hr;
+        }
+    }
+    if (pthread_mutex_init(&st->derived_lock, NULL) != 0) {
+        profile_store_free(st);
+        return oom(L);
+    }
+    st->derived_ready = true;
     if (def) {
         st->def = profile_store_find(st, json_string_value(def));
         if (!st->def) {
@@ -530,11 +644,29 @@ static char *absolute_base(const char *base_dir, const char *dir)
     return out;
 }
 
+/* One line for every `auth: none` profile and template of the file: an
+ * organisation's file may have thousands. */
+static void warn_open(const loader *L)
+{
+    const struct open_tally *t = L->open;
+    if (t->n == 1) {
+        warnf(L, "profile \"%s\" has no authentication: anybody can log on", t->names[0]);
+    } else if (t->n > 1) {
+        char list[sizeof t->names + 16 * OPEN_NAMED] = "";
+        for (size_t i = 0; i < t->n && i < OPEN_NAMED; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
+                     t->names[i]);
+        warnf(L, "%zu profiles have no authentication: anybody can log on (%s%s)", t->n, list,
+              t->n > OPEN_NAMED ? ", ..." : "");
+    }
+}
+
 static HRESULT load_json(json_t *root, const json_error_t *jerr, const char *source,
                          const char *base_dir, const char *dir, profile_store **out, char *err,
                          size_t errlen, void (*warn)(void *, const char *), void *warn_ctx)
 {
-    loader L = {source, NULL, err, errlen, warn, warn_ctx};
+    struct open_tally open = {0};
+    loader L = {source, NULL, err, errlen, warn, warn_ctx, &open};
     *out = NULL;
     if (!root) {
         if (json_error_code(jerr) == json_error_out_of_memory)
@@ -552,21 +684,71 @@ static HRESULT load_json(json_t *root, const json_error_t *jerr, const char *sou
     HRESULT hr = parse_store(&L, root, out);
     free(base);
     json_decref(root);
+    if (HR_SUCCEEDED(hr))
+        warn_open(&L);
+#ifdef __GLIBC__
+    /* The parsed tree of a large file is several times the store: give the
+     * freed pages back rather than keep them as the process's size. */
+    malloc_trim(0);
+#endif
     return hr;
+}
+
+/* The whole file in memory: jansson's file reader takes one getc per byte,
+ * a third of the start-up of a 40 MB file. NULL with errno set. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 16;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = bad;
+        return NULL;
+    }
+    *len = n;
+    return buf;
 }
 
 HRESULT profile_store_load(const char *path, const char *base_dir, profile_store **out, char *err,
                            size_t errlen, void (*warn)(void *ctx, const char *msg), void *warn_ctx)
 {
+    loader L = {path, NULL, err, errlen, NULL, NULL, NULL};
+    *out = NULL;
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text)
+        return errno == ENOMEM ? oom(&L) : fail(&L, NULL, "cannot read: %s", strerror(errno));
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
     /* The file's own folder: everything up to the last '/'. */
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     if (!dir) {
         json_decref(root);
-        loader L = {path, NULL, err, errlen, NULL, NULL};
-        *out = NULL;
         return oom(&L);
     }
     HRESULT hr = load_json(root, &jerr, path, base_dir, dir, out, err, errlen, warn, warn_ctx);
