@@ -6,6 +6,8 @@
 #include "profile_internal.h"
 
 #include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -22,6 +24,18 @@ static void sodium_init_once(void) { sodium_ok = sodium_init() >= 0; }
 bool profile_sodium_ready(void)
 {
     return pthread_once(&sodium_once, sodium_init_once) == 0 && sodium_ok;
+}
+
+/* The verifier and the locks: what every profile has to give back. */
+static void profile_wipe(profile *p)
+{
+    /* The verifiers and their stack copies below are the core's own,
+     * not request memory: wiped by hand. */
+    sodium_memzero(p->verifier, sizeof p->verifier);
+    if (p->locks_ready) {
+        pthread_mutex_destroy(&p->auth_lock);
+        pthread_mutex_destroy(&p->logon_lock);
+    }
 }
 
 void profile_clear(profile *p)
@@ -46,13 +60,37 @@ void profile_clear(profile *p)
     }
     free(p->services);
     free(p->name);
-    /* The verifiers and their stack copies below are the core's own,
-     * not request memory: wiped by hand. */
-    sodium_memzero(p->verifier, sizeof p->verifier);
-    if (p->locks_ready) {
-        pthread_mutex_destroy(&p->auth_lock);
-        pthread_mutex_destroy(&p->logon_lock);
+    profile_wipe(p);
+}
+
+#define ARENA_BLOCK (64 * 1024)
+
+void *profile_arena_alloc(profile_store *st, size_t n)
+{
+    n = (n + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+    arena_block *b = st->arena;
+    if (!b || b->cap - b->used < n) {
+        /* A large piece gets a block of its own, behind the current one,
+         * so the current one's free space is not lost. */
+        size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+        arena_block *nb = malloc(sizeof *nb + cap);
+        if (!nb)
+            return NULL;
+        nb->used = 0;
+        nb->cap = cap;
+        if (b && cap != ARENA_BLOCK) {
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = b;
+            st->arena = nb;
+        }
+        b = nb;
     }
+    void *out = (char *)b->data + b->used;
+    b->used += n;
+    memset(out, 0, n);
+    return out;
 }
 
 void profile_store_free(profile_store *st)
@@ -65,14 +103,18 @@ void profile_store_free(profile_store *st)
         }
         profile_store_unref(st->parent);
     }
-    for (size_t i = 0; i < st->count; i++)
-        profile_clear(&st->profiles[i]);
-    for (size_t i = 0; i < st->ntemplates; i++) {
-        profile_template *t = &st->templates[i];
-        for (size_t j = 0; j < t->nmatch; j++)
-            free(t->match[j]);
-        free(t->match);
-        profile_clear(&t->proto);
+    /* A loaded store's parts are in its arena; a derived one's are not. */
+    for (size_t i = 0; i < st->count; i++) {
+        if (st->parent)
+            profile_clear(&st->profiles[i]);
+        else
+            profile_wipe(&st->profiles[i]);
+    }
+    for (size_t i = 0; i < st->ntemplates; i++)
+        profile_wipe(&st->templates[i].proto);
+    for (arena_block *b = st->arena, *next; b; b = next) {
+        next = b->next;
+        free(b);
     }
     free(st->templates);
     free(st->profiles);

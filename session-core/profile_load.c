@@ -34,14 +34,64 @@ typedef struct {
     size_t errlen;
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
-    struct open_tally *open; /* the `auth: none` entries, for one summary warning */
+    struct load_state *ls;
 } loader;
 
 #define OPEN_NAMED 3
-struct open_tally {
-    size_t n;
-    char names[OPEN_NAMED][PROFILE_NAME_MAX_CHARS * 4 + 1];
+/* What a load changes as it goes. */
+struct load_state {
+    profile_store *st; /* being built: its arena holds what is parsed */
+    htab strings;      /* short strings kept once (interned) in the arena */
+    /* The `auth: none` entries, for one summary warning. */
+    size_t open;
+    char open_names[OPEN_NAMED][PROFILE_NAME_MAX_CHARS * 4 + 1];
 };
+
+/* Strings up to this long are kept once however often the file repeats them
+ * (keys, kinds, display names like "Mailbox", "SMTP", "true"). */
+#define INTERN_MAX 32
+
+typedef struct {
+    htab_node node; /* first: the node is the entry */
+    char s[];
+} interned;
+
+static bool interned_eq(const htab_node *node, const void *key)
+{
+    return strcmp(((const interned *)(const void *)node)->s, key) == 0;
+}
+
+/* A copy of s in the store's arena (the same copy for an equal short
+ * string); NULL when out of memory. */
+static char *keep(const loader *L, const char *s)
+{
+    size_t len = strlen(s);
+    uint64_t h = 0;
+    if (len <= INTERN_MAX) {
+        h = htab_hash_bytes(s, len);
+        htab_node *n = htab_find(&L->ls->strings, h, s, interned_eq);
+        if (n)
+            return ((interned *)(void *)n)->s;
+    }
+    if (len > INTERN_MAX) {
+        char *out = profile_arena_alloc(L->ls->st, len + 1);
+        if (out)
+            memcpy(out, s, len + 1);
+        return out;
+    }
+    interned *e = profile_arena_alloc(L->ls->st, sizeof *e + len + 1);
+    if (!e)
+        return NULL;
+    memcpy(e->s, s, len + 1);
+    (void)htab_insert(&L->ls->strings, &e->node, h); /* not kept once: still right */
+    return e->s;
+}
+
+/* n zeroed elements of size each from the store's arena (at least one). */
+static void *keep_array(const loader *L, size_t n, size_t size)
+{
+    return profile_arena_alloc(L->ls->st, (n ? n : 1) * size);
+}
 
 /* Writes "<source>: profile "<name>": <fmt...>" (or without the profile part
  * for top-level problems) and returns MAPI_E_INVALID_PARAMETER. */
@@ -116,6 +166,33 @@ static char *join_path(const char *base, const char *rel)
     char *out = malloc(len);
     if (out)
         snprintf(out, len, "%s%s%s", base, slash ? "" : "/", rel);
+    return out;
+}
+
+/* rel resolved against the base folder, in the arena; an absolute path is
+ * the value itself. */
+static char *keep_path(const loader *L, const char *rel)
+{
+    if (rel[0] == '/' || !L->base)
+        return (char *)(uintptr_t)rel;
+    size_t blen = strlen(L->base), rlen = strlen(rel);
+    bool slash = blen > 0 && L->base[blen - 1] == '/';
+    char *out = profile_arena_alloc(L->ls->st, blen + !slash + rlen + 1);
+    if (out) {
+        memcpy(out, L->base, blen);
+        if (!slash)
+            out[blen++] = '/';
+        memcpy(out + blen, rel, rlen + 1);
+    }
+    return out;
+}
+
+/* A copy of s of its own (one the loader changes in place). */
+static char *keep_copy(const loader *L, const char *s)
+{
+    char *out = profile_arena_alloc(L->ls->st, strlen(s) + 1);
+    if (out)
+        memcpy(out, s, strlen(s) + 1);
     return out;
 }
 
@@ -194,7 +271,7 @@ static HRESULT parse_identity(const loader *L, const char *pname, const char *wh
         json_t *s = json_object_get(v, keys[i]);
         if (!json_is_string(s))
             return fail(L, pname, "%s.%s: required string", sub, keys[i]);
-        if (!(*dst[i] = strdup(json_string_value(s))))
+        if (!(*dst[i] = keep(L, json_string_value(s))))
             return oom(L);
     }
     return S_OK;
@@ -207,7 +284,7 @@ static HRESULT parse_settings(const loader *L, const char *pname, const char *wh
         return S_OK;
     if (!json_is_object(v))
         return fail(L, pname, "%s.settings: must be an object", where);
-    c->settings = calloc(json_object_size(v) ? json_object_size(v) : 1, sizeof *c->settings);
+    c->settings = keep_array(L, json_object_size(v), sizeof *c->settings);
     if (!c->settings)
         return oom(L);
     const char *key;
@@ -228,11 +305,11 @@ static HRESULT parse_settings(const loader *L, const char *pname, const char *wh
                         where, key);
         }
         setting *s = &c->settings[c->nsettings++];
-        s->key = strdup(key);
-        s->value = strdup(text);
+        s->key = keep(L, key);
+        s->value = keep(L, text);
         /* Resolved now so provider_config_path can hand out a string that
          * lives as long as the store, with no allocation at logon. */
-        s->path = s->value ? join_path(L->base, s->value) : NULL;
+        s->path = s->value ? keep_path(L, s->value) : NULL;
         if (!s->key || !s->value || !s->path)
             return oom(L);
     }
@@ -269,7 +346,7 @@ static HRESULT parse_provider(const loader *L, const char *pname, const char *sv
     json_t *dn = json_object_get(v, "display_name");
     if (!json_is_string(dn) || json_string_length(dn) == 0)
         return fail(L, pname, "%s.display_name: required non-empty string", where);
-    if (!(c->display_name = strdup(json_string_value(dn))))
+    if (!(c->display_name = keep(L, json_string_value(dn))))
         return oom(L);
     hr = parse_flags(L, pname, where, json_object_get(v, "resource_flags"), &c->resource_flags);
     if (HR_FAILED(hr))
@@ -325,7 +402,7 @@ static HRESULT parse_services(const loader *L, profile *p, json_t *v)
     const char *pname = p->name;
     if (!json_is_array(v))
         return fail(L, pname, "services: required array");
-    p->services = calloc(json_array_size(v) ? json_array_size(v) : 1, sizeof *p->services);
+    p->services = keep_array(L, json_array_size(v), sizeof *p->services);
     if (!p->services)
         return oom(L);
     /* Where the profile's single primary identity and default store are, for
@@ -346,13 +423,12 @@ static HRESULT parse_services(const loader *L, profile *p, json_t *v)
         json_t *name = json_object_get(sv, "name");
         if (!json_is_string(name) || json_string_length(name) == 0)
             return fail(L, pname, "%s.name: required non-empty string", where);
-        if (!(s->name = strdup(json_string_value(name))))
+        if (!(s->name = keep(L, json_string_value(name))))
             return oom(L);
         json_t *provs = json_object_get(sv, "providers");
         if (!json_is_array(provs))
             return fail(L, pname, "%s.providers: required array", where);
-        s->providers =
-            calloc(json_array_size(provs) ? json_array_size(provs) : 1, sizeof *s->providers);
+        s->providers = keep_array(L, json_array_size(provs), sizeof *s->providers);
         if (!s->providers)
             return oom(L);
         size_t j;
@@ -393,9 +469,9 @@ static HRESULT parse_auth(const loader *L, profile *p, json_t *v, bool templated
             return hr;
         p->auth = PROFILE_AUTH_NONE;
         /* One line for the whole file, however many (profile_store_load). */
-        if (L->open->n < OPEN_NAMED)
-            snprintf(L->open->names[L->open->n], sizeof L->open->names[0], "%s", p->name);
-        L->open->n++;
+        if (L->ls->open < OPEN_NAMED)
+            snprintf(L->ls->open_names[L->ls->open], sizeof L->ls->open_names[0], "%s", p->name);
+        L->ls->open++;
         return S_OK;
     }
     if (strcmp(type, "upstream") == 0) {
@@ -514,7 +590,7 @@ static HRESULT parse_profile(const loader *L, profile_store *st, size_t idx, jso
     if (dup)
         return fail(L, n, "name: duplicate profile name (also profiles[%zu])",
                     (size_t)(dup - st->profiles));
-    if (!(p->name = strdup(n)))
+    if (!(p->name = keep(L, n)))
         return oom(L);
     /* A hash index: a linear duplicate check made a 50,000-profile file
      * take half a minute. */
@@ -536,7 +612,7 @@ static HRESULT parse_template(const loader *L, profile_template *t, size_t idx, 
     json_t *name = json_object_get(v, "name");
     if (!json_is_string(name) || json_string_length(name) == 0)
         return fail(L, NULL, "%s.name: required non-empty string", where);
-    if (!(t->proto.name = strdup(json_string_value(name))))
+    if (!(t->proto.name = keep(L, json_string_value(name))))
         return oom(L);
     const char *tname = t->proto.name;
     HRESULT hr = check_keys(L, tname, "", v, keys);
@@ -545,7 +621,7 @@ static HRESULT parse_template(const loader *L, profile_template *t, size_t idx, 
     json_t *match = json_object_get(v, "match");
     if (!json_is_array(match) || json_array_size(match) == 0)
         return fail(L, tname, "match: required non-empty array of patterns like \"*@example.org\"");
-    if (!(t->match = calloc(json_array_size(match), sizeof *t->match)))
+    if (!(t->match = keep_array(L, json_array_size(match), sizeof *t->match)))
         return oom(L);
     size_t i;
     json_t *m;
@@ -553,7 +629,7 @@ static HRESULT parse_template(const loader *L, profile_template *t, size_t idx, 
     {
         if (!json_is_string(m))
             return fail(L, tname, "match[%zu]: must be a string", i);
-        if (!(t->match[t->nmatch++] = strdup(json_string_value(m))))
+        if (!(t->match[t->nmatch++] = keep_copy(L, json_string_value(m))))
             return oom(L);
         if (!profile_template_pattern_ok(t->match[i]))
             return fail(L, tname,
@@ -564,7 +640,12 @@ static HRESULT parse_template(const loader *L, profile_template *t, size_t idx, 
     return parse_body(L, &t->proto, v, true);
 }
 
-static HRESULT parse_store(const loader *L, json_t *root, profile_store **out)
+/* Returned by parse_store when a split file's element is not valid JSON:
+ * the caller parses the whole text for jansson's message. */
+#define RETRY_WHOLE MAPI_E_CALL_FAILED
+
+static HRESULT parse_store(const loader *L, json_t *root, const profile_split *split,
+                           profile_store **out)
 {
     static const char *const keys[] = {"default_profile", "profiles", "templates", NULL};
     if (!json_is_object(root))
@@ -585,7 +666,8 @@ static HRESULT parse_store(const loader *L, json_t *root, profile_store **out)
     profile_store *st = calloc(1, sizeof *st);
     if (!st)
         return oom(L);
-    size_t n = json_array_size(profiles);
+    L->ls->st = st;
+    size_t n = split ? split->n : json_array_size(profiles);
     st->profiles = calloc(n ? n : 1, sizeof *st->profiles);
     if (!st->profiles) {
         free(st);
@@ -593,7 +675,15 @@ static HRESULT parse_store(const loader *L, json_t *root, profile_store **out)
     }
     for (size_t i = 0; i < n; i++) {
         st->count = i + 1; /* so profile_store_free sees the half-built one too */
-        if (HR_FAILED(hr = parse_profile(L, st, i, json_array_get(profiles, i)))) {
+        json_t *v = split ? profile_split_element(split, i) : json_array_get(profiles, i);
+        if (!v) {
+            profile_store_free(st);
+            return RETRY_WHOLE;
+        }
+        hr = parse_profile(L, st, i, v);
+        if (split)
+            json_decref(v); /* one profile's tree at a time */
+        if (HR_FAILED(hr)) {
             profile_store_free(st);
             return hr;
         }
@@ -648,47 +738,60 @@ static char *absolute_base(const char *base_dir, const char *dir)
  * organisation's file may have thousands. */
 static void warn_open(const loader *L)
 {
-    const struct open_tally *t = L->open;
-    if (t->n == 1) {
-        warnf(L, "profile \"%s\" has no authentication: anybody can log on", t->names[0]);
-    } else if (t->n > 1) {
-        char list[sizeof t->names + 16 * OPEN_NAMED] = "";
-        for (size_t i = 0; i < t->n && i < OPEN_NAMED; i++)
+    const struct load_state *t = L->ls;
+    if (t->open == 1) {
+        warnf(L, "profile \"%s\" has no authentication: anybody can log on", t->open_names[0]);
+    } else if (t->open > 1) {
+        char list[sizeof t->open_names + 16 * OPEN_NAMED] = "";
+        for (size_t i = 0; i < t->open && i < OPEN_NAMED; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
-                     t->names[i]);
-        warnf(L, "%zu profiles have no authentication: anybody can log on (%s%s)", t->n, list,
-              t->n > OPEN_NAMED ? ", ..." : "");
+                     t->open_names[i]);
+        warnf(L, "%zu profiles have no authentication: anybody can log on (%s%s)", t->open, list,
+              t->open > OPEN_NAMED ? ", ..." : "");
     }
 }
 
-static HRESULT load_json(json_t *root, const json_error_t *jerr, const char *source,
-                         const char *base_dir, const char *dir, profile_store **out, char *err,
-                         size_t errlen, void (*warn)(void *, const char *), void *warn_ctx)
+/* Loads text: split (profile_split.c) when it is plainly shaped, else, and
+ * when a split element turns out invalid, parsed whole. */
+static HRESULT load_text(const char *text, size_t len, const char *source, const char *base_dir,
+                         const char *dir, profile_store **out, char *err, size_t errlen,
+                         void (*warn)(void *, const char *), void *warn_ctx)
 {
-    struct open_tally open = {0};
-    loader L = {source, NULL, err, errlen, warn, warn_ctx, &open};
+    struct load_state ls = {0};
+    loader L = {source, NULL, err, errlen, warn, warn_ctx, &ls};
     *out = NULL;
-    if (!root) {
-        if (json_error_code(jerr) == json_error_out_of_memory)
-            return oom(&L);
-        if (jerr->line > 0)
-            return fail(&L, NULL, "line %d column %d: %s", jerr->line, jerr->column, jerr->text);
-        return fail(&L, NULL, "%s", jerr->text);
-    }
     char *base = absolute_base(base_dir, dir);
-    if (!base) {
-        json_decref(root);
+    if (!base)
         return errno == ENOMEM ? oom(&L) : fail(&L, NULL, "cannot resolve base folder");
-    }
     L.base = base;
-    HRESULT hr = parse_store(&L, root, out);
+    json_t *root = NULL;
+    profile_split split;
+    HRESULT hr = RETRY_WHOLE;
+    if (profile_split_text(text, len, &root, &split)) {
+        hr = parse_store(&L, root, &split, out);
+        profile_split_free(&split);
+        json_decref(root);
+    }
+    if (hr == RETRY_WHOLE) {
+        htab_destroy(&ls.strings);
+        memset(&ls, 0, sizeof ls);
+        json_error_t jerr;
+        root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+            hr = json_error_code(&jerr) == json_error_out_of_memory ? oom(&L)
+                 : jerr.line > 0
+                     ? fail(&L, NULL, "line %d column %d: %s", jerr.line, jerr.column, jerr.text)
+                     : fail(&L, NULL, "%s", jerr.text);
+        else
+            hr = parse_store(&L, root, NULL, out);
+        json_decref(root);
+    }
+    htab_destroy(&ls.strings); /* the strings stay in the store's arena */
     free(base);
-    json_decref(root);
     if (HR_SUCCEEDED(hr))
         warn_open(&L);
 #ifdef __GLIBC__
-    /* The parsed tree of a large file is several times the store: give the
-     * freed pages back rather than keep them as the process's size. */
+    /* What parsing freed goes back rather than stay the process's size. */
     malloc_trim(0);
 #endif
     return hr;
@@ -741,18 +844,16 @@ HRESULT profile_store_load(const char *path, const char *base_dir, profile_store
     char *text = read_file(path, &len);
     if (!text)
         return errno == ENOMEM ? oom(&L) : fail(&L, NULL, "cannot read: %s", strerror(errno));
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
     /* The file's own folder: everything up to the last '/'. */
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     if (!dir) {
-        json_decref(root);
+        free(text);
         return oom(&L);
     }
-    HRESULT hr = load_json(root, &jerr, path, base_dir, dir, out, err, errlen, warn, warn_ctx);
+    HRESULT hr = load_text(text, len, path, base_dir, dir, out, err, errlen, warn, warn_ctx);
     free(dir);
+    free(text);
     return hr;
 }
 
@@ -760,8 +861,6 @@ HRESULT profile_store_load_string(const char *json, const char *source, const ch
                                   profile_store **out, char *err, size_t errlen,
                                   void (*warn)(void *ctx, const char *msg), void *warn_ctx)
 {
-    json_error_t jerr;
-    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
-    return load_json(root, &jerr, source ? source : "<string>", base_dir, ".", out, err, errlen,
-                     warn, warn_ctx);
+    return load_text(json, strlen(json), source ? source : "<string>", base_dir, ".", out, err,
+                     errlen, warn, warn_ctx);
 }

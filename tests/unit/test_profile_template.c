@@ -381,3 +381,37 @@ Test(profile, templated_logons_get_their_own_profiles_through_the_core)
     cr_assert_eq(profile_store_derived_count(st), 0);
     profile_store_unref(st);
 }
+
+Test(profile, large_files_parse_one_profile_at_a_time_with_the_same_answers)
+{
+    /* Quotes, brackets and backslashes inside strings do not end a profile. */
+    static const char tricky[] =
+        "{\"profiles\": [{\"name\": \"a\\\"]},{\\\\\", \"auth\": {\"type\": \"none\"}, "
+        "\"services\": []}, {\"name\": \"b\\\\\", \"auth\": {\"type\": \"none\"}, "
+        "\"services\": [{\"name\": \"}]\", \"providers\": []}]}], \"default_profile\": \"b\\\\\"}";
+    profile_store *st = NULL;
+    char err[512] = "";
+    cr_assert_eq(
+        profile_store_load_string(tricky, "t.json", "/data", &st, err, sizeof err, NULL, NULL),
+        S_OK, "%s", err);
+    cr_assert_eq(profile_store_count(st), 2);
+    cr_assert_str_eq(profile_name(profile_store_at(st, 0)), "a\"]},{\\");
+    cr_assert_str_eq(profile_name(profile_store_default(st)), "b\\");
+    cr_assert_str_eq(service_name(profile_service(profile_store_at(st, 1), 0)), "}]");
+    profile_store_unref(st);
+
+    /* A broken profile is reported where the whole file puts it. */
+    static const char broken[] =
+        "{\"profiles\": [\n"
+        "{\"name\": \"a\", \"auth\": {\"type\": \"none\"}, \"services\": []},\n"
+        "{\"name\": \"b\",, \"auth\": {\"type\": \"none\"}}]}";
+    cr_assert_eq(
+        profile_store_load_string(broken, "t.json", "/data", &st, err, sizeof err, NULL, NULL),
+        MAPI_E_INVALID_PARAMETER);
+    cr_assert(strncmp(err, "t.json: line 3 column 14:", 25) == 0, "%s", err);
+    /* And a key given twice at the top. */
+    cr_assert_eq(profile_store_load_string("{\"profiles\": [], \"profiles\": []}", "t.json",
+                                           "/data", &st, err, sizeof err, NULL, NULL),
+                 MAPI_E_INVALID_PARAMETER);
+    cr_assert(strstr(err, "duplicate object key"), "%s", err);
+}
