@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# bench/gen-profiles.sh N [TEMPLATE_DOMAIN] - writes to stdout a profiles file
-# with N explicit profiles as an organisation would have them (one line each:
-# a Maildir store, an address book holding the identity, a spool transport;
-# every other one with an argon2id verifier, the rest `auth: none`), and with
-# TEMPLATE_DOMAIN a template for every *@TEMPLATE_DOMAIN with the same local
-# providers under users/${domain}/${local}.
+# bench/gen-profiles.sh N [TEMPLATE_DOMAIN [TEMPLATE_DIR]] - writes to stdout a
+# profiles file with N explicit profiles as an organisation would have them
+# (one line each: a Maildir store, an address book holding the identity, a
+# spool transport; every other one with an argon2id verifier, the rest
+# `auth: none`), and with TEMPLATE_DOMAIN a template (auth: none) for every
+# *@TEMPLATE_DOMAIN with the same local providers under TEMPLATE_DIR (default
+# users/${domain}/${local}; one shared folder keeps a bench off the disk).
 set -euo pipefail
-N=${1:?usage: gen-profiles.sh N [TEMPLATE_DOMAIN]}
+N=${1:?usage: gen-profiles.sh N [TEMPLATE_DOMAIN [TEMPLATE_DIR]]}
 DOMAIN=${2:-}
-awk -v n="$N" -v domain="$DOMAIN" 'function services(dir, who, display) {
+# shellcheck disable=SC2016 # the placeholders are the gateway's, not the shell's
+DIR=${3:-'users/${domain}/${local}'}
+awk -v n="$N" -v domain="$DOMAIN" -v tdir="$DIR" 'function services(dir, who, display) {
     return "\"services\":[{\"name\":\"Mail\",\"providers\":[" \
         "{\"type\":\"MAPI_STORE_PROVIDER\",\"kind\":\"maildir\",\"display_name\":\"Mailbox\"," \
         "\"resource_flags\":[\"STATUS_DEFAULT_STORE\"],\"settings\":{\"create\":true,\"path\":\"" dir "/Maildir\"}}," \
@@ -38,6 +41,6 @@ BEGIN {
     printf "]";
     if (domain != "")
         printf ",\"templates\":[{\"name\":\"%s\",\"match\":[\"*@%s\"],\"auth\":{\"type\":\"none\"},%s}]",
-            domain, domain, services("users/${domain}/${local}", "${user}", "${local}");
+            domain, domain, services(tdir, "${user}", "${local}");
     printf "}\n";
 }'

@@ -380,8 +380,10 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     if (HR_FAILED(hr)) {
         sodium_memzero(out->token, sizeof out->token);
         atomic_fetch_add(&c->logons_failed, 1);
+        /* The block runs from the refusal, not the logon's start: an
+         * upstream server's answer can take longer than the first block. */
         if (hr == MAPI_E_LOGON_FAILED)
-            throttle_failure(c->failures, key, req->client, now);
+            throttle_failure(c->failures, key, req->client, time(NULL));
     } else {
         atomic_fetch_add(&c->logons_ok, 1);
         throttle_success(c->failures, key, req->client);
