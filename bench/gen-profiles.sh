@@ -26,7 +26,7 @@ BEGIN {
     b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     printf "{\"profiles\":[\n";
     for (i = 0; i < n; i++) {
-        name = sprintf("user%06d@example.com", i);
+        name = sprintf("user%d@example.com", i);
         if (i % 2) {
             v = "";
             for (k = 0; k < 65; k++) v = v substr(b64, int(rand() * 64) + 1, 1);
