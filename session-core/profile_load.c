@@ -38,12 +38,15 @@ typedef struct {
 } loader;
 
 #define OPEN_NAMED 3
+/* Missing required settings named one per line; the rest counted. */
+#define UNCONFIGURED_NAMED 10
 /* What a load changes as it goes. */
 struct load_state {
     profile_store *st; /* being built: its arena holds what is parsed */
     htab strings;      /* short strings kept once (interned) in the arena */
     /* The `auth: none` entries, for one summary warning. */
     size_t open;
+    size_t unconfigured; /* required settings missing */
     char open_names[OPEN_NAMED][PROFILE_NAME_MAX_CHARS * 4 + 1];
 };
 
@@ -372,7 +375,7 @@ static HRESULT parse_provider(const loader *L, const char *pname, const char *sv
             return fail(L, pname, "%s.%s", where, kerr[0] ? kerr : "settings: invalid");
     }
     for (const char *const *key = ops->required_settings; key && *key; key++)
-        if (!provider_config_setting(c, *key))
+        if (!provider_config_setting(c, *key) && L->ls->unconfigured++ < UNCONFIGURED_NAMED)
             warnf(L,
                   "profile \"%s\": service \"%s\": provider \"%s\" has no %s: it will be "
                   "unconfigured",
@@ -734,11 +737,15 @@ static char *absolute_base(const char *base_dir, const char *dir)
     return out;
 }
 
-/* One line for every `auth: none` profile and template of the file: an
- * organisation's file may have thousands. */
+/* The summary lines: one for every `auth: none` profile and template of the
+ * file, one for the providers past the first few without a required setting
+ * (an organisation's file may have thousands of either). */
 static void warn_open(const loader *L)
 {
     const struct load_state *t = L->ls;
+    if (t->unconfigured > UNCONFIGURED_NAMED)
+        warnf(L, "%zu more required settings are missing: those providers will be unconfigured",
+              t->unconfigured - UNCONFIGURED_NAMED);
     if (t->open == 1) {
         warnf(L, "profile \"%s\" has no authentication: anybody can log on", t->open_names[0]);
     } else if (t->open > 1) {

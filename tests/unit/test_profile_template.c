@@ -415,3 +415,30 @@ Test(profile, large_files_parse_one_profile_at_a_time_with_the_same_answers)
                  MAPI_E_INVALID_PARAMETER);
     cr_assert(strstr(err, "duplicate object key"), "%s", err);
 }
+
+Test(profile, missing_settings_past_ten_are_counted_in_one_line)
+{
+    char json[8192] = "{'profiles': [";
+    for (int i = 0; i < 12; i++)
+        snprintf(json + strlen(json), sizeof json - strlen(json),
+                 "%s{'name': 'u%d', 'auth': {'type': 'argon2id', 'verifier': "
+                 "'$argon2id$v=19$m=8,t=1,p=1$x'}, 'services': [{'name': 'S', 'providers': ["
+                 "{'type': 'MAPI_TRANSPORT_PROVIDER', 'kind': 'spool', 'display_name': 'Out'}]}]}",
+                 i ? "," : "", i);
+    strcat(json, "]}");
+    profile_store *st = NULL;
+    char err[512] = "";
+    cr_assert_eq(load(json, &st, err, sizeof err), S_OK, "%s", err);
+    size_t lines = 0;
+    for (const char *c = warnings; *c; c++)
+        lines += *c == '\n';
+    cr_assert_eq(lines, 11, "%s", warnings);
+    cr_assert(strstr(warnings, "profile \"u4\": service \"S\": provider \"Out\" has no deliver_to"),
+              "%s", warnings);
+    cr_assert_null(strstr(warnings, "\"u5\""), "%s", warnings);
+    cr_assert(
+        strstr(warnings,
+               "14 more required settings are missing: those providers will be unconfigured\n"),
+        "%s", warnings);
+    profile_store_unref(st);
+}
