@@ -4,6 +4,9 @@
  *   loader PORT N [PARALLEL [BODY]]
  *   loader --flood PORT SECONDS [PARALLEL [SPREAD]]
  *
+ * In BODY, every "%N" becomes the logon's number (0, 1, 2, ...): N distinct
+ * logon names, e.g. for a profile template.
+ *
  * PARALLEL (default 32, at most 64: the gateway's default per-IP connection
  * limit) libcurl easy handles run at once in one multi handle, each one
  * re-added after its answer so that its keep-alive connection is reused.
@@ -32,7 +35,24 @@ typedef struct {
     CURL *easy;
     char body[1024];
     size_t len;
+    char req[1024]; /* this slot's request body when numbered */
 } slot;
+
+/* body with every "%N" replaced by n, into s->req, and set as s's request. */
+static void number_body(slot *s, const char *body, unsigned long n)
+{
+    size_t o = 0;
+    for (const char *c = body; *c && o + 24 < sizeof s->req; c++) {
+        if (c[0] == '%' && c[1] == 'N') {
+            o += (size_t)snprintf(s->req + o, sizeof s->req - o, "%lu", n);
+            c++;
+        } else {
+            s->req[o++] = *c;
+        }
+    }
+    s->req[o] = '\0';
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->req);
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *cls)
 {
@@ -199,6 +219,7 @@ int main(int argc, char **argv)
     if (!multi || !hdrs || !slots)
         return 1;
     long started = 0, created = 0, failed = 0;
+    bool numbered = strstr(body, "%N") != NULL;
     for (long i = 0; i < parallel; i++) {
         CURL *e = slots[i].easy = curl_easy_init();
         if (!e)
@@ -214,6 +235,8 @@ int main(int argc, char **argv)
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &slots[i]);
         curl_easy_setopt(e, CURLOPT_PRIVATE, &slots[i]);
+        if (numbered)
+            number_body(&slots[i], body, (unsigned long)started);
         curl_multi_add_handle(multi, e);
         started++;
     }
@@ -243,6 +266,8 @@ int main(int argc, char **argv)
             s->len = 0;
             s->body[0] = '\0';
             if (started < total) {
+                if (numbered)
+                    number_body(s, body, (unsigned long)started);
                 curl_multi_add_handle(multi, s->easy);
                 started++;
                 running = 1;

@@ -14,7 +14,11 @@
 #      made-up profile names with passwords (bench/loader --flood), from one
 #      address and from a new address per logon, alternating with no flood on
 #      the same gateway; with BENCH_BASELINE=BINARY the same on that binary
-#      too (e.g. an older build), for before/after figures.
+#      too (e.g. an older build), for before/after figures;
+#   5. profiles at scale: start time and bytes per profile of a generated
+#      BENCH_PROFILES-profile file (bench/gen-profiles.sh), and bytes per
+#      session of BENCH_TEMPLATED distinct users logged on through one
+#      template (local providers, one shared folder).
 # Prints the medians with their ratios and PASS/MISS per target, and writes
 # them, with the machine and the exact commands, to bench/RESULTS.md.
 #
@@ -28,7 +32,8 @@
 #   BENCH_STRICT=1: exit 1 when a target is missed (default: only errors fail)
 #   BENCH_FLOOD_CONNECTIONS=16 (section 4)    BENCH_BASELINE=BINARY (section 4 on it too)
 #   BENCH_BASELINE_LABEL=TEXT (names the baseline in the report, e.g. "main at 8a87258")
-#   BENCH_ONLY=LIST: only these sections (compare,memory,flood; default all)
+#   BENCH_ONLY=LIST: only these sections (compare,memory,flood,profiles; default all)
+#   BENCH_PROFILES=50000 (section 5)         BENCH_TEMPLATED=100000 (section 5)
 #   BENCH_GATEWAY=BINARY: bench this binary instead of building build/release/mapigw
 # Any non-2xx answer, socket error, failed logon or dead server fails the run.
 set -euo pipefail
@@ -45,9 +50,11 @@ FLOOD_CONNS=${BENCH_FLOOD_CONNECTIONS:-16}
 BASELINE=${BENCH_BASELINE:-}
 BASE_LABEL=${BENCH_BASELINE_LABEL:-baseline build}
 THREADS=${BENCH_THREADS:-4}
+NPROFILES=${BENCH_PROFILES:-50000}
+NTEMPLATED=${BENCH_TEMPLATED:-100000}
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-    DURATION=1 ROUNDS=2 BIG=10000 MID=1000
+    DURATION=1 ROUNDS=2 BIG=10000 MID=1000 NPROFILES=5000 NTEMPLATED=10000
     RESULTS=${BENCH_RESULTS:-build/bench/RESULTS.quick.md}
 fi
 [ "$MID" -le "$BIG" ] || MID=$BIG
@@ -314,6 +321,42 @@ stop one
 stop big
 fi
 
+# --- 5. profiles at scale ------------------------------------------------------------
+if want profiles; then
+say "profiles: a $NPROFILES-profile file; $NTEMPLATED templated users"
+start tiny gateway
+sleep 1
+RSS_TINY=$(rss_kb tiny) # the same gateway with bench/profiles.json (2 profiles)
+stop tiny
+bench/gen-profiles.sh "$NPROFILES" >"$TMP/org.json"
+T0=$(date +%s.%N)
+start org gateway --profiles "$TMP/org.json"
+# The port file is written once the profiles are loaded and the port bound.
+START_S=$(awk -v a="$T0" -v b="$(date -r "$TMP/org.port" +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+sleep 1
+RSS_ORG=$(rss_kb org)
+WARNINGS=$(grep -c 'no authentication' "$TMP/org.log" || true)
+stop org
+BPP=$(((RSS_ORG - RSS_TINY) * 1024 / NPROFILES))
+say "  start ${START_S} s, VmRSS ${RSS_TINY} kB (2 profiles) -> ${RSS_ORG} kB: $BPP bytes/profile, $WARNINGS warning line(s)"
+
+bench/gen-profiles.sh 0 bench.example shared >"$TMP/template.json"
+start tmpl gateway --profiles "$TMP/template.json"
+sleep 1
+RSS_T0=$(rss_kb tmpl)
+out=$("$LOADER" "${PORT[tmpl]}" "$NTEMPLATED" "$LOADER_PARALLEL" \
+    '{"profile":"user%N@bench.example","flags":["MAPI_NEW_SESSION"]}') || die "loader: $out"
+say "  loader: $out"
+RATE_TMPL=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' <<<"$out")
+sleep 1
+RSS_T1=$(rss_kb tmpl)
+GAUGE_T=$(gauge tmpl)
+[ "$GAUGE_T" = "$NTEMPLATED" ] || die "mapigw_sessions is $GAUGE_T after $NTEMPLATED templated logons"
+stop tmpl
+BPT=$(((RSS_T1 - RSS_T0) * 1024 / NTEMPLATED))
+say "  VmRSS ${RSS_T0} kB -> ${RSS_T1} kB: $BPT bytes per templated session ($RATE_TMPL logons/s)"
+fi
+
 # --- 4. GET /identity under a logon flood -------------------------------------------
 # flood_run NAME SPREAD: GET /identity on gateway NAME (as wrk_run) while
 # bench/loader floods it with logons (SPREAD 0: from 127.0.0.1; 1: a new source
@@ -414,6 +457,23 @@ if want memory; then
         printf '| bytes per idle session, %s sessions | | %s B | | VmRSS %s kB → %s kB | | ≤ 400 B | %s |\n' \
             "$count" "$bps" "$RSS0" "$rss" "$v" >>"$TABLE"
     done
+fi
+if want profiles; then
+    v=$(verdict "$START_S" "<=" 2)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| start with %s explicit profiles (bench/gen-profiles.sh) | | %s s | | %s warning line(s) | | ≤ 2 s | %s |\n' \
+        "$NPROFILES" "$START_S" "$WARNINGS" "$v" >>"$TABLE"
+    v=$(verdict "$BPP" "<=" 2048)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| bytes per explicit profile, %s profiles | | %s B | | VmRSS %s kB (2 profiles) → %s kB | | ≤ 2048 B | %s |\n' \
+        "$NPROFILES" "$BPP" "$RSS_TINY" "$RSS_ORG" "$v" >>"$TABLE"
+    # Each user has provider instances of their own, as the first session of
+    # an explicit profile does (7.8 KB measured with 20,000 of them), plus the
+    # derived profile itself while it is logged on (≤ 2 KB, as an explicit one).
+    v=$(verdict "$BPT" "<=" 10240)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| bytes per session, %s distinct templated users (local providers) | | %s B | | VmRSS %s kB → %s kB, %s logons/s | | ≤ 10240 B | %s |\n' \
+        "$NTEMPLATED" "$BPT" "$RSS_T0" "$RSS_T1" "$RATE_TMPL" "$v" >>"$TABLE"
 fi
 for set in "${FLOOD_SETS[@]}"; do
     which="this build"

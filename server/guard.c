@@ -41,8 +41,10 @@ size_t guard_open_profiles(const profile_store *st, char *out, size_t cap)
     bool cut = false;
     if (cap)
         out[0] = '\0';
-    for (size_t i = 0; i < profile_store_count(st); i++) {
-        const profile *p = profile_store_at(st, i);
+    /* Templates too: an open one lets anybody in under any name it takes. */
+    size_t np = profile_store_count(st), nt = profile_store_template_count(st);
+    for (size_t i = 0; i < np + nt; i++) {
+        const profile *p = i < np ? profile_store_at(st, i) : profile_store_template(st, i - np);
         const char *why = open_reason(p);
         if (!why)
             continue;

@@ -131,19 +131,21 @@ static unsigned bit_count(uint32_t v)
  * gateway's per-profile shared sessions), always in the current store: a
  * nameless logon joining a shared session is checked against that profile as
  * it is now, and fails when the profile is gone. *via_shared is the session a
- * nameless logon joins. NULL when MAPI would need a dialog: LOGON_FAILED. */
-static const profile *resolve_profile(core *c, profile_store *store, const char *name,
+ * nameless logon joins. NULL when MAPI would need a dialog: LOGON_FAILED.
+ * A name a template takes (profile_store_resolve) replaces *store with the
+ * derived profile's own store, which the session then keeps. */
+static const profile *resolve_profile(core *c, profile_store **store, const char *name,
                                       uint32_t flags, session **via_shared)
 {
     *via_shared = NULL;
     if (name)
-        return profile_store_find(store, name);
+        return profile_store_resolve(store, name);
     if (flags & MAPI_USE_DEFAULT)
-        return profile_store_default(store);
+        return profile_store_default(*store);
     if (!(flags & MAPI_NEW_SESSION) &&
-        (c->shared ? core_shared_sole_shared(c, store, via_shared)
+        (c->shared ? core_shared_sole_shared(c, *store, via_shared)
                    : session_store_sole_shared(c->sessions, via_shared)) == S_OK)
-        return profile_store_find(store, session_profile_name(*via_shared));
+        return profile_store_resolve(store, session_profile_name(*via_shared));
     return NULL;
 }
 
@@ -309,7 +311,7 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     session *via_shared = NULL;
     const profile *p = NULL;
     if (!name || utf8_chars(name) <= PROFILE_NAME_MAX_CHARS)
-        p = resolve_profile(c, store, name, flags, &via_shared);
+        p = resolve_profile(c, &store, name, flags, &via_shared);
     /* Failures count against the profile a logon reached, however it was
      * named (by name, MAPI_USE_DEFAULT or a nameless join), so that naming
      * one profile two ways does not double the guesses. */
@@ -354,8 +356,10 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     if (HR_FAILED(hr)) {
         sodium_memzero(out->token, sizeof out->token);
         atomic_fetch_add(&c->logons_failed, 1);
+        /* The block runs from the refusal, not the logon's start: an
+         * upstream server's answer can take longer than the first block. */
         if (hr == MAPI_E_LOGON_FAILED)
-            fails_count(c, key, req->client, now);
+            fails_count(c, key, req->client, time(NULL));
     } else {
         atomic_fetch_add(&c->logons_ok, 1);
         fails_clear(c, key, req->client);

@@ -300,7 +300,7 @@ static HRESULT materialize(core *c, const shared_session *rec, const token_hash 
     if (session_store_add_handle(c->sessions, rec->id, h, out) == S_OK)
         return S_OK;
     profile_store *store = core_profiles(c);
-    const profile *p = profile_store_find(store, rec->profile);
+    const profile *p = profile_store_resolve(&store, rec->profile);
     if (!p) {
         profile_store_unref(store);
         return MAPI_E_END_OF_SESSION;
@@ -441,11 +441,15 @@ HRESULT core_shared_join(core *c, const profile *p, const char *password, const 
  * no providers (admin listings, a nameless logon's choice). */
 static session *shadow(core *c, profile_store *store, const shared_session *rec)
 {
-    const profile *p = profile_store_find(store, rec->profile);
+    /* A templated name resolves to its derived profile, in a store of its
+     * own (profile_store_resolve); the session keeps that store. */
+    profile_store *own = profile_store_ref(store);
+    const profile *p = profile_store_resolve(&own, rec->profile);
     session *s = NULL;
-    if (p && session_create_as(c->env, store, p, rec->flags, rec->idle_timeout_s, rec->lifetime_s,
+    if (p && session_create_as(c->env, own, p, rec->flags, rec->idle_timeout_s, rec->lifetime_s,
                                rec->created_at, rec->id, rec->serial, &s) == S_OK)
         session_touch(s, rec->last_used_at);
+    profile_store_unref(own);
     return s;
 }
 

@@ -6,6 +6,8 @@
 #include "profile_internal.h"
 
 #include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -24,41 +26,106 @@ bool profile_sodium_ready(void)
     return pthread_once(&sodium_once, sodium_init_once) == 0 && sodium_ok;
 }
 
+/* The verifier and the locks: what every profile has to give back. */
+static void profile_wipe(profile *p)
+{
+    /* The verifiers and their stack copies below are the core's own,
+     * not request memory: wiped by hand. */
+    sodium_memzero(p->verifier, sizeof p->verifier);
+    if (p->locks_ready) {
+        pthread_mutex_destroy(&p->auth_lock);
+        pthread_mutex_destroy(&p->logon_lock);
+    }
+}
+
+void profile_clear(profile *p)
+{
+    for (size_t j = 0; j < p->nservices; j++) {
+        service_config *s = &p->services[j];
+        for (size_t k = 0; k < s->count; k++) {
+            provider_config *c = &s->providers[k];
+            for (size_t m = 0; m < c->nsettings; m++) {
+                free(c->settings[m].key);
+                free(c->settings[m].value);
+                free(c->settings[m].path);
+            }
+            free(c->settings);
+            free(c->display_name);
+            free(c->id_display);
+            free(c->id_addrtype);
+            free(c->id_address);
+        }
+        free(s->providers);
+        free(s->name);
+    }
+    free(p->services);
+    free(p->name);
+    profile_wipe(p);
+}
+
+#define ARENA_BLOCK (64 * 1024)
+
+void *profile_arena_alloc(profile_store *st, size_t n)
+{
+    n = (n + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+    arena_block *b = st->arena;
+    if (!b || b->cap - b->used < n) {
+        /* A large piece gets a block of its own, behind the current one,
+         * so the current one's free space is not lost. */
+        size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+        arena_block *nb = malloc(sizeof *nb + cap);
+        if (!nb)
+            return NULL;
+        nb->used = 0;
+        nb->cap = cap;
+        if (b && cap != ARENA_BLOCK) {
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = b;
+            st->arena = nb;
+        }
+        b = nb;
+    }
+    void *out = (char *)b->data + b->used;
+    b->used += n;
+    memset(out, 0, n);
+    return out;
+}
+
 void profile_store_free(profile_store *st)
 {
-    for (size_t i = 0; i < st->count; i++) {
-        profile *p = &st->profiles[i];
-        for (size_t j = 0; j < p->nservices; j++) {
-            service_config *s = &p->services[j];
-            for (size_t k = 0; k < s->count; k++) {
-                provider_config *c = &s->providers[k];
-                for (size_t m = 0; m < c->nsettings; m++) {
-                    free(c->settings[m].key);
-                    free(c->settings[m].value);
-                    free(c->settings[m].path);
-                }
-                free(c->settings);
-                free(c->display_name);
-                free(c->id_display);
-                free(c->id_addrtype);
-                free(c->id_address);
-            }
-            free(s->providers);
-            free(s->name);
+    if (st->parent) {
+        if (st->listed) {
+            pthread_mutex_lock(&st->parent->derived_lock);
+            htab_remove(&st->parent->derived, &st->derived_node);
+            pthread_mutex_unlock(&st->parent->derived_lock);
         }
-        free(p->services);
-        free(p->name);
-        /* The verifiers and their stack copies below are the core's own,
-         * not request memory: wiped by hand. */
-        sodium_memzero(p->verifier, sizeof p->verifier);
-        if (p->locks_ready) {
-            pthread_mutex_destroy(&p->auth_lock);
-            pthread_mutex_destroy(&p->logon_lock);
-        }
+        profile_store_unref(st->parent);
     }
+    /* A loaded store's parts are in its arena; a derived one's are not. */
+    for (size_t i = 0; i < st->count; i++) {
+        if (st->parent)
+            profile_clear(&st->profiles[i]);
+        else
+            profile_wipe(&st->profiles[i]);
+    }
+    for (size_t i = 0; i < st->ntemplates; i++)
+        profile_wipe(&st->templates[i].proto);
+    for (arena_block *b = st->arena, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(st->templates);
     free(st->profiles);
+    htab_destroy(&st->index);
+    htab_destroy(&st->derived); /* empty: every derived store holds a reference */
+    if (st->derived_ready)
+        pthread_mutex_destroy(&st->derived_lock);
     free(st);
 }
+
+uint64_t profile_name_hash(const char *name) { return htab_hash_bytes(name, strlen(name)); }
 
 profile_store *profile_store_ref(profile_store *store)
 {
@@ -82,14 +149,24 @@ const profile *profile_store_at(const profile_store *store, size_t i)
     return i < store->count ? &store->profiles[i] : NULL;
 }
 
+static bool name_eq(const htab_node *node, const void *key)
+{
+    const profile *p = (const profile *)(const void *)node; /* node is the first member */
+    return strcmp(p->name, key) == 0;
+}
+
+const profile *profile_store_find_explicit(const profile_store *st, const char *name)
+{
+    if (!st || !name)
+        return NULL;
+    return (const profile *)(const void *)htab_find(&st->index, profile_name_hash(name), name,
+                                                    name_eq);
+}
+
 const profile *profile_store_find(const profile_store *store, const char *name)
 {
-    if (!store || !name)
-        return NULL;
-    for (size_t i = 0; i < store->count; i++)
-        if (store->profiles[i].name && strcmp(store->profiles[i].name, name) == 0)
-            return &store->profiles[i];
-    return NULL;
+    const profile *p = profile_store_find_explicit(store, name);
+    return p || !store || !name ? p : profile_template_find(store, name);
 }
 
 const profile *profile_store_default(const profile_store *store) { return store->def; }

@@ -51,8 +51,39 @@ void profile_store_unref(profile_store *store); /* NULL is fine */
 
 size_t profile_store_count(const profile_store *store);
 const profile *profile_store_at(const profile_store *store, size_t i);
-/* Exact (byte-wise) name match; NULL when absent. */
+/* The explicit profile of that exact (byte-wise) name; else, for a name a
+ * template takes, that template's prototype (its auth kind and unexpanded
+ * providers: what a reload compares a derived profile's authentication with,
+ * never a profile to log on to); else NULL. */
 const profile *profile_store_find(const profile_store *store, const char *name);
+
+/* The profile a logon name addresses: the explicit profile of that name,
+ * else the profile derived from the first template (in file order) whose
+ * patterns match it. A derived profile lives in a store of its own: *store
+ * is then replaced by a reference to that store (the caller's reference to
+ * the old one is dropped), so that whoever keeps the store keeps the profile,
+ * and it is freed with the last reference (no memory for users not logged
+ * on). While it lives, every logon of that name gets the same profile (one
+ * logon lock, one shared session). NULL: no such profile, a name no template
+ * accepts (profile_name_for_template), or out of memory. */
+const profile *profile_store_resolve(profile_store **store, const char *name);
+
+/* The templates, in file order, as their prototypes (profile_store_find). */
+size_t profile_store_template_count(const profile_store *store);
+const profile *profile_store_template(const profile_store *store, size_t i);
+/* The patterns of template i. */
+size_t profile_template_match_count(const profile_store *store, size_t i);
+const char *profile_template_match_at(const profile_store *store, size_t i, size_t j);
+/* How many derived profiles are alive now. */
+size_t profile_store_derived_count(profile_store *store);
+
+/* What a template accepts as a logon name, strictly, because it ends up in
+ * Maildir paths, IMAP logins and LDAP DNs and filters: local@domain, at most
+ * 64 bytes, the local part of letters, digits, '.', '_' and '-' (no leading
+ * or trailing '.', no "..", no leading '-'), the domain dot-separated labels
+ * of letters, digits and inner '-'. Lower-cased into out (65 bytes); false
+ * for anything else. */
+bool profile_name_for_template(const char *name, char out[PROFILE_NAME_MAX_CHARS + 1]);
 /* The profile marked default, or NULL. */
 const profile *profile_store_default(const profile_store *store);
 

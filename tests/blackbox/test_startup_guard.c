@@ -97,6 +97,17 @@ Test(startup_guard, auth_none_on_a_public_address_is_refused)
     gw_expect_start_refused(gw_test_file("open.json", OPEN), no, needles);
 }
 
+/* An `auth: none` template lets anybody in under any name it takes. */
+Test(startup_guard, open_template_on_a_public_address_is_refused)
+{
+    static const char TEMPLATE[] =
+        "{\"profiles\":[],\"templates\":[{\"name\":\"staff\",\"match\":[\"*@example.org\"],"
+        "\"auth\":{\"type\":\"none\"},\"services\":[]}]}";
+    const char *const args[] = {"--listen", "0.0.0.0", NULL};
+    const char *const needles[] = {"refusing to start", "profile \"staff\" (auth: none)", NULL};
+    gw_expect_start_refused(gw_test_file("template.json", TEMPLATE), args, needles);
+}
+
 Test(startup_guard, loopback_serves_the_demo)
 {
     /* gw_start listens on 127.0.0.1: the demo is fine there (make run). */
