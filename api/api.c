@@ -30,6 +30,7 @@ typedef struct {
 static const api_route ROUTES[] = {
     {"POST", "/sessions", h_sessions_post},
     {"GET", "/sessions", h_sessions_list},
+    {"GET", "/profiles", h_profiles_list},
     {"GET", "/sessions/{id}", h_session_get},
     {"DELETE", "/sessions/{id}", h_session_delete},
     {"GET", "/status", h_status_table},

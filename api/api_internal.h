@@ -244,7 +244,12 @@ size_t utf8_length(const char *s, size_t len);
 
 /* ---- page.c: cursors of lists ------------------------------------------- */
 
-typedef enum { PAGE_CONTENTS = 1, PAGE_ADDRESS_BOOK = 2, PAGE_SESSIONS = 3 } page_list;
+typedef enum {
+    PAGE_CONTENTS = 1,
+    PAGE_ADDRESS_BOOK = 2,
+    PAGE_SESSIONS = 3,
+    PAGE_PROFILES = 4
+} page_list;
 
 /* What a cursor is bound to: the list, the session (NULL for the admin's
  * list) and what the list is of (a folder's entry id, a search text; may
@@ -291,6 +296,7 @@ void api_auth_release(api_auth *auth);
 /* h_sessions.c */
 void h_sessions_post(api_ctx *x);
 void h_sessions_list(api_ctx *x);
+void h_profiles_list(api_ctx *x);
 void h_session_get(api_ctx *x);
 void h_session_delete(api_ctx *x);
 /* h_status.c */

@@ -205,3 +205,49 @@ Test(templates, ldap_bind_checks_the_password_and_names_the_user)
     gw_session_free(&a);
     gw_session_free(&b);
 }
+
+/* GET /profiles (admin): the template with its patterns and the profiles it
+ * derived for the users logged on, never a setting or a secret. */
+Test(templates, the_admin_sees_templates_and_the_profiles_in_use)
+{
+    static const char key[] = "templates-admin-key-0123456789abcdef";
+    const char *args[] = {"--admin-key", key, NULL};
+    start_imap(args);
+    gw_add_secret(G, key);
+    gw_session a, b1, b2;
+    gw_logon_ok(G, "alice@example.org", "alice-secret", MAIL, &a);
+    gw_logon_ok(G, "bob@example.org", "bob-secret", MAIL, &b1);
+    gw_logon_ok(G, "bob@example.org", "bob-secret", MAIL, &b2);
+    gw_resp r;
+    cr_expect_eq(gw_get(G, "/profiles", a.token, &r), 403, "a session token listed profiles");
+    gw_resp_free(&r);
+    json_t *out = get_ok("/profiles", key, &r);
+    cr_expect_eq(json_integer_value(json_object_get(out, "total")), 0, "%s", r.body);
+    json_t *t = json_array_get(json_object_get(out, "templates"), 0);
+    cr_assert_not_null(t, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(t, "name"), "example.org staff");
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(t, "match"), 0)),
+                     "*@example.org");
+    cr_expect_str_eq(gw_jstr(t, "auth"), "upstream");
+    json_t *use = json_object_get(out, "in_use");
+    cr_assert_eq(json_array_size(use), 2, "%s", r.body);
+    size_t i;
+    json_t *u;
+    json_int_t alice = 0, bob = 0;
+    json_array_foreach(use, i, u)
+    {
+        const char *n = gw_jstr(u, "name");
+        json_int_t c = json_integer_value(json_object_get(u, "sessions"));
+        if (n && strcmp(n, "alice@example.org") == 0)
+            alice = c;
+        else if (n && strcmp(n, "bob@example.org") == 0)
+            bob = c;
+    }
+    cr_expect_eq(alice, 1, "%s", r.body);
+    cr_expect_eq(bob, 2, "%s", r.body);
+    cr_expect_null(strstr(r.body, "imap://"), "a provider setting in the listing: %s", r.body);
+    gw_resp_free(&r);
+    gw_session_free(&a);
+    gw_session_free(&b1);
+    gw_session_free(&b2);
+}
