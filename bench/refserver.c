@@ -6,7 +6,14 @@
  * off. No MAPI, no logging. The gateway's figures are divided by this one's, so
  * libmicrohttpd runs as in server/httpd.c: same flags, limits, Cache-Control.
  * With --verifier V (argon2id), POST /sessions checks the body's "password"
- * against V with libsodium, as the gateway does for an argon2id profile.
+ * against V with libsodium, as the gateway does for an argon2id profile;
+ * --profile-verifier NAME=V (repeatable) does so per profile name.
+ * With --status-body FILE (a GET /status body of the gateway), GET /status
+ * renders that table per request as a plain jansson program would: the rows
+ * built as objects, then dumped (same rows, same bytes as the gateway).
+ * With --ceiling, nothing is looked up or rendered: every answer is a fixed,
+ * pre-built body (--ceiling-identity-bytes, --ceiling-status-bytes,
+ * --ceiling-logon-bytes long), the most any server on this library can do.
  */
 #define _GNU_SOURCE
 #include <jansson.h>
@@ -34,6 +41,15 @@ typedef struct entry {
 static entry *table[NBUCKETS];
 static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 static const char *verifier; /* NULL: logons need no password */
+#define MAX_PROFILES 16
+static struct {
+    const char *name, *verifier;
+} profiles[MAX_PROFILES];
+static size_t profile_count;
+static json_t *status_table; /* --status-body: the table GET /status renders */
+static int ceiling;
+static char *ceiling_identity, *ceiling_status, *ceiling_logon;
+static size_t ceiling_identity_len = 200, ceiling_status_len = 2745, ceiling_logon_len = 500;
 
 /* Per request: allocated on the first access-handler call, freed on completion. */
 typedef struct {
@@ -118,10 +134,15 @@ static enum MHD_Result logon(struct MHD_Connection *c, req *r)
 {
     if (r->too_large)
         return answer(c, 413, NULL, NULL);
-    if (verifier) {
+    if (verifier || profile_count) {
         json_t *in = json_loadb(r->body, r->len, 0, NULL);
         const char *pw = json_string_value(json_object_get(in, "password"));
-        int ok = pw && crypto_pwhash_str_verify(verifier, pw, strlen(pw)) == 0;
+        const char *name = json_string_value(json_object_get(in, "profile"));
+        const char *v = verifier;
+        for (size_t i = 0; name && i < profile_count; i++)
+            if (strcmp(profiles[i].name, name) == 0)
+                v = profiles[i].verifier;
+        int ok = pw && v && crypto_pwhash_str_verify(v, pw, strlen(pw)) == 0;
         json_decref(in);
         if (!ok)
             return answer(c, 401, json_pack("{s:s}", "mapi_error", "MAPI_E_LOGON_FAILED"), NULL);
@@ -183,13 +204,61 @@ static enum MHD_Result read_session(struct MHD_Connection *c, int identity)
     pthread_rwlock_unlock(&table_lock);
     if (!p)
         return unauthorized(c);
-    json_t *out =
-        identity
-            ? json_pack("{s:s,s:s,s:s,s:s}", "session_id", id, "display", "Nopw Bench",
-                        "address_type", "SMTP", "address", "nopw@example.invalid")
-            : json_pack("{s:s,s:s,s:s,s:s}", "session_id", id, "display_name", "MAPI Subsystem",
+    json_t *out;
+    if (identity)
+        out = json_pack("{s:s,s:s,s:s,s:s}", "session_id", id, "display", "Nopw Bench",
+                        "address_type", "SMTP", "address", "nopw@example.invalid");
+    else if (status_table)
+        out = json_deep_copy(status_table); /* the rows as objects, built per request */
+    else
+        out = json_pack("{s:s,s:s,s:s,s:s}", "session_id", id, "display_name", "MAPI Subsystem",
                         "resource_type", "MAPI_SUBSYSTEM", "status", "STATUS_AVAILABLE");
     return answer(c, 200, out, NULL);
+}
+
+/* --ceiling: a fixed body, no lookup, no JSON. */
+static enum MHD_Result fixed(struct MHD_Connection *c, unsigned status, const char *body,
+                             size_t len, const char *location)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    if (len)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (location)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result ceiling_answer(struct MHD_Connection *c, const char *url, const char *method)
+{
+    if (strcmp(method, "POST") == 0)
+        return fixed(c, 201, ceiling_logon, ceiling_logon_len,
+                     "/sessions/00000000000000000000000000000000");
+    if (strcmp(method, "DELETE") == 0)
+        return fixed(c, 204, "", 0, NULL);
+    if (strcmp(url, "/status") == 0)
+        return fixed(c, 200, ceiling_status, ceiling_status_len, NULL);
+    return fixed(c, 200, ceiling_identity, ceiling_identity_len, NULL);
+}
+
+/* A JSON-looking body of exactly len bytes. */
+static char *filler(size_t len)
+{
+    char *b = malloc(len + 1);
+    if (!b)
+        return NULL;
+    memset(b, 'x', len);
+    if (len >= 2) {
+        b[0] = '{';
+        b[len - 1] = '}';
+    }
+    b[len] = '\0';
+    return b;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -218,6 +287,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (ceiling)
+        return ceiling_answer(c, url, method);
     if (strcmp(method, "POST") == 0 && strcmp(url, "/sessions") == 0)
         return logon(c, r);
     if (strcmp(method, "DELETE") == 0 && strncmp(url, "/sessions/", 10) == 0)
@@ -240,7 +311,46 @@ int main(int argc, char **argv)
 {
     unsigned port = 0, threads = 4;
     const char *port_file = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--ceiling") == 0) {
+            ceiling = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "refserver: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--status-body") == 0) {
+            json_error_t e;
+            if (!(status_table = json_load_file(argv[++i], 0, &e))) {
+                fprintf(stderr, "refserver: %s: %s\n", argv[i], e.text);
+                return 2;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "--profile-verifier") == 0) {
+            char *eq = strchr(argv[++i], '=');
+            if (!eq || profile_count == MAX_PROFILES) {
+                fprintf(stderr, "refserver: --profile-verifier NAME=VERIFIER\n");
+                return 2;
+            }
+            *eq = '\0';
+            profiles[profile_count].name = argv[i];
+            profiles[profile_count++].verifier = eq + 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--ceiling-identity-bytes") == 0) {
+            ceiling_identity_len = (size_t)atol(argv[++i]);
+            continue;
+        }
+        if (strcmp(argv[i], "--ceiling-status-bytes") == 0) {
+            ceiling_status_len = (size_t)atol(argv[++i]);
+            continue;
+        }
+        if (strcmp(argv[i], "--ceiling-logon-bytes") == 0) {
+            ceiling_logon_len = (size_t)atol(argv[++i]);
+            continue;
+        }
         if (strcmp(argv[i], "--port") == 0)
             port = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--threads") == 0)
@@ -251,10 +361,17 @@ int main(int argc, char **argv)
             verifier = argv[i + 1];
         else {
             fprintf(stderr, "usage: refserver [--port N] [--port-file F] [--threads N] "
-                            "[--verifier ARGON2ID]\n");
+                            "[--verifier ARGON2ID] [--profile-verifier NAME=V]... "
+                            "[--status-body FILE] [--ceiling [--ceiling-identity-bytes N] "
+                            "[--ceiling-status-bytes N] [--ceiling-logon-bytes N]]\n");
             return 2;
         }
+        i++;
     }
+    if (ceiling && (!(ceiling_identity = filler(ceiling_identity_len)) ||
+                    !(ceiling_status = filler(ceiling_status_len)) ||
+                    !(ceiling_logon = filler(ceiling_logon_len))))
+        return 1;
     if (sodium_init() < 0 || threads < 1)
         return 1;
     /* SIGTERM and SIGINT are blocked before libmicrohttpd starts its threads
