@@ -188,8 +188,9 @@ valgrind-suites:           # black-box suites with the gateway under valgrind me
 	@scripts/valgrind-suites.sh
 analyze:                   # cppcheck and gcc -fanalyzer
 	@scripts/analyze.sh
-image-test:                # container image: lint, debootstrap base, buildah build, podman run, curl checks (root)
+image-test:                # container images: lint, debootstrap base, buildah build, podman run, both compose files (root)
 	@tests/docker/lint.sh
+	@tests/docker/lint.sh docker/Dockerfile.infra
 	@scripts/image-test.sh
 browser-test:              # the console, the docs and CORS in headless Chromium (playwright-core)
 	@scripts/lint-openapi.sh >/dev/null
