@@ -142,6 +142,10 @@ int api_problem_status(HRESULT hr);
  * HTTP-level errors (405, 413, 415) pass their own. Adds WWW-Authenticate to
  * every 401 and Retry-After to TIMEOUT/BUSY. The detail must never hold a
  * secret. */
+/* The detail of every 503 MAPI_E_NETWORK_ERROR a shared session store out
+ * of reach causes. */
+#define API_STORE_UNREACHABLE "the session store (Redis) is out of reach: retry later"
+
 void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -57,6 +57,11 @@ bool api_authenticate(api_ctx *x, bool allow_admin, api_auth *out)
         api_problem(x, hr, 0, "out of memory while checking the token");
         return false;
     }
+    if (hr == MAPI_E_NETWORK_ERROR) {
+        out->session = NULL;
+        api_problem(x, hr, 503, API_STORE_UNREACHABLE);
+        return false;
+    }
     if (HR_FAILED(hr) || !out->session) {
         /* Unknown, malformed, logged off and expired tokens look alike. */
         out->session = NULL;

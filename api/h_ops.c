@@ -29,6 +29,11 @@ void h_readyz(api_ctx *x)
         api_problem(x, MAPI_E_NOT_INITIALIZED, 0, "the gateway is starting or shutting down");
         return;
     }
+    if (!core_store_ready(x->a->core)) {
+        profile_store_unref(store);
+        api_problem(x, MAPI_E_NETWORK_ERROR, 503, API_STORE_UNREACHABLE);
+        return;
+    }
     size_t n = profile_store_count(store);
     profile_store_unref(store);
     json_t *out = json_object();
@@ -186,6 +191,17 @@ void h_metrics(api_ctx *x)
               "mapigw_logons_total{result=\"ok\"} %" PRIu64 "\n"
               "mapigw_logons_total{result=\"failed\"} %" PRIu64 "\n",
               st.logons_ok, st.logons_failed);
+    if (core_store_shared(x->a->core))
+        tb_printf(
+            &b,
+            "# HELP mapigw_store_up Whether the shared session store answered within the "
+            "grace.\n"
+            "# TYPE mapigw_store_up gauge\n"
+            "mapigw_store_up %d\n"
+            "# HELP mapigw_store_errors_total Calls to the shared session store that failed.\n"
+            "# TYPE mapigw_store_errors_total counter\n"
+            "mapigw_store_errors_total %" PRIu64 "\n",
+            core_store_ready(x->a->core) ? 1 : 0, core_store_errors(x->a->core));
     tb_printf(&b, "# HELP mapigw_http_requests_total HTTP requests by route and status.\n"
                   "# TYPE mapigw_http_requests_total counter\n");
     api_metrics_foreach(x->a, metric_line, &b);

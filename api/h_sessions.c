@@ -32,6 +32,8 @@ static void logon_problem(api_ctx *x, HRESULT hr, unsigned retry_after_s)
         api_problem(x, hr, 0, "too many sessions for this profile or session");
     else if (hr == MAPI_E_NOT_ENOUGH_RESOURCES)
         api_problem(x, hr, 0, "the gateway holds as many sessions as it may");
+    else if (hr == MAPI_E_NETWORK_ERROR)
+        api_problem(x, hr, 503, API_STORE_UNREACHABLE);
     else
         api_problem(x, hr, 0, "the logon failed");
 }
@@ -297,6 +299,8 @@ void h_session_delete(api_ctx *x)
         api_problem(x, hr, 0, "no such session for this bearer");
     else if (hr == MAPI_E_UNKNOWN_FLAGS)
         api_problem(x, hr, 0, "flags: undefined logoff flag bits");
+    else if (hr == MAPI_E_NETWORK_ERROR)
+        api_problem(x, hr, 503, API_STORE_UNREACHABLE);
     else if (HR_FAILED(hr))
         api_problem(x, hr, 0, "the logoff failed");
     else

@@ -150,6 +150,7 @@ void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
                            ? "Bearer realm=\"mapigw\", error=\"invalid_token\""
                            : "Bearer realm=\"mapigw\"");
     }
-    if (hr == MAPI_E_TIMEOUT || hr == MAPI_E_BUSY)
+    /* Every 503 says when to come back, and so do the two "try again" ones. */
+    if (hr == MAPI_E_TIMEOUT || hr == MAPI_E_BUSY || status == 503)
         api_add_header(x, "Retry-After", "1");
 }

@@ -3,7 +3,7 @@
 # are missing. Runs apt-get as root; otherwise says what to install and fails.
 set -euo pipefail
 
-build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev
+build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libhiredis-dev
             libcurl4-openssl-dev libsodium-dev)
 test_pkgs=(libcriterion-dev nodejs npm dovecot-imapd slapd ldap-utils python3-aiosmtpd
            clang-14 libclang-rt-14-dev cppcheck valgrind chromium

@@ -375,4 +375,10 @@ void config_free(config *cfg)
     }
     cfg->owned_admin_key = NULL;
     cfg->api.admin_key = NULL;
+    if (cfg->owned_store_password) {
+        sodium_memzero(cfg->owned_store_password, strlen(cfg->owned_store_password));
+        free(cfg->owned_store_password);
+    }
+    cfg->owned_store_password = NULL;
+    cfg->core.store_password = NULL;
 }

@@ -46,6 +46,8 @@ typedef struct {
     log_format log_fmt;
     log_output log_out;
     char *owned_admin_key; /* read from --admin-key-file (api.admin_key points here); config_free */
+    char *owned_store_password; /* read from --store-password-file (core.store_password);
+                                   config_free */
 } config;
 
 typedef enum {

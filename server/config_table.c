@@ -66,13 +66,11 @@ static bool check_admin_key(const config_option *o, const char *v, const char *s
 /* A key file is a secret: small, and read whole. */
 #define KEY_FILE_MAX 4096
 
-/* Reads the admin key file into cfg->owned_admin_key (NUL-terminated, the
- * trailing CR/LF dropped) and makes it the admin key. Never prints the
- * content. */
-static bool check_admin_key_file(const config_option *o, const char *path, const char *source,
-                                 config *cfg, FILE *err)
+/* Reads a secret file: its content without trailing CR/LF, NUL-terminated
+ * in *out (the caller wipes and frees it). Never prints the content. */
+static bool read_secret_file(const char *path, const char *source, FILE *err, char **out)
 {
-    (void)o;
+    *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(err, "mapigw: %s: cannot read '%s': %s\n", source, path, strerror(errno));
@@ -89,13 +87,13 @@ static bool check_admin_key_file(const config_option *o, const char *path, const
     fclose(f);
     const char *problem = NULL;
     if (failed || n > KEY_FILE_MAX)
-        problem = failed ? "read error" : "larger than 4096 bytes: not a key file";
+        problem = failed ? "read error" : "larger than 4096 bytes: not a secret file";
     while (!problem && n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     if (!problem) {
         buf[n] = '\0';
         if (n == 0 || strlen(buf) != n)
-            problem = n == 0 ? "the file is empty" : "the key must not contain NUL bytes";
+            problem = n == 0 ? "the file is empty" : "the secret must not contain NUL bytes";
     }
     if (problem) {
         fprintf(err, "mapigw: %s: '%s': %s\n", source, path, problem);
@@ -103,13 +101,51 @@ static bool check_admin_key_file(const config_option *o, const char *path, const
         free(buf);
         return false;
     }
+    *out = buf;
+    return true;
+}
+
+/* Reads the admin key file into cfg->owned_admin_key and makes it the admin
+ * key. */
+static bool check_admin_key_file(const config_option *o, const char *path, const char *source,
+                                 config *cfg, FILE *err)
+{
+    (void)o;
+    char *buf;
+    if (!read_secret_file(path, source, err, &buf))
+        return false;
     cfg->owned_admin_key = buf;
-    problem = admin_key_problem(buf);
+    const char *problem = admin_key_problem(buf);
     if (problem) {
         fprintf(err, "mapigw: %s: the key in '%s': %s\n", source, path, problem);
         return false;
     }
     cfg->api.admin_key = buf;
+    return true;
+}
+
+static bool check_store_password_file(const config_option *o, const char *path, const char *source,
+                                      config *cfg, FILE *err)
+{
+    (void)o;
+    char *buf;
+    if (!read_secret_file(path, source, err, &buf))
+        return false;
+    cfg->owned_store_password = buf;
+    cfg->core.store_password = buf;
+    return true;
+}
+
+static bool check_store(const config_option *o, const char *v, const char *source, config *cfg,
+                        FILE *err)
+{
+    (void)o;
+    (void)cfg;
+    const char *problem = core_store_url_problem(v);
+    if (problem) {
+        fprintf(err, "mapigw: %s: %s, got '%s'\n", source, problem, v);
+        return false;
+    }
     return true;
 }
 
@@ -139,6 +175,20 @@ static bool check_cors_origins(const config_option *o, const char *v, const char
             p++;
     }
     return true;
+}
+
+static bool check_store_prefix(const config_option *o, const char *v, const char *source,
+                               config *cfg, FILE *err)
+{
+    (void)o;
+    (void)cfg;
+    size_t n = strlen(v);
+    bool ok = n > 0 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v[i] > ' ' && v[i] < 0x7f;
+    if (!ok)
+        fprintf(err, "mapigw: %s: 1 to 128 visible ASCII characters, got '%s'\n", source, v);
+    return ok;
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -367,6 +417,43 @@ const config_option CONFIG_OPTIONS[] = {
      .to = {OPTION_TO(core.max_password_checks)},
      .help = "argon2id password checks at once (0 = half the CPUs, at least 2); past it "
              "503 MAPI_E_BUSY"},
+    {.flag = "--store",
+     .env = "MAPIGW_STORE",
+     .metavar = "URL",
+     .type = OPTION_STRING,
+     .def = "memory",
+     .to = {OPTION_TO(core.store_url)},
+     .check = check_store,
+     .help = "where sessions live: memory (this process), redis://HOST[:PORT][/DB] or "
+             "redis-sentinel://MASTER@HOST[:PORT][,...][/DB] (shared by replicas)"},
+    {.flag = "--store-password-file",
+     .env = "MAPIGW_STORE_PASSWORD_FILE",
+     .metavar = "PATH",
+     .type = OPTION_STRING,
+     .check = check_store_password_file,
+     .help = "Redis password (AUTH), read from PATH"},
+    {.flag = "--store-prefix",
+     .env = "MAPIGW_STORE_PREFIX",
+     .metavar = "TEXT",
+     .type = OPTION_STRING,
+     .def = "mapigw:",
+     .to = {OPTION_TO(core.store_prefix)},
+     .check = check_store_prefix,
+     .help = "prefix of every Redis key (replicas sharing sessions use the same)"},
+    {.flag = "--store-grace-ms",
+     .env = "MAPIGW_STORE_GRACE_MS",
+     .metavar = "MS",
+     UINT(500, 600000),
+     .def = "3000",
+     .to = {OPTION_TO(core.store_grace_ms)},
+     .help = "Redis out of reach this long: requests get 503 and /readyz fails (fail closed)"},
+    {.flag = "--store-wait-replicas",
+     .env = "MAPIGW_STORE_WAIT_REPLICAS",
+     .metavar = "N",
+     UINT(0, 16),
+     .def = "0",
+     .to = {OPTION_TO(core.store_wait_replicas)},
+     .help = "after a logoff, wait (at most 100 ms) until N Redis replicas have it"},
     {.flag = "--cors-origins",
      .env = "MAPIGW_CORS_ORIGINS",
      .metavar = "LIST",

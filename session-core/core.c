@@ -1,5 +1,5 @@
 /* core.c - MAPILogonEx, bearer-token authentication, Logoff, expiry. */
-#include "core.h"
+#include "core_internal.h"
 
 #include "mapi_flags.h"
 #include "provider_inst.h"
@@ -8,28 +8,36 @@
 #include "throttle.h"
 
 #include <sodium.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Keys of the failed-password table: (profile, client) and client keys. */
-#define THROTTLE_MAX_ENTRIES 65536
-/* A client may fail this many times the per-(profile, client) threshold, over
- * any profile names, before it is throttled as a whole. */
-#define THROTTLE_CLIENT_FACTOR 4
+/* The failed-password budgets: this gateway's own, or the shared ones. */
+static HRESULT fails_check(core *c, const char *key, const char *client, time_t now,
+                           unsigned *wait_s)
+{
+    if (c->shared)
+        return shared_store_throttle_check(c->shared, key, client, wait_s);
+    *wait_s = throttle_check(c->failures, key, client, now);
+    return S_OK;
+}
 
-struct core {
-    core_config cfg;
-    pthread_mutex_t profiles_lock;
-    profile_store *profiles;
-    session_store *sessions;
-    session_env *env; /* what its sessions share: instance pool, views, locks, gauges */
-    throttle *failures;
-    unsigned max_hashing;
-    atomic_uint hashing; /* argon2id verifications running now */
-    atomic_uint_fast64_t logons_ok;
-    atomic_uint_fast64_t logons_failed;
-};
+static void fails_count(core *c, const char *key, const char *client, time_t now)
+{
+    if (c->shared)
+        shared_store_throttle_failure(c->shared, key, client);
+    else
+        throttle_failure(c->failures, key, client, now);
+}
+
+static void fails_clear(core *c, const char *key, const char *client)
+{
+    if (c->shared)
+        shared_store_throttle_success(c->shared, key, client);
+    else
+        throttle_success(c->failures, key, client);
+}
 
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
 {
@@ -44,8 +52,18 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
     c->cfg = *cfg;
+    const char *why = NULL;
+    HRESULT shr = core_shared_open(c, cfg, &why);
+    if (HR_FAILED(shr)) {
+        free(c);
+        profile_store_unref(profiles);
+        return shr;
+    }
+    /* With a shared store the caps are Redis's; the local store is a cache. */
     session_store_limits limits = {cfg->max_sessions, cfg->max_sessions_per_profile,
                                    cfg->max_handles_per_session};
+    if (c->shared)
+        limits = (session_store_limits){UINT_MAX, UINT_MAX, UINT_MAX};
     c->sessions = session_store_new(&limits);
     c->env = session_env_new();
     unsigned threshold = cfg->throttle_threshold ? cfg->throttle_threshold : 1;
@@ -63,6 +81,7 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
     atomic_init(&c->hashing, 0);
     if (!c->sessions || !c->env || !c->failures ||
         pthread_mutex_init(&c->profiles_lock, NULL) != 0) {
+        shared_store_close(c->shared);
         session_store_free(c->sessions);
         session_env_unref(c->env);
         throttle_free(c->failures);
@@ -81,7 +100,8 @@ void core_free(core *c)
 {
     if (!c)
         return;
-    session_store_free(c->sessions);   /* logs off every session */
+    shared_store_close(c->shared);     /* its worker calls into the local store */
+    session_store_free(c->sessions);   /* logs off every session (here) */
     pinst_pool_sweep(c->env->pool, 0); /* and the shared providers they left idle */
     session_env_unref(c->env);         /* the rest goes with the last session reference */
     throttle_free(c->failures);
@@ -125,6 +145,8 @@ size_t core_replace_profiles(core *c, profile_store *profiles)
     profile_store *old = c->profiles;
     c->profiles = profiles;
     pthread_mutex_unlock(&c->profiles_lock);
+    if (c->shared)
+        core_shared_profiles_changed(c, old, profiles); /* on every gateway */
     /* A password changed or removed in the file must stop working at once:
      * the sessions it opened end (joins already check the new store). */
     reload_ctx *ctx = calloc(1, sizeof *ctx);
@@ -178,7 +200,9 @@ static const profile *resolve_profile(core *c, profile_store *store, const char 
         return profile_store_find(store, name);
     if (flags & MAPI_USE_DEFAULT)
         return profile_store_default(store);
-    if (!(flags & MAPI_NEW_SESSION) && session_store_sole_shared(c->sessions, via_shared) == S_OK)
+    if (!(flags & MAPI_NEW_SESSION) &&
+        (c->shared ? core_shared_sole_shared(c, store, via_shared)
+                   : session_store_sole_shared(c->sessions, via_shared)) == S_OK)
         return profile_store_find(store, session_profile_name(*via_shared));
     return NULL;
 }
@@ -257,6 +281,15 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
     if (HR_FAILED(hr))
         return hr;
     const token_hash h = *token;
+
+    if (c->shared) {
+        if (!(flags & MAPI_NEW_SESSION)) {
+            hr = core_shared_join(c, p, req->password, &h, out);
+            if (hr != MAPI_E_NOT_FOUND || nameless_join)
+                return hr == MAPI_E_NOT_FOUND ? MAPI_E_LOGON_FAILED : hr;
+        }
+        return core_shared_new_session(c, p, store, flags, req->password, &h, out);
+    }
 
     if (!(flags & MAPI_NEW_SESSION)) {
         hr = session_store_join_shared(c->sessions, profile_name(p), &h, &out->session);
@@ -341,12 +374,12 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     const char *key = p ? profile_name(p) : name;
     /* A throttled client is answered before any password check: guessing
      * costs it time and costs the gateway nothing. */
-    out->retry_after_s = throttle_check(c->failures, key, req->client, now);
-    if (out->retry_after_s) {
+    HRESULT th = fails_check(c, key, req->client, now, &out->retry_after_s);
+    if (HR_FAILED(th) || out->retry_after_s) {
         session_unref(via_shared);
         profile_store_unref(store);
         atomic_fetch_add(&c->logons_failed, 1);
-        return MAPI_E_LOGON_FAILED;
+        return HR_FAILED(th) ? th : MAPI_E_LOGON_FAILED;
     }
 
     HRESULT hr = MAPI_E_LOGON_FAILED;
@@ -379,10 +412,10 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
         sodium_memzero(out->token, sizeof out->token);
         atomic_fetch_add(&c->logons_failed, 1);
         if (hr == MAPI_E_LOGON_FAILED)
-            throttle_failure(c->failures, key, req->client, now);
+            fails_count(c, key, req->client, now);
     } else {
         atomic_fetch_add(&c->logons_ok, 1);
-        throttle_success(c->failures, key, req->client);
+        fails_clear(c, key, req->client);
     }
     profile_store_unref(store); /* after the last use of key, which it owns */
     return hr;
@@ -392,7 +425,8 @@ bool core_logon_checks_password(core *c, const char *name, const char *client)
 {
     if (name && !name[0])
         name = NULL;
-    if (throttle_check(c->failures, name, client, time(NULL)))
+    unsigned wait = 0;
+    if (fails_check(c, name, client, time(NULL), &wait) == S_OK && wait)
         return false;
     if (!name)
         return true; /* the default profile, a shared session, or a refusal */
@@ -425,7 +459,9 @@ HRESULT core_change_password(core *c, session *s, const char *client,
      * it, and a throttled client gets the throttled logon's answer. */
     const char *name = session_profile_name(s);
     time_t now = time(NULL);
-    *retry_after_s = throttle_check(c->failures, name, client, now);
+    HRESULT th = fails_check(c, name, client, now, retry_after_s);
+    if (HR_FAILED(th))
+        return th;
     if (*retry_after_s)
         return MAPI_E_LOGON_FAILED;
     if (!hashing_enter(c))
@@ -433,9 +469,9 @@ HRESULT core_change_password(core *c, session *s, const char *client,
     HRESULT hr = session_change_password(s, ik, old_password, new_password, row_out);
     hashing_leave(c);
     if (hr == MAPI_E_NO_ACCESS)
-        throttle_failure(c->failures, name, client, now);
+        fails_count(c, name, client, now);
     else if (hr == S_OK)
-        throttle_success(c->failures, name, client);
+        fails_clear(c, name, client);
     return hr;
 }
 
@@ -445,6 +481,17 @@ HRESULT core_authenticate(core *c, const char *token, size_t len, session **out,
     token_hash h;
     if (!token_parse(token, len, &h))
         return MAPI_E_END_OF_SESSION;
+    if (c->shared) {
+        /* token_parse checked the form: the text is exactly a token. */
+        char tok[TOKEN_STRING_LEN + 1];
+        memcpy(tok, token, TOKEN_STRING_LEN);
+        tok[TOKEN_STRING_LEN] = '\0';
+        HRESULT hr = core_shared_authenticate(c, tok, &h, out);
+        sodium_memzero(tok, sizeof tok);
+        if (hr == S_OK && handle)
+            *handle = h;
+        return hr;
+    }
     session *s;
     if (session_store_lookup(c->sessions, &h, &s) != S_OK)
         return MAPI_E_END_OF_SESSION;
@@ -469,6 +516,8 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
     if (!mapi_flags_known(&MAPI_LOGOFF_FLAG_NAMES, flags))
         return MAPI_E_UNKNOWN_FLAGS;
     bool all = (flags & MAPI_LOGOFF_SHARED) != 0;
+    if (c->shared)
+        return core_shared_logoff(c, handle, all);
     session_store_ended ended = SESSION_STORE_ENDED_INIT(all ? "logoff_shared" : "logoff");
     HRESULT hr = session_store_remove_handle(c->sessions, handle, all, &ended);
     session_store_ended_finish(&ended);
@@ -477,6 +526,8 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags)
 
 HRESULT core_end_session(core *c, const char *session_id)
 {
+    if (c->shared)
+        return core_shared_end(c, session_id, "admin");
     session_store_ended ended = SESSION_STORE_ENDED_INIT("admin");
     HRESULT hr = session_store_remove_session(c->sessions, session_id, &ended);
     session_store_ended_finish(&ended);
@@ -485,11 +536,17 @@ HRESULT core_end_session(core *c, const char *session_id)
 
 session *core_find_session(core *c, const char *session_id)
 {
+    if (c->shared)
+        return core_shared_find(c, session_id);
     return session_store_find(c->sessions, session_id);
 }
 
 void core_get_session_facts(core *c, const session *s, core_session_facts *out)
 {
+    if (c->shared) {
+        core_shared_facts(c, s, out);
+        return;
+    }
     session_store_facts f;
     session_store_facts_of(c->sessions, session_id(s), &f); /* gone: zeros */
     out->shared = f.shared;
@@ -498,6 +555,10 @@ void core_get_session_facts(core *c, const session *s, core_session_facts *out)
 
 void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx)
 {
+    if (c->shared) {
+        core_shared_foreach(c, fn, ctx);
+        return;
+    }
     session **all = NULL;
     size_t n = 0;
     if (session_store_snapshot(c->sessions, &all, &n) != S_OK)
@@ -533,7 +594,10 @@ void core_poll(core *c)
 size_t core_reap(core *c, time_t now)
 {
     session_store_ended ended = SESSION_STORE_ENDED_INIT("expired");
-    session_store_remove_where(c->sessions, is_expired, &now, &ended);
+    /* With a shared store, Redis's reaper ends sessions (its worker runs it)
+     * and the ends come back on the stream. */
+    if (!c->shared)
+        session_store_remove_where(c->sessions, is_expired, &now, &ended);
     throttle_sweep(c->failures, now);
     pinst_pool_sweep(c->env->pool, PINST_IDLE_MS);
     size_t n = ended.count;
@@ -547,6 +611,8 @@ void core_get_stats(core *c, core_stats *out)
     session_store_counts(c->sessions, &t);
     out->sessions = t.sessions;
     out->handles = t.handles;
+    if (c->shared && shared_store_counts(c->shared, &out->sessions, &out->handles) != S_OK)
+        out->sessions = out->handles = 0;
     out->session_walks = t.walks;
     out->logons_ok = atomic_load(&c->logons_ok);
     out->logons_failed = atomic_load(&c->logons_failed);
@@ -556,3 +622,9 @@ uint64_t core_provider_status(core *c, size_t kind, session_stats_state state)
 {
     return session_stats_provider_status(c->env->stats, kind, state);
 }
+
+bool core_store_ready(core *c) { return !c->shared || shared_store_usable(c->shared); }
+
+bool core_store_shared(const core *c) { return c->shared != NULL; }
+
+uint64_t core_store_errors(core *c) { return c->shared ? shared_store_errors(c->shared) : 0; }

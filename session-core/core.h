@@ -44,8 +44,18 @@ typedef struct {
     unsigned max_password_checks;      /* argon2id verifications at once (0: half the CPUs,
                                           at least 2);
                                           past it MAPI_E_BUSY at once */
+    /* Where sessions live: NULL or "memory" (this process alone), or a
+     * shared Redis store (shared_store.h) for several gateways. */
+    const char *store_url;
+    const char *store_password;   /* NULL: none */
+    const char *store_prefix;     /* of every Redis key */
+    unsigned store_grace_ms;      /* Redis out of reach this long: fail closed */
+    unsigned store_wait_replicas; /* WAIT for replicas after an end */
 } core_config;
 
+/* MAPI_E_INVALID_PARAMETER for a malformed store URL (the gateway's options
+ * check it first). A shared store is not reached here: the core starts
+ * while Redis is away and is ready once it answers (core_store_ready). */
 HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out);
 void core_free(core *c);
 
@@ -109,7 +119,10 @@ HRESULT core_change_password(core *c, session *s, const char *client,
 
 /* Resolves a bearer token: S_OK with a new session reference and the handle's
  * hash, or MAPI_E_END_OF_SESSION for anything that is not a live handle
- * (malformed, unknown, logged off, expired). Marks the session used. */
+ * (malformed, unknown, logged off, expired). Marks the session used. With a
+ * shared store: MAPI_E_NETWORK_ERROR while it is out of reach (past the
+ * grace, or at once for a handle this gateway has not seen). Every verb that
+ * changes sessions answers NETWORK_ERROR then too. */
 HRESULT core_authenticate(core *c, const char *token, size_t len, session **out,
                           token_hash *handle);
 
@@ -158,3 +171,12 @@ void core_get_stats(core *c, core_stats *out);
 /* Provider status rows of this core's live sessions of one kind
  * (session_stats_kind_name) in one state: a few counters, no walk. */
 uint64_t core_provider_status(core *c, size_t kind, session_stats_state state);
+
+/* Whether sessions can be served: always in memory; with a shared store,
+ * while it has answered within the grace. */
+bool core_store_ready(core *c);
+bool core_store_shared(const core *c);
+/* Shared-store calls that failed so far (0 in memory). */
+uint64_t core_store_errors(core *c);
+/* Why a --store value is malformed (static text), or NULL when it is fine. */
+const char *core_store_url_problem(const char *url);

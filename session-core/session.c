@@ -102,14 +102,24 @@ static bool has_own_providers(const profile *p)
 HRESULT session_create(session_env *env, profile_store *store, const profile *p, uint32_t flags,
                        unsigned idle_timeout_s, unsigned lifetime_s, time_t now, session **out)
 {
+    char id[SESSION_ID_LEN + 1];
+    HRESULT hr = session_id_new(id);
+    if (HR_FAILED(hr))
+        return hr;
+    return session_create_as(env, store, p, flags, idle_timeout_s, lifetime_s, now, id,
+                             atomic_fetch_add(&env->next_serial, 1), out);
+}
+
+HRESULT session_create_as(session_env *env, profile_store *store, const profile *p, uint32_t flags,
+                          unsigned idle_timeout_s, unsigned lifetime_s, time_t created,
+                          const char *id, uint64_t serial, session **out)
+{
     session *s = calloc(1, sizeof *s);
     if (!s)
         return MAPI_E_NOT_ENOUGH_MEMORY;
-    HRESULT hr = session_id_new(s->id);
-    if (HR_FAILED(hr)) {
-        free(s);
-        return hr;
-    }
+    memcpy(s->id, id, SESSION_ID_LEN);
+    s->id[SESSION_ID_LEN] = '\0';
+    time_t now = created;
     if (has_own_providers(p)) {
         s->own_lock = malloc(sizeof *s->own_lock);
         if (!s->own_lock || pthread_mutex_init(s->own_lock, NULL) != 0) {
@@ -120,7 +130,7 @@ HRESULT session_create(session_env *env, profile_store *store, const profile *p,
     }
     atomic_init(&s->refs, 1);
     s->env = session_env_ref(env);
-    s->serial = atomic_fetch_add(&env->next_serial, 1);
+    s->serial = serial;
     s->store = profile_store_ref(store);
     s->profile = p;
     s->flags = flags;
@@ -128,6 +138,7 @@ HRESULT session_create(session_env *env, profile_store *store, const profile *p,
     s->idle_timeout_s = idle_timeout_s;
     s->lifetime_s = lifetime_s;
     atomic_init(&s->last_used_at, (long long)now);
+    atomic_init(&s->shared_touched_at, 0);
     atomic_init(&s->ended, false);
     s->version = 1;
     *out = s;

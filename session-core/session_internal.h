@@ -63,6 +63,7 @@ struct session {
     const profile *profile;
     time_t created_at;
     atomic_llong last_used_at;
+    atomic_llong shared_touched_at; /* the last use second queued to a shared store */
     uint32_t idle_timeout_s;
     uint32_t lifetime_s;
     uint64_t serial; /* the high bits of its rows' instance keys */
@@ -105,6 +106,12 @@ size_t session_row_index(const session *s, const uint8_t ik[STATUS_INSTANCE_KEY_
  * reference to env and to store. */
 HRESULT session_create(session_env *env, profile_store *store, const profile *p, uint32_t flags,
                        unsigned idle_timeout_s, unsigned lifetime_s, time_t now, session **out);
+
+/* The same with the id and serial given: a session another gateway created
+ * (shared_store.h), built here from its record. */
+HRESULT session_create_as(session_env *env, profile_store *store, const profile *p, uint32_t flags,
+                          unsigned idle_timeout_s, unsigned lifetime_s, time_t created,
+                          const char *id, uint64_t serial, session **out);
 
 /* Logs the profile's providers on as MAPILogonEx does (address books, stores,
  * then transports unless MAPI_NO_MAIL; UNCONFIGURED retried once, then the

@@ -247,6 +247,57 @@ HRESULT session_store_join_shared(session_store *st, const char *profile_name_, 
     return hr;
 }
 
+HRESULT session_store_add_handle(session_store *st, const char *id, const token_hash *h,
+                                 session **out)
+{
+    store_handle *hd = calloc(1, sizeof *hd);
+    if (!hd)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    hd->hash = *h;
+    HRESULT hr = S_OK;
+    pthread_rwlock_wrlock(&st->lock);
+    store_session *rec = find_session(st, id);
+    if (!rec)
+        hr = MAPI_E_NOT_FOUND;
+    else if (find_handle(st, h))
+        ; /* already there: another request of the same bearer came first */
+    else if (!link_handle(st, rec, hd))
+        hr = MAPI_E_NOT_ENOUGH_MEMORY;
+    else
+        hd = NULL;
+    if (HR_SUCCEEDED(hr))
+        *out = session_ref(rec->s);
+    pthread_rwlock_unlock(&st->lock);
+    free(hd);
+    return hr;
+}
+
+typedef struct {
+    token_hash *items;
+    size_t count;
+} hash_snapshot;
+
+static void take_hash(htab_node *n, void *ctx)
+{
+    hash_snapshot *c = ctx;
+    c->items[c->count++] = CONTAINER_OF(n, store_handle, node)->hash;
+}
+
+HRESULT session_store_handles(session_store *st, token_hash **out, size_t *count)
+{
+    pthread_rwlock_rdlock(&st->lock);
+    size_t n = st->handles.count;
+    hash_snapshot c = {calloc(n ? n : 1, sizeof(token_hash)), 0};
+    if (c.items)
+        htab_foreach(&st->handles, take_hash, &c);
+    pthread_rwlock_unlock(&st->lock);
+    if (!c.items)
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    *out = c.items;
+    *count = c.count;
+    return S_OK;
+}
+
 typedef struct {
     session *found;
 } shared_search;

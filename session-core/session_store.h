@@ -14,7 +14,9 @@
  * gateways use) does atomically on its side, while the session objects, with
  * their logged-on providers, stay in the process that holds them.
  *
- * The in-memory store is the only one (session_store.c).
+ * This in-memory store holds every session of a gateway on its own; with a
+ * shared store (shared_store.h) it is each replica's index of the sessions
+ * it has built.
  *
  * Ownership: the store holds one session reference per session record.
  * Sessions handed out are new references. Sessions it removes come back in a
@@ -96,6 +98,13 @@ HRESULT session_store_add(session_store *st, session *s, const token_hash *h, bo
  * when it has as many handles as it may. */
 HRESULT session_store_join_shared(session_store *st, const char *profile_name, const token_hash *h,
                                   session **out);
+/* Adds a handle to the session with that id, without caps (a shared store
+ * checked them): S_OK and a new reference (also when the handle is there
+ * already), MAPI_E_NOT_FOUND when no such session. */
+HRESULT session_store_add_handle(session_store *st, const char *id, const token_hash *h,
+                                 session **out);
+/* The hashes of every handle (a snapshot), in a malloc'd array. */
+HRESULT session_store_handles(session_store *st, token_hash **out, size_t *count);
 /* The only shared session of the whole store: S_OK and a new reference,
  * MAPI_E_NOT_FOUND when there is none or more than one. */
 HRESULT session_store_sole_shared(session_store *st, session **out);

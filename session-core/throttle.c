@@ -96,7 +96,9 @@ static bool entry_eq(const htab_node *n, const void *key)
 
 /* The client as the budgets see it: an IPv6 address's /64, the IPv4 address
  * inside an IPv4-mapped one, anything else as given. */
-static const char *client_id(const char *client, char buf[INET6_ADDRSTRLEN + 4])
+_Static_assert(THROTTLE_CLIENT_ID_MAX >= INET6_ADDRSTRLEN + 4, "room for an address and /64");
+
+const char *throttle_client_id(const char *client, char buf[THROTTLE_CLIENT_ID_MAX])
 {
     if (!client)
         return "";
@@ -211,8 +213,8 @@ static unsigned wait_of(throttle *t, const key_buf *k, time_t now)
 
 unsigned throttle_check(throttle *t, const char *profile, const char *client, time_t now)
 {
-    char cbuf[INET6_ADDRSTRLEN + 4];
-    const char *cid = client_id(client, cbuf);
+    char cbuf[THROTTLE_CLIENT_ID_MAX];
+    const char *cid = throttle_client_id(client, cbuf);
     key_buf k;
     unsigned wait = 0;
     if (make_key(t, KEY_PAIR, profile, cid, &k))
@@ -293,8 +295,8 @@ static void count_failure(throttle *t, const key_buf *k, time_t now)
 
 void throttle_failure(throttle *t, const char *profile, const char *client, time_t now)
 {
-    char cbuf[INET6_ADDRSTRLEN + 4];
-    const char *cid = client_id(client, cbuf);
+    char cbuf[THROTTLE_CLIENT_ID_MAX];
+    const char *cid = throttle_client_id(client, cbuf);
     key_buf k;
     if (make_key(t, KEY_PAIR, profile, cid, &k))
         count_failure(t, &k, now);
@@ -304,9 +306,9 @@ void throttle_failure(throttle *t, const char *profile, const char *client, time
 
 void throttle_success(throttle *t, const char *profile, const char *client)
 {
-    char cbuf[INET6_ADDRSTRLEN + 4];
+    char cbuf[THROTTLE_CLIENT_ID_MAX];
     key_buf k;
-    if (!make_key(t, KEY_PAIR, profile, client_id(client, cbuf), &k))
+    if (!make_key(t, KEY_PAIR, profile, throttle_client_id(client, cbuf), &k))
         return;
     stripe *s = stripe_of(t, &k);
     pthread_mutex_lock(&s->lock);

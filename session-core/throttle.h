@@ -36,6 +36,12 @@
 
 typedef struct throttle throttle;
 
+/* The client as the budgets see it (an IPv6 address's /64, the IPv4
+ * address inside an IPv4-mapped one, anything else as given): buf or client
+ * itself; "" for NULL. For budgets kept elsewhere (shared_store.h). */
+#define THROTTLE_CLIENT_ID_MAX 64
+const char *throttle_client_id(const char *client, char buf[THROTTLE_CLIENT_ID_MAX]);
+
 /* NULL when out of memory. Zero thresholds and delays count as 1. */
 throttle *throttle_new(unsigned threshold, unsigned client_threshold, unsigned max_delay_s,
                        size_t max_entries);
