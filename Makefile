@@ -200,9 +200,10 @@ browser-test:              # the console, the docs and CORS in headless Chromium
 # Benchmarks (not part of make test): mapigw against a reference libmicrohttpd
 # server, wrk on 127.0.0.1; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke
 # run; other knobs at the top of bench/run.sh. bench/run.sh builds what it runs.
-bench-deps:                # the build packages, and wrk and curl from Debian (as root)
+bench-deps:                # the build packages, and wrk, curl, Redis and haproxy from Debian (as root)
 	@scripts/install-deps.sh build
-	@missing=; for t in wrk curl; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=; for t in wrk:wrk curl:curl redis-server:redis-server redis-cli:redis-tools haproxy:haproxy; do \
+	   command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" -eq 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
 	     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
