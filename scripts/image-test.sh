@@ -531,7 +531,9 @@ sed -e "s/^bind .*/bind 127.0.0.1/" -e "s/^port .*/port $p_replica/" \
 sed -e "s/^port .*/port $p_sentinel\nbind 127.0.0.1/" \
     -e "s/^sentinel monitor mapigw redis 6379/sentinel monitor mapigw 127.0.0.1 $p_redis/" \
     docker/scaled/sentinel.conf >"$sc/sentinel.conf"
-sed -e "s/^    bind :8080/    bind 127.0.0.1:$p_lb/" \
+# maxconn: haproxy wants about 2 descriptors a connection, and this run's
+# containers get at most 4096 (see lim above).
+sed -e "s/^    bind :8080/    bind 127.0.0.1:$p_lb/" -e "s/^    maxconn .*/    maxconn 1000/" \
     -e "s/^    server mapigw-1 mapigw-1:8080/    server mapigw-1 127.0.0.1:${p_gw[0]}/" \
     -e "s/^    server mapigw-2 mapigw-2:8080/    server mapigw-2 127.0.0.1:${p_gw[1]}/" \
     -e "s/^    server mapigw-3 mapigw-3:8080/    server mapigw-3 127.0.0.1:${p_gw[2]}/" \
@@ -573,9 +575,16 @@ step "podman-compose -f docker/compose.scaled.yaml up -d (project $sproject, hap
 compose_cmd=("${SCOMPOSE[@]}")
 "${SCOMPOSE[@]}" up -d --no-build >>"$work/compose-scaled.log" 2>&1 || true
 running=0
+for _ in $(seq 1 60); do # the last ones may still be starting: 30 s
+  running=0
+  for c in $("${PODMAN[@]}" ps -a --filter "label=io.podman.compose.project=$sproject" --format '{{.Names}}'); do
+    [ "$("${PODMAN[@]}" inspect --format '{{.State.Running}}' "$c" || true)" = true ] && running=$((running + 1))
+  done
+  [ "$running" = 7 ] && break
+  sleep 0.5
+done
 for c in $("${PODMAN[@]}" ps -a --filter "label=io.podman.compose.project=$sproject" --format '{{.Names}}'); do
   record_pids "$c"
-  [ "$("${PODMAN[@]}" inspect --format '{{.State.Running}}' "$c" || true)" = true ] && running=$((running + 1))
 done
 if [ "$running" = 7 ]; then ok "scaled: 7 containers running (redis, replica, sentinel, 3 gateways, haproxy)"
 else
