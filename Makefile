@@ -3,7 +3,8 @@
 #   make run        install what is missing, build, start on the demo profiles
 #   make check      the inner loop: release unit + black-box suites (~1.5 min)
 #   make layers     the include rules between the layers and the providers (check-layers.sh)
-#   make test       install, build, run every suite (plain, then ASan+UBSan), lint openapi.yaml
+#   make test       install, build, run every suite (plain, in redis mode, then ASan+UBSan), lint openapi.yaml
+#   make test-redis-mode  the black-box suites with every gateway on one Redis (--store)
 #   make bench      benchmarks (see bench/)
 # VARIANT=release|asan selects the build; each has its own folder under build/.
 
@@ -63,7 +64,7 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
-.PHONY: all build deps run check test test-variant layers check-logs lint-openapi bench bench-deps clean format \
+.PHONY: all build deps run check test test-variant test-redis-mode layers check-logs lint-openapi bench bench-deps clean format \
         fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
@@ -142,11 +143,32 @@ test-variant: layers $(BIN) $(UNIT_BIN) $(BB_BIN)
 	@scripts/check-secrets.sh $(BUILD)/test-logs
 	@scripts/validate-responses.sh $(BUILD)/test-logs
 
+# The black-box suites again, every gateway on one Redis for the whole run
+# (scripts/test-redis.sh, build/redis): MAPIGW_TEST_STORE_URL makes the
+# harness add --store and a --store-prefix of its own to each gateway start
+# (tests/support/gw.h). The replicas suite starts its own Redis servers: it
+# ran in test-variant. Redis is stopped by its PID, also on failure.
+REDIS_DIR := $(BUILD)/redis
+test-redis-mode: layers $(BIN) $(BB_BIN)
+	@rm -rf $(BUILD)/test-logs-redis && mkdir -p $(BUILD)/test-logs-redis
+	@MAPIGW_TEST_TIME_SCALE=$(TEST_TIME_SCALE) scripts/test-redis.sh start $(REDIS_DIR)
+	@echo "== $(VARIANT): black-box suites against $(BIN) with --store $$(scripts/test-redis.sh url $(REDIS_DIR))"
+	@trap 'MAPIGW_TEST_TIME_SCALE=$(TEST_TIME_SCALE) scripts/test-redis.sh stop $(REDIS_DIR)' EXIT; \
+	  MAPIGW_TEST_STORE_URL=$$(scripts/test-redis.sh url $(REDIS_DIR)) \
+	  MAPIGW_BIN=$(abspath $(BIN)) MAPIGW_TEST_LOGS=$(abspath $(BUILD)/test-logs-redis) \
+	  MAPIGW_TEST_PROFILES=$(abspath tests/profiles) MAPIGW_TEST_TIME_SCALE=$(TEST_TIME_SCALE) \
+	  $(BB_BIN) --jobs $(JOBS) --filter '!(replicas)/*' 2>&1 | tee $(BUILD)/test-logs-redis/blackbox.out; \
+	  test $${PIPESTATUS[0]} -eq 0
+	@$(MAKE) --no-print-directory check-logs TEST_LOGS=$(BUILD)/test-logs-redis
+	@scripts/check-secrets.sh $(BUILD)/test-logs-redis
+	@scripts/validate-responses.sh $(BUILD)/test-logs-redis
+
+TEST_LOGS ?= $(BUILD)/test-logs
 check-logs:
 	@if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' \
-	     $(BUILD)/test-logs/* 2>/dev/null; then \
+	     $(TEST_LOGS)/* 2>/dev/null; then \
 	   echo "sanitizer reports found in the files above" >&2; exit 1; \
-	 else echo "== $(VARIANT): no sanitizer report in $(BUILD)/test-logs"; fi
+	 else echo "== $(VARIANT): no sanitizer report in $(TEST_LOGS)"; fi
 
 lint-openapi:
 	@scripts/lint-openapi.sh
@@ -167,8 +189,9 @@ valgrind-suites:           # black-box suites with the gateway under valgrind me
 	@scripts/valgrind-suites.sh
 analyze:                   # cppcheck and gcc -fanalyzer
 	@scripts/analyze.sh
-image-test:                # container image: lint, debootstrap base, buildah build, podman run, curl checks (root)
+image-test:                # container images: lint, debootstrap base, buildah build, podman run, both compose files (root)
 	@tests/docker/lint.sh
+	@tests/docker/lint.sh docker/Dockerfile.infra
 	@scripts/image-test.sh
 browser-test:              # the console, the docs and CORS in headless Chromium (playwright-core)
 	@scripts/lint-openapi.sh >/dev/null
@@ -179,9 +202,10 @@ browser-test:              # the console, the docs and CORS in headless Chromium
 # Benchmarks (not part of make test): mapigw against a reference libmicrohttpd
 # server, wrk on 127.0.0.1; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke
 # run; other knobs at the top of bench/run.sh. bench/run.sh builds what it runs.
-bench-deps:                # the build packages, and wrk and curl from Debian (as root)
+bench-deps:                # the build packages, and wrk, curl, Redis and haproxy from Debian (as root)
 	@scripts/install-deps.sh build
-	@missing=; for t in wrk curl; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=; for t in wrk:wrk curl:curl redis-server:redis-server redis-cli:redis-tools haproxy:haproxy; do \
+	   command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" -eq 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
 	     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -200,6 +224,7 @@ test:
 	@scripts/install-deps.sh test
 	@$(MAKE) --no-print-directory analyze
 	@$(MAKE) --no-print-directory VARIANT=release test-variant
+	@$(MAKE) --no-print-directory VARIANT=release test-redis-mode
 	@$(MAKE) --no-print-directory VARIANT=asan test-variant
 	@$(MAKE) --no-print-directory stress
 	@scripts/stress.sh $(abspath build/asan/mapigw)

@@ -19,6 +19,13 @@
 #      BENCH_PROFILES-profile file (bench/gen-profiles.sh), and bytes per
 #      session of BENCH_TEMPLATED distinct users logged on through one
 #      template (local providers, one shared folder).
+#   6. the Redis session store (a redis-server started here, AOF with fsync
+#      always): GET /identity and logon+logoff with --store redis vs the
+#      memory store, interleaved; GET /identity on two replicas (half the
+#      threads each) behind haproxy vs one replica with all the threads; the
+#      time a logoff on replica A takes to reach replica B (bench/propagation,
+#      BENCH_PROPAGATION samples: p50, p99, max); bytes per idle session in
+#      Redis (INFO used_memory before and after BENCH_SESSIONS_MID logons).
 # Prints the medians with their ratios and PASS/MISS per target, and writes
 # them, with the machine and the exact commands, to bench/RESULTS.md.
 #
@@ -32,8 +39,9 @@
 #   BENCH_STRICT=1: exit 1 when a target is missed (default: only errors fail)
 #   BENCH_FLOOD_CONNECTIONS=16 (section 4)    BENCH_BASELINE=BINARY (section 4 on it too)
 #   BENCH_BASELINE_LABEL=TEXT (names the baseline in the report, e.g. "main at 8a87258")
-#   BENCH_ONLY=LIST: only these sections (compare,memory,flood,profiles; default all)
+#   BENCH_ONLY=LIST: only these sections (compare,memory,flood,profiles,redis; default all)
 #   BENCH_PROFILES=50000 (section 5)         BENCH_TEMPLATED=100000 (section 5)
+#   BENCH_PROPAGATION=1000 logoffs timed from replica A to replica B (section 6)
 #   BENCH_GATEWAY=BINARY: bench this binary instead of building build/release/mapigw
 # Any non-2xx answer, socket error, failed logon or dead server fails the run.
 set -euo pipefail
@@ -55,13 +63,15 @@ NTEMPLATED=${BENCH_TEMPLATED:-100000}
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     DURATION=1 ROUNDS=2 BIG=10000 MID=1000 NPROFILES=5000 NTEMPLATED=10000
+    BENCH_PROPAGATION=${BENCH_PROPAGATION:-50}
     RESULTS=${BENCH_RESULTS:-build/bench/RESULTS.quick.md}
 fi
 [ "$MID" -le "$BIG" ] || MID=$BIG
 WRK_THREADS=2
 LOADER_PARALLEL=32
 LONG=31536000 # a year: no session expires during the run
-GW_FLAGS=(--threads "$THREADS" --max-sessions 2000000 --max-sessions-per-profile 2000000
+PROPAGATION=${BENCH_PROPAGATION:-1000}
+GW_FLAGS=(--max-sessions 2000000 --max-sessions-per-profile 2000000
           --idle-timeout "$LONG" --lifetime "$LONG" --profiles bench/profiles.json)
 VERIFIER=$(sed -n 's/.*"verifier": *"\([^"]*\)".*/\1/p' bench/profiles.json)
 PASSWORD=bench # the password behind that verifier
@@ -90,6 +100,9 @@ $CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libmicrohttpd janss
 # shellcheck disable=SC2046
 $CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libcurl) \
     bench/loader.c -o build/bench/loader $(pkg-config --libs libcurl)
+# shellcheck disable=SC2046
+$CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libcurl) \
+    bench/propagation.c -o build/bench/propagation $(pkg-config --libs libcurl)
 # A copy: every run of this benchmark uses the same binary even if the build
 # tree changes meanwhile.
 mv build/release/mapigw.bench-tmp build/bench/mapigw
@@ -130,7 +143,8 @@ start() {
         local bin=$GW
         [ "$kind" = baseline ] && bin=$ROOT/build/bench/mapigw.baseline
         "$bin" --listen 127.0.0.1 --port 0 --port-file "$TMP/$name.port" \
-            --data-dir "$TMP/$name.data" "${GW_FLAGS[@]}" "$@" 2>"$TMP/$name.log" &
+            --data-dir "$TMP/$name.data" --threads "${GW_THREADS:-$THREADS}" "${GW_FLAGS[@]}" "$@" \
+            2>"$TMP/$name.log" &
     else
         "$REF" --port 0 --port-file "$TMP/$name.port" --threads "$THREADS" "$@" \
             2>"$TMP/$name.log" &
@@ -408,6 +422,100 @@ if want flood; then
     done
 fi
 
+# --- 6. the Redis session store -------------------------------------------------------
+# start_redis: one redis-server on 127.0.0.1 as the replicas suite and the
+# scaled compose file run it (AOF, fsync always); PID[redis], PORT[redis].
+start_redis() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$TMP/redis"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$TMP/redis" --save "" --appendonly yes \
+        --appendfsync always --daemonize no --logfile "" >"$TMP/redis.log" 2>&1 &
+    PID[redis]=$!
+    PORT[redis]=$port
+    for _ in $(seq 100); do
+        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
+        kill -0 "${PID[redis]}" 2>/dev/null || die "redis-server did not start: $(tail -3 "$TMP/redis.log")"
+        sleep 0.1
+    done
+    [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] || die "redis-server: no PONG within 10 s"
+    say "redis pid ${PID[redis]} on 127.0.0.1:$port ($(redis-server --version | awk '{print $3}'))"
+}
+redis_mem() { redis-cli -p "${PORT[redis]}" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}'; }
+# start_lb NAME BACKEND...: haproxy on 127.0.0.1, round robin over the named
+# gateways, no stickiness, as docker/scaled/haproxy.cfg; PID[NAME], PORT[NAME].
+start_lb() {
+    local name=$1 port b
+    shift
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    {
+        printf 'global\n    maxconn 4096\ndefaults\n    mode http\n    timeout connect 5s\n'
+        printf '    timeout client 60s\n    timeout server 60s\n'
+        printf 'frontend fe\n    bind 127.0.0.1:%s\n    default_backend be\n' "$port"
+        printf 'backend be\n    balance roundrobin\n'
+        for b in "$@"; do printf '    server %s 127.0.0.1:%s\n' "$b" "${PORT[$b]}"; done
+    } >"$TMP/$name.cfg"
+    haproxy -db -f "$TMP/$name.cfg" >"$TMP/$name.log" 2>&1 &
+    PID[$name]=$!
+    PORT[$name]=$port
+    for _ in $(seq 100); do
+        curl -s --noproxy '*' -m 1 -o /dev/null "http://127.0.0.1:$port/healthz" && break
+        kill -0 "${PID[$name]}" 2>/dev/null || die "haproxy did not start: $(tail -3 "$TMP/$name.log")"
+        sleep 0.1
+    done
+    say "$name (haproxy $(haproxy -v | awk 'NR == 1 {print $3}')) pid ${PID[$name]} on 127.0.0.1:$port -> $*"
+}
+if want redis; then
+    start_redis
+    REDIS_URL=redis://127.0.0.1:${PORT[redis]}
+    say "GET /identity and logon+logoff: memory store vs --store redis"
+    start gwmem gateway
+    start gwred gateway --store "$REDIS_URL" --store-prefix bench-a:
+    s=$(logon gwmem nopw) && read -r _ MEM_TOKEN <<<"$s"
+    s=$(logon gwred nopw) && read -r _ RED_TOKEN <<<"$s"
+    interleave redisidentity gwmem gwred "$CONNS" get.lua /identity "BENCH_TOKEN=$MEM_TOKEN" "BENCH_TOKEN=$RED_TOKEN"
+    interleave rediscycle gwmem gwred "$CONNS" cycle.lua "" "BENCH_PROFILE=nopw" "BENCH_PROFILE=nopw"
+    stop gwmem
+    stop gwred
+
+    HALF=$(((THREADS + 1) / 2))
+    say "GET /identity: 2 replicas x $HALF threads behind haproxy vs 1 replica x $THREADS threads (--store redis)"
+    GW_THREADS=$HALF start rep1 gateway --store "$REDIS_URL" --store-prefix bench-b:
+    GW_THREADS=$HALF start rep2 gateway --store "$REDIS_URL" --store-prefix bench-b:
+    start solo gateway --store "$REDIS_URL" --store-prefix bench-b:
+    start_lb lb rep1 rep2
+    s=$(logon rep1 nopw) && read -r _ REP_TOKEN <<<"$s"
+    interleave replicas solo lb "$CONNS" get.lua /identity "BENCH_TOKEN=$REP_TOKEN" "BENCH_TOKEN=$REP_TOKEN"
+    stop lb
+    stop solo
+
+    say "a logoff on replica A seen by replica B: $PROPAGATION samples"
+    PROP_OUT=$("$ROOT/build/bench/propagation" "${PORT[rep1]}" "${PORT[rep2]}" "$PROPAGATION") ||
+        die "propagation: $PROP_OUT"
+    say "  $PROP_OUT"
+    PROP_P50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$PROP_OUT")
+    PROP_P99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$PROP_OUT")
+    PROP_MAX=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' <<<"$PROP_OUT")
+    stop rep1
+    stop rep2
+
+    say "bytes per idle session in Redis: $MID sessions"
+    start gwmemred gateway --store "$REDIS_URL" --store-prefix bench-m:
+    sleep 1
+    REDIS_MEM0=$(redis_mem)
+    out=$("$LOADER" "${PORT[gwmemred]}" "$MID" "$LOADER_PARALLEL") || die "loader: $out"
+    say "  loader: $out"
+    REDIS_RATE=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' <<<"$out")
+    sleep 2 # the replica's batched idle-deadline updates are flushed
+    REDIS_MEM1=$(redis_mem)
+    REDIS_KEYS=$(redis-cli -p "${PORT[redis]}" --scan --pattern 'bench-m:s:*' | wc -l)
+    [ "$REDIS_KEYS" = "$MID" ] || die "$REDIS_KEYS session records in Redis after $MID logons"
+    REDIS_BPS=$(((REDIS_MEM1 - REDIS_MEM0) / MID))
+    say "  used_memory $REDIS_MEM0 -> $REDIS_MEM1 bytes: $REDIS_BPS bytes/session"
+    stop gwmemred
+    stop redis
+fi
+
 # --- report -------------------------------------------------------------------------
 ELAPSED=$(($(date +%s) - START_TIME))
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -482,11 +590,24 @@ for set in "${FLOOD_SETS[@]}"; do
     row flood "$set-quiet" "$set-many" "GET /identity, logon flood from many addresses, $which (ref. column: no flood)" "req/s" 1 ""
 done
 
+if want redis; then
+    row redisidentity gwmem gwred "GET /identity, --store redis (ref. column: memory store)" "req/s" 1 0.85
+    row rediscycle gwmem gwred "logon+logoff, no password, --store redis (ref. column: memory store)" "cycles/s" 2 0.4
+    row replicas solo lb "GET /identity, 2 replicas × $HALF threads behind haproxy (ref. column: 1 replica × $THREADS threads)" "req/s" 1 ""
+    printf '| logoff on replica A seen by replica B, p50 / p99 / max (%s logoffs) | | %s / %s / %s ms | | | | ≤ 3000 ms (the grace) | %s |\n' \
+        "$PROPAGATION" "$(ms "$PROP_P50")" "$(ms "$PROP_P99")" "$(ms "$PROP_MAX")" "$(verdict "$PROP_MAX" "<=" 3000)" >>"$TABLE"
+    [ "$(verdict "$PROP_MAX" "<=" 3000)" = PASS ] || MISSED=1
+    v=$(verdict "$REDIS_BPS" "<=" 600)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| bytes per idle session in Redis, %s sessions | | %s B | | used_memory %s → %s B | | ≤ 600 B | %s |\n' \
+        "$MID" "$REDIS_BPS" "$REDIS_MEM0" "$REDIS_MEM1" "$v" >>"$TABLE"
+fi
+
 RUNS=$TMP/runs.md
 {
     echo "| scenario | server | req/s | p50 ms | p99 ms |"
     echo "|---|---|---|---|---|"
-    for key in identity status cycle hashed manysessions flood; do
+    for key in identity status cycle hashed manysessions flood redisidentity rediscycle replicas; do
         [ -f "$TMP/$key.runs" ] || continue
         awk -v k="$key" '{printf "| %s | %s | %.0f | %.3f | %.3f |\n", k, $4, $1, $2, $3}' "$TMP/$key.runs"
     done
@@ -546,7 +667,7 @@ mkdir -p "$(dirname "$RESULTS")"
         echo "  (m=65536 KiB, t=2, p=1, as in server/profiles.default.json) with libsodium, so that ratio compares"
         echo "  like with like; against a reference without hashing it would only show the cost of argon2id."
     fi
-    echo "- Gateway: \`build/bench/mapigw --listen 127.0.0.1 --port 0 --port-file F --data-dir TMP ${GW_FLAGS[*]}\`,"
+    echo "- Gateway: \`build/bench/mapigw --listen 127.0.0.1 --port 0 --port-file F --data-dir TMP --threads $THREADS ${GW_FLAGS[*]}\`,"
     echo "  with its JSON access log on (stderr to a file): every request is logged, as in production."
     echo "  Profiles: bench/profiles.json, \"nopw\" (auth none) and \"hashed\" (argon2id, password \"$PASSWORD\"), each"
     echo "  with a Maildir store, a JSON address book and a spool transport (local providers, no network connection)."
@@ -580,6 +701,23 @@ mkdir -p "$(dirname "$RESULTS")"
             echo "  - $which, one address: $(flood_counts "$set-one")"
             echo "  - $which, many addresses: $(flood_counts "$set-many")"
         done
+    fi
+    if want redis; then
+        echo "- Redis store: \`redis-server $(redis-server --version | awk '{print $3}') --save \"\" --appendonly yes --appendfsync always\`"
+        echo "  on 127.0.0.1 (as the replicas suite and docker/compose.scaled.yaml run it), one per run. GET /identity and"
+        echo "  logon+logoff (nopw) as above, alternating a gateway with the memory store and one with"
+        echo "  \`--store redis://127.0.0.1:PORT --store-prefix bench-a:\`."
+        echo "- Replicas: two gateways with \`--threads $HALF\` on the same store and prefix behind"
+        echo "  \`haproxy -db\` ($(haproxy -v | awk 'NR == 1 {print $3}'); balance roundrobin, no stickiness, keep-alive), against one"
+        echo "  gateway with \`--threads $THREADS\` on that store, wrk straight at it; GET /identity with one token. haproxy"
+        echo "  and both replicas share the machine's $CPUS CPUs with wrk: this shows the balancer's cost, not scaling."
+        echo "- Logoff propagation: \`build/bench/propagation PORT_A PORT_B $PROPAGATION\` (bench/propagation.c): a logon on"
+        echo "  A, GET /identity on B until 200 (B caches the handle), DELETE on A, then GET /identity on B over one"
+        echo "  keep-alive connection until 401; the sample is from A's 204 to B's 401."
+        echo "- Bytes per idle session in Redis: INFO used_memory before and 2 s after \`build/bench/loader PORT $MID\`"
+        echo "  (${REDIS_RATE:-?} logons/s) on a gateway with its own prefix; $REDIS_KEYS session records counted with"
+        echo "  SCAN; bytes = (after − before) / $MID. Every key of a session counts: its record, its handle, its"
+        echo "  entry in the deadline set, its share of the capped event stream."
     fi
     echo
     echo "## Every run"

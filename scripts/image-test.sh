@@ -7,7 +7,11 @@
 # profile on 0.0.0.0; with a profiles folder and an admin key file mounted as
 # an operator would: health, logon, admin list, JSON log lines on stdout
 # without secrets, exit status 0 on SIGTERM), then the compose file checked
-# and run with podman-compose on the same profiles folder. Needs root
+# and run with podman-compose on the same profiles folder; then the scaled
+# deployment, docker/compose.scaled.yaml (Redis master, replica, Sentinel,
+# three gateways on the store, haproxy; docker/Dockerfile.infra built too):
+# a logon through haproxy, the token on each gateway and spread round robin,
+# a logoff through haproxy that ends it on all three. Needs root
 # (debootstrap, chroot isolation).
 #
 # Image storage lives in build/image/storage for the run only: at the end (also
@@ -131,8 +135,8 @@ cleanup() {
       echo "image-test: containers left in build/image/storage" >&2
     fi
   fi
-  rm -f "$work/podman-for-compose" "$work/compose.override.yaml"
-  rm -rf "$work/profiles" "$work/secrets" # this run's password and admin key
+  rm -f "$work/podman-for-compose" "$work/compose.override.yaml" "$work/compose.scaled.override.yaml"
+  rm -rf "$work/profiles" "$work/secrets" "$work/scaled" # this run's passwords and admin key
   exit "$rc"
 }
 trap cleanup EXIT
@@ -495,5 +499,172 @@ compose_cmd=()
 leftover=$("${PODMAN[@]}" ps -a -q --filter "label=io.podman.compose.project=$project" || echo '?')
 leftover+=$("${PODMAN[@]}" volume ls -q --filter "label=io.podman.compose.project=$project" || echo '?')
 [ -z "$leftover" ] && ok "podman-compose down -v: no container or volume left" || fail "podman-compose down -v left: $leftover"
+
+# --- the scaled deployment: docker/compose.scaled.yaml ----------------------------
+# Redis master, replica and Sentinel, three gateways on the Sentinel and
+# haproxy in front, all from this run's images. Host networking (podman-compose
+# 1.0.3 cannot make its bridge network here, see above): each service on
+# 127.0.0.1 with a port of its own, in configuration files written for the run
+# that replace docker/scaled/* (same settings, other addresses).
+step "buildah bud docker/Dockerfile.infra (redis-server, redis-sentinel, haproxy from Debian)"
+infra_tag=localhost/mapigw-infra:image-test
+if buildah "${STORE[@]}" bud --isolation chroot --format docker --pull=false \
+     --build-arg BASE="$base_tag" -f docker/Dockerfile.infra -t "$infra_tag" . >"$work/build-infra.log" 2>&1; then
+  ok "infra image built ($infra_tag; log build/image/build-infra.log)"
+else
+  tail -n 30 "$work/build-infra.log" >&2
+  fail "buildah bud docker/Dockerfile.infra (log: $work/build-infra.log)"; finish; exit 1
+fi
+sproject=mapigw-scaled-test-$$
+sc=$work/scaled
+rm -rf "$sc" && mkdir -p "$sc"
+p_redis=$(free_port) p_replica=$(free_port) p_sentinel=$(free_port) p_lb=${IMAGE_TEST_SCALED_PORT:-$(free_port)}
+p_gw=("$(free_port)" "$(free_port)" "$(free_port)")
+python3 -c 'import secrets; print(secrets.token_hex(32))' >"$sc/redis_password"
+redis_password=$(cat "$sc/redis_password")
+# docker/scaled/*.conf with this run's addresses.
+sed -e "s/^bind .*/bind 127.0.0.1/" -e "s/^port .*/port $p_redis/" \
+    -e "s/^replica-announce-ip .*/replica-announce-ip 127.0.0.1/" docker/scaled/redis.conf >"$sc/redis.conf"
+sed -e "s/^bind .*/bind 127.0.0.1/" -e "s/^port .*/port $p_replica/" \
+    -e "s/^replicaof .*/replicaof 127.0.0.1 $p_redis/" \
+    -e "s/^replica-announce-ip .*/replica-announce-ip 127.0.0.1/" docker/scaled/replica.conf >"$sc/replica.conf"
+sed -e "s/^port .*/port $p_sentinel\nbind 127.0.0.1/" \
+    -e "s/^sentinel monitor mapigw redis 6379/sentinel monitor mapigw 127.0.0.1 $p_redis/" \
+    docker/scaled/sentinel.conf >"$sc/sentinel.conf"
+# maxconn: haproxy wants about 2 descriptors a connection, and this run's
+# containers get at most 4096 (see lim above).
+sed -e "s/^    bind :8080/    bind 127.0.0.1:$p_lb/" -e "s/^    maxconn .*/    maxconn 1000/" \
+    -e "s/^    server mapigw-1 mapigw-1:8080/    server mapigw-1 127.0.0.1:${p_gw[0]}/" \
+    -e "s/^    server mapigw-2 mapigw-2:8080/    server mapigw-2 127.0.0.1:${p_gw[1]}/" \
+    -e "s/^    server mapigw-3 mapigw-3:8080/    server mapigw-3 127.0.0.1:${p_gw[2]}/" \
+    docker/scaled/haproxy.cfg >"$sc/haproxy.cfg"
+chmod 0755 "$sc"
+chmod 0644 "$sc"/* # read by the redis, haproxy and mapigw users; removed at the end
+if grep -q "127.0.0.1:${p_gw[2]}" "$sc/haproxy.cfg" && grep -q "monitor mapigw 127.0.0.1 $p_redis" "$sc/sentinel.conf" &&
+   grep -q "replicaof 127.0.0.1 $p_redis" "$sc/replica.conf"; then
+  ok "docker/scaled/* rewritten for host networking (redis $p_redis, replica $p_replica, sentinel $p_sentinel, gateways ${p_gw[*]}, haproxy $p_lb)"
+else fail "docker/scaled/* no longer has the lines image-test rewrites"; fi
+{
+  echo "# Written by scripts/image-test.sh for one run: this run's images, host network, ports."
+  echo "services:"
+  for svc in redis:redis.conf:/etc/mapigw-redis/redis.conf redis-replica:replica.conf:/etc/mapigw-redis/redis.conf \
+             sentinel:sentinel.conf:/etc/mapigw-redis/sentinel.conf haproxy:haproxy.cfg:/etc/haproxy/mapigw.cfg; do
+    IFS=: read -r name file target <<<"$svc"
+    echo "  $name:"
+    echo "    image: $infra_tag"
+    echo "    network_mode: host"
+    echo "    ulimits: {nofile: {soft: $nofile, hard: $nofile}, nproc: {soft: $nproc, hard: $nproc}}"
+    echo "    logging: {driver: k8s-file}"
+    echo "    volumes: [\"$sc/$file:$target:ro\"]"
+  done
+  for i in 1 2 3; do
+    echo "  mapigw-$i:"
+    echo "    image: $image_tag"
+    echo "    network_mode: host"
+    echo "    ulimits: {nofile: {soft: $nofile, hard: $nofile}, nproc: {soft: $nproc, hard: $nproc}}"
+    echo "    logging: {driver: k8s-file}"
+    echo "    environment: {MAPIGW_LISTEN: 127.0.0.1, MAPIGW_PORT: \"${p_gw[$((i - 1))]}\", MAPIGW_STORE: \"redis-sentinel://mapigw@127.0.0.1:$p_sentinel\"}"
+  done
+  echo "secrets:"
+  echo "  redis_password: {file: $sc/redis_password}"
+} >"$work/compose.scaled.override.yaml"
+SCOMPOSE=(podman-compose --podman-path "$work/podman-for-compose" -p "$sproject"
+          -f docker/compose.scaled.yaml -f "$work/compose.scaled.override.yaml")
+: >"$work/compose-scaled.log"
+step "podman-compose -f docker/compose.scaled.yaml up -d (project $sproject, haproxy on 127.0.0.1:$p_lb)"
+compose_cmd=("${SCOMPOSE[@]}")
+"${SCOMPOSE[@]}" up -d --no-build >>"$work/compose-scaled.log" 2>&1 || true
+running=0
+for _ in $(seq 1 60); do # the last ones may still be starting: 30 s
+  running=0
+  for c in $("${PODMAN[@]}" ps -a --filter "label=io.podman.compose.project=$sproject" --format '{{.Names}}'); do
+    [ "$("${PODMAN[@]}" inspect --format '{{.State.Running}}' "$c" || true)" = true ] && running=$((running + 1))
+  done
+  [ "$running" = 7 ] && break
+  sleep 0.5
+done
+for c in $("${PODMAN[@]}" ps -a --filter "label=io.podman.compose.project=$sproject" --format '{{.Names}}'); do
+  record_pids "$c"
+done
+if [ "$running" = 7 ]; then ok "scaled: 7 containers running (redis, replica, sentinel, 3 gateways, haproxy)"
+else
+  tail -n 30 "$work/compose-scaled.log" >&2
+  "${PODMAN[@]}" ps -a --filter "label=io.podman.compose.project=$sproject" >&2 || true
+  fail "scaled: $running of 7 containers running (build/image/compose-scaled.log)"; finish; exit 1
+fi
+lb=http://127.0.0.1:$p_lb
+wait_ready() { # url: GET /readyz 200 within 60 s
+  for _ in $(seq 1 120); do
+    curl -fsS -m 2 -o /dev/null "$1/readyz" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  return 1
+}
+ready=0
+for i in 0 1 2; do wait_ready "http://127.0.0.1:${p_gw[$i]}" && ready=$((ready + 1)); done
+if [ "$ready" = 3 ] && wait_ready "$lb"; then ok "scaled: the three gateways and haproxy answer GET /readyz 200 (the store is up)"
+else
+  for c in $("${PODMAN[@]}" ps -a --filter "label=io.podman.compose.project=$sproject" --format '{{.Names}}'); do
+    echo "--- $c" >&2; "${PODMAN[@]}" logs --tail 15 "$c" >&2 || true
+  done
+  fail "scaled: $ready of 3 gateways ready, or haproxy not"; finish; exit 1
+fi
+master=$("${PODMAN[@]}" exec "${sproject}_sentinel_1" redis-cli -p "$p_sentinel" sentinel get-master-addr-by-name mapigw 2>/dev/null | tail -n1 || true)
+[ "$master" = "$p_redis" ] && ok "scaled: the Sentinel names the master (port $master)" || fail "scaled: the Sentinel names master '$master', not $p_redis"
+role=$("${PODMAN[@]}" exec "${sproject}_redis-replica_1" redis-cli -p "$p_replica" --no-auth-warning -a "$redis_password" role 2>/dev/null | head -n1 || true)
+[ "$role" = slave ] && ok "scaled: the Redis replica replicates the master" || fail "scaled: the replica's role is '$role'"
+
+if logon "$lb"; then ok "scaled: logon through haproxy: 201"; else fail "scaled: logon through haproxy: HTTP $code"; fi
+all=0
+for i in 0 1 2; do
+  code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:${p_gw[$i]}/identity" || true)
+  [ "$code" = 200 ] && all=$((all + 1))
+done
+[ "$all" = 3 ] && ok "scaled: the token works on each of the three gateways (GET /identity 200)" ||
+  fail "scaled: the token works on $all of the three gateways"
+codes=
+for _ in 1 2 3 4 5 6; do
+  codes+="$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$lb/identity" || true) "
+done
+[ "$codes" = "200 200 200 200 200 200 " ] && ok "scaled: 6 × GET /identity through haproxy: 200" ||
+  fail "scaled: GET /identity through haproxy: $codes"
+# Round robin without stickiness: every gateway logged GET /identity more
+# than the one direct request above.
+spread=
+for i in 1 2 3; do
+  n=$("${PODMAN[@]}" logs "${sproject}_mapigw-${i}_1" 2>/dev/null | python3 -c '
+import json, sys
+n = 0
+for l in sys.stdin:
+    try: m = json.loads(l)
+    except ValueError: continue
+    n += m.get("msg") == "request" and m.get("path") == "/identity" and m.get("status") == 200
+print(n)' || echo 0)
+  spread+="$n "
+done
+read -r n1 n2 n3 <<<"$spread"
+if [ "$n1" -ge 2 ] && [ "$n2" -ge 2 ] && [ "$n3" -ge 2 ]; then ok "scaled: haproxy spread the requests over the three gateways (GET /identity per gateway: $spread)"
+else fail "scaled: GET /identity per gateway: $spread(round robin should give each 1 + 2)"; fi
+
+code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $token" "$lb/sessions/$sid" || true)
+[ "$code" = 204 ] && ok "scaled: logoff through haproxy: 204" || fail "scaled: logoff through haproxy: HTTP $code"
+dead=0
+for i in 0 1 2; do
+  for _ in $(seq 1 50); do # the bound is the store's grace (3 s): 10 s
+    code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:${p_gw[$i]}/identity" || true)
+    [ "$code" = 401 ] && { dead=$((dead + 1)); break; }
+    sleep 0.2
+  done
+done
+[ "$dead" = 3 ] && ok "scaled: after the logoff the token is refused (401) by all three gateways" ||
+  fail "scaled: after the logoff the token is refused by $dead of the three gateways"
+
+step "scaled: podman-compose down -v"
+for i in 1 2 3; do stop_and_check "${sproject}_mapigw-${i}_1" "scaled mapigw-$i"; done
+"${SCOMPOSE[@]}" down -v -t 5 >>"$work/compose-scaled.log" 2>&1 || true
+compose_cmd=()
+leftover=$("${PODMAN[@]}" ps -a -q --filter "label=io.podman.compose.project=$sproject" || echo '?')
+leftover+=$("${PODMAN[@]}" volume ls -q --filter "label=io.podman.compose.project=$sproject" || echo '?')
+[ -z "$leftover" ] && ok "scaled: podman-compose down -v: no container or volume left" || fail "scaled: podman-compose down -v left: $leftover"
 
 finish

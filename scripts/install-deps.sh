@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libhiredis-dev
             libcurl4-openssl-dev libsodium-dev)
 test_pkgs=(libcriterion-dev nodejs npm dovecot-imapd slapd ldap-utils python3-aiosmtpd
-           clang-14 libclang-rt-14-dev cppcheck valgrind chromium)
+           clang-14 libclang-rt-14-dev cppcheck valgrind chromium
+           redis-server redis-tools redis-sentinel)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;

@@ -5,6 +5,9 @@
  * GET /readyz 200. Gateway stdout+stderr go to a per-test log file in
  * $MAPIGW_TEST_LOGS (gw_*_split: stdout to a file of its own). gw_stop()
  * sends SIGTERM and returns the exit status.
+ * With $MAPIGW_TEST_STORE_URL set (make test-redis-mode), every start adds
+ * `--store $MAPIGW_TEST_STORE_URL --store-prefix <unique>:` unless the test
+ * passes --store itself.
  * gw_finish() is the usual teardown: stop, assert exit status 0, assert that
  * no recorded secret (tokens, passwords) appears in the log, free.
  *

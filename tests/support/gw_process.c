@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,20 +155,41 @@ static gw *spawn(const char *profiles_file, const char *const *extra_args, bool 
          w = strtok_r(NULL, " ", &save))
         wrap[nwrap++] = w;
     size_t nextra = 0;
+    bool has_store = false;
     while (extra_args && extra_args[nextra])
-        nextra++;
+        has_store |= strcmp(extra_args[nextra++], "--store") == 0;
+    /* Redis mode (make test-redis-mode): every gateway shares the run's
+     * Redis, each start under a prefix of its own so that tests stay as
+     * isolated as in memory mode. A test that passes --store (the replicas
+     * suite) chooses its own store and prefix. */
+    const char *store_url = getenv("MAPIGW_TEST_STORE_URL");
+    char prefix[96];
+    const char *store[4] = {NULL};
+    size_t nstore = 0;
+    if (store_url && *store_url && !has_store) {
+        uint32_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+            rnd = (uint32_t)now_ms();
+        snprintf(prefix, sizeof prefix, "gwt%ld.%d.%08x:", (long)getpid(), gw_counter, rnd);
+        store[nstore++] = "--store";
+        store[nstore++] = store_url;
+        store[nstore++] = "--store-prefix";
+        store[nstore++] = prefix;
+    }
     const char *fixed[] = {bin,           "--listen",     "127.0.0.1",  "--port",    "0",
                            "--port-file", g->portfile,    "--profiles", g->profiles, "--data-dir",
                            g->data,       "--log-format", "json"};
     size_t nfixed = sizeof fixed / sizeof fixed[0];
-    char **argv = calloc(nwrap + nfixed + nextra + 1, sizeof *argv);
+    char **argv = calloc(nwrap + nfixed + nstore + nextra + 1, sizeof *argv);
     cr_assert(argv != NULL);
     for (size_t i = 0; i < nwrap; i++)
         argv[i] = (char *)wrap[i];
     for (size_t i = 0; i < nfixed; i++)
         argv[nwrap + i] = (char *)fixed[i];
+    for (size_t i = 0; i < nstore; i++)
+        argv[nwrap + nfixed + i] = (char *)store[i];
     for (size_t i = 0; i < nextra; i++)
-        argv[nwrap + nfixed + i] = (char *)extra_args[i];
+        argv[nwrap + nfixed + nstore + i] = (char *)extra_args[i];
 
     setenv("ASAN_OPTIONS", "detect_leaks=1:exitcode=23", 0);
     setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1", 0);
