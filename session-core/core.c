@@ -14,12 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The failed-password budgets: this gateway's own, or the shared ones. */
+/* The failed-password budgets: this gateway's own, or the shared ones.
+ * *clear tells whether a success has anything to clear (always in memory,
+ * where it costs nothing; in Redis only when the key holds failures, so that
+ * a logon makes no round trip it does not need). */
 static HRESULT fails_check(core *c, const char *key, const char *client, time_t now,
-                           unsigned *wait_s)
+                           unsigned *wait_s, bool *clear)
 {
+    *clear = true;
     if (c->shared)
-        return shared_store_throttle_check(c->shared, key, client, wait_s);
+        return shared_store_throttle_check(c->shared, key, client, wait_s, clear);
     *wait_s = throttle_check(c->failures, key, client, now);
     return S_OK;
 }
@@ -32,8 +36,10 @@ static void fails_count(core *c, const char *key, const char *client, time_t now
         throttle_failure(c->failures, key, client, now);
 }
 
-static void fails_clear(core *c, const char *key, const char *client)
+static void fails_clear(core *c, const char *key, const char *client, bool clear)
 {
+    if (!clear)
+        return;
     if (c->shared)
         shared_store_throttle_success(c->shared, key, client);
     else
@@ -218,7 +224,7 @@ static void undo_join(core *c, const token_hash *h, core_logon_result *out)
 
 /* The logon proper, with the profile's logon lock held. */
 static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uint32_t flags,
-                            const core_logon_request *req, bool nameless_join,
+                            const core_logon_request *req, bool nameless_join, bool inline_check,
                             const token_hash *token, bool *hashed, core_logon_result *out)
 {
     HRESULT hr = check_password(c, p, store, req->password, hashed);
@@ -232,7 +238,9 @@ static HRESULT logon_locked(core *c, const profile *p, profile_store *store, uin
             if (hr != MAPI_E_NOT_FOUND || nameless_join)
                 return hr == MAPI_E_NOT_FOUND ? MAPI_E_LOGON_FAILED : hr;
         }
-        return core_shared_new_session(c, p, store, flags, req->password, &h, out);
+        return core_shared_new_session(c, p, store, flags, req->password,
+                                       inline_check ? (req->client ? req->client : "") : NULL, &h,
+                                       out);
     }
 
     if (!(flags & MAPI_NEW_SESSION)) {
@@ -318,7 +326,14 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
     const char *key = p ? profile_name(p) : name;
     /* A throttled client is answered before any password check: guessing
      * costs it time and costs the gateway nothing. */
-    HRESULT th = fails_check(c, key, req->client, now, &out->retry_after_s);
+    /* With a shared store, a new session of a profile that checks no
+     * password has the budgets checked by the logon's own script: one round
+     * trip to Redis instead of two. */
+    bool inline_check =
+        c->shared && p && profile_auth(p) == PROFILE_AUTH_NONE && (flags & MAPI_NEW_SESSION);
+    bool clear = false;
+    HRESULT th =
+        inline_check ? S_OK : fails_check(c, key, req->client, now, &out->retry_after_s, &clear);
     out->store_unreachable = th == MAPI_E_NETWORK_ERROR;
     if (HR_FAILED(th) || out->retry_after_s) {
         session_unref(via_shared);
@@ -337,13 +352,23 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
         hr = token_new(out->token, &h); /* fails only without randomness */
         if (HR_SUCCEEDED(hr)) {
             if (profile_logon_lock(p, wait) == 0) {
-                hr = logon_locked(c, p, store, flags, req, via_shared != NULL, &h, &hashed, out);
+                hr = logon_locked(c, p, store, flags, req, via_shared != NULL, inline_check, &h,
+                                  &hashed, out);
                 profile_logon_unlock(p);
             } else {
                 hr = MAPI_E_TIMEOUT;
             }
         }
         sodium_memzero(&h, sizeof h);
+    }
+    /* The logon's own script found the client throttled: answered as the
+     * check above answers, nothing hashed, nothing counted. */
+    if (hr == MAPI_E_LOGON_FAILED && out->retry_after_s) {
+        session_unref(via_shared);
+        profile_store_unref(store);
+        sodium_memzero(out->token, sizeof out->token);
+        atomic_fetch_add(&c->logons_failed, 1);
+        return hr;
     }
     /* Every refusal costs one verification, whatever the reason: an unknown
      * profile, no profile, a `none` profile's vanished shared session. */
@@ -362,7 +387,7 @@ HRESULT core_logon(core *c, const core_logon_request *req, core_logon_result *ou
             fails_count(c, key, req->client, time(NULL));
     } else {
         atomic_fetch_add(&c->logons_ok, 1);
-        fails_clear(c, key, req->client);
+        fails_clear(c, key, req->client, clear);
     }
     profile_store_unref(store); /* after the last use of key, which it owns */
     return hr;
@@ -372,16 +397,22 @@ bool core_logon_checks_password(core *c, const char *name, const char *client)
 {
     if (name && !name[0])
         name = NULL;
+    /* A profile without authentication checks nothing, throttled or not (the
+     * logon itself answers a throttled client): no need to ask the budgets,
+     * which with a shared store is a round trip. */
+    if (name) {
+        profile_store *store = core_profiles(c);
+        const profile *p = profile_store_find(store, name);
+        bool none = p && profile_auth(p) == PROFILE_AUTH_NONE;
+        profile_store_unref(store);
+        if (none)
+            return false;
+    }
     unsigned wait = 0;
-    if (fails_check(c, name, client, time(NULL), &wait) == S_OK && wait)
+    bool clear;
+    if (fails_check(c, name, client, time(NULL), &wait, &clear) == S_OK && wait)
         return false;
-    if (!name)
-        return true; /* the default profile, a shared session, or a refusal */
-    profile_store *store = core_profiles(c);
-    const profile *p = profile_store_find(store, name);
-    bool checks = !p || profile_auth(p) != PROFILE_AUTH_NONE;
-    profile_store_unref(store);
-    return checks;
+    return true; /* a password to check, the default profile, a shared session, or a refusal */
 }
 
 unsigned core_max_password_checks(const core *c) { return c->max_hashing; }
@@ -406,7 +437,8 @@ HRESULT core_change_password(core *c, session *s, const char *client,
      * it, and a throttled client gets the throttled logon's answer. */
     const char *name = session_profile_name(s);
     time_t now = time(NULL);
-    HRESULT th = fails_check(c, name, client, now, retry_after_s);
+    bool clear;
+    HRESULT th = fails_check(c, name, client, now, retry_after_s, &clear);
     if (HR_FAILED(th))
         return th;
     if (*retry_after_s)
@@ -426,7 +458,7 @@ HRESULT core_change_password(core *c, session *s, const char *client,
     if (hr == MAPI_E_NO_ACCESS)
         fails_count(c, name, client, now);
     else if (hr == S_OK)
-        fails_clear(c, name, client);
+        fails_clear(c, name, client, clear);
     return hr;
 }
 

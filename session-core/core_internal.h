@@ -44,8 +44,13 @@ HRESULT core_shared_open(core *c, const core_config *cfg, const char **why);
 void core_shared_finisher_stop(core *c);
 
 /* The verbs of core.h for a core with a shared store. */
+/* throttle_client: check the failed-password budgets of (p, client) in the
+ * same step (a logon that checks no password and did not check them
+ * before); NULL when they were checked. LOGON_FAILED with out->retry_after_s
+ * when blocked. */
 HRESULT core_shared_new_session(core *c, const profile *p, profile_store *store, uint32_t flags,
-                                const char *password, const token_hash *h, core_logon_result *out);
+                                const char *password, const char *throttle_client,
+                                const token_hash *h, core_logon_result *out);
 HRESULT core_shared_join(core *c, const profile *p, const char *password, const token_hash *h,
                          core_logon_result *out);
 HRESULT core_shared_sole_shared(core *c, profile_store *store, session **out);

@@ -360,7 +360,8 @@ static void touch(core *c, session *s, time_t now)
 /* ---- the verbs ----------------------------------------------------------- */
 
 HRESULT core_shared_new_session(core *c, const profile *p, profile_store *store, uint32_t flags,
-                                const char *password, const token_hash *h, core_logon_result *out)
+                                const char *password, const char *throttle_client,
+                                const token_hash *h, core_logon_result *out)
 {
     char id[SESSION_ID_LEN + 1];
     HRESULT hr = session_id_new(id);
@@ -370,11 +371,22 @@ HRESULT core_shared_new_session(core *c, const profile *p, profile_store *store,
     uint8_t *sealed =
         profile_auth(p) == PROFILE_AUTH_UPSTREAM ? seal(password, out->token, &sealed_len) : NULL;
     shared_session rec;
-    hr = shared_store_logon(c->shared, id, profile_name(p), flags, c->cfg.idle_timeout_s,
-                            c->cfg.lifetime_s, h, sealed, sealed_len,
-                            (flags & MAPI_ALLOW_OTHERS) != 0, &rec);
+    shared_logon in = {id,
+                       profile_name(p),
+                       flags,
+                       c->cfg.idle_timeout_s,
+                       c->cfg.lifetime_s,
+                       h,
+                       sealed,
+                       sealed_len,
+                       (flags & MAPI_ALLOW_OTHERS) != 0,
+                       throttle_client != NULL,
+                       throttle_client};
+    hr = shared_store_logon(c->shared, &in, &rec);
     free(sealed);
     out->store_unreachable = hr == MAPI_E_NETWORK_ERROR;
+    if (hr == MAPI_E_LOGON_FAILED)
+        out->retry_after_s = rec.throttled_s;
     if (HR_FAILED(hr))
         return hr;
     session *s = NULL;

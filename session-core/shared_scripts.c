@@ -49,9 +49,18 @@ redis_script SHARED_LOGON = REDIS_SCRIPT(
     "local id, prof = ARGV[2], ARGV[3]\n"
     "local idle, life = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
     "local pk = P..'p:'..prof\n"
+    "local now = now_s()\n"
+    "if ARGV[12] ~= '' then\n"
+    "  local wait = 0\n"
+    "  for j = 12, 13 do\n"
+    "    local u = tonumber(redis.call('HGET', P..'t:'..ARGV[j], 'u') or '0')\n"
+    "    if u - now > wait then wait = u - now end\n"
+    "  end\n"
+    "  if wait > 0 then return {5, wait} end\n"
+    "end\n"
     "if tonumber(redis.call('GET', P..'c') or '0') >= tonumber(ARGV[10]) then return {1} end\n"
     "if tonumber(redis.call('HGET', pk, 'n') or '0') >= tonumber(ARGV[11]) then return {2} end\n"
-    "local now = now_s()\n"
+    "if ARGV[12] ~= '' then redis.call('DEL', P..'t:'..ARGV[12]) end\n"
     "local serial = redis.call('INCR', P..'n')\n"
     "local sk = P..'s:'..id\n"
     "redis.call('HSET', sk, 'p', prof, 'f', ARGV[4], 'c', now, 'i', idle, 'l', life,\n"
@@ -139,7 +148,7 @@ redis_script SHARED_THROTTLE_CHECK =
                          "  local u = tonumber(redis.call('HGET', P..'t:'..ARGV[j], 'u') or '0')\n"
                          "  if u - now > wait then wait = u - now end\n"
                          "end\n"
-                         "return {0, wait}\n");
+                         "return {0, wait, redis.call('EXISTS', P..'t:'..ARGV[2])}\n");
 
 /* The same budgets as the in-memory throttle (throttle.h): the pair key
  * blocks for 1 s at its threshold, doubling per failure past it up to the

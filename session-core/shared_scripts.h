@@ -34,10 +34,14 @@ enum {
     SHARED_SCRIPT_LIMIT = 2,     /* MAPI_E_SESSION_LIMIT */
     SHARED_SCRIPT_NOT_FOUND = 3, /* MAPI_E_NOT_FOUND */
     SHARED_SCRIPT_ENDED = 4,     /* MAPI_E_END_OF_SESSION */
+    SHARED_SCRIPT_THROTTLED = 5, /* MAPI_E_LOGON_FAILED, with a wait */
 };
 
 /* ARGV: P id profile flags idle lifetime handle sealed publish max_sessions
- *       max_per_profile -> {0, serial, created, shared} */
+ *       max_per_profile pair_key client_key -> {0, serial, created, shared}, or
+ *       {5, wait_s} when the throttle keys (unless "") block the client (the
+ *       check of SHARED_THROTTLE_CHECK in the same step, for logons that
+ *       check no password; a success clears the pair key) */
 extern redis_script SHARED_LOGON;
 /* ARGV: P profile handle sealed max_handles
  *       -> {0, id, flags, created, idle, lifetime, serial} */
@@ -50,7 +54,7 @@ extern redis_script SHARED_END;
 extern redis_script SHARED_REAP;
 /* ARGV: P id1 t1 id2 t2 ... (uses at unix seconds t) -> {0, refreshed} */
 extern redis_script SHARED_TOUCH;
-/* ARGV: P pair_key client_key -> {0, wait_s} */
+/* ARGV: P pair_key client_key -> {0, wait_s, pair key has failures (0/1)} */
 extern redis_script SHARED_THROTTLE_CHECK;
 /* ARGV: P pair_key client_key threshold client_threshold max_delay leak_s -> {0} */
 extern redis_script SHARED_THROTTLE_FAIL;

@@ -73,48 +73,59 @@ static void copy_str(char *dst, size_t size, const redisReply *r)
 
 static unsigned cap(unsigned v) { return v ? v : 1; }
 
-HRESULT shared_store_logon(shared_store *st, const char *id, const char *pname, uint32_t flags,
-                           unsigned idle_s, unsigned lifetime_s, const token_hash *h,
-                           const uint8_t *sealed, size_t sealed_len, bool publish_shared,
-                           shared_session *out)
+static void throttle_key(const char *pname, const char *client, bool pair, char out[2 * 16 + 1]);
+
+HRESULT shared_store_logon(shared_store *st, const shared_logon *in, shared_session *out)
 {
-    char fl[24], idle[24], life[24], maxs[24], maxp[24];
-    const char *argv[] = {st->prefix,
-                          id,
-                          pname,
-                          UINT_ARG(fl, flags),
-                          UINT_ARG(idle, idle_s),
-                          UINT_ARG(life, lifetime_s),
-                          (const char *)h->bytes,
-                          (const char *)sealed,
-                          publish_shared ? "1" : "0",
-                          UINT_ARG(maxs, cap(st->cfg.max_sessions)),
-                          UINT_ARG(maxp, cap(st->cfg.max_sessions_per_profile))};
-    if (!sealed) {
-        argv[7] = "";
-        sealed_len = 0;
+    char fl[24], idle[24], life[24], maxs[24], maxp[24], pk[33] = "", ck[33] = "";
+    if (in->throttle) {
+        throttle_key(in->pname, in->client, true, pk);
+        throttle_key(NULL, in->client, false, ck);
     }
-    size_t lens[11];
-    for (size_t i = 0; i < 11; i++)
-        lens[i] = i == 6 ? TOKEN_HASH_LEN : i == 7 ? sealed_len : strlen(argv[i]);
+    const char *argv[] = {st->prefix,
+                          in->id,
+                          in->pname,
+                          UINT_ARG(fl, in->flags),
+                          UINT_ARG(idle, in->idle_s),
+                          UINT_ARG(life, in->lifetime_s),
+                          (const char *)in->handle->bytes,
+                          in->sealed ? (const char *)in->sealed : "",
+                          in->publish_shared ? "1" : "0",
+                          UINT_ARG(maxs, cap(st->cfg.max_sessions)),
+                          UINT_ARG(maxp, cap(st->cfg.max_sessions_per_profile)),
+                          pk,
+                          ck};
+    size_t lens[13];
+    for (size_t i = 0; i < 13; i++)
+        lens[i] = i == 6   ? TOKEN_HASH_LEN
+                  : i == 7 ? (in->sealed ? in->sealed_len : 0)
+                           : strlen(argv[i]);
     redisReply *r;
-    HRESULT hr = redis_link_script(st->link, &SHARED_LOGON, 11, argv, lens, &r);
+    HRESULT hr = redis_link_script(st->link, &SHARED_LOGON, 13, argv, lens, &r);
     if (HR_FAILED(hr))
         return hr;
-    hr = hr_of_code(code_of(r));
+    long long code = code_of(r);
+    if (code == SHARED_SCRIPT_THROTTLED) {
+        memset(out, 0, sizeof *out);
+        out->throttled_s = r->elements >= 2 ? (unsigned)int_of(r->element[1]) : 1;
+        freeReplyObject(r);
+        return MAPI_E_LOGON_FAILED;
+    }
+    hr = hr_of_code(code);
     if (hr == S_OK && r->elements < 4)
         hr = MAPI_E_CALL_FAILED;
     if (hr == S_OK) {
         memset(out, 0, sizeof *out);
-        snprintf(out->id, sizeof out->id, "%s", id);
-        snprintf(out->profile, sizeof out->profile, "%s", pname);
-        out->flags = flags;
+        snprintf(out->id, sizeof out->id, "%s", in->id);
+        snprintf(out->profile, sizeof out->profile, "%s", in->pname);
+        out->flags = in->flags;
         out->serial = (uint64_t)int_of(r->element[1]);
         out->created_at = out->last_used_at = (time_t)int_of(r->element[2]);
         out->shared = int_of(r->element[3]) != 0;
-        out->idle_timeout_s = idle_s;
-        out->lifetime_s = lifetime_s;
-        out->expires_at = out->created_at + (idle_s < lifetime_s ? idle_s : lifetime_s);
+        out->idle_timeout_s = in->idle_s;
+        out->lifetime_s = in->lifetime_s;
+        out->expires_at =
+            out->created_at + (in->idle_s < in->lifetime_s ? in->idle_s : in->lifetime_s);
         out->handles = 1;
     }
     freeReplyObject(r);
@@ -466,9 +477,10 @@ static void throttle_key(const char *pname, const char *client, bool pair, char 
 }
 
 HRESULT shared_store_throttle_check(shared_store *st, const char *pname, const char *client,
-                                    unsigned *wait_s)
+                                    unsigned *wait_s, bool *has_failures)
 {
     *wait_s = 0;
+    *has_failures = false;
     char pk[33], ck[33];
     throttle_key(pname, client, true, pk);
     throttle_key(NULL, client, false, ck);
@@ -480,6 +492,8 @@ HRESULT shared_store_throttle_check(shared_store *st, const char *pname, const c
         return hr;
     if (code_of(r) == 0 && r->elements >= 2 && int_of(r->element[1]) > 0)
         *wait_s = (unsigned)int_of(r->element[1]);
+    if (code_of(r) == 0 && r->elements >= 3)
+        *has_failures = int_of(r->element[2]) != 0;
     freeReplyObject(r);
     return S_OK;
 }

@@ -60,6 +60,7 @@ typedef struct {
     uint64_t serial;
     bool shared;
     size_t handles;
+    unsigned throttled_s; /* shared_store_logon refused a throttled client: its wait */
 } shared_session;
 
 typedef enum {
@@ -101,12 +102,22 @@ bool shared_store_secret(shared_store *st, uint8_t out[32]);
 /* Every verb answers MAPI_E_NETWORK_ERROR when Redis cannot be reached. */
 
 /* A new session with its first handle; caps as session_store_add. Fills
- * out (serial, created, shared). sealed: the password sealed for this
- * handle (or empty). */
-HRESULT shared_store_logon(shared_store *st, const char *id, const char *pname, uint32_t flags,
-                           unsigned idle_s, unsigned lifetime_s, const token_hash *h,
-                           const uint8_t *sealed, size_t sealed_len, bool publish_shared,
-                           shared_session *out);
+ * out (serial, created, shared). */
+typedef struct {
+    const char *id, *pname;
+    uint32_t flags;
+    unsigned idle_s, lifetime_s;
+    const token_hash *handle;
+    const uint8_t *sealed; /* the password sealed for this handle, or NULL */
+    size_t sealed_len;
+    bool publish_shared;
+    /* Check the failed-password budgets of (pname, client) in the same step,
+     * for a logon that checks no password (one round trip instead of two):
+     * MAPI_E_LOGON_FAILED with out->throttled_s when blocked. */
+    bool throttle;
+    const char *client;
+} shared_logon;
+HRESULT shared_store_logon(shared_store *st, const shared_logon *in, shared_session *out);
 /* A handle on the profile's shared session: NOT_FOUND, SESSION_LIMIT. */
 HRESULT shared_store_join(shared_store *st, const char *pname, const token_hash *h,
                           const uint8_t *sealed, size_t sealed_len, shared_session *out);
@@ -134,9 +145,11 @@ HRESULT shared_store_counts(shared_store *st, size_t *sessions, size_t *handles)
 void shared_store_touch(shared_store *st, const char *id, time_t when);
 
 /* The failed-password budgets of throttle.h, shared. check: seconds to wait
- * (0: may try); on NETWORK_ERROR the logon cannot run anyway. */
+ * (0: may try) and whether the (profile, client) key holds failures (a
+ * success then clears it; otherwise there is nothing to clear, and no round
+ * trip); on NETWORK_ERROR the logon cannot run anyway. */
 HRESULT shared_store_throttle_check(shared_store *st, const char *pname, const char *client,
-                                    unsigned *wait_s);
+                                    unsigned *wait_s, bool *has_failures);
 void shared_store_throttle_failure(shared_store *st, const char *pname, const char *client);
 void shared_store_throttle_success(shared_store *st, const char *pname, const char *client);
 

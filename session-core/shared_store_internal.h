@@ -30,7 +30,7 @@ struct shared_store {
     atomic_bool stop;
     atomic_llong last_ok_ms; /* the worker last heard from Redis (monotonic ms; 0: never) */
 
-    uint8_t secret[32];     /* shared by every gateway of the store (valid once has_secret) */
+    uint8_t secret[32]; /* shared by every gateway of the store (valid once has_secret) */
     atomic_bool has_secret;
 
     pthread_mutex_t uses_lock; /* guards uses */
