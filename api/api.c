@@ -30,6 +30,7 @@ static const api_route ROUTES[] = {
     {"POST", "/sessions", h_sessions_post},
     {"GET", "/sessions", h_sessions_list},
     {"GET", "/sessions/{id}", h_session_get},
+    {"DELETE", "/sessions", h_sessions_end},
     {"DELETE", "/sessions/{id}", h_session_delete},
     {"GET", "/status", h_status_table},
     {"GET", "/status/{ik}", h_status_row},
@@ -42,6 +43,7 @@ static const api_route ROUTES[] = {
     {"GET", "/entries/{eid}", h_entry_open},
     {"GET", "/entries/{eid}/contents", h_entry_contents},
     {"GET", "/events", h_events},
+    {"POST", "/events/tickets", h_event_tickets_post},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
     {"GET", "/metrics", h_metrics},
@@ -87,6 +89,7 @@ api *api_new(core *c, const api_config *cfg)
     a->openapi_yaml_len = cfg->openapi_yaml_len;
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
     randombytes_buf(a->cursor_key, sizeof a->cursor_key);
+    a->tickets = tickets_new(cfg->events_ticket_ttl_s);
     a->requests = calloc(ROUTE_COUNT + 1, sizeof *a->requests);
     a->latency = calloc(ROUTE_COUNT + 1, sizeof *a->latency);
     if (cfg->admin_key && cfg->admin_key[0]) {
@@ -95,7 +98,7 @@ api *api_new(core *c, const api_config *cfg)
         if (!a->admin_key)
             goto fail;
     }
-    if (!a->version || !a->requests || !a->latency)
+    if (!a->version || !a->requests || !a->latency || !a->tickets)
         goto fail;
     /* The api exists only once the core (and so the profiles) is loaded: it
      * starts ready, and the server clears the flag when shutting down. */
@@ -128,6 +131,7 @@ void api_free(api *a)
         free(a->admin_key);
     }
     sodium_memzero(a->cursor_key, sizeof a->cursor_key);
+    tickets_free(a->tickets);
     free(a->version);
     free(a->requests);
     free(a->latency);
