@@ -413,7 +413,6 @@ void h_event_tickets_post(api_ctx *x)
     api_auth_release(&auth);
     if (hr == MAPI_E_NOT_ENOUGH_RESOURCES) {
         api_problem(x, hr, 503, "as many event tickets as allowed are waiting: retry later");
-        api_add_header(x, "Retry-After", "1");
         return;
     }
     if (HR_FAILED(hr)) {
@@ -432,5 +431,5 @@ void h_event_tickets_post(api_ctx *x)
     size_t out_len = 0;
     char *text = json_text_finish(&t, &out_len); /* jansson's allocator: wiped when freed */
     sodium_memzero(ticket, sizeof ticket);
-    api_reply_json_text(x, 201, text, out_len);
+    api_reply_json_text(x, 200, text, out_len);
 }
