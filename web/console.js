@@ -149,7 +149,7 @@
     $('logon-section').hidden = true;
     // Events first, so that nothing that changes while the rest loads is
     // missed; a part that fails (a store offline) leaves the others working.
-    watchEvents();
+    await watchEvents();
     const parts = await Promise.allSettled([
       refreshStatus().then(showIdentity),
       showStores(),
@@ -325,7 +325,14 @@
   // last id it saw: the gateway replays what was missed, or says resync (then
   // the status table is read again). With replicas, a ticket works only on the
   // one that issued it: the retry gets a new one.
+  // Resolves once the first stream is open (or could not open, or after 3 s),
+  // so that the page reads the tables only when no change can slip by.
   function watchEvents() {
+    let ready;
+    const opened = new Promise((resolve) => {
+      ready = resolve;
+      setTimeout(resolve, 3000);
+    });
     const w = { closed: false, source: null, lastId: '', timer: null, failures: 0 };
     state.events = {
       abort() {
@@ -346,6 +353,7 @@
       try {
         t = await call('POST', '/events/tickets');
       } catch (e) {
+        ready();
         retry(); // a 401 has ended the session already (call)
         return;
       }
@@ -357,6 +365,7 @@
       es.onopen = () => {
         w.failures = 0;
         setLive(true);
+        ready();
       };
       const on = (type) => (ev) => {
         if (ev.lastEventId) w.lastId = ev.lastEventId;
@@ -371,10 +380,12 @@
       es.onerror = () => {
         es.close();
         setLive(false);
+        ready();
         retry();
       };
     };
     open();
+    return opened;
   }
 
   function logEvent(id, type, summary) {
