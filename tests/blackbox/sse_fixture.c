@@ -8,8 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-
-
 static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 {
     sse *s = ctx;
@@ -81,7 +79,6 @@ sse *sse_open_with(gw *g, const char *token, const char *query, const char *last
     return s;
 }
 
-
 static long long clock_ms(void)
 {
     struct timespec ts;
@@ -134,7 +131,6 @@ sse *sse_open_ready_with(gw *g, const char *token, const char *query, const char
               s->buf ? s->buf : "(nothing)");
     return s;
 }
-
 
 char *sse_text(sse *s)
 {

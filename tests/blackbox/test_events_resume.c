@@ -113,9 +113,9 @@ Test(events_resume, replay_after_reconnect)
     /* An id this gateway did not issue for this session (another replica's,
      * or from before a restart): resync. */
     s = sse_open_ready_with(G, a.token, "", "0123456789ABCDEF-1");
-    cr_expect(sse_wait(s, "event: resync\ndata: {\"event\":\"resync\",\"reason\":\"unknown_id\"}",
-                       5000),
-              "%s", s->buf);
+    cr_expect(
+        sse_wait(s, "event: resync\ndata: {\"event\":\"resync\",\"reason\":\"unknown_id\"}", 5000),
+        "%s", s->buf);
     cr_expect(!atomic_load(&s->done), "a resync does not end the stream");
     sse_close(s);
     gw_session_free(&a);
@@ -149,8 +149,7 @@ Test(events_resume, resync_past_the_window)
     gw_resp r;
     cr_assert_eq(gw_get(G, path, a.token, &r), 200);
     json_t *lim = json_object_get(r.json, "limits");
-    cr_expect_eq(json_integer_value(json_object_get(lim, "events_replay_window")), 1, "%s",
-                 r.body);
+    cr_expect_eq(json_integer_value(json_object_get(lim, "events_replay_window")), 1, "%s", r.body);
     gw_resp_free(&r);
     gw_session_free(&a);
 }
@@ -274,8 +273,7 @@ Test(events_resume, dropped_counter_in_metrics)
     cr_expect(strstr(r.body, "# TYPE mapigw_events_dropped_total counter\n"), "%s", r.body);
     cr_expect(strstr(r.body, "mapigw_events_dropped_total{reason=\"coalesced\"} 0\n"), "%s",
               r.body);
-    cr_expect(strstr(r.body, "mapigw_events_dropped_total{reason=\"overflow\"} 0\n"), "%s",
-              r.body);
+    cr_expect(strstr(r.body, "mapigw_events_dropped_total{reason=\"overflow\"} 0\n"), "%s", r.body);
     gw_resp_free(&r);
 }
 
@@ -330,8 +328,7 @@ Test(events_resume, admin_lists_and_ends_one_profiles_sessions)
     json_t *first = json_array_get(json_object_get(r.json, "sessions"), 0);
     cr_expect_str_eq(gw_jstr(first, "profile"), "alice");
     char next[128];
-    snprintf(next, sizeof next, "/sessions?profile=alice&max=1&cursor=%s",
-             gw_jstr(r.json, "next"));
+    snprintf(next, sizeof next, "/sessions?profile=alice&max=1&cursor=%s", gw_jstr(r.json, "next"));
     gw_resp_free(&r);
     cr_assert_eq(admin("GET", next, &r), 200, "%s", r.body);
     cr_expect_eq(json_integer_value(json_object_get(r.json, "count")), 1);
