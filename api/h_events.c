@@ -285,8 +285,10 @@ static bool events_credential(api_ctx *x, char buf[TOKEN_STRING_LEN + 1], const 
     bool bearer = api_bearer(x, &v, &vlen);
     if (!present) {
         if (!bearer) {
+            /* The same answer as every other resource's (auth.c): one 401 for
+             * every missing credential. */
             api_problem(x, MAPI_E_LOGON_FAILED, 401,
-                        "this resource needs an Authorization: Bearer <token> header or a ticket");
+                        "this resource needs an Authorization: Bearer <token> header");
             return false;
         }
         *token = v;
@@ -312,7 +314,12 @@ static bool events_credential(api_ctx *x, char buf[TOKEN_STRING_LEN + 1], const 
 void h_events(api_ctx *x)
 {
     static const char *const QUERY[] = {"ticket", "last_event_id", NULL};
-    if (!request_check_query(x, QUERY))
+    /* With a ticket the query is checked first, so that a malformed
+     * request does not spend it; without one, the credential comes first, as
+     * on every other resource. */
+    bool with_ticket;
+    request_query(x, "ticket", &with_ticket);
+    if (with_ticket && !request_check_query(x, QUERY))
         return;
     char buf[TOKEN_STRING_LEN + 1];
     const char *token;
@@ -323,6 +330,11 @@ void h_events(api_ctx *x)
     }
     api_auth auth;
     if (!api_authenticate_token(x, token, token_len, &auth)) {
+        sodium_memzero(buf, sizeof buf);
+        return;
+    }
+    if (!with_ticket && !request_check_query(x, QUERY)) {
+        api_auth_release(&auth);
         sodium_memzero(buf, sizeof buf);
         return;
     }
