@@ -32,6 +32,7 @@ static const api_route ROUTES[] = {
     {"GET", "/sessions", h_sessions_list},
     {"GET", "/profiles", h_profiles_list},
     {"GET", "/sessions/{id}", h_session_get},
+    {"DELETE", "/sessions", h_sessions_end},
     {"DELETE", "/sessions/{id}", h_session_delete},
     {"GET", "/status", h_status_table},
     {"GET", "/status/{ik}", h_status_row},
@@ -44,6 +45,7 @@ static const api_route ROUTES[] = {
     {"GET", "/entries/{eid}", h_entry_open},
     {"GET", "/entries/{eid}/contents", h_entry_contents},
     {"GET", "/events", h_events},
+    {"POST", "/events/tickets", h_event_tickets_post},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
     {"GET", "/metrics", h_metrics},
@@ -90,6 +92,7 @@ api *api_new(core *c, const api_config *cfg)
     a->version = strdup(cfg->version ? cfg->version : "0.0.0");
     randombytes_buf(a->cursor_key, sizeof a->cursor_key);
     a->status_cache = status_cache_new();
+    a->tickets = tickets_new(cfg->events_ticket_ttl_s);
     a->requests = calloc(ROUTE_COUNT + 1, sizeof *a->requests);
     a->latency = calloc(ROUTE_COUNT + 1, sizeof *a->latency);
     if (cfg->admin_key && cfg->admin_key[0]) {
@@ -98,7 +101,7 @@ api *api_new(core *c, const api_config *cfg)
         if (!a->admin_key)
             goto fail;
     }
-    if (!a->version || !a->requests || !a->latency || !a->status_cache)
+    if (!a->version || !a->requests || !a->latency || !a->status_cache || !a->tickets)
         goto fail;
     /* The api exists only once the core (and so the profiles) is loaded: it
      * starts ready, and the server clears the flag when shutting down. */
@@ -132,6 +135,7 @@ void api_free(api *a)
     }
     sodium_memzero(a->cursor_key, sizeof a->cursor_key);
     status_cache_free(a->status_cache);
+    tickets_free(a->tickets);
     free(a->version);
     free(a->requests);
     free(a->latency);

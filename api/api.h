@@ -36,6 +36,7 @@ typedef struct {
     const char *authorization; /* Authorization header or NULL */
     const char *content_type;  /* Content-Type header or NULL */
     const char *if_none_match; /* If-None-Match header or NULL */
+    const char *last_event_id; /* Last-Event-ID header (GET /events) or NULL */
     const char *body;          /* request body (not NUL-terminated) */
     size_t body_len;
     bool body_too_large;     /* the server stopped reading past the limit */
@@ -110,8 +111,9 @@ typedef struct {
     size_t max_body_bytes;    /* for error details; the server enforces it */
     const char *openapi_yaml; /* served at GET /openapi.yaml (borrowed), or NULL */
     size_t openapi_yaml_len;
-    const char *version; /* reported by /healthz */
-    api_limits limits;   /* every one > 0 */
+    const char *version;          /* reported by /healthz */
+    unsigned events_ticket_ttl_s; /* POST /events/tickets: a ticket's life */
+    api_limits limits;            /* every one > 0 */
 } api_config;
 
 /* Password members ("password", "old_password", "new_password") are

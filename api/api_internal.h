@@ -63,6 +63,8 @@ struct api {
     /* Allowed CORS origins (api_set_cors); none: CORS off. */
     char **cors_origins;
     size_t cors_count;
+    /* GET /events tickets (tickets.c). */
+    struct api_tickets *tickets;
     /* Keys the tags of list cursors (page.c); random per process. */
     uint8_t cursor_key[32];
     /* Rendered GET /status bodies by session, version and query. */
@@ -244,6 +246,10 @@ size_t utf8_length(const char *s, size_t len);
 
 /* ---- page.c: cursors of lists ------------------------------------------- */
 
+/* max= of every paged list: default and bound. */
+#define PAGE_MAX_DEFAULT 1000u
+#define PAGE_MAX_LIMIT 10000u
+
 typedef enum {
     PAGE_CONTENTS = 1,
     PAGE_ADDRESS_BOOK = 2,
@@ -276,6 +282,29 @@ bool page_parse(api_ctx *x, const page_scope *sc, page_window *out);
 bool page_render(api_ctx *x, json_t *out, const page_scope *sc, const page_window *w, size_t rows,
                  size_t total);
 
+/* ---- tickets.c: GET /events tickets -------------------------------------- */
+
+#define TICKET_PREFIX "mgt_"
+#define TICKET_PREFIX_LEN 4
+#define TICKET_STRING_LEN (TICKET_PREFIX_LEN + 43)
+
+/* The table of outstanding tickets; thread-safe. NULL when out of memory. */
+typedef struct api_tickets api_tickets;
+api_tickets *tickets_new(unsigned ttl_s);
+void tickets_free(api_tickets *t);
+unsigned tickets_ttl(const api_tickets *t);
+/* A new ticket for the bearer of token (its handle: handle), good once until
+ * *expires_at. MAPI_E_NOT_ENOUGH_RESOURCES when the table is full. */
+HRESULT tickets_issue(api_tickets *t, const char *token, size_t token_len, const token_hash *handle,
+                      time_t now, char out[TICKET_STRING_LEN + 1], time_t *expires_at);
+/* Takes the ticket (gone after this call, whatever it answers) and gives
+ * back its handle's token (wipe it): S_OK, or MAPI_E_END_OF_SESSION for an
+ * unknown, used, expired or malformed ticket alike. */
+HRESULT tickets_redeem(api_tickets *t, const char *ticket, size_t len, time_t now,
+                       char token[TOKEN_STRING_LEN + 1]);
+/* Drops every ticket of a handle that logged off. */
+void tickets_forget_handle(api_tickets *t, const token_hash *handle);
+
 /* ---- auth.c ------------------------------------------------------------- */
 
 typedef struct {
@@ -287,6 +316,10 @@ typedef struct {
 /* Authenticates the bearer. allow_admin: the admin key is accepted too. false
  * with the 401 written. On success the caller must api_auth_release. */
 bool api_authenticate(api_ctx *x, bool allow_admin, api_auth *out);
+/* The same for a token at hand (a ticket's, tickets.c). */
+bool api_authenticate_token(api_ctx *x, const char *token, size_t len, api_auth *out);
+/* The Authorization header's bearer value (borrowed): false when none. */
+bool api_bearer(api_ctx *x, const char **value, size_t *len);
 /* true when the Authorization header carries the configured admin key. */
 bool api_is_admin(api_ctx *x);
 void api_auth_release(api_auth *auth);
@@ -299,6 +332,7 @@ void h_sessions_list(api_ctx *x);
 void h_profiles_list(api_ctx *x);
 void h_session_get(api_ctx *x);
 void h_session_delete(api_ctx *x);
+void h_sessions_end(api_ctx *x);
 /* h_status.c */
 void h_status_table(api_ctx *x);
 void h_status_row(api_ctx *x);
@@ -314,6 +348,7 @@ void h_entry_contents(api_ctx *x);
 void h_entries_compare(api_ctx *x);
 /* h_events.c */
 void h_events(api_ctx *x);
+void h_event_tickets_post(api_ctx *x);
 /* h_ops.c */
 void h_healthz(api_ctx *x);
 void h_readyz(api_ctx *x);

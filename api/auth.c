@@ -38,6 +38,11 @@ bool api_is_admin(api_ctx *x)
     return secret_equal(v, len, a->admin_key, a->admin_key_len);
 }
 
+bool api_bearer(api_ctx *x, const char **value, size_t *len)
+{
+    return bearer_value(x->req->authorization, value, len);
+}
+
 bool api_authenticate(api_ctx *x, bool allow_admin, api_auth *out)
 {
     memset(out, 0, sizeof *out);
@@ -52,6 +57,12 @@ bool api_authenticate(api_ctx *x, bool allow_admin, api_auth *out)
         out->admin = true;
         return true;
     }
+    return api_authenticate_token(x, v, len, out);
+}
+
+bool api_authenticate_token(api_ctx *x, const char *v, size_t len, api_auth *out)
+{
+    memset(out, 0, sizeof *out);
     HRESULT hr = core_authenticate(x->a->core, v, len, &out->session, &out->handle);
     if (hr == MAPI_E_NOT_ENOUGH_MEMORY) {
         api_problem(x, hr, 0, "out of memory while checking the token");

@@ -191,6 +191,14 @@ void h_metrics(api_ctx *x)
               "mapigw_logons_total{result=\"ok\"} %" PRIu64 "\n"
               "mapigw_logons_total{result=\"failed\"} %" PRIu64 "\n",
               st.logons_ok, st.logons_failed);
+    tb_printf(&b,
+              "# HELP mapigw_events_dropped_total Events a subscriber's queue dropped: "
+              "coalesced (a newer change of the same row replaced it) or overflow (the "
+              "queue was full; the reader got a resync).\n"
+              "# TYPE mapigw_events_dropped_total counter\n"
+              "mapigw_events_dropped_total{reason=\"coalesced\"} %" PRIu64 "\n"
+              "mapigw_events_dropped_total{reason=\"overflow\"} %" PRIu64 "\n",
+              st.events_coalesced, st.events_overflowed);
     if (core_store_shared(x->a->core))
         tb_printf(
             &b,

@@ -193,12 +193,15 @@ typedef struct {
     session **v;
     size_t count, cap;
     bool ok;
+    const char *profile; /* NULL: every profile */
 } list_ctx;
 
 static void add_session(void *ctx, session *s)
 {
     list_ctx *l = ctx;
     if (!l->ok || session_is_ended(s))
+        return;
+    if (l->profile && strcmp(session_profile_name(s), l->profile) != 0)
         return;
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
@@ -224,20 +227,47 @@ static int by_age(const void *a, const void *b)
     return strcmp(session_id(*x), session_id(*y));
 }
 
+/* profile=: a profile name as a logon takes it. false with a 400 written
+ * when malformed, or missing while required. */
+static bool profile_param(api_ctx *x, bool required, const char **out)
+{
+    bool present;
+    const char *v = request_query(x, "profile", &present);
+    *out = NULL;
+    if (!present && !required)
+        return true;
+    if (!present || !v || !v[0]) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "profile: a profile name is needed");
+        return false;
+    }
+    size_t len = strlen(v);
+    if (utf8_length(v, len) > PROFILE_NAME_MAX_CHARS) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "profile: at most %d characters",
+                    PROFILE_NAME_MAX_CHARS);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 void h_sessions_list(api_ctx *x)
 {
-    static const char *const QUERY[] = {"max", "cursor", NULL};
+    static const char *const QUERY[] = {"max", "cursor", "profile", NULL};
     /* DECISIONS.md: without the admin key (or with admin endpoints off) the
      * answer is 403, whatever else the request carries. */
     if (!api_is_admin(x)) {
         api_problem(x, MAPI_E_NO_ACCESS, 0, "listing sessions needs the admin key");
         return;
     }
-    page_scope scope = {PAGE_SESSIONS, NULL, NULL, 0};
-    page_window w;
-    if (!request_check_query(x, QUERY) || !page_parse(x, &scope, &w))
+    const char *name = NULL;
+    if (!request_check_query(x, QUERY) || !profile_param(x, false, &name))
         return;
-    list_ctx l = {NULL, 0, 0, true};
+    /* A cursor is bound to the profile it lists. */
+    page_scope scope = {PAGE_SESSIONS, NULL, name ? name : "", name ? strlen(name) : 0};
+    page_window w;
+    if (!page_parse(x, &scope, &w))
+        return;
+    list_ctx l = {NULL, 0, 0, true, name};
     core_foreach_session(x->a->core, add_session, &l);
     json_t *list = json_array();
     bool ok = l.ok && list;
@@ -246,6 +276,8 @@ void h_sessions_list(api_ctx *x)
     for (size_t i = w.offset; ok && i < l.count && i - w.offset < w.max; i++) {
         core_session_facts facts;
         core_get_session_facts(x->a->core, l.v[i], &facts);
+        if (facts.handles == 0)
+            continue; /* it ended since the list was taken */
         json_t *obj = render_session(l.v[i], &facts);
         ok = obj && json_array_append_new(list, obj) == 0;
     }
@@ -258,6 +290,34 @@ void h_sessions_list(api_ctx *x)
     ok &= json_set(out, "sessions", list);
     ok &= json_set(out, "count", json_integer((json_int_t)count));
     ok &= page_render(x, out, &scope, &w, count, l.count);
+    api_reply_json(x, 200, json_built(out, ok));
+}
+
+/* DELETE /sessions?profile=NAME: ends every session of one profile. */
+void h_sessions_end(api_ctx *x)
+{
+    static const char *const QUERY[] = {"profile", NULL};
+    if (!api_is_admin(x)) {
+        api_problem(x, MAPI_E_NO_ACCESS, 0, "ending a profile's sessions needs the admin key");
+        return;
+    }
+    const char *name;
+    if (!request_check_query(x, QUERY) || !profile_param(x, true, &name))
+        return;
+    size_t ended = 0;
+    HRESULT hr = core_end_profile_sessions(x->a->core, name, &ended);
+    if (hr == MAPI_E_NETWORK_ERROR) {
+        api_problem(x, hr, 503, API_STORE_UNREACHABLE);
+        return;
+    }
+    if (HR_FAILED(hr)) {
+        api_problem(x, hr, 0, "ending the profile's sessions failed (%zu ended)", ended);
+        return;
+    }
+    json_t *out = json_object();
+    bool ok = out != NULL;
+    ok &= json_set(out, "profile", json_string(name));
+    ok &= json_set(out, "ended", json_integer((json_int_t)ended));
     api_reply_json(x, 200, json_built(out, ok));
 }
 
@@ -299,8 +359,27 @@ void h_session_get(api_ctx *x)
     }
     core_session_facts facts;
     core_get_session_facts(x->a->core, s, &facts);
-    api_reply_json(x, 200, render_session(s, &facts));
+    if (facts.handles == 0) {
+        /* It ended between the lookup and now (the store has let it go). */
+        session_unref(s);
+        api_problem(x, MAPI_E_NOT_FOUND, 0, "no such session for this bearer");
+        return;
+    }
+    json_t *obj = render_session(s, &facts);
     session_unref(s);
+    /* What JMAP's session object says of its limits: the gateway's, the
+     * same for every session. */
+    json_t *limits = json_object();
+    bool ok = obj && limits;
+    ok &= json_set(limits, "max_body_bytes", json_integer((json_int_t)x->a->max_body_bytes));
+    ok &= json_set(limits, "max_rows_per_page", json_integer(PAGE_MAX_LIMIT));
+    ok &= json_set(limits, "events_replay_window", json_integer(core_events_replay(x->a->core)));
+    ok &= json_set(limits, "events_ticket_ttl_s", json_integer(tickets_ttl(x->a->tickets)));
+    if (ok)
+        ok &= json_set(obj, "limits", limits);
+    else
+        json_decref(limits);
+    api_reply_json(x, 200, json_built(obj, ok));
 }
 
 void h_session_delete(api_ctx *x)
@@ -326,6 +405,8 @@ void h_session_delete(api_ctx *x)
         hr = id_string(id, buf) ? core_end_session(x->a->core, buf) : MAPI_E_NOT_FOUND;
     } else if (same_id(id, session_id(auth.session))) {
         hr = core_logoff(x->a->core, &auth.handle, flags);
+        if (hr == S_OK) /* its tickets die with it, not only when redeemed */
+            tickets_forget_handle(x->a->tickets, &auth.handle);
     } else {
         hr = MAPI_E_NOT_FOUND;
     }

@@ -15,9 +15,6 @@
 #include <sodium.h>
 #include <string.h>
 
-#define PAGE_MAX_DEFAULT 1000u
-#define PAGE_MAX_LIMIT 10000u
-
 #define CURSOR_VERSION 1u
 #define CURSOR_TAG_LEN 16u
 #define CURSOR_HEAD_LEN 10u /* version, list, offset (64-bit little-endian) */

@@ -196,6 +196,9 @@ json_t *render_session(session *s, const core_session_facts *facts)
     ok &= json_set(obj, "created_at", render_time(session_created_at(s)));
     ok &= json_set(obj, "last_used_at", render_time(session_last_used_at(s)));
     ok &= json_set(obj, "expires_at", render_time(session_expires_at(s)));
+    ok &= json_set(obj, "idle_deadline_at",
+                   render_time(session_last_used_at(s) + (time_t)session_idle_timeout_s(s)));
+    ok &= json_set(obj, "lifetime_ends_at", render_time(session_lifetime_ends_at(s)));
     ok &= json_set(obj, "idle_timeout_s", json_integer(session_idle_timeout_s(s)));
     return json_built(obj, ok);
 }

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,6 +68,8 @@ HRESULT core_new(const core_config *cfg, profile_store *profiles, core **out)
         limits = (session_store_limits){UINT_MAX, UINT_MAX, UINT_MAX};
     c->sessions = session_store_new(&limits);
     c->env = session_env_new();
+    if (c->env)
+        c->env->events_replay = cfg->events_replay;
     unsigned threshold = cfg->throttle_threshold ? cfg->throttle_threshold : 1;
     c->failures = throttle_new(threshold, threshold * THROTTLE_CLIENT_FACTOR,
                                cfg->throttle_max_delay_s, THROTTLE_MAX_ENTRIES);
@@ -520,3 +523,51 @@ HRESULT core_end_session(core *c, const char *session_id)
     session_store_ended_finish(&ended);
     return hr;
 }
+
+/* The ids of one profile's sessions (core_foreach_session's snapshot). */
+typedef struct {
+    const char *profile;
+    char (*ids)[SESSION_ID_LEN + 1];
+    size_t count, cap;
+    bool oom;
+} profile_ids;
+
+static void collect_profile(void *ctx, session *s)
+{
+    profile_ids *p = ctx;
+    if (p->oom || session_is_ended(s) || strcmp(session_profile_name(s), p->profile) != 0)
+        return;
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        void *bigger = realloc(p->ids, cap * sizeof *p->ids);
+        if (!bigger) {
+            p->oom = true;
+            return;
+        }
+        p->ids = bigger;
+        p->cap = cap;
+    }
+    snprintf(p->ids[p->count++], SESSION_ID_LEN + 1, "%s", session_id(s));
+}
+
+HRESULT core_end_profile_sessions(core *c, const char *name, size_t *ended)
+{
+    *ended = 0;
+    /* Ids first, ends after: an end must not run inside the walk (it takes
+     * the store's locks, and with Redis it is a round trip). A session that
+     * ends meanwhile answers NOT_FOUND and is not counted. */
+    profile_ids p = {name, NULL, 0, 0, false};
+    core_foreach_session(c, collect_profile, &p);
+    HRESULT hr = p.oom ? MAPI_E_NOT_ENOUGH_MEMORY : S_OK;
+    for (size_t i = 0; i < p.count; i++) {
+        HRESULT one = core_end_session(c, p.ids[i]);
+        if (one == S_OK)
+            (*ended)++;
+        else if (one != MAPI_E_NOT_FOUND && hr == S_OK)
+            hr = one;
+    }
+    free(p.ids);
+    return hr;
+}
+
+unsigned core_events_replay(const core *c) { return c->cfg.events_replay; }

@@ -51,6 +51,8 @@ typedef struct {
     const char *store_prefix;     /* of every Redis key */
     unsigned store_grace_ms;      /* Redis out of reach this long: fail closed */
     unsigned store_wait_replicas; /* WAIT for replicas after an end */
+    unsigned events_replay;       /* table events each session keeps for a
+                                     reconnecting subscriber (0: none) */
 } core_config;
 
 /* MAPI_E_INVALID_PARAMETER for a malformed store URL (the gateway's options
@@ -135,6 +137,13 @@ HRESULT core_logoff(core *c, const token_hash *handle, uint32_t flags);
 /* Admin: ends a session with all its handles; MAPI_E_NOT_FOUND if unknown. */
 HRESULT core_end_session(core *c, const char *session_id);
 
+/* Admin: ends every session of the profile called name (exact), with
+ * all their handles, on every replica with a shared store; subscribers get
+ * the reason "admin". *ended: how many this call ended. S_OK (also for
+ * none), or MAPI_E_NETWORK_ERROR when the shared store is out of reach
+ * (some may have ended). */
+HRESULT core_end_profile_sessions(core *c, const char *name, size_t *ended);
+
 /* Admin: a new reference to the session with that id, or NULL. */
 session *core_find_session(core *c, const char *session_id);
 
@@ -149,6 +158,9 @@ void core_get_session_facts(core *c, const session *s, core_session_facts *out);
 
 /* Calls fn for every live session (a snapshot; fn may call session_*). */
 void core_foreach_session(core *c, void (*fn)(void *ctx, session *s), void *ctx);
+
+/* The replay window of every session's events (core_config.events_replay). */
+unsigned core_events_replay(const core *c);
 
 /* Polls every session's network providers (provider_ops.poll): status rows
  * that changed are updated and their subscribers told. Also runs the shared
@@ -165,7 +177,9 @@ typedef struct {
     size_t handles;
     uint64_t logons_ok;
     uint64_t logons_failed;
-    uint64_t session_walks; /* times the core went over every session (snapshots, sweeps) */
+    uint64_t session_walks;     /* times the core went over every session (snapshots, sweeps) */
+    uint64_t events_coalesced;  /* queued table events replaced by a newer one of the row */
+    uint64_t events_overflowed; /* events dropped from a full subscriber queue */
 } core_stats;
 void core_get_stats(core *c, core_stats *out);
 

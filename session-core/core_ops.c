@@ -145,6 +145,8 @@ void core_get_stats(core *c, core_stats *out)
     out->session_walks = t.walks;
     out->logons_ok = atomic_load(&c->logons_ok);
     out->logons_failed = atomic_load(&c->logons_failed);
+    out->events_coalesced = atomic_load(&c->env->events_coalesced);
+    out->events_overflowed = atomic_load(&c->env->events_overflowed);
 }
 
 uint64_t core_provider_status(core *c, size_t kind, session_stats_state state)

@@ -28,6 +28,9 @@ session_env *session_env_new(void)
         env->stats) {
         atomic_init(&env->refs, 1);
         atomic_init(&env->next_serial, 1);
+        env->sub_queue_max = SESSION_SUB_QUEUE_MAX;
+        atomic_init(&env->events_coalesced, 0);
+        atomic_init(&env->events_overflowed, 0);
         return env;
     }
     session_stats_free(env->stats);
@@ -161,6 +164,7 @@ void session_unref(session *s)
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     session_stats_view(s->env->stats, s->view, -1); /* never ended: still counted */
+    session_events_free(s);
     view_unref(s->view);
     if (s->own_lock) {
         pthread_mutex_destroy(s->own_lock);
@@ -213,6 +217,8 @@ time_t session_expires_at(const session *s)
     time_t by_idle = session_last_used_at(s) + (time_t)s->idle_timeout_s;
     return by_idle < by_lifetime ? by_idle : by_lifetime;
 }
+
+time_t session_lifetime_ends_at(const session *s) { return s->created_at + (time_t)s->lifetime_s; }
 
 void session_touch(session *s, time_t now) { atomic_store(&s->last_used_at, (long long)now); }
 

@@ -38,6 +38,8 @@ time_t session_created_at(const session *s);
 time_t session_last_used_at(const session *s);
 /* When the session ends if unused: min(created + lifetime, last use + idle). */
 time_t session_expires_at(const session *s);
+/* When the session ends however much it is used: created + lifetime. */
+time_t session_lifetime_ends_at(const session *s);
 unsigned session_idle_timeout_s(const session *s);
 bool session_is_ended(const session *s);
 
@@ -116,15 +118,27 @@ HRESULT session_compare_entry_ids(session *s, const uint8_t *a, size_t alen, con
 typedef enum {
     SESSION_EVENT_TABLE_MODIFIED = 1, /* fnevTableModified, TABLE_ROW_MODIFIED */
     SESSION_EVENT_CRITICAL_ERROR = 2, /* fnevCriticalError: the session ended */
+    SESSION_EVENT_RESYNC = 3,         /* not MAPI's: events were lost, read the table again */
 } session_event_kind;
 
 typedef struct {
     session_event_kind kind;
-    uint64_t seq;       /* increases per subscription */
+    uint64_t seq;       /* increases per session (session_event_id) */
     status_row row;     /* TABLE_MODIFIED: the row as it is now (owned) */
     const char *reason; /* CRITICAL_ERROR: static "logoff_shared", "logoff",
-                           "expired", "admin", "shutdown" */
+                           "expired", "admin", "shutdown"; RESYNC:
+                           "unknown_id", "window_exceeded", "overflow" */
 } session_event;
+
+/* An event's id: the tag of the session object that issued it (random per
+ * session and per process: a replica tells its own ids from another's, or
+ * from its own before a restart, and learns nothing else from them) and its
+ * sequence number in that session. */
+#define SESSION_EVENT_TAG_LEN 8
+typedef struct {
+    uint8_t tag[SESSION_EVENT_TAG_LEN];
+    uint64_t seq;
+} session_event_id;
 
 typedef struct session_sub session_sub;
 
@@ -140,11 +154,25 @@ HRESULT session_advise(session *s, void (*wake)(void *ctx), void *ctx, session_s
  * session_advise. */
 HRESULT session_advise_handle(session *s, const token_hash *handle, void (*wake)(void *ctx),
                               void *ctx, session_sub **out);
+/* The same, resuming after the event last (NULL: a fresh subscription): the
+ * table events the session recorded since then (its replay window, the
+ * core's events_replay newest ones) are queued first. When last is not an id
+ * this session object issued, or is older than the window, the first event
+ * is a RESYNC instead ("unknown_id", "window_exceeded"). */
+HRESULT session_advise_from(session *s, const token_hash *handle, const session_event_id *last,
+                            void (*wake)(void *ctx), void *ctx, session_sub **out);
+
+/* The tag of the subscription's session (the ids of its events). */
+void session_sub_tag(const session_sub *sub, uint8_t tag[SESSION_EVENT_TAG_LEN]);
 
 /* Takes the next event: S_OK (clear it with session_event_clear),
  * MAPI_E_NOT_FOUND when none is queued now, MAPI_E_END_OF_SESSION when the
- * session ended and every event was taken. Events beyond 64 unread ones are
- * dropped oldest first. */
+ * session ended and every event was taken.
+ * The queue is bounded (SESSION_SUB_QUEUE_MAX): a newer TABLE_MODIFIED of a
+ * row replaces one still queued for that row (coalesced), and when the
+ * queue is full the oldest event is dropped and a RESYNC ("overflow") comes
+ * before the next ones. A critical error is never dropped. */
+#define SESSION_SUB_QUEUE_MAX 64
 HRESULT session_sub_next(session_sub *sub, session_event *ev);
 void session_event_clear(session_event *ev);
 

@@ -37,6 +37,14 @@ typedef struct session_env {
     session_stats *stats;
     pthread_mutex_t locks[SESSION_LOCK_POOL];
     pthread_mutex_t ev_locks[SESSION_LOCK_POOL];
+    /* Events (session_events.c): the replay window of each session (0: none,
+     * every reconnect gets a RESYNC), and what the subscriber queues
+     * dropped, coalesced (a newer change of the same row) or for lack of
+     * room. Set before the first session; the counters only grow. */
+    unsigned events_replay;
+    unsigned sub_queue_max; /* 1..SESSION_SUB_QUEUE_MAX (tests make it small) */
+    atomic_uint_fast64_t events_coalesced;
+    atomic_uint_fast64_t events_overflowed;
 } session_env;
 
 /* One reference; NULL when out of memory. */
@@ -75,6 +83,9 @@ struct session {
     /* Subscriptions (session_events.c), under the events lock so that an
      * event can be queued from inside a provider call. */
     struct session_sub *subs;
+    /* The replay window and the event sequence, also under the events lock;
+     * NULL until the first subscription (most sessions never have one). */
+    struct session_replay *replay;
 
     /* The session's own lock when it has its own provider instances (their
      * calls may block on the network for seconds, which must not stall
@@ -136,6 +147,8 @@ void session_events_end(session *s, const char *reason);
 /* The same for the subscriptions opened with one handle only (that handle
  * logged off while the session lives on for its other handles). */
 void session_events_handle_end(session *s, const token_hash *handle, const char *reason);
+/* Frees the replay window (the last reference is going). */
+void session_events_free(session *s);
 
 /* Re-reads every provider's status into its row (session lock held); queues a
  * TABLE_MODIFIED event per changed row and bumps the version. */

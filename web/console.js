@@ -149,7 +149,7 @@
     $('logon-section').hidden = true;
     // Events first, so that nothing that changes while the rest loads is
     // missed; a part that fails (a store offline) leaves the others working.
-    watchEvents();
+    await watchEvents();
     const parts = await Promise.allSettled([
       refreshStatus().then(showIdentity),
       showStores(),
@@ -312,44 +312,80 @@
     message('The password of ' + after.display_name + ' was changed.', true);
   }
 
-  // ---- events: GET /events with the bearer header ------------------------------
+  // ---- events: GET /events, a plain EventSource with a ticket --------------------
   function setLive(on) {
     $('live').textContent = on ? 'live: on' : 'live: off';
     $('live').className = on ? 'live on' : 'live';
   }
 
-  // EventSource cannot send Authorization: read the text/event-stream body
-  // with a ReadableStream reader and parse it here.
-  async function watchEvents() {
-    const ctrl = new AbortController();
-    state.events = ctrl;
-    try {
-      const resp = await fetch('/events', {
-        headers: { Authorization: 'Bearer ' + state.token, Accept: 'text/event-stream' },
-        cache: 'no-store',
-        signal: ctrl.signal,
-      });
-      if (!resp.ok || !resp.body) return;
-      setLive(true);
-      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value.replace(/\r\n?/g, '\n');
-        let end;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          handleEvent(block);
-        }
+  // EventSource cannot send Authorization, and the token never goes in a URL:
+  // each connection opens with a single-use ticket (POST /events/tickets).
+  // EventSource would reconnect by itself with the spent ticket, so on any
+  // error the console closes it and opens a new one with a new ticket and the
+  // last id it saw: the gateway replays what was missed, or says resync (then
+  // the status table is read again). With replicas, a ticket works only on the
+  // one that issued it: the retry gets a new one.
+  // Resolves once the first stream is open (or could not open, or after 3 s),
+  // so that the page reads the tables only when no change can slip by.
+  function watchEvents() {
+    let ready;
+    const opened = new Promise((resolve) => {
+      ready = resolve;
+      setTimeout(resolve, 3000);
+    });
+    const w = { closed: false, source: null, lastId: '', timer: null, failures: 0 };
+    state.events = {
+      abort() {
+        w.closed = true;
+        clearTimeout(w.timer);
+        if (w.source) w.source.close();
+        setLive(false);
+      },
+    };
+    const retry = () => {
+      if (w.closed) return;
+      w.failures++;
+      w.timer = setTimeout(open, Math.min(30000, 1000 * 2 ** Math.min(w.failures - 1, 5)));
+    };
+    const open = async () => {
+      if (w.closed || !state.token) return;
+      let t;
+      try {
+        t = await call('POST', '/events/tickets');
+      } catch (e) {
+        ready();
+        retry(); // a 401 has ended the session already (call)
+        return;
       }
-    } catch (e) {
-      // aborted by log off, or the connection dropped
-    } finally {
-      setLive(false);
-      if (state.events === ctrl) state.events = null;
-    }
+      if (w.closed) return;
+      let url = '/events?ticket=' + q(t.ticket);
+      if (w.lastId) url += '&last_event_id=' + q(w.lastId);
+      const es = new EventSource(url);
+      w.source = es;
+      es.onopen = () => {
+        w.failures = 0;
+        setLive(true);
+        ready();
+      };
+      const on = (type) => (ev) => {
+        if (ev.lastEventId) w.lastId = ev.lastEventId;
+        if (type === 'critical_error') {
+          w.closed = true;
+          es.close();
+          setLive(false);
+        }
+        handleEvent(type, ev.lastEventId, ev.data);
+      };
+      for (const type of ['table_modified', 'critical_error', 'resync']) es.addEventListener(type, on(type));
+      es.onerror = () => {
+        es.close();
+        setLive(false);
+        ready();
+        retry();
+      };
+    };
+    open();
+    return opened;
   }
 
   function logEvent(id, type, summary) {
@@ -361,23 +397,10 @@
     while (log.children.length > 200) log.lastElementChild.remove();
   }
 
-  function handleEvent(block) {
-    let type = 'message';
-    let id = '';
-    const data = [];
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) continue; // comment: subscribed, keep-alive
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'event') type = val;
-      else if (field === 'data') data.push(val);
-      else if (field === 'id') id = val;
-    }
-    if (!data.length) return;
+  function handleEvent(type, id, text) {
     let payload = null;
     try {
-      payload = JSON.parse(data.join('\n'));
+      payload = JSON.parse(text);
     } catch (e) {
       logEvent(id, type, '(data is not JSON)');
       return;
@@ -391,8 +414,12 @@
       const reason = payload && payload.reason ? payload.reason : 'critical error';
       logEvent(id, type, (payload && payload.mapi_error ? payload.mapi_error + ', ' : '') + 'reason: ' + reason);
       if (!state.closing) ended('The session ended: ' + reason);
+    } else if (type === 'resync') {
+      // Events were lost (reason says why): the table is read again.
+      logEvent(id, type, 'reason: ' + (payload && payload.reason ? payload.reason : '?'));
+      refreshStatus().catch(() => {});
     } else {
-      logEvent(id, type, data.join(' '));
+      logEvent(id, type, text);
     }
   }
 

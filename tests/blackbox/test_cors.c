@@ -29,7 +29,7 @@ Test(cors, preflight_allowed_origin)
     gw_resp r;
     cr_assert_eq(gw_request(G, "OPTIONS", "/sessions", h, NULL, &r), 204, "%s", r.body);
     cr_expect_str_eq(gw_header(&r, "Access-Control-Allow-Origin"), ORIGIN);
-    cr_expect_str_eq(gw_header(&r, "Access-Control-Allow-Methods"), "GET, HEAD, POST");
+    cr_expect_str_eq(gw_header(&r, "Access-Control-Allow-Methods"), "DELETE, GET, HEAD, POST");
     const char *ah = gw_header(&r, "Access-Control-Allow-Headers");
     cr_assert_not_null(ah);
     cr_expect(strstr(ah, "Authorization") && strstr(ah, "Content-Type"), "allow-headers %s", ah);

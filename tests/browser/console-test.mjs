@@ -40,8 +40,10 @@ export async function consoleWalkthrough({ browser, gwUrl, shotDir, profile, pas
   context.setDefaultTimeout(10000);
   const page = await context.newPage();
   const problems = [];
+  let ticketStreams = 0; // GET /events?ticket=: the EventSource path
   page.on('request', (req) => {
     const u = req.url();
+    if (u.startsWith(gwUrl + '/events?ticket=mgt_')) ticketStreams++;
     if (!u.startsWith('data:') && !u.startsWith(gwUrl + '/')) problems.push('request to another origin: ' + u);
     if (/[?&](access_token|token)=/.test(u) || /mgw_/.test(u)) problems.push('a token in a URL: ' + u);
   });
@@ -120,6 +122,7 @@ export async function consoleWalkthrough({ browser, gwUrl, shotDir, profile, pas
   await page.locator('#status-rows tr.changed', { hasText: 'Outbox spool' }).waitFor();
   assert(await page.locator('#status-rows tr.changed').count() === 1, 'more than one row highlighted');
   assert(/Outbox spool/.test(await text('#events')), 'event log: ' + (await text('#events')));
+  assert(ticketStreams > 0, 'events did not come through an EventSource with a ticket');
   await snap('events');
   await rowOf('Contacts').locator('button[data-method=change-password]').click();
   await page.fill('#old-password', password);

@@ -86,6 +86,7 @@ api_response afx_call(rq r)
     req.authorization = r.auth;
     req.content_type = r.ctype;
     req.if_none_match = r.inm;
+    req.last_event_id = r.lei;
     req.body = r.body;
     req.body_len = r.body ? strlen(r.body) : 0;
     req.body_too_large = r.too_large;

@@ -41,6 +41,7 @@ void afx_teardown(void);
 /* One request, as compound literal: (rq){.method = "GET", .path = "/x"}. */
 typedef struct {
     const char *method, *path, *auth, *ctype, *body, *inm;
+    const char *lei; /* Last-Event-ID */
     const api_kv *query;
     size_t nquery;
     bool too_large;

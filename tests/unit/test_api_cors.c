@@ -92,7 +92,7 @@ Test(api, cors_preflight)
     cr_assert_eq(r.status, 204);
     cr_expect_eq(r.body_len, 0);
     cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Origin"), ORIGIN);
-    cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Methods"), "GET, HEAD, POST");
+    cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Methods"), "DELETE, GET, HEAD, POST");
     cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Headers"),
                      "Authorization, Content-Type, If-None-Match");
     cr_expect_str_eq(afx_header(&r, "Access-Control-Max-Age"), "600");

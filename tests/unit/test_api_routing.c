@@ -29,7 +29,7 @@ Test(api, wrong_method_is_405_with_allow)
 {
     api_response r = afx_call((rq){.method = "PUT", .path = "/sessions"});
     json_decref(afx_assert_problem(&r, 405, "MAPI_E_NO_SUPPORT"));
-    cr_assert_str_eq(afx_header(&r, "Allow"), "GET, HEAD, POST");
+    cr_assert_str_eq(afx_header(&r, "Allow"), "DELETE, GET, HEAD, POST");
     cr_assert_str_eq(r.route, "/sessions");
     api_response_clear(&r);
 
