@@ -267,6 +267,64 @@ void api_finish_oom(api_response *r)
     r->header_count = 1;
 }
 
+/* The out-of-memory answer of a request with an id: its body with the
+ * "instance" too when memory allows (the static body has none). */
+static void oom_add_request_id(api_response *r, const char *request_id)
+{
+    char instance[API_INSTANCE_SIZE];
+    api_problem_instance(request_id, instance);
+    size_t len = 0;
+    const char *oom = api_problem_oom_body(&len);
+    if (len < 2 || r->header_count >= API_MAX_HEADERS)
+        return;
+    char *value = strdup(request_id);
+    if (!value)
+        return;
+    r->headers[r->header_count].name = "X-Request-Id";
+    r->headers[r->header_count].value = value;
+    r->header_count++;
+    /* The member goes before the closing brace. */
+    const char *brace = memrchr(oom, '}', len);
+    if (!brace)
+        return;
+    size_t head = (size_t)(brace - oom),
+           cap = len + sizeof ",\"instance\":\"\"" + strlen(instance) + 1;
+    char *body = json_text_alloc(cap);
+    if (!body)
+        return;
+    int n = snprintf(body, cap, "%.*s,\"instance\":\"%s\"%s", (int)head, oom, instance, brace);
+    if (n < 0 || (size_t)n >= cap) {
+        json_text_free(body);
+        return;
+    }
+    if (!is_oom_body(r->body))
+        json_text_free(r->body);
+    r->body = body;
+    r->body_len = (size_t)n;
+}
+
+bool api_request_id_ok(const char *sent)
+{
+    if (!sent || !sent[0])
+        return false;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)sent; *p; p++, n++)
+        if (*p < 0x21 || *p > 0x7E || n >= API_REQUEST_ID_MAX)
+            return false;
+    return strcasestr(sent, "mgw_") == NULL;
+}
+
+void api_request_id(const char *sent, char out[API_REQUEST_ID_SIZE])
+{
+    if (api_request_id_ok(sent)) {
+        memcpy(out, sent, strlen(sent) + 1);
+        return;
+    }
+    uint8_t raw[16];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, API_REQUEST_ID_SIZE, raw, sizeof raw);
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
 /* How specific a matching pattern is: one bit per segment, set for a fixed
@@ -505,6 +563,7 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     x.a = a;
     x.req = req;
     x.resp = resp;
+    api_request_id(req->request_id, x.request_id);
 
     const char *method = req->method ? req->method : "";
     const char *path = req->path ? req->path : "";
@@ -548,9 +607,13 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     if (!x.oom)
         api_add_header(&x, "Cache-Control", "no-store");
     if (!x.oom)
+        api_add_header(&x, "X-Request-Id", x.request_id);
+    if (!x.oom)
         api_cors_finish(&x);
-    if (x.oom)
+    if (x.oom) {
         api_finish_oom(resp);
+        oom_add_request_id(resp, x.request_id);
+    }
     /* HEAD keeps the GET body, and a 304 the body of its 200: RFC 9110
      * 9.3.2 and 8.6 want their Content-Length, and the server never sends
      * either body (libmicrohttpd drops it itself). */

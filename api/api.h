@@ -59,9 +59,25 @@ typedef struct {
     const char *origin;
     const char *ac_request_method;
     const char *ac_request_headers;
+    /* The request id (api_request_id's answer for the X-Request-Id header),
+     * or NULL: api_handle then makes one. Echoed as X-Request-Id on the
+     * answer and quoted in every problem body ("instance"). */
+    const char *request_id;
 } api_request;
 
 #define API_MAX_HEADERS 12
+
+/* Request ids (docs/contract/http.md "Request ids"): a client's X-Request-Id
+ * is kept when it is 1..API_REQUEST_ID_MAX visible ASCII characters
+ * (0x21..0x7E) and holds no "mgw_" (a token pasted there would reach the
+ * access log); anything else, or none, gets a fresh random one (32 hex
+ * digits). Thread-safe. */
+#define API_REQUEST_ID_MAX 64
+#define API_REQUEST_ID_SIZE (API_REQUEST_ID_MAX + 1)
+/* true when sent is kept as it is. */
+bool api_request_id_ok(const char *sent);
+/* out: sent when api_request_id_ok, else a fresh id. */
+void api_request_id(const char *sent, char out[API_REQUEST_ID_SIZE]);
 
 typedef struct {
     int status;

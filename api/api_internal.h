@@ -81,6 +81,8 @@ typedef struct {
     api_span params[API_MAX_PARAMS];
     size_t param_count;
     bool oom; /* building the response ran out of memory */
+    /* This request's id ("": none, as for api_limit_answer's answers). */
+    char request_id[API_REQUEST_ID_SIZE];
 } api_ctx;
 
 typedef void (*api_handler)(api_ctx *x);
@@ -157,6 +159,10 @@ const char *api_problem_oom_body(size_t *len);
  * for MAPI_E_NOT_ENOUGH_MEMORY, Cache-Control: no-store); heap copies when
  * memory allows, the static body otherwise. */
 void api_finish_oom(api_response *r);
+/* The problem's "instance" for a request id: "urn:mapigw:request:" and the id,
+ * percent-encoding what a URN may not hold as it is. */
+#define API_INSTANCE_SIZE (24 + 3 * API_REQUEST_ID_MAX)
+void api_problem_instance(const char *request_id, char out[API_INSTANCE_SIZE]);
 
 /* ---- render.c ----------------------------------------------------------- */
 
