@@ -63,7 +63,7 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
-.PHONY: all build deps run check test test-variant layers check-logs lint-openapi bench bench-deps clean format \
+.PHONY: FORCE all build deps run check test test-variant layers check-logs lint-openapi bench bench-deps clean format \
         fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
@@ -79,8 +79,15 @@ $(BUILD)/gen/openapi_yaml.c: openapi.yaml scripts/embed.sh
 $(BUILD)/gen/openapi_yaml.o: $(BUILD)/gen/openapi_yaml.c
 	$(CC) -std=c11 -c $< -o $@
 
-$(BIN): $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(MAIN_OBJ) $(BUILD)/gen/openapi_yaml.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN): $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(MAIN_OBJ) $(BUILD)/gen/openapi_yaml.o \
+        | $(BUILD)/profiles.default.json
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
+
+# The default --profiles file lives beside the binary (or in
+# <prefix>/share/mapigw when installed), not in the working folder.
+$(BUILD)/profiles.default.json: server/profiles.default.json
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # The web console (web/) and the API docs are compiled into the binary too.
 WEB_ASSETS := console.html console.js console.css
@@ -97,7 +104,19 @@ $(BUILD)/gen/docs_assets.c: openapi.yaml scripts/build-docs.sh scripts/embed.sh 
 	scripts/build-docs.sh $@
 $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o: $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) -std=c11 -c $< -o $@
-$(BIN): $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o
+$(BIN): $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o $(BUILD)/gen/build_info.o
+
+# mapigw_build_info's git commit: from git when there is a repository, else
+# GIT_COMMIT (the image build passes it), else "unknown". The file is
+# rewritten only when the commit changes, so an unchanged tree relinks nothing.
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+$(BUILD)/gen/build_info.c: FORCE
+	@mkdir -p $(dir $@)
+	@printf 'const char mapigw_git_commit[] = "%s";\n' '$(subst ',,$(GIT_COMMIT))' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/gen/build_info.o: $(BUILD)/gen/build_info.c
+	$(CC) -std=c11 -c $< -o $@
+FORCE:
 
 # The options table (server/config.c) too: the floors keep no defaults of
 # their own, and the suites take theirs from config_defaults. And
@@ -115,8 +134,9 @@ $(BB_BIN): $(BLACKBOX_OBJ) $(CORE_OBJ)
 deps:
 	@scripts/install-deps.sh build
 
-# make run: the demo. Data (maildir, spool, contacts) goes to ./data.
-RUN_ARGS ?= --listen 127.0.0.1 --port 8080 --profiles server/profiles.default.json --data-dir data
+# make run: the demo (the default profiles file, copied beside the binary).
+# Data (maildir, spool, contacts) goes to ./data.
+RUN_ARGS ?= --listen 127.0.0.1 --port 8080 --data-dir data
 run:
 	@scripts/install-deps.sh build
 	@$(MAKE) --no-print-directory VARIANT=release $(BUILD)/mapigw

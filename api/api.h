@@ -126,8 +126,9 @@ typedef struct {
     size_t max_body_bytes;    /* for error details; the server enforces it */
     const char *openapi_yaml; /* served at GET /openapi.yaml (borrowed), or NULL */
     size_t openapi_yaml_len;
-    const char *version; /* reported by /healthz */
-    api_limits limits;   /* every one > 0 */
+    const char *version;    /* reported by /healthz and mapigw_build_info */
+    const char *git_commit; /* mapigw_build_info's commit (borrowed; NULL: "unknown") */
+    api_limits limits;      /* every one > 0 */
 } api_config;
 
 /* Password members ("password", "old_password", "new_password") are

@@ -64,6 +64,7 @@ static char *render_logon(const core_logon_result *res, size_t *len)
     json_text_key(&t, "idle_timeout_s");
     json_text_int(&t, session_idle_timeout_s(s));
     json_text_close(&t);
+    json_text_end_line(&t);
     return json_text_finish(&t, len); /* jansson's allocator: wiped when freed */
 }
 
@@ -210,6 +211,8 @@ void h_sessions_list(api_ctx *x)
         api_problem(x, MAPI_E_NO_ACCESS, 0, "listing sessions needs the admin key");
         return;
     }
+    if (!request_check_query(x, API_NO_QUERY))
+        return;
     list_ctx l = {x->a->core, json_array(), true};
     if (!l.list) {
         api_reply_oom(x);
@@ -245,6 +248,10 @@ void h_session_get(api_ctx *x)
     api_auth auth;
     if (!api_authenticate(x, true, &auth))
         return;
+    if (!request_check_query(x, API_NO_QUERY)) {
+        api_auth_release(&auth);
+        return;
+    }
     const api_span *id = &x->params[0];
     session *s = NULL;
     if (auth.admin) {

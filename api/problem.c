@@ -74,7 +74,7 @@ static char *problem_text(HRESULT hr, int status, const char *detail, const char
     }
     ok &= json_set(body, "mapi_error", json_string(name));
     ok &= json_set(body, "mapi_code", json_string(code));
-    char *text = ok ? api_dump_json(body, len) : NULL;
+    char *text = ok ? api_dump_json_body(body, len) : NULL;
     json_decref(body);
     return text;
 }
