@@ -96,10 +96,11 @@ $(BUILD)/gen/web_assets.c: $(addprefix web/,$(WEB_ASSETS)) scripts/embed.sh
 	{ scripts/embed.sh mapigw_console_html web/console.html; \
 	  scripts/embed.sh mapigw_console_js web/console.js | sed 1d; \
 	  scripts/embed.sh mapigw_console_css web/console.css | sed 1d; } > $@
-# Built with the pinned @redocly/cli when tests/openapi has it (never installs
-# it); otherwise a stub, and /docs answers 404. Rebuilt once the tool appears.
-$(BUILD)/gen/docs_assets.c: openapi.yaml scripts/build-docs.sh scripts/embed.sh \
-                            $(wildcard tests/openapi/node_modules/.bin/redocly)
+# /docs: web/docs.html and Redoc's pinned standalone bundle, fetched once
+# with npm into .cache/redoc (scripts/fetch-redoc.sh); Redoc renders the
+# binary's own /openapi.yaml in the browser.
+$(BUILD)/gen/docs_assets.c: web/docs.html web/docs-init.js scripts/build-docs.sh scripts/fetch-redoc.sh \
+                            scripts/embed.sh
 	@mkdir -p $(dir $@)
 	scripts/build-docs.sh $@
 $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o: $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
