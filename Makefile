@@ -64,7 +64,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
 .PHONY: FORCE all build deps run check test test-variant layers check-logs lint-openapi bench bench-deps clean format \
-        fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test
+        fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test codegen-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
 
@@ -190,6 +190,9 @@ analyze:                   # cppcheck and gcc -fanalyzer
 image-test:                # container image: lint, debootstrap base, buildah build, podman run, curl checks (root)
 	@tests/docker/lint.sh
 	@scripts/image-test.sh
+codegen-test:              # a TypeScript client generated from openapi.yaml drives the real gateway
+	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
+	@MAPIGW_TEST_TIME_SCALE=$(TEST_TIME_SCALE) scripts/codegen-test.sh $(abspath build/release/mapigw)
 browser-test:              # the console, the docs and CORS in headless Chromium (playwright-core)
 	@scripts/lint-openapi.sh >/dev/null
 	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
@@ -226,6 +229,7 @@ test:
 	@$(MAKE) --no-print-directory valgrind-suites
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-openapi
+	@$(MAKE) --no-print-directory codegen-test
 	@$(MAKE) --no-print-directory browser-test
 
 clean:
