@@ -64,7 +64,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
 .PHONY: FORCE all build deps run check test test-variant layers check-logs lint-openapi bench bench-deps clean format \
-        fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test codegen-test
+        fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test codegen-test readme-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
 
@@ -136,11 +136,17 @@ deps:
 	@scripts/install-deps.sh build
 
 # make run: the demo (the default profiles file, copied beside the binary).
-# Data (maildir, spool, contacts) goes to ./data.
-RUN_ARGS ?= --listen 127.0.0.1 --port 8080 --data-dir data
+# Data (maildir, spool, contacts) goes to ./data, seeded once with sample
+# mail and contacts (scripts/seed-demo.sh). CORS allows a local front-end dev
+# server's origin, as README.md's CORS example shows. scripts/readme-test.sh
+# runs README.md's blocks against these same arguments (RUN_ARGS_BASE).
+RUN_DATA ?= data
+RUN_ARGS_BASE := --listen 127.0.0.1 --cors-origins http://127.0.0.1:5173
+RUN_ARGS ?= $(RUN_ARGS_BASE) --port 8080 --data-dir $(RUN_DATA)
 run:
 	@scripts/install-deps.sh build
 	@$(MAKE) --no-print-directory VARIANT=release $(BUILD)/mapigw
+	@scripts/seed-demo.sh $(RUN_DATA)
 	./build/release/mapigw $(RUN_ARGS)
 
 # Which folder may include what (server -> api -> session-core, the core and
@@ -190,6 +196,10 @@ analyze:                   # cppcheck and gcc -fanalyzer
 image-test:                # container image: lint, debootstrap base, buildah build, podman run, curl checks (root)
 	@tests/docker/lint.sh
 	@scripts/image-test.sh
+readme-test:               # every sh block of README.md, verbatim and in order, against make run's gateway
+	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
+	@RUN_ARGS_BASE='$(RUN_ARGS_BASE)' MAPIGW_TEST_TIME_SCALE=$(TEST_TIME_SCALE) \
+	  scripts/readme-test.sh $(abspath build/release/mapigw)
 codegen-test:              # a TypeScript client generated from openapi.yaml drives the real gateway
 	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
 	@MAPIGW_TEST_TIME_SCALE=$(TEST_TIME_SCALE) scripts/codegen-test.sh $(abspath build/release/mapigw)
@@ -230,6 +240,7 @@ test:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-openapi
 	@$(MAKE) --no-print-directory codegen-test
+	@$(MAKE) --no-print-directory readme-test
 	@$(MAKE) --no-print-directory browser-test
 
 clean:
