@@ -116,7 +116,8 @@ static double process_start_time(void)
         return 0;
     unsigned long long ticks = 0;
     int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+    char *save = NULL; /* scrapes run on several threads at once: strtok_r */
+    for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
         if (++field == 22) {
             ticks = strtoull(tok, NULL, 10);
             break;
