@@ -231,7 +231,8 @@ files=$("${PODMAN[@]}" run --rm --network none "${cg[@]}" --entrypoint /bin/sh "
     [ -s "$f" ] || echo "missing $f"
   done
   ls /usr/local/share/doc/mapigw/third-party/LICENSE-redoc-* >/dev/null 2>&1 || echo "missing the Redoc licence"
-  zcat /usr/local/share/man/man1/mapigw.1.gz | grep -q "^\.TH MAPIGW" || echo "the man page is not one"' 2>&1 || true)
+  zcat /usr/local/share/man/man1/mapigw.1.gz | grep -q "^\.TH MAPIGW" || echo "the man page is not one"' \
+        2>>"$work/stop.log" || echo "podman run failed (see build/image/stop.log)")  # stderr: podman's timer noise
 if [ -z "$files" ]; then ok "man page, docs, licences and default profiles in the image"
 else fail "image files: $files"; fi
 rm -f "$work/mapigw.bin"
