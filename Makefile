@@ -64,8 +64,9 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  ?= suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
-.PHONY: all build deps run check test test-variant test-redis-mode layers check-logs lint-openapi bench bench-deps clean format \
-        fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test
+.PHONY: FORCE all build deps run check test test-variant test-redis-mode layers check-logs lint-openapi bench bench-deps \
+        clean format fuzz fuzz-smoke stress stress-tsan valgrind-suites analyze browser-test image-test codegen-test \
+        readme-test
 all: $(BIN)
 build: $(BIN) $(UNIT_BIN) $(BB_BIN)
 
@@ -80,8 +81,15 @@ $(BUILD)/gen/openapi_yaml.c: openapi.yaml scripts/embed.sh
 $(BUILD)/gen/openapi_yaml.o: $(BUILD)/gen/openapi_yaml.c
 	$(CC) -std=c11 -c $< -o $@
 
-$(BIN): $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(MAIN_OBJ) $(BUILD)/gen/openapi_yaml.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN): $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(MAIN_OBJ) $(BUILD)/gen/openapi_yaml.o \
+        | $(BUILD)/profiles.default.json
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
+
+# The default --profiles file lives beside the binary (or in
+# <prefix>/share/mapigw when installed), not in the working folder.
+$(BUILD)/profiles.default.json: server/profiles.default.json
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # The web console (web/) and the API docs are compiled into the binary too.
 WEB_ASSETS := console.html console.js console.css favicon.svg
@@ -91,15 +99,28 @@ $(BUILD)/gen/web_assets.c: $(addprefix web/,$(WEB_ASSETS)) scripts/embed.sh
 	  scripts/embed.sh mapigw_console_js web/console.js | sed 1d; \
 	  scripts/embed.sh mapigw_console_css web/console.css | sed 1d; \
 	  scripts/embed.sh mapigw_favicon_svg web/favicon.svg | sed 1d; } > $@
-# Built with the pinned @redocly/cli when tests/openapi has it (never installs
-# it); otherwise a stub, and /docs answers 404. Rebuilt once the tool appears.
-$(BUILD)/gen/docs_assets.c: openapi.yaml scripts/build-docs.sh scripts/embed.sh \
-                            $(wildcard tests/openapi/node_modules/.bin/redocly)
+# /docs: web/docs.html and Redoc's pinned standalone bundle, fetched once
+# with npm into .cache/redoc (scripts/fetch-redoc.sh); Redoc renders the
+# binary's own /openapi.yaml in the browser.
+$(BUILD)/gen/docs_assets.c: web/docs.html web/docs-init.js scripts/build-docs.sh scripts/fetch-redoc.sh \
+                            scripts/embed.sh
 	@mkdir -p $(dir $@)
 	scripts/build-docs.sh $@
 $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o: $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) -std=c11 -c $< -o $@
-$(BIN): $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o
+$(BIN): $(BUILD)/gen/web_assets.o $(BUILD)/gen/docs_assets.o $(BUILD)/gen/build_info.o
+
+# mapigw_build_info's git commit: from git when there is a repository, else
+# GIT_COMMIT (the image build passes it), else "unknown". The file is
+# rewritten only when the commit changes, so an unchanged tree relinks nothing.
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+$(BUILD)/gen/build_info.c: FORCE
+	@mkdir -p $(dir $@)
+	@printf 'const char mapigw_git_commit[] = "%s";\n' '$(subst ',,$(GIT_COMMIT))' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/gen/build_info.o: $(BUILD)/gen/build_info.c
+	$(CC) -std=c11 -c $< -o $@
+FORCE:
 
 # The options table (server/config.c) too: the floors keep no defaults of
 # their own, and the suites take theirs from config_defaults. And
@@ -117,11 +138,18 @@ $(BB_BIN): $(BLACKBOX_OBJ) $(CORE_OBJ)
 deps:
 	@scripts/install-deps.sh build
 
-# make run: the demo. Data (maildir, spool, contacts) goes to ./data.
-RUN_ARGS ?= --listen 127.0.0.1 --port 8080 --profiles server/profiles.default.json --data-dir data
+# make run: the demo (the default profiles file, copied beside the binary).
+# Data (maildir, spool, contacts) goes to ./data, seeded once with sample
+# mail and contacts (scripts/seed-demo.sh). CORS allows a local front-end dev
+# server's origin, as README.md's CORS example shows. scripts/readme-test.sh
+# runs README.md's blocks against these same arguments (RUN_ARGS_BASE).
+RUN_DATA ?= data
+RUN_ARGS_BASE := --listen 127.0.0.1 --cors-origins http://127.0.0.1:5173
+RUN_ARGS ?= $(RUN_ARGS_BASE) --port 8080 --data-dir $(RUN_DATA)
 run:
 	@scripts/install-deps.sh build
 	@$(MAKE) --no-print-directory VARIANT=release $(BUILD)/mapigw
+	@scripts/seed-demo.sh $(RUN_DATA)
 	./build/release/mapigw $(RUN_ARGS)
 
 # Which folder may include what (server -> api -> session-core, the core and
@@ -193,6 +221,13 @@ image-test:                # container images: lint, debootstrap base, buildah b
 	@tests/docker/lint.sh
 	@tests/docker/lint.sh docker/Dockerfile.infra
 	@scripts/image-test.sh
+readme-test:               # every sh block of README.md, verbatim and in order, against make run's gateway
+	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
+	@RUN_ARGS_BASE='$(RUN_ARGS_BASE)' MAPIGW_TEST_TIME_SCALE=$(TEST_TIME_SCALE) \
+	  scripts/readme-test.sh $(abspath build/release/mapigw)
+codegen-test:              # a TypeScript client generated from openapi.yaml drives the real gateway
+	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
+	@MAPIGW_TEST_TIME_SCALE=$(TEST_TIME_SCALE) scripts/codegen-test.sh $(abspath build/release/mapigw)
 browser-test:              # the console, the docs and CORS in headless Chromium (playwright-core)
 	@scripts/lint-openapi.sh >/dev/null
 	@$(MAKE) --no-print-directory VARIANT=release build/release/mapigw
@@ -232,6 +267,8 @@ test:
 	@$(MAKE) --no-print-directory valgrind-suites
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-openapi
+	@$(MAKE) --no-print-directory codegen-test
+	@$(MAKE) --no-print-directory readme-test
 	@$(MAKE) --no-print-directory browser-test
 
 clean:

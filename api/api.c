@@ -19,44 +19,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 typedef struct {
     const char *method;
     const char *pattern;
     api_handler handler;
+    /* The route takes no query parameter and needs no token: any parameter
+     * is refused here, before the handler (docs/contract/http.md 1.1). Routes
+     * with a token check theirs after authenticating, so that a bad token is
+     * a 401 whatever the query. */
+    bool no_query;
 } api_route;
 
 static const api_route ROUTES[] = {
-    {"POST", "/sessions", h_sessions_post},
-    {"GET", "/sessions", h_sessions_list},
-    {"GET", "/profiles", h_profiles_list},
-    {"GET", "/sessions/{id}", h_session_get},
-    {"DELETE", "/sessions", h_sessions_end},
-    {"DELETE", "/sessions/{id}", h_session_delete},
-    {"GET", "/status", h_status_table},
-    {"GET", "/status/{ik}", h_status_row},
-    {"POST", "/status/{ik}/{method}", h_status_method},
-    {"GET", "/identity", h_identity},
-    {"GET", "/stores", h_stores_table},
-    {"GET", "/stores/{eid}", h_store_open},
-    {"GET", "/addressbook", h_address_book},
-    {"POST", "/entries/compare", h_entries_compare},
-    {"GET", "/entries/{eid}", h_entry_open},
-    {"GET", "/entries/{eid}/contents", h_entry_contents},
-    {"GET", "/events", h_events},
-    {"POST", "/events/tickets", h_event_tickets_post},
-    {"GET", "/healthz", h_healthz},
-    {"GET", "/readyz", h_readyz},
-    {"GET", "/metrics", h_metrics},
-    {"GET", "/openapi.yaml", h_openapi},
-    {"GET", "/", h_asset},
-    {"GET", "/console.js", h_asset},
-    {"GET", "/console.css", h_asset},
-    {"GET", "/favicon.svg", h_asset},
-    {"GET", "/docs", h_asset},
-    {"GET", "/docs/init.js", h_asset},
-    {"GET", "/docs/redoc.standalone.js", h_asset},
+    {"POST", "/sessions", h_sessions_post, true},
+    {"GET", "/sessions", h_sessions_list, false},
+    {"GET", "/profiles", h_profiles_list, false},
+    {"GET", "/sessions/{id}", h_session_get, false},
+    {"DELETE", "/sessions", h_sessions_end, false},
+    {"DELETE", "/sessions/{id}", h_session_delete, false},
+    {"GET", "/status", h_status_table, false},
+    {"GET", "/status/{ik}", h_status_row, false},
+    {"POST", "/status/{ik}/{method}", h_status_method, false},
+    {"GET", "/identity", h_identity, false},
+    {"GET", "/stores", h_stores_table, false},
+    {"GET", "/stores/{eid}", h_store_open, false},
+    {"GET", "/addressbook", h_address_book, false},
+    {"POST", "/entries/compare", h_entries_compare, false},
+    {"GET", "/entries/{eid}", h_entry_open, false},
+    {"GET", "/entries/{eid}/contents", h_entry_contents, false},
+    {"GET", "/events", h_events, false},
+    {"POST", "/events/tickets", h_event_tickets_post, false},
+    {"GET", "/healthz", h_healthz, true},
+    {"GET", "/readyz", h_readyz, true},
+    {"GET", "/metrics", h_metrics, true},
+    {"GET", "/openapi.yaml", h_openapi, true},
+    {"GET", "/", h_asset, true},
+    {"GET", "/console.js", h_asset, true},
+    {"GET", "/console.css", h_asset, true},
+    {"GET", "/favicon.svg", h_asset, true},
+    {"GET", "/docs", h_asset, true},
+    {"GET", "/docs/init.js", h_asset, true},
+    {"GET", "/docs/redoc.standalone.js", h_asset, true},
 };
 #define ROUTE_COUNT (sizeof ROUTES / sizeof ROUTES[0])
 /* Requests for no known path are counted under this extra slot. */
@@ -67,6 +73,27 @@ static const char ROUTE_UNMATCHED_LABEL[] = "unmatched";
  * api_response_clear knows its static body (api_problem_oom_body) and this
  * header value, and does not free them. */
 static char OOM_NO_STORE[] = "no-store";
+static char OOM_RETRY_AFTER[] = "1";
+
+/* RFC 9110 10.2.3 and 6585 4: every 429 and 503 says when to come back. The
+ * handlers that know better (a throttled logon's wait) set their own; the
+ * rest are short-lived conditions (a cap, a busy lock, start-up), where a
+ * second is the shortest useful wait. */
+static const char DEFAULT_RETRY_AFTER[] = "1";
+
+static bool has_header(const api_response *r, const char *name)
+{
+    for (size_t i = 0; i < r->header_count; i++)
+        if (r->headers[i].name && strcasecmp(r->headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void add_retry_after(api_ctx *x)
+{
+    if ((x->resp->status == 429 || x->resp->status == 503) && !has_header(x->resp, "Retry-After"))
+        api_add_header(x, "Retry-After", DEFAULT_RETRY_AFTER);
+}
 
 static bool is_oom_body(const char *body)
 {
@@ -93,6 +120,7 @@ api *api_new(core *c, const api_config *cfg)
     randombytes_buf(a->cursor_key, sizeof a->cursor_key);
     a->status_cache = status_cache_new();
     a->tickets = tickets_new(cfg->events_ticket_ttl_s);
+    a->git_commit = cfg->git_commit && cfg->git_commit[0] ? cfg->git_commit : "unknown";
     a->requests = calloc(ROUTE_COUNT + 1, sizeof *a->requests);
     a->latency = calloc(ROUTE_COUNT + 1, sizeof *a->latency);
     if (cfg->admin_key && cfg->admin_key[0]) {
@@ -152,7 +180,7 @@ void api_response_clear(api_response *resp)
     if (!is_oom_body(resp->body))
         json_text_free(resp->body);
     for (size_t i = 0; i < resp->header_count; i++)
-        if (resp->headers[i].value != OOM_NO_STORE)
+        if (resp->headers[i].value != OOM_NO_STORE && resp->headers[i].value != OOM_RETRY_AFTER)
             free(resp->headers[i].value);
     api_stream_free(resp->stream);
     memset(resp, 0, sizeof *resp);
@@ -185,6 +213,8 @@ bool api_add_header(api_ctx *x, const char *name, const char *value)
 
 char *api_dump_json(const json_t *json, size_t *len) { return json_write_compact(json, len); }
 
+char *api_dump_json_body(const json_t *json, size_t *len) { return json_write_line(json, len); }
+
 static void replace_body(api_response *r, char *body, size_t len)
 {
     if (!is_oom_body(r->body))
@@ -200,7 +230,7 @@ void api_reply_json(api_ctx *x, int status, json_t *body)
         return;
     }
     size_t len = 0;
-    char *text = api_dump_json(body, &len);
+    char *text = api_dump_json_body(body, &len);
     json_decref(body);
     if (!text) {
         x->oom = true;
@@ -275,7 +305,69 @@ void api_finish_oom(api_response *r)
     r->headers[0].value = strdup("no-store");
     if (!r->headers[0].value)
         r->headers[0].value = OOM_NO_STORE;
-    r->header_count = 1;
+    r->headers[1].name = "Retry-After";
+    r->headers[1].value = strdup(DEFAULT_RETRY_AFTER);
+    if (!r->headers[1].value)
+        r->headers[1].value = OOM_RETRY_AFTER;
+    r->header_count = 2;
+}
+
+/* The out-of-memory answer of a request with an id: its body with the
+ * "instance" too when memory allows (the static body has none). */
+static void oom_add_request_id(api_response *r, const char *request_id)
+{
+    char instance[API_INSTANCE_SIZE];
+    api_problem_instance(request_id, instance);
+    size_t len = 0;
+    const char *oom = api_problem_oom_body(&len);
+    if (len < 2 || r->header_count >= API_MAX_HEADERS)
+        return;
+    char *value = strdup(request_id);
+    if (!value)
+        return;
+    r->headers[r->header_count].name = "X-Request-Id";
+    r->headers[r->header_count].value = value;
+    r->header_count++;
+    /* The member goes before the closing brace. */
+    const char *brace = memrchr(oom, '}', len);
+    if (!brace)
+        return;
+    size_t head = (size_t)(brace - oom),
+           cap = len + sizeof ",\"instance\":\"\"" + strlen(instance) + 1;
+    char *body = json_text_alloc(cap);
+    if (!body)
+        return;
+    int n = snprintf(body, cap, "%.*s,\"instance\":\"%s\"%s", (int)head, oom, instance, brace);
+    if (n < 0 || (size_t)n >= cap) {
+        json_text_free(body);
+        return;
+    }
+    if (!is_oom_body(r->body))
+        json_text_free(r->body);
+    r->body = body;
+    r->body_len = (size_t)n;
+}
+
+bool api_request_id_ok(const char *sent)
+{
+    if (!sent || !sent[0])
+        return false;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)sent; *p; p++, n++)
+        if (*p < 0x21 || *p > 0x7E || n >= API_REQUEST_ID_MAX)
+            return false;
+    return strcasestr(sent, "mgw_") == NULL;
+}
+
+void api_request_id(const char *sent, char out[API_REQUEST_ID_SIZE])
+{
+    if (api_request_id_ok(sent)) {
+        memcpy(out, sent, strlen(sent) + 1);
+        return;
+    }
+    uint8_t raw[16];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, API_REQUEST_ID_SIZE, raw, sizeof raw);
 }
 
 /* ---- routing ------------------------------------------------------------ */
@@ -501,6 +593,8 @@ void api_limit_answer(api *a, int status, HRESULT hr, const char *detail, api_re
     x.resp = resp;
     api_problem(&x, hr, status, "%s", detail ? detail : "");
     if (!x.oom)
+        add_retry_after(&x);
+    if (!x.oom)
         api_add_header(&x, "Cache-Control", "no-store");
     if (x.oom)
         api_finish_oom(resp);
@@ -516,6 +610,7 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     x.a = a;
     x.req = req;
     x.resp = resp;
+    api_request_id(req->request_id, x.request_id);
 
     const char *method = req->method ? req->method : "";
     const char *path = req->path ? req->path : "";
@@ -532,7 +627,8 @@ void api_handle(api *a, const api_request *req, api_response *resp)
         resp->route = route != ROUTE_UNMATCHED ? ROUTES[route].pattern : ROUTE_UNMATCHED_LABEL;
     } else if (route != ROUTE_UNMATCHED) {
         resp->route = ROUTES[route].pattern;
-        ROUTES[route].handler(&x);
+        if (!ROUTES[route].no_query || request_check_query(&x, API_NO_QUERY))
+            ROUTES[route].handler(&x);
     } else if (path_match != ROUTE_UNMATCHED && api_cors_is_preflight(req)) {
         route = path_match;
         resp->route = ROUTES[route].pattern;
@@ -557,11 +653,17 @@ void api_handle(api *a, const api_request *req, api_response *resp)
         api_problem(&x, MAPI_E_CALL_FAILED, 0, "the request produced no answer");
     }
     if (!x.oom)
+        add_retry_after(&x);
+    if (!x.oom)
         api_add_header(&x, "Cache-Control", "no-store");
     if (!x.oom)
+        api_add_header(&x, "X-Request-Id", x.request_id);
+    if (!x.oom)
         api_cors_finish(&x);
-    if (x.oom)
+    if (x.oom) {
         api_finish_oom(resp);
+        oom_add_request_id(resp, x.request_id);
+    }
     /* HEAD keeps the GET body, and a 304 the body of its 200: RFC 9110
      * 9.3.2 and 8.6 want their Content-Length, and the server never sends
      * either body (libmicrohttpd drops it itself). */

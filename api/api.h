@@ -60,9 +60,25 @@ typedef struct {
     const char *origin;
     const char *ac_request_method;
     const char *ac_request_headers;
+    /* The request id (api_request_id's answer for the X-Request-Id header),
+     * or NULL: api_handle then makes one. Echoed as X-Request-Id on the
+     * answer and quoted in every problem body ("instance"). */
+    const char *request_id;
 } api_request;
 
 #define API_MAX_HEADERS 12
+
+/* Request ids (docs/contract/http.md "Request ids"): a client's X-Request-Id
+ * is kept when it is 1..API_REQUEST_ID_MAX visible ASCII characters
+ * (0x21..0x7E) and holds no "mgw_" (a token pasted there would reach the
+ * access log); anything else, or none, gets a fresh random one (32 hex
+ * digits). Thread-safe. */
+#define API_REQUEST_ID_MAX 64
+#define API_REQUEST_ID_SIZE (API_REQUEST_ID_MAX + 1)
+/* true when sent is kept as it is. */
+bool api_request_id_ok(const char *sent);
+/* out: sent when api_request_id_ok, else a fresh id. */
+void api_request_id(const char *sent, char out[API_REQUEST_ID_SIZE]);
 
 typedef struct {
     int status;
@@ -111,7 +127,8 @@ typedef struct {
     size_t max_body_bytes;    /* for error details; the server enforces it */
     const char *openapi_yaml; /* served at GET /openapi.yaml (borrowed), or NULL */
     size_t openapi_yaml_len;
-    const char *version;          /* reported by /healthz */
+    const char *version;          /* reported by /healthz and mapigw_build_info */
+    const char *git_commit;       /* mapigw_build_info's commit (borrowed; NULL: "unknown") */
     unsigned events_ticket_ttl_s; /* POST /events/tickets: a ticket's life */
     api_limits limits;            /* every one > 0 */
 } api_config;

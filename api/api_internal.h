@@ -54,6 +54,7 @@ struct api {
     const api_asset *assets; /* borrowed from the server */
     size_t asset_count;
     char *version;
+    const char *git_commit; /* borrowed from the server */
     atomic_bool ready;
     /* mapigw_http_requests_total: [route index][status - 100]. Relaxed atomics
      * are enough: each counter is independent and only ever grows. */
@@ -87,6 +88,8 @@ typedef struct {
     api_span params[API_MAX_PARAMS];
     size_t param_count;
     bool oom; /* building the response ran out of memory */
+    /* This request's id ("": none, as for api_limit_answer's answers). */
+    char request_id[API_REQUEST_ID_SIZE];
 } api_ctx;
 
 typedef void (*api_handler)(api_ctx *x);
@@ -117,6 +120,8 @@ void api_reply_oom(api_ctx *x);
  * (release it with json_text_free; growing it leaves no copy of a secret:
  * json_write.c). NULL when out of memory. */
 char *api_dump_json(const json_t *json, size_t *len);
+/* The same with the newline that ends every answer's body. */
+char *api_dump_json_body(const json_t *json, size_t *len);
 
 /* The route slots of the metrics: api_route_slots() patterns (index
  * api_route_slots() - 1 is "unmatched"). Several slots may share a label. */
@@ -167,6 +172,10 @@ const char *api_problem_oom_body(size_t *len);
  * for MAPI_E_NOT_ENOUGH_MEMORY, Cache-Control: no-store); heap copies when
  * memory allows, the static body otherwise. */
 void api_finish_oom(api_response *r);
+/* The problem's "instance" for a request id: "urn:mapigw:request:" and the id,
+ * percent-encoding what a URN may not hold as it is. */
+#define API_INSTANCE_SIZE (24 + 3 * API_REQUEST_ID_MAX)
+void api_problem_instance(const char *request_id, char out[API_INSTANCE_SIZE]);
 
 /* ---- render.c ----------------------------------------------------------- */
 
@@ -232,6 +241,8 @@ bool request_query_flags(api_ctx *x, const mapi_name_set *set, const char *value
 /* Every query key must be in allowed (NULL-terminated) and appear once;
  * access_token is ignored (never a credential, never an error). */
 bool request_check_query(api_ctx *x, const char *const *allowed);
+/* The allowed list of a route that takes no query parameter. */
+extern const char *const API_NO_QUERY[];
 /* The value of a query key, or NULL (also for "?key" without "="). */
 const char *request_query(const api_ctx *x, const char *key, bool *present);
 /* The {ik} path segment: exactly 16 hex digits, else 400. */

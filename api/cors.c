@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char ALLOW_HEADERS[] = "Authorization, Content-Type, If-None-Match";
-static const char EXPOSE_HEADERS[] = "Location, ETag, Retry-After, WWW-Authenticate";
+static const char ALLOW_HEADERS[] = "Authorization, Content-Type, If-None-Match, X-Request-Id";
+static const char EXPOSE_HEADERS[] = "Location, ETag, Retry-After, WWW-Authenticate, X-Request-Id";
 static const char MAX_AGE[] = "600";
 
 bool api_cors_origin_ok(const char *s, size_t len)

@@ -138,6 +138,10 @@ void h_status_method(api_ctx *x)
     api_auth auth;
     if (!api_authenticate(x, false, &auth))
         return;
+    if (!request_check_query(x, API_NO_QUERY)) {
+        api_auth_release(&auth);
+        return;
+    }
     const api_span *ms = &x->params[1];
     size_t m = 0;
     while (m < METHOD_COUNT &&

@@ -7,10 +7,13 @@
 #include "../session-core/session_stats.h"
 
 #include <inttypes.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 void h_healthz(api_ctx *x)
 {
@@ -100,6 +103,46 @@ void api_latency_observe(api *a, size_t slot, uint64_t ns)
     atomic_fetch_add_explicit(&l->sum_ns, ns, memory_order_relaxed);
 }
 
+/* When the process started, in seconds since the epoch: its start in clock
+ * ticks after boot (/proc/self/stat, field 22) plus the boot time
+ * (/proc/stat, btime). 0 when either cannot be read. */
+static double process_start_time(void)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name (field 2) may hold blanks and ')': count from the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    unsigned long long ticks = 0;
+    int field = 2;
+    char *save = NULL; /* scrapes run on several threads at once: strtok_r */
+    for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        if (++field == 22) {
+            ticks = strtoull(tok, NULL, 10);
+            break;
+        }
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    f = fopen("/proc/stat", "r");
+    if (!f)
+        return 0;
+    unsigned long long btime = 0;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %llu", &btime) == 1)
+            break;
+    fclose(f);
+    if (!btime || hz <= 0 || field != 22)
+        return 0;
+    return (double)btime + (double)ticks / (double)hz;
+}
+
 /* One histogram per route label (rows sharing a pattern are summed). */
 static void latency_metrics(api *a, text_buf *b)
 {
@@ -162,6 +205,66 @@ static void provider_metrics(text_buf *b, core *c)
                       core_provider_status(c, k, (session_stats_state)st));
 }
 
+/* The build, as Prometheus' *_build_info convention has it: a gauge of 1
+ * whose labels say what runs. */
+static void build_metrics(text_buf *b, const api *a)
+{
+    tb_printf(b,
+              "# HELP mapigw_build_info The running build: version and git commit.\n"
+              "# TYPE mapigw_build_info gauge\n"
+              "mapigw_build_info{version=\"%s\",commit=\"%s\"} 1\n",
+              a->version, a->git_commit);
+}
+
+/* The process_* metrics of Prometheus' client conventions, from getrusage
+ * and /proc (Linux). A value that cannot be read is left out, never made up. */
+static void process_metrics(text_buf *b)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        tb_printf(b,
+                  "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                  "seconds.\n"
+                  "# TYPE process_cpu_seconds_total counter\n"
+                  "process_cpu_seconds_total %.6f\n",
+                  cpu);
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (f && fscanf(f, "%llu %llu", &size, &resident) == 2 && page > 0)
+        tb_printf(b,
+                  "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                  "# TYPE process_resident_memory_bytes gauge\n"
+                  "process_resident_memory_bytes %llu\n",
+                  resident * (unsigned long long)page);
+    if (f)
+        fclose(f);
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        unsigned long fds = 0;
+        for (struct dirent *e; (e = readdir(d)) != NULL;)
+            if (e->d_name[0] != '.')
+                fds++;
+        closedir(d);
+        tb_printf(b,
+                  "# HELP process_open_fds Number of open file descriptors.\n"
+                  "# TYPE process_open_fds gauge\n"
+                  "process_open_fds %lu\n",
+                  fds > 0 ? fds - 1 : 0); /* less the one opendir holds */
+    }
+    double start = process_start_time();
+    if (start > 0)
+        tb_printf(b,
+                  "# HELP process_start_time_seconds Start time of the process since unix epoch "
+                  "in seconds.\n"
+                  "# TYPE process_start_time_seconds gauge\n"
+                  "process_start_time_seconds %.2f\n",
+                  start);
+}
+
 static void metric_line(void *ctx, const char *route, int status, uint64_t count)
 {
     /* Route labels are our own patterns: no characters need escaping. */
@@ -215,6 +318,8 @@ void h_metrics(api_ctx *x)
     api_metrics_foreach(x->a, metric_line, &b);
     latency_metrics(x->a, &b);
     provider_metrics(&b, x->a->core);
+    build_metrics(&b, x->a);
+    process_metrics(&b);
     if (b.failed || !b.data) {
         free(b.data);
         api_reply_oom(x);

@@ -67,6 +67,7 @@ static char *render_logon(const core_logon_result *res, size_t *len)
     json_text_key(&t, "idle_timeout_s");
     json_text_int(&t, session_idle_timeout_s(s));
     json_text_close(&t);
+    json_text_end_line(&t);
     return json_text_finish(&t, len); /* jansson's allocator: wiped when freed */
 }
 
@@ -342,6 +343,10 @@ void h_session_get(api_ctx *x)
     api_auth auth;
     if (!api_authenticate(x, true, &auth))
         return;
+    if (!request_check_query(x, API_NO_QUERY)) {
+        api_auth_release(&auth);
+        return;
+    }
     const api_span *id = &x->params[0];
     session *s = NULL;
     if (auth.admin) {

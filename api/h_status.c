@@ -212,6 +212,10 @@ void h_status_row(api_ctx *x)
     api_auth auth;
     if (!api_authenticate(x, false, &auth))
         return;
+    if (!request_check_query(x, API_NO_QUERY)) {
+        api_auth_release(&auth);
+        return;
+    }
     uint8_t ik[STATUS_INSTANCE_KEY_LEN];
     if (!request_instance_key(x, &x->params[0], ik)) {
         api_auth_release(&auth);
@@ -236,6 +240,10 @@ void h_identity(api_ctx *x)
     api_auth auth;
     if (!api_authenticate(x, false, &auth))
         return;
+    if (!request_check_query(x, API_NO_QUERY)) {
+        api_auth_release(&auth);
+        return;
+    }
     identity id;
     memset(&id, 0, sizeof id);
     HRESULT hr = session_identity(auth.session, &id);

@@ -189,6 +189,16 @@ char *json_write_compact(const json_t *json, size_t *len)
     return json_text_finish(&o, len);
 }
 
+char *json_write_line(const json_t *json, size_t *len)
+{
+    if (!json)
+        return NULL;
+    out o = JSON_TEXT_INIT;
+    write_value(&o, json, 0);
+    put_c(&o, '\n');
+    return json_text_finish(&o, len);
+}
+
 size_t json_utf8_sequence(const unsigned char *s)
 {
     unsigned c = s[0];
@@ -253,6 +263,8 @@ void json_text_key(json_text *t, const char *key)
     put(t, "\":", 2);
     t->after_key = true;
 }
+
+void json_text_end_line(json_text *t) { put_c(t, '\n'); }
 
 void json_text_null(json_text *t)
 {

@@ -20,6 +20,10 @@
  * when json is NULL. Texts here come from jansson's allocator, as
  * json_dumps's do: release them with json_text_free. */
 char *json_write_compact(const json_t *json, size_t *len);
+/* The same text followed by a newline: an answer's body (every JSON body of
+ * the gateway ends with one, so that a terminal prompt starts on its own line
+ * and line-oriented tools see a complete line). */
+char *json_write_line(const json_t *json, size_t *len);
 
 /* jansson's allocator (json_set_alloc_funcs), for memory that is released
  * beside jansson's own: the texts here, json_dumps's, response bodies. In the
@@ -68,6 +72,8 @@ void json_text_hex(json_text *t, const uint8_t *data, size_t len);
 void json_text_int(json_text *t, long long v);
 void json_text_bool(json_text *t, bool v);
 void json_text_null(json_text *t);
+/* The newline after the last value of an answer's body. */
+void json_text_end_line(json_text *t);
 /* The text (NUL-terminated, the caller's: json_text_free it) and its
  * length; NULL after any failure (nothing to free then). */
 char *json_text_finish(json_text *t, size_t *len);

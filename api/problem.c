@@ -51,7 +51,8 @@ static const char *problem_title(HRESULT hr)
 
 /* The problem+json text for hr, a failure of the list (callers normalise
  * it first), or NULL when out of memory. */
-static char *problem_text(HRESULT hr, int status, const char *detail, size_t *len)
+static char *problem_text(HRESULT hr, int status, const char *detail, const char *request_id,
+                          size_t *len)
 {
     const char *name = hresult_name(hr);
     char type[96], code[16];
@@ -66,9 +67,14 @@ static char *problem_text(HRESULT hr, int status, const char *detail, size_t *le
     /* Details may carry client text that is not valid UTF-8 (a query
      * value, or a name cut by %.64s): render_string_or_null repairs it. */
     ok &= json_set(body, "detail", render_string_or_null(detail));
+    if (request_id && request_id[0]) {
+        char instance[API_INSTANCE_SIZE];
+        api_problem_instance(request_id, instance);
+        ok &= json_set(body, "instance", json_string(instance));
+    }
     ok &= json_set(body, "mapi_error", json_string(name));
     ok &= json_set(body, "mapi_code", json_string(code));
-    char *text = ok ? api_dump_json(body, len) : NULL;
+    char *text = ok ? api_dump_json_body(body, len) : NULL;
     json_decref(body);
     return text;
 }
@@ -83,13 +89,35 @@ static size_t oom_len;
 static void oom_build(void)
 {
     size_t len = 0;
-    char *text = problem_text(MAPI_E_NOT_ENOUGH_MEMORY,
-                              api_problem_status(MAPI_E_NOT_ENOUGH_MEMORY), API_OOM_DETAIL, &len);
+    char *text =
+        problem_text(MAPI_E_NOT_ENOUGH_MEMORY, api_problem_status(MAPI_E_NOT_ENOUGH_MEMORY),
+                     API_OOM_DETAIL, NULL, &len);
     if (text && len < sizeof oom_body) {
         memcpy(oom_body, text, len + 1);
         oom_len = len;
     }
     json_text_free(text);
+}
+
+void api_problem_instance(const char *request_id, char out[API_INSTANCE_SIZE])
+{
+    /* RFC 9457 3.1.5: a URI reference that identifies this occurrence; RFC
+     * 8141's NSS keeps unreserved, sub-delims, ':', '@' and '/' as they are. */
+    static const char KEEP[] = "-._~!$&'()*+,;=:@/";
+    static const char HEX[] = "0123456789ABCDEF";
+    size_t o = (size_t)snprintf(out, API_INSTANCE_SIZE, "urn:mapigw:request:");
+    for (const unsigned char *p = (const unsigned char *)request_id;
+         *p && o + 4 <= API_INSTANCE_SIZE; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr(KEEP, *p)) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = HEX[*p >> 4];
+            out[o++] = HEX[*p & 15];
+        }
+    }
+    out[o] = '\0';
 }
 
 bool api_problem_init(void)
@@ -125,7 +153,7 @@ void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
     va_end(ap);
 
     size_t len = 0;
-    char *text = problem_text(hr, status, detail, &len);
+    char *text = problem_text(hr, status, detail, x->request_id, &len);
     if (!text) {
         x->oom = true;
         return;

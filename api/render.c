@@ -236,5 +236,6 @@ char *render_identity(const identity *id, size_t *len)
         json_text_close(&t);
     }
     json_text_close(&t);
+    json_text_end_line(&t);
     return json_text_finish(&t, len);
 }

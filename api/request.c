@@ -349,6 +349,8 @@ bool request_query_flags(api_ctx *x, const mapi_name_set *set, const char *value
     return true;
 }
 
+const char *const API_NO_QUERY[] = {NULL};
+
 bool request_check_query(api_ctx *x, const char *const *allowed)
 {
     const api_request *req = x->req;

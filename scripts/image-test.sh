@@ -176,9 +176,15 @@ tar -C "$rootfs" --numeric-owner --exclude=./.mapigw-debootstrap-ok -c . |
 ok "base image $base_tag"
 
 # --- build -------------------------------------------------------------------
+# Redoc's pinned bundle for /docs, fetched here once (npm) so that the
+# builder stage finds it in the context and needs no npm of its own.
+scripts/fetch-redoc.sh >/dev/null || { fail "scripts/fetch-redoc.sh"; finish; exit 1; }
+version=$(cat VERSION)
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 step "buildah bud (chroot isolation, vfs)"
 if buildah "${STORE[@]}" bud --isolation chroot --format docker --pull=false \
-     --build-arg BASE="$base_tag" -f docker/Dockerfile -t "$image_tag" . >"$work/build.log" 2>&1; then
+     --build-arg BASE="$base_tag" --build-arg VERSION="$version" --build-arg GIT_COMMIT="$commit" \
+     -f docker/Dockerfile -t "$image_tag" . >"$work/build.log" 2>&1; then
   ok "image built ($image_tag; log build/image/build.log)"
 else
   tail -n 30 "$work/build.log" >&2
@@ -207,9 +213,41 @@ vols = set((c.get("Volumes") or {}).keys())
 if not {"/var/lib/mapigw", "/etc/mapigw"} <= vols: errs.append("volumes %r" % sorted(vols))
 hc = img.get("Healthcheck") or c.get("Healthcheck") or {}
 if not hc.get("Test"): errs.append("no healthcheck")
+if not hc.get("StartPeriod"): errs.append("healthcheck without a start period")
+labels = c.get("Labels") or {}
+want_labels = {"org.opencontainers.image.title": "mapigw",
+               "org.opencontainers.image.version": sys.argv[1],
+               "org.opencontainers.image.revision": sys.argv[2],
+               "org.opencontainers.image.licenses": "Apache-2.0"}
+for k, v in want_labels.items():
+    if labels.get(k) != v: errs.append("label %s=%r, expected %r" % (k, labels.get(k), v))
+for k in ("org.opencontainers.image.description", "org.opencontainers.image.documentation"):
+    if not labels.get(k): errs.append("no label " + k)
 if errs: sys.exit("; ".join(errs))
-'; then ok "image config: MAPIGW_* env (logs: json on stdout), non-root user, entrypoint, 8080, SIGTERM, volumes, healthcheck"
+' "$version" "$commit"; then ok "image config: MAPIGW_* env (logs: json on stdout), non-root user, entrypoint, 8080, SIGTERM, volumes, healthcheck with a start period, OCI labels"
 else fail "image config"; fi
+
+# What the image ships besides the binary, and the binary stripped.
+files=$("${PODMAN[@]}" run --rm --network none "${cg[@]}" --health-interval disable \
+          --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" --entrypoint /bin/sh "$image_tag" -c '
+  for f in /usr/local/share/man/man1/mapigw.1.gz /usr/local/share/doc/mapigw/LICENSE \
+           /usr/local/share/doc/mapigw/README.md /usr/local/share/doc/mapigw/openapi.yaml \
+           /usr/local/share/doc/mapigw/contract/http.md /usr/local/share/mapigw/profiles.default.json; do
+    [ -s "$f" ] || echo "missing $f"
+  done
+  ls /usr/local/share/doc/mapigw/third-party/LICENSE-redoc-* >/dev/null 2>&1 || echo "missing the Redoc licence"
+  zcat /usr/local/share/man/man1/mapigw.1.gz | grep -q "^\.TH MAPIGW" || echo "the man page is not one"
+  echo checked' 2>>"$work/stop.log" || true)  # stderr: podman's complaints about systemd timers
+if [ "$files" = checked ]; then ok "man page, docs, licences and default profiles in the image"
+else fail "image files: $files"; fi
+rm -f "$work/mapigw.bin"
+cid=$("${PODMAN[@]}" create "$image_tag" 2>/dev/null) &&
+  "${PODMAN[@]}" cp "$cid:/usr/local/bin/mapigw" "$work/mapigw.bin" >/dev/null 2>&1 || true
+[ -n "${cid:-}" ] && "${PODMAN[@]}" rm -f "$cid" >/dev/null 2>&1 || true
+if [ -s "$work/mapigw.bin" ] && ! readelf -S "$work/mapigw.bin" | grep -q -E '\.symtab|\.debug_'; then
+  ok "the binary is stripped ($(wc -c <"$work/mapigw.bin") bytes)"
+else fail "the binary in the image is not stripped (or could not be copied out)"; fi
+rm -f "$work/mapigw.bin"
 
 # The variables the gateway in the image knows (its --help), for the compose check.
 twins=$("${PODMAN[@]}" run --rm --network none "${cg[@]}" --ulimit "nofile=$nofile:$nofile" \
@@ -223,8 +261,9 @@ case " $twins " in *" MAPIGW_LOG_OUTPUT "*) ok "mapigw --help in the image lists
 refusal=$(timeout -k 5 60 "${PODMAN[@]}" run --rm --network none "${cg[@]}" \
             --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" "$image_tag" 2>&1) &&
   rc=0 || rc=$?
+# A JSON log line (the image logs JSON): its quotes are escaped.
 if [ "$rc" = 2 ] && grep -q 'refusing to start' <<<"$refusal" &&
-   grep -q 'profile "demo" (the published demo password)' <<<"$refusal"; then
+   grep -q -F 'profile \"demo\" (the published demo password)' <<<"$refusal"; then
   ok "the image as built exits 2: it will not serve the demo password on 0.0.0.0"
 else fail "the image with its demo profile on 0.0.0.0: exit $rc: $refusal"; fi
 
@@ -326,6 +365,20 @@ rm -f "$work/admin.json"
 
 code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $token" "$gw/sessions/$sid" || true)
 [ "$code" = 204 ] && ok "logoff: 204" || fail "logoff: HTTP $code"
+
+# /docs from the binary alone: the page, its script and Redoc's bundle.
+docs_ok=1
+for p in /docs /docs/init.js /docs/redoc.standalone.js; do
+  code=$(curl -sS -m 10 -o "$work/docs.part" -w '%{http_code}' "$gw$p" || true)
+  [ "$code" = 200 ] && [ -s "$work/docs.part" ] || { docs_ok=0; fail "GET $p: HTTP $code"; }
+done
+rm -f "$work/docs.part"
+[ "$docs_ok" = 1 ] && ok "GET /docs, /docs/init.js and /docs/redoc.standalone.js: 200 from the image"
+code=$(curl -sS -m 10 -o "$work/metrics.txt" -w '%{http_code}' "$gw/metrics" || true)
+if [ "$code" = 200 ] && grep -q -F "mapigw_build_info{version=\"$version\",commit=\"$commit\"} 1" "$work/metrics.txt"
+then ok "mapigw_build_info names version $version and commit $commit"
+else fail "mapigw_build_info: $(grep build_info "$work/metrics.txt" 2>/dev/null || echo "HTTP $code")"; fi
+rm -f "$work/metrics.txt"
 
 # --- stop: SIGTERM, exit 0; logs: JSON lines on stdout -------------------------
 # stop_and_check CONTAINER LABEL: podman stop -t 10 sends the image's

@@ -3,9 +3,11 @@
 # are missing. Runs apt-get as root; otherwise says what to install and fails.
 set -euo pipefail
 
+# nodejs and npm fetch Redoc once for /docs (scripts/fetch-redoc.sh); jq is
+# what README.md's walkthrough uses to keep the token and ids in variables.
 build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libhiredis-dev
-            libcurl4-openssl-dev libsodium-dev)
-test_pkgs=(libcriterion-dev nodejs npm dovecot-imapd slapd ldap-utils python3-aiosmtpd
+            libcurl4-openssl-dev libsodium-dev nodejs npm jq)
+test_pkgs=(libcriterion-dev dovecot-imapd slapd ldap-utils python3-aiosmtpd
            clang-14 libclang-rt-14-dev cppcheck valgrind chromium
            redis-server redis-tools redis-sentinel)
 

@@ -12,9 +12,13 @@
 #include <sodium.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #ifndef MAPIGW_VERSION
 #define MAPIGW_VERSION "0.0.0"
@@ -291,6 +295,81 @@ bool config_defaults(config *cfg)
     return false;
 }
 
+/* The log format and output, checked alone and quietly, so that an error in
+ * any other option can still be reported in the format asked for (config.h:
+ * cfg->log_fmt and log_out are set even when parsing fails). */
+static void early_log_options(raw_value raw[CONFIG_OPTION_MAX], config *cfg)
+{
+    static const char *const FLAGS[] = {"--log-format", "--log-output"};
+    FILE *quiet = fopen("/dev/null", "w");
+    if (!quiet)
+        return;
+    for (size_t f = 0; f < sizeof FLAGS / sizeof FLAGS[0]; f++) {
+        size_t i = option_index(FLAGS[f]);
+        if (i == CONFIG_OPTION_COUNT || !raw[i].value)
+            continue;
+        const config_option *o = &CONFIG_OPTIONS[i];
+        unsigned long long n = 0;
+        if (!check_type(o, &raw[i], &n, quiet))
+            continue;
+        for (size_t t = 0; t < sizeof o->to / sizeof o->to[0]; t++)
+            store(&o->to[t], cfg, n, raw[i].value);
+    }
+    fclose(quiet);
+}
+
+/* The default profiles file is data installed with the binary, not something
+ * of the working folder: <bin>/../share/mapigw/NAME (an installed tree, the
+ * image), then <bin>/NAME (the build folder, where make copies it). Only the
+ * table's default is looked up this way; a path given by flag or variable is
+ * taken as given. Found: cfg->profiles points at an owned copy. */
+static void resolve_default_profiles(raw_value raw[CONFIG_OPTION_MAX], config *cfg)
+{
+    size_t i = option_index("--profiles");
+    if (i == CONFIG_OPTION_COUNT || raw[i].value != CONFIG_OPTIONS[i].def || !raw[i].value ||
+        raw[i].value[0] == '/')
+        return;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    static const char *const DIRS[] = {"/../share/mapigw/", "/"};
+    for (size_t d = 0; d < sizeof DIRS / sizeof DIRS[0]; d++) {
+        char path[PATH_MAX];
+        int len = snprintf(path, sizeof path, "%s%s%s", exe, DIRS[d], raw[i].value);
+        if (len < 0 || (size_t)len >= sizeof path || access(path, R_OK) != 0)
+            continue;
+        char *copy = strdup(path);
+        if (!copy)
+            return;
+        free(cfg->owned_profiles);
+        cfg->owned_profiles = copy;
+        cfg->profiles = copy;
+        return;
+    }
+}
+
+void config_foreach_unknown_env(void (*fn)(const char *name, size_t len, void *ctx), void *ctx)
+{
+    static const char PREFIX[] = "MAPIGW_";
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, PREFIX, sizeof PREFIX - 1) != 0)
+            continue;
+        size_t len = strcspn(*e, "=");
+        bool known = false;
+        for (size_t i = 0; i < CONFIG_OPTION_COUNT && !known; i++)
+            known = CONFIG_OPTIONS[i].env && strlen(CONFIG_OPTIONS[i].env) == len &&
+                    strncmp(CONFIG_OPTIONS[i].env, *e, len) == 0;
+        if (!known)
+            fn(*e, len, ctx);
+    }
+}
+
 static int find_option(const char *arg, size_t *name_len)
 {
     const char *eq = strchr(arg, '=');
@@ -335,6 +414,7 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
             return CONFIG_EXIT_OK;
         }
         if (hash_password) {
+            early_log_options(raw, cfg);
             fprintf(err,
                     "mapigw: hash-password: unexpected argument '%s' (the password is read "
                     "from stdin)\n",
@@ -344,6 +424,7 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
         size_t name_len = 0;
         int id = find_option(arg, &name_len);
         if (id < 0) {
+            early_log_options(raw, cfg);
             fprintf(err, "mapigw: unknown option '%s' (see --help)\n", arg);
             return CONFIG_EXIT_USAGE;
         }
@@ -354,6 +435,7 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
         } else if (a + 1 < argc) {
             raw[id].value = argv[++a];
         } else {
+            early_log_options(raw, cfg);
             fprintf(err, "mapigw: %s: missing value\n", CONFIG_OPTIONS[id].flag);
             return CONFIG_EXIT_USAGE;
         }
@@ -361,8 +443,11 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
     }
     if (hash_password)
         return CONFIG_HASH_PASSWORD;
-    if (validate(raw, cfg, err))
+    early_log_options(raw, cfg);
+    if (validate(raw, cfg, err)) {
+        resolve_default_profiles(raw, cfg);
         return CONFIG_RUN;
+    }
     config_free(cfg);
     return CONFIG_EXIT_USAGE;
 }
@@ -381,4 +466,8 @@ void config_free(config *cfg)
     }
     cfg->owned_store_password = NULL;
     cfg->core.store_password = NULL;
+    if (cfg->owned_profiles && cfg->profiles == cfg->owned_profiles)
+        cfg->profiles = NULL;
+    free(cfg->owned_profiles);
+    cfg->owned_profiles = NULL;
 }

@@ -48,6 +48,7 @@ typedef struct {
     char *owned_admin_key; /* read from --admin-key-file (api.admin_key points here); config_free */
     char *owned_store_password; /* read from --store-password-file (core.store_password);
                                    config_free */
+    char *owned_profiles; /* the default profiles file found by the binary (profiles points here) */
 } config;
 
 typedef enum {
@@ -59,7 +60,11 @@ typedef enum {
 
 /* Parses argv and the environment into cfg. --help and --version print to
  * out; every error prints one line "mapigw: <flag>: <what is wrong>" to err.
- * After CONFIG_RUN, release cfg with config_free. */
+ * cfg->log_fmt and cfg->log_out are set also when parsing fails (from what
+ * was read, when valid), so the caller can report the errors in that format.
+ * The default --profiles (not one given) is looked up beside the binary:
+ * <bin>/../share/mapigw/, then <bin>/ (the working folder when neither has
+ * it). After CONFIG_RUN, release cfg with config_free. */
 config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *err);
 
 /* The table's defaults alone (no argv, no environment): what mapigw runs
@@ -67,6 +72,10 @@ config_action config_parse(int argc, char **argv, config *cfg, FILE *out, FILE *
  * without the daemon. false (a message on stderr) only if the table holds a
  * default it would refuse, which the unit suite rules out. */
 bool config_defaults(config *cfg);
+
+/* Calls fn for every MAPIGW_* variable of the environment that names no
+ * option (name: the "NAME=value" entry, len: the length of NAME). */
+void config_foreach_unknown_env(void (*fn)(const char *name, size_t len, void *ctx), void *ctx);
 
 /* Wipes and frees what the config owns (a key read from a file). */
 void config_free(config *cfg);

@@ -229,9 +229,10 @@ const config_option CONFIG_OPTIONS[] = {
      .env = "MAPIGW_PROFILES",
      .metavar = "PATH",
      .type = OPTION_STRING,
-     .def = "server/profiles.default.json",
+     .def = "profiles.default.json",
      .to = {OPTION_TO(profiles)},
-     .help = "profiles file"},
+     .help = "profiles file; the default is looked up in <bin>/../share/mapigw, then beside the "
+             "binary"},
     {.flag = "--data-dir",
      .env = "MAPIGW_DATA_DIR",
      .metavar = "PATH",

@@ -52,7 +52,8 @@ typedef struct {
     const char *route;      /* static, from the api */
     const char *mapi_error; /* static, from the api */
     char client[INET6_ADDRSTRLEN];
-    sse_conn *sse; /* a streaming answer's connection state, or NULL */
+    char request_id[API_REQUEST_ID_SIZE]; /* "" until the request is complete */
+    sse_conn *sse;                        /* a streaming answer's connection state, or NULL */
     /* Handed to the password workers: what they answer with. */
     bool deferred;
     httpd *h;
@@ -310,7 +311,10 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
     }
 
+    api_request_id(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id"),
+                   rs->request_id);
     api_request req = {
+        .request_id = rs->request_id,
         .method = rs->method,
         .path = rs->path,
         .query = q.items,
@@ -492,6 +496,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .mapi_error = rs->mapi_error,
         .duration_ms = elapsed_ms(&rs->start),
         .client = rs->client,
+        .request_id = rs->request_id[0] ? rs->request_id : NULL,
     };
     log_access(&e);
     limits_request_done(h, conn);

@@ -452,5 +452,6 @@ void log_access(const log_access_entry *e)
     format_fixed(num, sizeof num, us < 9e15 ? (long long)us : 9000000000000000LL, 3);
     put_num_field(&l, "duration_ms", num);
     put_str_field(&l, "client", e->client);
+    put_str_field(&l, "request_id", e->request_id);
     finish(&l, true);
 }

@@ -83,7 +83,8 @@ typedef struct {
     int status;             /* 0: no response was sent */
     const char *mapi_error; /* or NULL */
     double duration_ms;
-    const char *client; /* client address or NULL */
+    const char *client;     /* client address or NULL */
+    const char *request_id; /* api_request_id's, or NULL */
 } log_access_entry;
 
 void log_access(const log_access_entry *e);

@@ -7,6 +7,7 @@
 #include "../support/gw.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,30 @@ static void fini_gw(void)
 }
 
 TestSuite(config, .fini = fini_gw, .timeout = 90);
+
+/* Under JSON logs (the harness's) a configuration error is one JSON line
+ * ("msg":"invalid configuration") whose detail is the text line ("mapigw:
+ * <what>\n") without its prefix and newline. */
+static bool is_error_line(const char *errs, const char *message)
+{
+    json_error_t e;
+    json_t *j = json_loads(errs, JSON_DISABLE_EOF_CHECK, &e);
+    if (!j)
+        return false;
+    const char *msg = json_string_value(json_object_get(j, "msg"));
+    const char *level = json_string_value(json_object_get(j, "level"));
+    const char *detail = json_string_value(json_object_get(j, "detail"));
+    size_t skip = strncmp(message, "mapigw: ", 8) == 0 ? 8 : 0;
+    size_t n = strlen(message + skip);
+    if (n && message[skip + n - 1] == '\n')
+        n--;
+    bool ok = msg && level && detail && strcmp(msg, "invalid configuration") == 0 &&
+              strcmp(level, "error") == 0 && strlen(detail) == n &&
+              strncmp(detail, message + skip, n) == 0 &&
+              strchr(errs, '\n') == errs + strlen(errs) - 1;
+    json_decref(j);
+    return ok;
+}
 
 /* Runs the gateway with args (after the harness's own flags) and, when
  * env_name is set, that variable; expects exit status want and returns
@@ -92,9 +117,9 @@ Test(config, log_output_bogus_refused)
     int st = gw_wait_exit(G, 10000);
     cr_expect_eq(st, 2, "exit status %d for --log-output bogus, expected 2", st);
     char *errs = gw_read_log(G), *out = gw_read_stdout(G);
-    cr_expect(strstr(errs, "mapigw: --log-output: expected 'stderr' or 'stdout', got 'bogus'") !=
-                  NULL,
-              "no clear message on stderr: %s", errs);
+    cr_expect(
+        is_error_line(errs, "mapigw: --log-output: expected 'stderr' or 'stdout', got 'bogus'"),
+        "no clear message on stderr: %s", errs);
     cr_expect_str_eq(out, "");
     free(errs);
     free(out);
@@ -106,8 +131,7 @@ Test(config, log_output_bogus_refused)
     cr_expect_eq(st, 2, "exit status %d for MAPIGW_LOG_OUTPUT=file, expected 2", st);
     errs = gw_read_log(G);
     cr_expect(
-        strstr(errs, "mapigw: MAPIGW_LOG_OUTPUT: expected 'stderr' or 'stdout', got 'file'") !=
-            NULL,
+        is_error_line(errs, "mapigw: MAPIGW_LOG_OUTPUT: expected 'stderr' or 'stdout', got 'file'"),
         "no message naming the variable: %s", errs);
     free(errs);
     gw_free(G);
@@ -169,12 +193,24 @@ Test(config, bad_values_exit_2_naming_the_source)
         }
         char *out, *errs;
         run_exit(cases[i].args, cases[i].env_name, cases[i].env_value, 2, &out, &errs);
-        cr_expect_str_eq(errs, cases[i].message, "case %zu", i);
+        cr_expect(is_error_line(errs, cases[i].message), "case %zu: %s", i, errs);
         cr_expect_str_eq(out, "", "case %zu", i);
         cr_expect(strstr(errs, "short-secret-key") == NULL, "a key was echoed");
         free(out);
         free(errs);
     }
+}
+
+/* With text logs a configuration error is the plain "mapigw: ..." line. */
+Test(config, text_logs_get_plain_error_lines)
+{
+    const char *args[] = {"--log-format", "text", "--port", "70000", NULL};
+    char *out, *errs;
+    run_exit(args, NULL, NULL, 2, &out, &errs);
+    cr_expect_str_eq(errs, "mapigw: --port: expected 0..65535, got '70000'\n");
+    cr_expect_str_eq(out, "");
+    free(out);
+    free(errs);
 }
 
 /* --help is written for an 80-column terminal: no line reaches the last

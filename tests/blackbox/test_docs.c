@@ -142,3 +142,28 @@ Test(docs, help_matches_readme_and_man_page, .timeout = 30)
     free(readme);
     free(man);
 }
+
+/* GET /docs works from every build: the page, its start-up script and
+ * Redoc's bundle are compiled into the binary (scripts/build-docs.sh fetches
+ * the pinned bundle once; the build fails without it), and the page loads
+ * nothing from another host. */
+Test(docs, api_reference_is_served_by_the_binary)
+{
+    gw *g = gw_start("main.json", NULL);
+    gw_resp r;
+    cr_assert_eq(gw_get(g, "/docs", NULL, &r), 200, "/docs: %s", r.body);
+    cr_expect(strstr(gw_header(&r, "Content-Type"), "text/html") != NULL);
+    cr_expect(strstr(r.body, "<script src=\"/docs/redoc.standalone.js\"></script>") != NULL);
+    cr_expect(strstr(r.body, "<script src=\"/docs/init.js\"></script>") != NULL);
+    cr_expect_null(strstr(r.body, "http://"), "the page names another host");
+    cr_expect_null(strstr(r.body, "https://"), "the page names another host");
+    gw_resp_free(&r);
+    cr_assert_eq(gw_get(g, "/docs/init.js", NULL, &r), 200);
+    cr_expect(strstr(r.body, "Redoc.init('/openapi.yaml'") != NULL, "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert_eq(gw_get(g, "/docs/redoc.standalone.js", NULL, &r), 200);
+    cr_expect_gt(r.body_len, 500000, "Redoc's bundle is %zu bytes", r.body_len);
+    cr_expect_null(strstr(r.body, "cdn.redoc.ly/redoc/logo"), "the bundle still loads its logo");
+    gw_resp_free(&r);
+    gw_finish(g);
+}

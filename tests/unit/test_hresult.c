@@ -115,7 +115,7 @@ Test(api, out_of_memory_answer_is_the_rendered_problem)
     const char before[] =
         "{\"type\":\"urn:mapigw:problem:MAPI_E_NOT_ENOUGH_MEMORY\",\"title\":\"Not enough "
         "memory\",\"status\":503,\"detail\":\"the gateway ran out of memory while answering\","
-        "\"mapi_error\":\"MAPI_E_NOT_ENOUGH_MEMORY\",\"mapi_code\":\"0x8007000E\"}";
+        "\"mapi_error\":\"MAPI_E_NOT_ENOUGH_MEMORY\",\"mapi_code\":\"0x8007000E\"}\n";
     cr_assert_eq(got.body_len, sizeof before - 1);
     cr_assert(memcmp(got.body, before, got.body_len) == 0);
     api_response_clear(&want);
