@@ -252,7 +252,7 @@ interleave() {
 # The reference copies the gateway's libmicrohttpd memory pool size; warn if
 # server/httpd_limits.c no longer computes it the way refserver.c assumes.
 REF_POOL_NOTE=
-if ! grep -q 'want = 2 \* (max_header_bytes + max_url_bytes) + 8192;' server/httpd_limits.c; then
+if ! grep -q 'return 2 \* (max_header_bytes + max_url_bytes) + 8192;' server/httpd_limits.c; then
     REF_POOL_NOTE="WARNING: server/httpd_limits.c changed its connection memory pool formula; bench/refserver.c still uses 2 * (16384 + 4096) + 8192 bytes, so the comparison is not like for like."
     say "$REF_POOL_NOTE"
 fi

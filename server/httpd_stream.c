@@ -24,7 +24,7 @@
 #include <stdlib.h>
 
 /* How much the reader may hand libmicrohttpd per call. */
-#define SSE_BLOCK 4096
+#define SSE_BLOCK 1024
 
 struct sse_conn {
     sse_conn *prev, *next; /* h->streams, under h->streams_lock */

@@ -16,12 +16,18 @@
  * to the end. When the queue is still full, its oldest event goes and the
  * reader is told with a RESYNC. So a reader that does not read costs a
  * bounded amount of memory and nothing else: queueing never waits for it.
+ * The queue starts small and grows only as events pile up: ten thousand
+ * open streams that keep up cost ten thousand small queues.
  */
 #include "session_internal.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Slots a new subscription starts with (the queue grows by doubling). At
+ * least one, so that dropping the oldest always frees one. */
+#define SUB_QUEUE_START 4
 
 typedef struct {
     uint64_t seq;
@@ -41,8 +47,8 @@ struct session_sub {
     session *s; /* reference */
     void (*wake)(void *ctx);
     void *ctx;
-    session_event queue[SESSION_SUB_QUEUE_MAX]; /* oldest first */
-    size_t count;
+    session_event *queue; /* oldest first; cap slots, grown up to the bound */
+    size_t count, cap;
     bool lost;         /* events were dropped: a RESYNC comes next */
     uint64_t lost_seq; /* the newest event dropped */
     const char *lost_reason;
@@ -85,7 +91,15 @@ static session_event *make_room(session_sub *sub, const status_row *row)
     size_t max = env->sub_queue_max;
     if (max == 0 || max > SESSION_SUB_QUEUE_MAX)
         max = SESSION_SUB_QUEUE_MAX;
-    if (sub->count >= max) {
+    if (sub->count == sub->cap && sub->cap < max) {
+        size_t cap = sub->cap * 2 < max ? sub->cap * 2 : max;
+        session_event *q = realloc(sub->queue, cap * sizeof *q);
+        if (q) { /* out of memory: the oldest goes, as when full */
+            sub->queue = q;
+            sub->cap = cap;
+        }
+    }
+    if (sub->count >= max || sub->count == sub->cap) {
         /* Only a closed queue ends with a critical error, and nothing is
          * queued after it: the oldest is never that one. */
         if (!sub->lost || sub->queue[0].seq > sub->lost_seq)
@@ -217,8 +231,11 @@ HRESULT session_advise_from(session *s, const token_hash *handle, const session_
                             void (*wake)(void *ctx), void *ctx, session_sub **out)
 {
     session_sub *sub = calloc(1, sizeof *sub);
-    if (!sub)
+    if (!sub || !(sub->queue = calloc(SUB_QUEUE_START, sizeof *sub->queue))) {
+        free(sub);
         return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    sub->cap = SUB_QUEUE_START;
     sub->wake = wake;
     sub->ctx = ctx;
     if (handle) {
@@ -228,12 +245,14 @@ HRESULT session_advise_from(session *s, const token_hash *handle, const session_
     session_ev_lock(s);
     if (atomic_load(&s->ended)) {
         session_ev_unlock(s);
+        free(sub->queue);
         free(sub);
         return MAPI_E_END_OF_SESSION;
     }
     struct session_replay *r = replay_of(s);
     if (!r) {
         session_ev_unlock(s);
+        free(sub->queue);
         free(sub);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -358,6 +377,7 @@ void session_unadvise(session_sub *sub)
     session_ev_unlock(s);
     while (sub->count > 0)
         session_event_clear(&sub->queue[--sub->count]);
+    free(sub->queue);
     free(sub);
     session_unref(s);
 }
