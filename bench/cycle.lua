@@ -1,5 +1,6 @@
 -- cycle.lua - wrk script: logon + logoff cycles.
 --   BENCH_PROFILE=nopw [BENCH_PASSWORD=...] wrk -s bench/cycle.lua http://127.0.0.1:PORT
+--   BENCH_PROFILES=hashed1,hashed2,... (logons to each in turn)
 -- Each connection alternates POST /sessions and DELETE /sessions/<id> with the
 -- token that logon returned. A wrk thread drives several connections, so the
 -- logons waiting for their logoff are kept in a per-thread queue: request()
@@ -7,15 +8,22 @@
 -- Every answer but 201 (logon) and 204 (logoff) counts as bad; done() prints
 --   BENCH bad=N logons=N logoffs=N
 -- and run.sh fails when bad is not 0.
-local profile = os.getenv("BENCH_PROFILE") or "nopw"
-local password = os.getenv("BENCH_PASSWORD")
-local logon_body
-if password and password ~= "" then
-  logon_body = string.format('{"profile":"%s","password":"%s","flags":["MAPI_NEW_SESSION"]}',
-                             profile, password)
-else
-  logon_body = string.format('{"profile":"%s","flags":["MAPI_NEW_SESSION"]}', profile)
+-- BENCH_PROFILES=a,b,c (instead of BENCH_PROFILE): logons go to each in turn.
+local profiles = {}
+for name in string.gmatch(os.getenv("BENCH_PROFILES") or os.getenv("BENCH_PROFILE") or "nopw", "[^,]+") do
+  profiles[#profiles + 1] = name
 end
+local password = os.getenv("BENCH_PASSWORD")
+local bodies = {}
+for i, profile in ipairs(profiles) do
+  if password and password ~= "" then
+    bodies[i] = string.format('{"profile":"%s","password":"%s","flags":["MAPI_NEW_SESSION"]}',
+                              profile, password)
+  else
+    bodies[i] = string.format('{"profile":"%s","flags":["MAPI_NEW_SESSION"]}', profile)
+  end
+end
+local turn = 0
 
 local threads = {}
 function setup(thread)
@@ -33,7 +41,8 @@ function request()
   if s then
     return wrk.format("DELETE", "/sessions/" .. s.id, { ["Authorization"] = "Bearer " .. s.token })
   end
-  return wrk.format("POST", "/sessions", { ["Content-Type"] = "application/json" }, logon_body)
+  turn = turn % #bodies + 1
+  return wrk.format("POST", "/sessions", { ["Content-Type"] = "application/json" }, bodies[turn])
 end
 
 function response(status, headers, body)

@@ -4,8 +4,15 @@
 # Builds build/release/mapigw, build/bench/refserver and build/bench/loader,
 # then on 127.0.0.1 only:
 #   1. GET /identity, GET /status, logon+logoff (profile "nopw", no password)
-#      and logon+logoff (profile "hashed", argon2id m=64 MiB t=2 p=1): wrk runs
-#      interleaved reference, gateway, reference, gateway... (BENCH_ROUNDS each);
+#      and logon+logoff (profile "hashed", argon2id m=64 MiB t=2 p=1; and four
+#      such profiles in turn): wrk runs interleaved reference, gateway,
+#      reference, gateway... (BENCH_ROUNDS each). The reference renders the
+#      gateway's own status table per request with jansson; then the same
+#      scenarios against the ceiling (the reference answering fixed bodies of
+#      the gateway's sizes: no lookup, no JSON);
+#   1b. BENCH_STREAMS GET /events streams of one session (bench/sse): bytes per
+#      stream, the time a status change takes to reach each, and GET /identity
+#      with them open against a gateway with none;
 #   2. bytes per idle session: VmRSS of one gateway before and after
 #      BENCH_SESSIONS_MID, then BENCH_SESSIONS_BIG logons (bench/loader);
 #   3. GET /identity on that gateway (BENCH_SESSIONS_BIG live sessions)
@@ -39,7 +46,8 @@
 #   BENCH_STRICT=1: exit 1 when a target is missed (default: only errors fail)
 #   BENCH_FLOOD_CONNECTIONS=16 (section 4)    BENCH_BASELINE=BINARY (section 4 on it too)
 #   BENCH_BASELINE_LABEL=TEXT (names the baseline in the report, e.g. "main at 8a87258")
-#   BENCH_ONLY=LIST: only these sections (compare,memory,flood,profiles,redis; default all)
+#   BENCH_ONLY=LIST: only these sections (compare,streams,memory,flood,profiles,redis; default all)
+#   BENCH_STREAMS=10000 open GET /events streams (section 1b)  BENCH_STREAM_ADDRESSES=125
 #   BENCH_PROFILES=50000 (section 5)         BENCH_TEMPLATED=100000 (section 5)
 #   BENCH_PROPAGATION=1000 logoffs timed from replica A to replica B (section 6)
 #   BENCH_GATEWAY=BINARY: bench this binary instead of building build/release/mapigw
@@ -54,6 +62,10 @@ BIG=${BENCH_SESSIONS_BIG:-1000000}
 MID=${BENCH_SESSIONS_MID:-100000}
 CONNS=${BENCH_CONNECTIONS:-32}
 HASH_CONNS=${BENCH_HASH_CONNECTIONS:-4}
+HASH4=hashed1,hashed2,hashed3,hashed4 # bench/profiles.json: four argon2id profiles, password "bench"
+HASH4_CONNS=4
+STREAMS=${BENCH_STREAMS:-10000}
+STREAM_ADDRS=${BENCH_STREAM_ADDRESSES:-125} # 127.0.0.2 and up: 80 streams each
 FLOOD_CONNS=${BENCH_FLOOD_CONNECTIONS:-16}
 BASELINE=${BENCH_BASELINE:-}
 BASE_LABEL=${BENCH_BASELINE_LABEL:-baseline build}
@@ -62,7 +74,7 @@ NPROFILES=${BENCH_PROFILES:-50000}
 NTEMPLATED=${BENCH_TEMPLATED:-100000}
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-    DURATION=1 ROUNDS=2 BIG=10000 MID=1000 NPROFILES=5000 NTEMPLATED=10000
+    DURATION=1 ROUNDS=2 BIG=10000 MID=1000 NPROFILES=5000 NTEMPLATED=10000 STREAMS=1000
     BENCH_PROPAGATION=${BENCH_PROPAGATION:-50}
     RESULTS=${BENCH_RESULTS:-build/bench/RESULTS.quick.md}
 fi
@@ -73,7 +85,7 @@ LONG=31536000 # a year: no session expires during the run
 PROPAGATION=${BENCH_PROPAGATION:-1000}
 GW_FLAGS=(--max-sessions 2000000 --max-sessions-per-profile 2000000
           --idle-timeout "$LONG" --lifetime "$LONG" --profiles bench/profiles.json)
-VERIFIER=$(sed -n 's/.*"verifier": *"\([^"]*\)".*/\1/p' bench/profiles.json)
+VERIFIER=$(sed -n 's/.*"verifier": *"\([^"]*\)".*/\1/p' bench/profiles.json | head -1) # profile "hashed", the first
 PASSWORD=bench # the password behind that verifier
 
 say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -103,6 +115,9 @@ $CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libcurl) \
 # shellcheck disable=SC2046
 $CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libcurl) \
     bench/propagation.c -o build/bench/propagation $(pkg-config --libs libcurl)
+# shellcheck disable=SC2046
+$CC -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags jansson) \
+    bench/sse.c -o build/bench/sse $(pkg-config --libs jansson)
 # A copy: every run of this benchmark uses the same binary even if the build
 # tree changes meanwhile.
 mv build/release/mapigw.bench-tmp build/bench/mapigw
@@ -116,6 +131,7 @@ GW_VERSION=$("$GW" --version 2>&1 | head -1)
 GW_SHA=$(sha256sum "$GW" | cut -c1-16)
 REF=$ROOT/build/bench/refserver
 LOADER=$ROOT/build/bench/loader
+SSE=$ROOT/build/bench/sse
 
 # --- servers ------------------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mapigw-bench.XXXXXX")
@@ -265,11 +281,25 @@ say "duration ${DURATION}s, $ROUNDS rounds, sessions $MID and $BIG, scratch $TMP
 
 # --- 1. reference vs gateway ----------------------------------------------------
 if want compare; then
-start ref ref
-start refhash ref --verifier "$VERIFIER"
-start gw gateway
-s=$(logon ref nopw) && read -r _ REF_TOKEN <<<"$s"
+# The gateway first: the reference renders the gateway's own status table
+# (same rows, same bytes) per request, and the ceiling answers bodies of the
+# gateway's sizes.
+# Room for the connections' password checks and for those still finishing
+# from the previous wrk run (a check outlives its closed connection).
+start gw gateway --max-password-checks $((2 * HASH4_CONNS))
 s=$(logon gw nopw) && read -r _ GW_TOKEN <<<"$s"
+curl -sS --noproxy '*' -m 10 -H "Authorization: Bearer $GW_TOKEN" \
+    "http://127.0.0.1:${PORT[gw]}/status" >"$TMP/status-body.json" || die "GET /status on gw"
+GW_LOGON_BYTES=$(curl -sS --noproxy '*' -m 30 -o /dev/null -w '%{size_download}' -X POST \
+    -H 'Content-Type: application/json' -d '{"profile":"nopw","flags":["MAPI_NEW_SESSION"]}' \
+    "http://127.0.0.1:${PORT[gw]}/sessions")
+PROFILE_VERIFIERS=()
+for p4 in hashed1 hashed2 hashed3 hashed4; do
+    PROFILE_VERIFIERS+=(--profile-verifier "$p4=$(python3 -c 'import json,sys; print([p for p in json.load(open("bench/profiles.json"))["profiles"] if p["name"] == sys.argv[1]][0]["auth"]["verifier"])' "$p4")")
+done
+start ref ref --status-body "$TMP/status-body.json"
+start refhash ref --verifier "$VERIFIER" "${PROFILE_VERIFIERS[@]}"
+s=$(logon ref nopw) && read -r _ REF_TOKEN <<<"$s"
 
 say "GET /identity"
 interleave identity ref gw "$CONNS" get.lua /identity "BENCH_TOKEN=$REF_TOKEN" "BENCH_TOKEN=$GW_TOKEN"
@@ -280,6 +310,9 @@ interleave cycle ref gw "$CONNS" cycle.lua "" "BENCH_PROFILE=nopw" "BENCH_PROFIL
 say "logon+logoff, profile hashed (argon2id)"
 interleave hashed refhash gw "$HASH_CONNS" cycle.lua "" \
     "BENCH_PROFILE=hashed BENCH_PASSWORD=$PASSWORD" "BENCH_PROFILE=hashed BENCH_PASSWORD=$PASSWORD"
+say "logon+logoff, four argon2id profiles (hashed1..hashed4) in turn"
+interleave hashed4 refhash gw "$HASH4_CONNS" cycle.lua "" \
+    "BENCH_PROFILES=$HASH4 BENCH_PASSWORD=$PASSWORD" "BENCH_PROFILES=$HASH4 BENCH_PASSWORD=$PASSWORD"
 # Sizes of the bodies compared, for the report.
 body_size() {
     curl -sS --noproxy '*' -m 10 -o /dev/null -w '%{size_download}' \
@@ -291,7 +324,54 @@ SIZE_REF_STATUS=$(body_size ref "$REF_TOKEN" /status)
 SIZE_GW_STATUS=$(body_size gw "$GW_TOKEN" /status)
 stop ref
 stop refhash
+# The ceiling: libmicrohttpd answering fixed bodies of the gateway's sizes,
+# no lookup, no JSON: the most any server on this library and machine does.
+say "ceiling: fixed bodies of ${SIZE_GW_IDENTITY}, ${SIZE_GW_STATUS} and ${GW_LOGON_BYTES} bytes"
+start ceil ref --ceiling --ceiling-identity-bytes "$SIZE_GW_IDENTITY" \
+    --ceiling-status-bytes "$SIZE_GW_STATUS" --ceiling-logon-bytes "$GW_LOGON_BYTES"
+interleave ceilidentity ceil gw "$CONNS" get.lua /identity "BENCH_TOKEN=$GW_TOKEN" "BENCH_TOKEN=$GW_TOKEN"
+interleave ceilstatus ceil gw "$CONNS" get.lua /status "BENCH_TOKEN=$GW_TOKEN" "BENCH_TOKEN=$GW_TOKEN"
+interleave ceilcycle ceil gw "$CONNS" cycle.lua "" "BENCH_PROFILE=nopw" "BENCH_PROFILE=nopw"
+stop ceil
 stop gw
+fi
+
+# --- 1b. ten thousand event streams ---------------------------------------------------
+if want streams; then
+say "event streams: $STREAMS streams of one session from $STREAM_ADDRS addresses"
+# One file per stream on each side: the soft limit up to the hard one.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -gt $((STREAMS + 500)) ] || die "open files limit $(ulimit -n) is below $STREAMS streams"
+STREAM_FLAGS=(--max-connections $((STREAMS + 1000)) --max-connections-per-ip $((STREAMS / STREAM_ADDRS + CONNS + 16))
+              --max-header-bytes 2048 --max-url-bytes 1024)
+start quiet gateway "${STREAM_FLAGS[@]}"
+start streams gateway "${STREAM_FLAGS[@]}"
+s=$(logon quiet nopw) && read -r _ QUIET_TOKEN <<<"$s"
+s=$(logon streams nopw) && read -r _ STREAMS_TOKEN <<<"$s"
+RSS_S0=$(rss_kb streams)
+coproc SSE { "$SSE" "${PORT[streams]}" "$STREAMS_TOKEN" "$STREAMS" "$STREAM_ADDRS" 2>"$TMP/sse.log"; }
+read -r -t 300 line <&"${SSE[0]}" || die "sse: the streams did not open: $(tail -3 "$TMP/sse.log")"
+[ "$line" = "open $STREAMS" ] || die "sse: $line"
+sleep 1
+RSS_S1=$(rss_kb streams)
+BPSTREAM=$(((RSS_S1 - RSS_S0) * 1024 / STREAMS))
+say "  $STREAMS streams open: VmRSS $RSS_S0 kB -> $RSS_S1 kB, $BPSTREAM bytes per stream"
+: >"$TMP/sse.triggers"
+for _ in $(seq "$ROUNDS"); do
+    echo trigger >&"${SSE[1]}"
+    read -r -t 30 line <&"${SSE[0]}" || die "sse: no answer to a trigger: $(tail -3 "$TMP/sse.log")"
+    say "  $line"
+    echo "$line" >>"$TMP/sse.triggers"
+done
+grep -q "received=$STREAMS " "$TMP/sse.triggers" || die "sse: a status change missed streams: $(cat "$TMP/sse.triggers")"
+# The worst of the rounds' p99 (every round reached every stream).
+STREAM_P99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' "$TMP/sse.triggers" | sort -g | tail -1)
+STREAM_P50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' "$TMP/sse.triggers" | sort -g | tail -1)
+interleave streamsidentity quiet streams "$CONNS" get.lua /identity "BENCH_TOKEN=$QUIET_TOKEN" "BENCH_TOKEN=$STREAMS_TOKEN"
+exec {SSE[1]}>&-
+wait "$SSE_PID" 2>/dev/null || true
+stop quiet
+stop streams
 fi
 
 # --- 2. bytes per idle session ----------------------------------------------------
@@ -552,12 +632,38 @@ row() {
 }
 if want compare; then
     row identity ref gw "GET /identity" "req/s" 1 0.9
-    row status ref gw "GET /status" "req/s" 1 ""
+    row status ref gw "GET /status (the reference renders the same table with jansson)" "req/s" 1 0.9
+    # p99 no more than 1.5x the reference's: the ratio of the p99s, gw / ref.
+    P99R=$(ratio "$(median status gw 3)" "$(median status ref 3)")
+    v=$(verdict "$P99R" "<=" 1.5)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| GET /status p99, gateway / reference | | | **%s×** | | %s / %s ms | ≤ 1.5× | %s |\n' \
+        "$P99R" "$(ms "$(median status ref 3)")" "$(ms "$(median status gw 3)")" "$v" >>"$TABLE"
     row cycle ref gw "logon+logoff, no password" "cycles/s" 2 0.7
-    row hashed refhash gw "logon+logoff, argon2id" "cycles/s" 2 ""
+    row hashed refhash gw "logon+logoff, argon2id, one profile" "cycles/s" 2 ""
+    row hashed4 refhash gw "logon+logoff, argon2id, 4 profiles in turn ($HASH4_CONNS connections)" "cycles/s" 2 0.9
+    row ceilidentity ceil gw "GET /identity (ref. column: the ceiling, a fixed body)" "req/s" 1 ""
+    row ceilstatus ceil gw "GET /status (ref. column: the ceiling, a fixed body)" "req/s" 1 ""
+    row ceilcycle ceil gw "logon+logoff, no password (ref. column: the ceiling, fixed bodies)" "cycles/s" 2 ""
+fi
+if want streams; then
+    row streamsidentity quiet streams "GET /identity with $STREAMS event streams open (ref. column: none open)" "req/s" 1 0.9
+    v=$(verdict "$BPSTREAM" "<=" 16384)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| bytes per open event stream, %s streams (--max-header-bytes 2048 --max-url-bytes 1024) | | %s B | | VmRSS %s kB → %s kB | | ≤ 16384 B | %s |\n' \
+        "$STREAMS" "$BPSTREAM" "$RSS_S0" "$RSS_S1" "$v" >>"$TABLE"
+    v=$(verdict "$STREAM_P99" "<=" 200)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| a status change reaching all %s streams, p50 / p99 (worst of %s rounds) | | %s / %s ms | | | | p99 ≤ 200 ms | %s |\n' \
+        "$STREAMS" "$ROUNDS" "$STREAM_P50" "$STREAM_P99" "$v" >>"$TABLE"
 fi
 if want memory; then
     row manysessions one big "GET /identity, $BIG sessions (ref. column: gateway with 1)" "req/s" 1 0.9
+    P99M=$(ratio "$(median manysessions big 3)" "$(median manysessions one 3)")
+    v=$(verdict "$P99M" "<=" 1.5)
+    [ "$v" = PASS ] || MISSED=1
+    printf '| GET /identity p99, %s sessions / 1 session | | | **%s×** | | %s / %s ms | ≤ 1.5× | %s |\n' \
+        "$BIG" "$P99M" "$(ms "$(median manysessions one 3)")" "$(ms "$(median manysessions big 3)")" "$v" >>"$TABLE"
     for n in "$MID:$BPS_MID:$RSS_MID" "$BIG:$BPS_BIG:$RSS_BIG"; do
         IFS=: read -r count bps rss <<<"$n"
         v=$(verdict "$bps" "<=" 400)
@@ -607,7 +713,8 @@ RUNS=$TMP/runs.md
 {
     echo "| scenario | server | req/s | p50 ms | p99 ms |"
     echo "|---|---|---|---|---|"
-    for key in identity status cycle hashed manysessions flood redisidentity rediscycle replicas; do
+    for key in identity status cycle hashed hashed4 ceilidentity ceilstatus ceilcycle streamsidentity \
+        manysessions flood redisidentity rediscycle replicas; do
         [ -f "$TMP/$key.runs" ] || continue
         awk -v k="$key" '{printf "| %s | %s | %.0f | %.3f | %.3f |\n", k, $4, $1, $2, $3}' "$TMP/$key.runs"
     done
