@@ -42,6 +42,8 @@ static const api_route ROUTES[] = {
     {"POST", "/entries/compare", h_entries_compare},
     {"GET", "/entries/{eid}", h_entry_open},
     {"GET", "/entries/{eid}/contents", h_entry_contents},
+    {"POST", "/messages", h_messages_post},
+    {"GET", "/message-options", h_message_options},
     {"GET", "/events", h_events},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},

@@ -342,19 +342,40 @@ HRESULT session_refresh_rows(session *s)
     return hr;
 }
 
+/* Tells subscribers that transport i starts sending what the spooler
+ * queued (its row with STATUS_OUTBOUND_ACTIVE); the refresh after the poll
+ * tells them it ended. Session lock held. */
+static void announce_sending(session *s, size_t i)
+{
+    size_t r = s->view->provider_row[i];
+    if ((s->view->rows[r].status_code & STATUS_OUTBOUND_ACTIVE) || HR_FAILED(view_own(&s->view)))
+        return;
+    provider_inst *pi = s->view->providers[i];
+    uint32_t before = s->view->rows[r].status_code;
+    s->view->rows[r].status_code |= STATUS_OUTBOUND_ACTIVE;
+    session_stats_row_changed(s->env->stats, pi->ops, before, s->view->rows[r].status_code);
+    s->version++;
+    session_events_row_modified(s, r);
+}
+
 void session_poll(session *s)
 {
     session_lock(s);
     if (!atomic_load(&s->ended)) {
-        const session_view *v = session_view_of(s);
-        for (size_t i = 0; i < v->provider_count; i++) {
-            provider_inst *pi = v->providers[i];
+        for (size_t i = 0; i < session_view_of(s)->provider_count; i++) {
+            provider_inst *pi = session_view_of(s)->providers[i];
             if (!pi->ops->poll)
                 continue;
+            pinst_lock(pi);
+            bool sending = pi->ops->sending_due && pi->ops->sending_due(pi->state);
+            pinst_unlock(pi);
+            if (sending && s->view)
+                announce_sending(s, i);
             pinst_lock(pi);
             pi->ops->poll(pi->state);
             pinst_unlock(pi);
         }
+        session_spool_outcomes(s);
         (void)session_refresh_rows(s); /* out of memory: the next poll tries again */
     }
     session_unlock(s);
@@ -495,6 +516,8 @@ static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_K
         hr = announce_flush(s, r); /* fails only out of memory, before anything ran */
     if (hr == S_OK)
         hr = run_method(s, r, call);
+    if (r != SIZE_MAX && call->method == M_FLUSH && hr != MAPI_E_END_OF_SESSION)
+        session_spool_outcomes(s); /* what the flush delivered goes to Sent Items */
     if (r != SIZE_MAX && hr != MAPI_E_END_OF_SESSION) {
         /* A failed flush or check changes what the provider shows too. */
         HRESULT rh = session_refresh_rows(s);
