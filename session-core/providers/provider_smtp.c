@@ -569,8 +569,9 @@ static HRESULT smtp_flush_queues(void *state, uint32_t flags)
         s->retry_s = 0;
         s->next_try = 0;
         s->pending = left > 0;
-    } else if (s->pending || left > 0) {
-        s->pending = true;
+    } else if (s->pending) {
+        /* Only the spooler's work is retried by itself: files dropped into
+         * the queue by others wait for a FlushQueues, as before. */
         s->retry_s = s->retry_s
                          ? (s->retry_s * 2 > SMTP_RETRY_MAX_S ? SMTP_RETRY_MAX_S : s->retry_s * 2)
                          : SMTP_RETRY_FIRST_S;

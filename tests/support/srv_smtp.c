@@ -31,6 +31,25 @@ static const char AUTH_SINK[] =
     "auth_required=True, auth_require_tls=False), '127.0.0.1', port))\n"
     "loop.run_forever()\n";
 
+/* The Mailbox sink, refusing for good (550) every recipient whose address
+ * starts with "refused" (the suites' non-delivery cases). */
+static const char REFUSING_SINK[] =
+    "import asyncio, sys\n"
+    "from aiosmtpd.handlers import Mailbox\n"
+    "from aiosmtpd.smtp import SMTP\n"
+    "port, maildir = int(sys.argv[1]), sys.argv[2]\n"
+    "class Refusing(Mailbox):\n"
+    "    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):\n"
+    "        if address.startswith('refused'):\n"
+    "            return '550 5.1.1 no such user here'\n"
+    "        envelope.rcpt_tos.append(address)\n"
+    "        return '250 OK'\n"
+    "handler = Refusing(maildir)\n"
+    "loop = asyncio.new_event_loop()\n"
+    "asyncio.set_event_loop(loop)\n"
+    "loop.run_until_complete(loop.create_server(lambda: SMTP(handler), '127.0.0.1', port))\n"
+    "loop.run_forever()\n";
+
 static void spawn(srv_smtp *s)
 {
     char listen[64], port[16];
@@ -71,6 +90,18 @@ void srv_smtp_start_auth(srv_smtp *s, const char *user, const char *password)
     char out[512];
     snprintf(s->script, sizeof s->script, "%s",
              srv_write_file(&s->proc, "auth_sink.py", AUTH_SINK, out));
+    s->port = srv_free_port();
+    spawn(s);
+}
+
+void srv_smtp_start_refusing(srv_smtp *s)
+{
+    memset(s, 0, sizeof *s);
+    srv_mkdir(&s->proc, "mgw-smtp");
+    snprintf(s->maildir, sizeof s->maildir, "%s/Maildir", s->proc.dir);
+    char out[512];
+    snprintf(s->script, sizeof s->script, "%s",
+             srv_write_file(&s->proc, "refusing_sink.py", REFUSING_SINK, out));
     s->port = srv_free_port();
     spawn(s);
 }

@@ -1,0 +1,386 @@
+/* Black-box: sending mail (POST /messages: CreateMessage in the default
+ * store's Outbox + SubmitMessage, the spooler, the smtp transport) against a
+ * real SMTP server (aiosmtpd, srv_smtp.h): delivery and the Sent Items copy,
+ * ResolveName's answers, routing refusals (no transport for an address type,
+ * MAPI_NO_MAIL), a non-delivery report for a refused recipient, retry with
+ * backoff while the server is down, and a kill -9 with a queued message
+ * followed by a restart on the same folders. */
+#include "../support/gw.h"
+#include "../support/srv_smtp.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static gw *G;
+static srv_smtp SINK;
+static char PROFILES[512];
+
+static void fini(void)
+{
+    gw_finish(G);
+    G = NULL;
+    srv_smtp_destroy(&SINK);
+}
+
+TestSuite(submit, .fini = fini, .timeout = 90);
+
+#define MAIL "[\"MAPI_NEW_SESSION\"]"
+#define NOMAIL "[\"MAPI_NEW_SESSION\",\"MAPI_NO_MAIL\"]"
+#define ROW "SMTP Out"
+static const char *const FAST_POLL[] = {"--poll-interval", "1", NULL};
+
+static const char CONTACTS[] =
+    "{\"entries\":["
+    "{\"display\":\"Bob Builder\",\"address_type\":\"SMTP\",\"address\":\"bob@example.org\"},"
+    "{\"display\":\"Bobby Tables\",\"address_type\":\"SMTP\",\"address\":\"bobby@example.org\"},"
+    "{\"display\":\"Carol Singer\",\"address_type\":\"SMTP\",\"address\":\"carol@example.org\"},"
+    "{\"display\":\"Fax Machine\",\"address_type\":\"FAX\",\"address\":\"+15550100\"}]}";
+
+/* A path under the sink's temp dir (the gateway's folders live there, so a
+ * second gateway finds them); malloc'd. */
+static char *path_of(const char *rel)
+{
+    size_t n = strlen(SINK.proc.dir) + strlen(rel) + 2;
+    char *p = malloc(n);
+    cr_assert_not_null(p);
+    snprintf(p, n, "%s/%s", SINK.proc.dir, rel);
+    return p;
+}
+
+/* Profile "u": a Maildir store (default store, SMTP identity), an address
+ * book and the smtp transport on the sink, all under the sink's dir. */
+static void write_profiles(void)
+{
+    char url[64], json[4096], contacts[512];
+    srv_write_file(&SINK.proc, "contacts.json", CONTACTS, contacts);
+    snprintf(json, sizeof json,
+             "{\"default_profile\":\"u\",\"profiles\":[{\"name\":\"u\",\"auth\":{\"type\":"
+             "\"none\"},\"services\":[{\"name\":\"Mail\",\"providers\":["
+             "{\"type\":\"MAPI_STORE_PROVIDER\",\"kind\":\"maildir\",\"display_name\":\"Mailbox\","
+             "\"resource_flags\":[\"STATUS_DEFAULT_STORE\"],\"identity\":{\"display\":\"Ursula "
+             "User\",\"address_type\":\"SMTP\",\"address\":\"ursula@example.org\"},"
+             "\"settings\":{\"path\":\"%s/gw/Maildir\",\"create\":true}},"
+             "{\"type\":\"MAPI_AB_PROVIDER\",\"kind\":\"abfile\",\"display_name\":\"Contacts\","
+             "\"settings\":{\"path\":\"%s\"}},"
+             "{\"type\":\"MAPI_TRANSPORT_PROVIDER\",\"kind\":\"smtp\",\"display_name\":\"" ROW "\","
+             "\"settings\":{\"url\":\"%s\",\"queue\":\"%s/gw/queue\",\"create\":true,"
+             "\"timeout_ms\":3000}}]}]}]}",
+             SINK.proc.dir, contacts, srv_smtp_url(&SINK, url), SINK.proc.dir);
+    srv_write_file(&SINK.proc, "profiles.json", json, PROFILES);
+}
+
+static void start(bool refusing)
+{
+    if (refusing)
+        srv_smtp_start_refusing(&SINK);
+    else
+        srv_smtp_start(&SINK);
+    write_profiles();
+    G = gw_start(PROFILES, FAST_POLL);
+}
+
+static int count_in(const char *rel)
+{
+    char *p = path_of(rel);
+    int n = gw_count_dir(p);
+    free(p);
+    return n < 0 ? 0 : n;
+}
+
+/* Waits up to gw_ms(ms) until folder rel holds n files. */
+static bool wait_count(const char *rel, int n, int ms)
+{
+    int waited = 0, limit = gw_ms(ms);
+    while (count_in(rel) != n) {
+        if (waited >= limit)
+            return false;
+        gw_sleep_ms(50);
+        waited += 50;
+    }
+    return true;
+}
+
+static long submit(const char *token, const char *body, gw_resp *r)
+{
+    return gw_post(G, "/messages", token, body, r);
+}
+
+static char *status_string(const char *token)
+{
+    gw_resp r;
+    cr_assert_eq(gw_get(G, "/status", token, &r), 200, "%s", r.body);
+    json_t *row = gw_find_row(r.json, ROW);
+    cr_assert_not_null(row, "%s", r.body);
+    char *s = strdup(gw_jstr(row, "status_string"));
+    gw_resp_free(&r);
+    return s;
+}
+
+static bool wait_status_has(const char *token, const char *needle, int ms)
+{
+    int waited = 0, limit = gw_ms(ms);
+    for (;;) {
+        char *s = status_string(token);
+        bool has = strstr(s, needle) != NULL;
+        free(s);
+        if (has)
+            return true;
+        if (waited >= limit)
+            return false;
+        gw_sleep_ms(100);
+        waited += 100;
+    }
+}
+
+Test(submit, delivers_and_files_the_message_in_sent_items)
+{
+    start(false);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    gw_resp r;
+    long st = submit(s.token,
+                     "{\"to\":[{\"display_name\":\"Carol Singer\"}],"
+                     "\"cc\":[{\"display_name\":\"Dave\",\"address_type\":\"SMTP\","
+                     "\"address\":\"dave@example.org\"}],"
+                     "\"bcc\":[{\"address_type\":\"SMTP\",\"address\":\"eve@example.org\"}],"
+                     "\"subject\":\"Gr\\u00fc\\u00dfe\",\"body\":\"Hello Carol.\\nSecond = line\","
+                     "\"options\":{\"priority\":\"high\",\"read_receipt\":true}}",
+                     &r);
+    cr_assert_eq(st, 202, "%s", r.body);
+    json_t *rc = json_object_get(r.json, "recipients");
+    cr_assert_eq(json_array_size(rc), 3u, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(json_array_get(rc, 0), "address"), "carol@example.org");
+    cr_expect_str_eq(gw_jstr(json_array_get(rc, 0), "transport"), ROW);
+    cr_expect_str_eq(gw_jstr(json_array_get(rc, 2), "recipient_type"), "MAPI_BCC");
+    cr_expect_str_eq(gw_jstr(r.json, "folder"), "Outbox");
+    char path[256];
+    snprintf(path, sizeof path, "/entries/%s", gw_jstr(r.json, "entry_id"));
+    gw_resp_free(&r);
+
+    cr_assert(srv_smtp_wait_count(&SINK, 1, 15000), "nothing arrived");
+    char *got = srv_smtp_message(&SINK, 0);
+    cr_assert_not_null(got);
+    cr_expect(strstr(got, "X-MailFrom: ursula@example.org") != NULL, "%s", got);
+    cr_expect(strstr(got, "X-RcptTo: carol@example.org, dave@example.org, eve@example.org"), "%s",
+              got);
+    cr_expect(strstr(got, "From: \"Ursula User\" <ursula@example.org>") != NULL, "%s", got);
+    cr_expect(strstr(got, "Subject: =?UTF-8?B?R3LDvMOfZQ==?=") != NULL, "%s", got);
+    cr_expect(strstr(got, "Hello Carol.") && strstr(got, "Second =3D line"), "%s", got);
+    cr_expect(strstr(got, "Importance: high") != NULL, "%s", got);
+    cr_expect(strstr(got, "Disposition-Notification-To:") != NULL, "%s", got);
+    cr_expect_null(strstr(got, "eve@example.org>"), "a Bcc recipient in a header: %s", got);
+    cr_expect_null(strstr(got, "X-Mapigw"), "the spooler's envelope was sent: %s", got);
+    free(got);
+
+    /* The Outbox copy moves to Sent Items once the server took it. */
+    cr_assert(wait_count("gw/Maildir/.Sent Items/cur", 1, 10000), "no Sent Items copy");
+    cr_expect_eq(count_in("gw/Maildir/.Outbox/new"), 0);
+    cr_expect_eq(count_in("gw/queue"), 0);
+    cr_expect(wait_status_has(s.token, "0 messages queued", 5000));
+    gw_session_free(&s);
+}
+
+Test(submit, delete_after_submit_leaves_no_copy)
+{
+    start(false);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"x@example.org\"}],"
+                        "\"subject\":\"gone\",\"delete_after_submit\":true}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert(srv_smtp_wait_count(&SINK, 1, 15000), "nothing arrived");
+    cr_assert(wait_count("gw/Maildir/.Outbox/new", 0, 10000), "the Outbox copy stayed");
+    cr_expect_eq(count_in("gw/Maildir/.Sent Items/cur"), 0);
+    gw_session_free(&s);
+}
+
+Test(submit, resolve_name_and_routing_refusals)
+{
+    start(false);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    gw_resp r;
+    /* Two entries match "Bob": MAPI_E_AMBIGUOUS_RECIP with both. */
+    cr_assert_eq(submit(s.token, "{\"to\":[{\"display_name\":\"Bob\"}]}", &r), 409, "%s", r.body);
+    gw_assert_problem(&r, 409, "MAPI_E_AMBIGUOUS_RECIP");
+    cr_expect_str_eq(gw_jstr(r.json, "mapi_code"), "0x80040700");
+    json_t *c = json_object_get(r.json, "candidates");
+    cr_assert_eq(json_array_size(c), 2u, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(json_array_get(c, 0), "display_name"), "Bob Builder");
+    gw_resp_free(&r);
+    /* A full name among them resolves. */
+    cr_assert_eq(submit(s.token, "{\"to\":[{\"display_name\":\"bob builder\"}]}", &r), 202, "%s",
+                 r.body);
+    gw_resp_free(&r);
+    cr_assert_eq(submit(s.token, "{\"to\":[{\"display_name\":\"Nobody Here\"}]}", &r), 404, "%s",
+                 r.body);
+    gw_assert_problem(&r, 404, "MAPI_E_NOT_FOUND");
+    gw_resp_free(&r);
+    /* No transport takes FAX: refused at submit, nothing queued. */
+    int before = count_in("gw/queue") + srv_smtp_count(&SINK);
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"display_name\":\"Carol Singer\"},"
+                        "{\"display_name\":\"Fax Machine\"}]}",
+                        &r),
+                 422, "%s", r.body);
+    gw_assert_problem(&r, 422, "MAPI_E_NO_SUPPORT");
+    cr_expect(strstr(gw_jstr(r.json, "detail"), "FAX") != NULL, "%s", r.body);
+    cr_expect_eq(json_integer_value(json_object_get(r.json, "recipient_index")), 1);
+    gw_resp_free(&r);
+    cr_expect_eq(count_in("gw/queue") + srv_smtp_count(&SINK), before);
+    /* An address-book entry id. */
+    cr_assert_eq(gw_get(G, "/addressbook?search=Carol", s.token, &r), 200, "%s", r.body);
+    json_t *e = json_array_get(json_object_get(r.json, "entries"), 0);
+    cr_assert_not_null(e, "%s", r.body);
+    char body[1024];
+    snprintf(body, sizeof body, "{\"to\":[{\"entry_id\":\"%s\"}]}", gw_jstr(e, "entry_id"));
+    gw_resp_free(&r);
+    cr_assert_eq(submit(s.token, body, &r), 202, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(json_array_get(json_object_get(r.json, "recipients"), 0), "address"),
+                     "carol@example.org");
+    gw_resp_free(&r);
+    /* Limits and form. */
+    cr_assert_eq(submit(s.token, "{\"to\":[]}", &r), 400, "%s", r.body);
+    gw_resp_free(&r);
+    char big[1400];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char *long_subject = malloc(sizeof big + 200);
+    cr_assert_not_null(long_subject);
+    snprintf(long_subject, sizeof big + 200,
+             "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"x@example.org\"}],"
+             "\"subject\":\"%s\"}",
+             big);
+    cr_assert_eq(submit(s.token, long_subject, &r), 413, "%s", r.body);
+    free(long_subject);
+    gw_resp_free(&r);
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"not an address\"}]}",
+                        &r),
+                 400, "%s", r.body);
+    gw_resp_free(&r);
+
+    /* QueryDefaultMessageOpt. */
+    cr_assert_eq(gw_get(G, "/message-options?address_type=SMTP", s.token, &r), 200, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(r.json, "transport"), ROW);
+    gw_resp_free(&r);
+    cr_assert_eq(gw_get(G, "/message-options?address_type=FAX", s.token, &r), 404, "%s", r.body);
+    gw_resp_free(&r);
+
+    /* A MAPI_NO_MAIL session has no spooler. */
+    gw_session nm;
+    gw_logon_ok(G, "u", NULL, NOMAIL, &nm);
+    cr_assert_eq(submit(nm.token, "{\"to\":[{\"display_name\":\"Carol Singer\"}]}", &r), 422, "%s",
+                 r.body);
+    gw_assert_problem(&r, 422, "MAPI_E_NO_SUPPORT");
+    cr_expect(strstr(gw_jstr(r.json, "detail"), "MAPI_NO_MAIL") != NULL, "%s", r.body);
+    gw_resp_free(&r);
+    gw_session_free(&nm);
+    gw_session_free(&s);
+}
+
+Test(submit, a_refused_recipient_gets_a_non_delivery_report)
+{
+    start(true);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"refused@example.org\"}],"
+                        "\"subject\":\"to nobody\"}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert(wait_count("gw/Maildir/new", 1, 15000), "no NDR in the Inbox");
+    char *dir = path_of("gw/Maildir/new");
+    char *cmd = NULL;
+    cr_assert(asprintf(&cmd, "cat '%s'/*", dir) > 0);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char ndr[8192] = "";
+    size_t n = fread(ndr, 1, sizeof ndr - 1, f);
+    ndr[n] = '\0';
+    pclose(f);
+    free(cmd);
+    free(dir);
+    cr_expect(strstr(ndr, "Subject: Undeliverable: to nobody") != NULL, "%s", ndr);
+    cr_expect(strstr(ndr, "refused@example.org") != NULL, "%s", ndr);
+    cr_expect(strstr(ndr, "550") != NULL, "the server's answer is missing: %s", ndr);
+    cr_expect(strstr(ndr, "Action: failed") != NULL, "%s", ndr);
+    /* Refused for good: not queued any more, not retried. */
+    cr_expect_eq(count_in("gw/queue"), 0);
+    cr_expect_eq(srv_smtp_count(&SINK), 0);
+    cr_expect(wait_count("gw/Maildir/.Outbox/new", 0, 5000));
+    gw_session_free(&s);
+}
+
+Test(submit, a_down_server_is_retried_with_backoff_until_it_is_back)
+{
+    start(false);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    srv_smtp_stop(&SINK);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"later@example.org\"}],"
+                        "\"subject\":\"patience\"}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert(wait_status_has(s.token, "retrying at", 10000), "the row does not say it retries");
+    char *text = status_string(s.token);
+    cr_expect(strstr(text, "1 message queued") && strstr(text, "server unreachable"), "%s", text);
+    free(text);
+    cr_expect_eq(count_in("gw/queue"), 1);
+    srv_smtp_restart(&SINK);
+    cr_assert(srv_smtp_wait_count(&SINK, 1, 30000), "not delivered after the server came back");
+    cr_assert(wait_count("gw/Maildir/.Sent Items/cur", 1, 10000));
+    cr_expect(wait_status_has(s.token, "0 messages queued", 5000));
+    gw_sleep_ms(gw_ms(1500)); /* room for a second copy, were one sent */
+    cr_expect_eq(srv_smtp_count(&SINK), 1);
+    gw_session_free(&s);
+}
+
+Test(submit, kill_9_with_a_queued_message_loses_nothing)
+{
+    start(false);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    srv_smtp_stop(&SINK);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"durable@example.org\"}],"
+                        "\"subject\":\"survives\"}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    /* 202 means queued durably: kill at once, no chance to flush anything. */
+    cr_assert_eq(kill(gw_pid(G), SIGKILL), 0);
+    cr_assert_eq(gw_wait_exit(G, 5000), 128 + SIGKILL);
+    gw_free(G);
+    G = NULL;
+    cr_expect_eq(count_in("gw/queue"), 1);
+    cr_expect_eq(count_in("gw/Maildir/.Outbox/new"), 1);
+
+    srv_smtp_restart(&SINK);
+    G = gw_start(PROFILES, FAST_POLL);
+    gw_session s2;
+    gw_logon_ok(G, "u", NULL, MAIL, &s2); /* the transport finds the queue and sends it */
+    cr_assert(srv_smtp_wait_count(&SINK, 1, 15000), "the queued message was lost");
+    char *got = srv_smtp_message(&SINK, 0);
+    cr_expect(got && strstr(got, "Subject: survives"), "%s", got ? got : "");
+    free(got);
+    cr_assert(wait_count("gw/Maildir/.Sent Items/cur", 1, 10000));
+    gw_sleep_ms(gw_ms(1500));
+    cr_expect_eq(srv_smtp_count(&SINK), 1);
+    gw_session_free(&s2);
+    gw_session_free(&s);
+}
