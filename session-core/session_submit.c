@@ -201,7 +201,9 @@ static void add_list(mime_buf *b, const char *field, const submit_request *req,
 {
     bool first = true;
     for (size_t i = 0; i < req->rcpt_count; i++) {
-        if (req->rcpt[i].kind != kind)
+        /* Headers carry Internet addresses only; a recipient of another
+         * address type is in its transport's envelope alone. */
+        if (req->rcpt[i].kind != kind || strcasecmp(r->rcpt[i].addrtype, "SMTP") != 0)
             continue;
         mime_add(b, first ? field : ",\r\n ");
         mime_add_mailbox(b, r->rcpt[i].display, r->rcpt[i].address);
@@ -316,9 +318,15 @@ static HRESULT queue_on(provider_inst *t, size_t ti, const submit_request *req, 
                         const size_t *route, const char *outbox, const mime_buf *msg)
 {
     mime_buf env = {0};
-    for (size_t k = 0; k < r->rcpt_count; k++)
-        if (route[k] == ti)
+    for (size_t k = 0; k < r->rcpt_count; k++) {
+        if (route[k] != ti)
+            continue;
+        if (strcasecmp(r->rcpt[k].addrtype, "SMTP") == 0)
             mime_addf(&env, "X-Mapigw-Rcpt: <%.320s>\r\n", r->rcpt[k].address);
+        else
+            mime_addf(&env, "X-Mapigw-Rcpt-Other: %.64s:%.320s\r\n", r->rcpt[k].addrtype,
+                      r->rcpt[k].address);
+    }
     mime_addf(&env, "X-Mapigw-Outbox: %s\r\n", outbox);
     if (req->delete_after || req->delivery_receipt)
         mime_addf(&env, "X-Mapigw-Options: %s%s\r\n",

@@ -53,7 +53,7 @@ static char *path_of(const char *rel)
 
 /* Profile "u": a Maildir store (default store, SMTP identity), an address
  * book and the smtp transport on the sink, all under the sink's dir. */
-static void write_profiles(void)
+static void write_profiles(const char *first_transport)
 {
     char url[64], json[4096], contacts[512];
     srv_write_file(&SINK.proc, "contacts.json", CONTACTS, contacts);
@@ -65,11 +65,11 @@ static void write_profiles(void)
              "User\",\"address_type\":\"SMTP\",\"address\":\"ursula@example.org\"},"
              "\"settings\":{\"path\":\"%s/gw/Maildir\",\"create\":true}},"
              "{\"type\":\"MAPI_AB_PROVIDER\",\"kind\":\"abfile\",\"display_name\":\"Contacts\","
-             "\"settings\":{\"path\":\"%s\"}},"
+             "\"settings\":{\"path\":\"%s\"}},%s"
              "{\"type\":\"MAPI_TRANSPORT_PROVIDER\",\"kind\":\"smtp\",\"display_name\":\"" ROW "\","
              "\"settings\":{\"url\":\"%s\",\"queue\":\"%s/gw/queue\",\"create\":true,"
              "\"timeout_ms\":3000}}]}]}]}",
-             SINK.proc.dir, contacts, srv_smtp_url(&SINK, url), SINK.proc.dir);
+             SINK.proc.dir, contacts, first_transport, srv_smtp_url(&SINK, url), SINK.proc.dir);
     srv_write_file(&SINK.proc, "profiles.json", json, PROFILES);
 }
 
@@ -79,7 +79,7 @@ static void start(bool refusing)
         srv_smtp_start_refusing(&SINK);
     else
         srv_smtp_start(&SINK);
-    write_profiles();
+    write_profiles("");
     G = gw_start(PROFILES, FAST_POLL);
 }
 
@@ -382,5 +382,52 @@ Test(submit, kill_9_with_a_queued_message_loses_nothing)
     gw_sleep_ms(gw_ms(1500));
     cr_expect_eq(srv_smtp_count(&SINK), 1);
     gw_session_free(&s2);
+    gw_session_free(&s);
+}
+
+/* The spool transport, ahead of smtp in the profile, registered for SMTP and
+ * X400: it takes both (the first transport in the profile's order wins). */
+Test(submit, the_first_transport_in_profile_order_takes_the_address_type)
+{
+    srv_smtp_start(&SINK);
+    char spool[1024];
+    snprintf(spool, sizeof spool,
+             "{\"type\":\"MAPI_TRANSPORT_PROVIDER\",\"kind\":\"spool\",\"display_name\":"
+             "\"Local spool\",\"settings\":{\"path\":\"%s/gw/spool\",\"deliver_to\":"
+             "\"%s/gw/Local\",\"create\":true,\"address_types\":\"SMTP,X400\"}},",
+             SINK.proc.dir, SINK.proc.dir);
+    write_profiles(spool);
+    G = gw_start(PROFILES, FAST_POLL);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"a@example.org\"},"
+                        "{\"address_type\":\"x400\",\"address\":\"c=US;o=Acme;s=Doe\"}],"
+                        "\"bcc\":[{\"address_type\":\"SMTP\",\"address\":\"hidden@example.org\"}],"
+                        "\"subject\":\"local\"}",
+                        &r),
+                 202, "%s", r.body);
+    json_t *rc = json_object_get(r.json, "recipients");
+    cr_expect_str_eq(gw_jstr(json_array_get(rc, 0), "transport"), "Local spool", "%s", r.body);
+    cr_expect_str_eq(gw_jstr(json_array_get(rc, 1), "transport"), "Local spool", "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert(wait_count("gw/Local/new", 1, 10000), "the spool did not deliver");
+    cr_assert(wait_count("gw/Maildir/.Sent Items/cur", 1, 10000), "no Sent Items copy");
+    char *dir = path_of("gw/Local/new");
+    char *cmd = NULL;
+    cr_assert(asprintf(&cmd, "cat '%s'/*", dir) > 0);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char got[8192] = "";
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    got[n] = '\0';
+    pclose(f);
+    free(cmd);
+    free(dir);
+    cr_expect(strstr(got, "Subject: local") != NULL, "%s", got);
+    cr_expect_null(strstr(got, "X-Mapigw"), "the spooler's envelope was delivered: %s", got);
+    cr_expect_null(strstr(got, "hidden@"), "a Bcc recipient was delivered: %s", got);
+    cr_expect_eq(srv_smtp_count(&SINK), 0, "smtp took what the spool comes first for");
     gw_session_free(&s);
 }
