@@ -6,6 +6,7 @@
  * backoff while the server is down, and a kill -9 with a queued message
  * followed by a restart on the same folders. */
 #include "../support/gw.h"
+#include "../support/raw_http.h"
 #include "../support/srv_smtp.h"
 
 #include <criterion/criterion.h>
@@ -429,5 +430,71 @@ Test(submit, the_first_transport_in_profile_order_takes_the_address_type)
     cr_expect_null(strstr(got, "X-Mapigw"), "the spooler's envelope was delivered: %s", got);
     cr_expect_null(strstr(got, "hidden@"), "a Bcc recipient was delivered: %s", got);
     cr_expect_eq(srv_smtp_count(&SINK), 0, "smtp took what the spool comes first for");
+    gw_session_free(&s);
+}
+
+/* Reads the event stream on fd into buf (appending) until needle shows up or
+ * gw_ms(ms) passed. */
+static bool stream_until(int fd, char *buf, size_t cap, const char *needle, int ms)
+{
+    int waited = 0, limit = gw_ms(ms);
+    while (!strstr(buf, needle) && waited < limit) {
+        size_t have = strlen(buf);
+        bool closed = false;
+        if (have + 1 >= cap)
+            return false;
+        raw_read(fd, buf + have, cap - have, 200, &closed);
+        waited += gw_ms(200);
+        if (closed)
+            break;
+    }
+    return strstr(buf, needle) != NULL;
+}
+
+/* The transport's row turns STATUS_OUTBOUND_ACTIVE while it sends (an event),
+ * and a delivery receipt asked for comes into the Inbox. */
+Test(submit, sending_shows_in_events_and_a_delivery_report_arrives)
+{
+    start(false);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    int fd = raw_connect(G);
+    char req[512];
+    snprintf(req, sizeof req,
+             "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n",
+             s.token);
+    cr_assert(raw_send(fd, req, strlen(req)));
+    static char buf[1 << 16];
+    buf[0] = '\0';
+    cr_assert(stream_until(fd, buf, sizeof buf, "text/event-stream", 5000), "%s", buf);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"dr@example.org\"}],"
+                        "\"subject\":\"receipt\",\"options\":{\"delivery_receipt\":true}}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    cr_expect(stream_until(fd, buf, sizeof buf, "STATUS_OUTBOUND_ACTIVE", 10000),
+              "no table_modified with STATUS_OUTBOUND_ACTIVE: %s", buf);
+    char *active = strstr(buf, "STATUS_OUTBOUND_ACTIVE");
+    cr_expect(active && stream_until(fd, active, sizeof buf - (size_t)(active - buf),
+                                     "0 messages queued", 10000),
+              "no event after the delivery: %s", buf);
+    close(fd);
+    cr_assert(srv_smtp_wait_count(&SINK, 1, 10000));
+    cr_assert(wait_count("gw/Maildir/new", 1, 10000), "no delivery report in the Inbox");
+    char *dir = path_of("gw/Maildir/new");
+    char *cmd = NULL;
+    cr_assert(asprintf(&cmd, "cat '%s'/*", dir) > 0);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char got[8192] = "";
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    got[n] = '\0';
+    pclose(f);
+    free(cmd);
+    free(dir);
+    cr_expect(strstr(got, "Subject: Delivered: receipt") != NULL, "%s", got);
+    cr_expect(strstr(got, "Action: delivered") != NULL, "%s", got);
     gw_session_free(&s);
 }
