@@ -195,6 +195,10 @@ typedef struct provider_ops {
      * transport delivers it later (poll, FlushQueues). why: a reason. */
     HRESULT (*submit)(void *state, const char *msg, size_t len, char *why, size_t whylen);
 
+    /* Transports: the messages waiting in the outbound queue as last
+     * counted (no I/O), for the spooler's row; -1 when unknown. */
+    long (*queued)(void *state);
+
     /* Transports: whether the next poll will send queued messages (cheap,
      * no I/O), so the core can show STATUS_OUTBOUND_ACTIVE while it does. */
     bool (*sending_due)(void *state);
@@ -206,14 +210,14 @@ typedef struct provider_ops {
     /* Stores: writes msg as a new message of folder ("INBOX", "Outbox",
      * "Sent Items"; created when missing); its name (at most 127 bytes) into
      * name. Durable (written, synced, renamed) when it returns S_OK. */
-    HRESULT (*put_message)
+    HRESULT(*put_message)
     (void *state, const char *folder, const char *msg, size_t len, char *name, size_t namelen);
     /* Stores: moves message name of folder from into folder to (created when
      * missing); to NULL deletes it. MAPI_E_NOT_FOUND when it is not there. */
     HRESULT (*move_message)(void *state, const char *from, const char *name, const char *to);
     /* Stores: the entry id key of message name in folder (*key malloc'd,
      * the caller's), so the client can open what it submitted. */
-    HRESULT (*message_key)
+    HRESULT(*message_key)
     (void *state, const char *folder, const char *name, uint8_t **key, size_t *key_len);
 
     /* CompareEntryIDs for two keys of this provider; NULL: byte equality. */

@@ -308,6 +308,51 @@ HRESULT session_identity(session *s, identity *out)
  * far stay changed). Called with the session lock held. A shared view is
  * copied before the first change and interned again after the last, so
  * sessions whose rows change alike end up sharing one view again. */
+/* The spooler's row (row 1 unless MAPI_NO_MAIL) sums its transports'
+ * queues and is STATUS_OUTBOUND_ACTIVE while one of them sends. */
+static HRESULT refresh_spooler_row(session *s, bool *changed)
+{
+    if (!s->view || s->view->no_mail || s->view->row_count < 2 ||
+        s->view->rows[1].resource_type != MAPI_SPOOLER)
+        return S_OK;
+    long total = 0;
+    bool active = false;
+    for (size_t i = 0; i < s->view->provider_count; i++) {
+        provider_inst *pi = s->view->providers[i];
+        if (pi->ops->resource_type != MAPI_TRANSPORT_PROVIDER)
+            continue;
+        active |=
+            (s->view->rows[s->view->provider_row[i]].status_code & STATUS_OUTBOUND_ACTIVE) != 0;
+        if (pi->ops->queued) {
+            pinst_lock(pi);
+            long n = pi->ops->queued(pi->state);
+            pinst_unlock(pi);
+            total += n > 0 ? n : 0;
+        }
+    }
+    char text[64];
+    if (total > 0)
+        snprintf(text, sizeof text, "%ld message%s queued", total, total == 1 ? "" : "s");
+    else
+        snprintf(text, sizeof text, "Available");
+    uint32_t code = STATUS_AVAILABLE | (active ? STATUS_OUTBOUND_ACTIVE : 0);
+    const status_row *now = &s->view->rows[1];
+    if (now->status_code == code && now->status_string && strcmp(now->status_string, text) == 0)
+        return S_OK;
+    char *copy = strdup(text);
+    if (!copy || HR_FAILED(view_own(&s->view))) {
+        free(copy);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    status_row *row = &s->view->rows[1];
+    free(row->status_string);
+    row->status_string = copy;
+    row->status_code = code;
+    *changed = true;
+    session_events_row_modified(s, 1);
+    return S_OK;
+}
+
 HRESULT session_refresh_rows(session *s)
 {
     bool changed = false;
@@ -335,6 +380,8 @@ HRESULT session_refresh_rows(session *s)
         changed = true;
         session_events_row_modified(s, r);
     }
+    if (HR_SUCCEEDED(hr))
+        hr = refresh_spooler_row(s, &changed);
     if (s->view && !s->view->interned)
         s->view = view_intern(s->view);
     if (changed)
@@ -356,6 +403,8 @@ static void announce_sending(session *s, size_t i)
     session_stats_row_changed(s->env->stats, pi->ops, before, s->view->rows[r].status_code);
     s->version++;
     session_events_row_modified(s, r);
+    bool changed = false;
+    (void)refresh_spooler_row(s, &changed); /* the spooler is sending too */
 }
 
 void session_poll(session *s)

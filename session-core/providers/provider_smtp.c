@@ -73,6 +73,7 @@ typedef struct {
      * delivered by the poller, retried with backoff after a temporary
      * failure; finished ones wait in outcomes for take_outcomes. */
     bool pending;
+    long queued_n;    /* as the last refresh counted */
     unsigned retry_s; /* 0: no failure since the last success */
     time_t next_try;
     provider_outcome outcomes[PROVIDER_OUTCOMES_MAX];
@@ -116,6 +117,7 @@ static bool smtp_refresh(smtp_state *s)
         return false;
     }
     long n = outq_count(s->q);
+    s->queued_n = n;
     if (n < 0) {
         pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->shown_queue,
                        pfs_errtext(errno, eb, sizeof eb));
@@ -623,6 +625,12 @@ static HRESULT smtp_submit(void *state, const char *msg, size_t len, char *why, 
     return S_OK;
 }
 
+static long smtp_queued(void *state)
+{
+    const smtp_state *s = state;
+    return s->queued_n;
+}
+
 static bool smtp_sending_due(void *state)
 {
     const smtp_state *s = state;
@@ -659,4 +667,5 @@ const provider_ops PROVIDER_SMTP = {
     .submit = smtp_submit,
     .take_outcomes = smtp_take_outcomes,
     .sending_due = smtp_sending_due,
+    .queued = smtp_queued,
 };

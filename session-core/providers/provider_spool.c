@@ -63,7 +63,8 @@ typedef struct {
     outq *q;                                       /* over queue */
     char create_error[PROVIDER_STATUS_STRING_MAX]; /* why create failed, "" if it did not */
     char addrtypes[SPOOL_ADDRTYPES_MAX];           /* ",SMTP,X400," or "" */
-    bool pending; /* spooler messages to deliver at the next poll */
+    bool pending;  /* spooler messages to deliver at the next poll */
+    long queued_n; /* as the last refresh counted */
     provider_outcome outcomes[PROVIDER_OUTCOMES_MAX];
     size_t outcome_count;
     provider_status st;
@@ -83,6 +84,7 @@ static bool spool_refresh(spool_state *s)
         return false;
     }
     long n = outq_count(s->q);
+    s->queued_n = n;
     if (n < 0) {
         pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->shown_queue,
                        pfs_errtext(errno, eb, sizeof eb));
@@ -494,6 +496,12 @@ static HRESULT spool_submit(void *state, const char *msg, size_t len, char *why,
     return S_OK;
 }
 
+static long spool_queued(void *state)
+{
+    const spool_state *s = state;
+    return s->queued_n;
+}
+
 static bool spool_sending_due(void *state)
 {
     const spool_state *s = state;
@@ -541,4 +549,5 @@ const provider_ops PROVIDER_SPOOL = {
     .submit = spool_submit,
     .take_outcomes = spool_take_outcomes,
     .sending_due = spool_sending_due,
+    .queued = spool_queued,
 };

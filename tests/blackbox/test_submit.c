@@ -341,10 +341,19 @@ Test(submit, a_down_server_is_retried_with_backoff_until_it_is_back)
     cr_expect(strstr(text, "1 message queued") && strstr(text, "server unreachable"), "%s", text);
     free(text);
     cr_expect_eq(count_in("gw/queue"), 1);
+    /* The spooler's row sums its transports' queues. */
+    cr_assert_eq(gw_get(G, "/status", s.token, &r), 200, "%s", r.body);
+    json_t *spooler = gw_find_row(r.json, "MAPI Spooler");
+    cr_assert_not_null(spooler, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(spooler, "status_string"), "1 message queued");
+    gw_resp_free(&r);
     srv_smtp_restart(&SINK);
     cr_assert(srv_smtp_wait_count(&SINK, 1, 30000), "not delivered after the server came back");
     cr_assert(wait_count("gw/Maildir/.Sent Items/cur", 1, 10000));
     cr_expect(wait_status_has(s.token, "0 messages queued", 5000));
+    cr_assert_eq(gw_get(G, "/status", s.token, &r), 200, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(gw_find_row(r.json, "MAPI Spooler"), "status_string"), "Available");
+    gw_resp_free(&r);
     gw_sleep_ms(gw_ms(1500)); /* room for a second copy, were one sent */
     cr_expect_eq(srv_smtp_count(&SINK), 1);
     gw_session_free(&s);
