@@ -54,6 +54,8 @@ static char *path_of(const char *rel)
 
 /* Profile "u": a Maildir store (default store, SMTP identity), an address
  * book and the smtp transport on the sink, all under the sink's dir. */
+static int TIMEOUT_MS = 3000; /* the smtp transport's timeout_ms */
+
 static void write_profiles(const char *first_transport)
 {
     char url[64], json[4096], contacts[512];
@@ -69,8 +71,9 @@ static void write_profiles(const char *first_transport)
              "\"settings\":{\"path\":\"%s\"}},%s"
              "{\"type\":\"MAPI_TRANSPORT_PROVIDER\",\"kind\":\"smtp\",\"display_name\":\"" ROW "\","
              "\"settings\":{\"url\":\"%s\",\"queue\":\"%s/gw/queue\",\"create\":true,"
-             "\"timeout_ms\":3000}}]}]}]}",
-             SINK.proc.dir, contacts, first_transport, srv_smtp_url(&SINK, url), SINK.proc.dir);
+             "\"timeout_ms\":%d}}]}]}]}",
+             SINK.proc.dir, contacts, first_transport, srv_smtp_url(&SINK, url), SINK.proc.dir,
+             TIMEOUT_MS);
     srv_write_file(&SINK.proc, "profiles.json", json, PROFILES);
 }
 
@@ -505,5 +508,48 @@ Test(submit, sending_shows_in_events_and_a_delivery_report_arrives)
     free(dir);
     cr_expect(strstr(got, "Subject: Delivered: receipt") != NULL, "%s", got);
     cr_expect(strstr(got, "Action: delivered") != NULL, "%s", got);
+    gw_session_free(&s);
+}
+
+/* kill -9 while the SMTP server is in the middle of taking the message:
+ * after a restart on the same folders it goes again (at least once; the
+ * server may have kept the first copy too), and nothing stays queued. */
+Test(submit, kill_9_during_delivery_loses_nothing)
+{
+    srv_smtp_start_slow(&SINK, 2000);
+    TIMEOUT_MS = gw_ms(20000);
+    write_profiles("");
+    G = gw_start(PROFILES, FAST_POLL);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"mid@example.org\"}],"
+                        "\"subject\":\"cut short\"}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    char *marker = path_of("in-data");
+    int waited = 0;
+    while (access(marker, F_OK) != 0 && waited < gw_ms(10000)) {
+        gw_sleep_ms(20);
+        waited += 20;
+    }
+    cr_assert_eq(access(marker, F_OK), 0, "the gateway never reached DATA");
+    cr_assert_eq(kill(gw_pid(G), SIGKILL), 0);
+    cr_assert_eq(gw_wait_exit(G, 5000), 128 + SIGKILL);
+    gw_free(G);
+    G = NULL;
+    cr_expect_eq(count_in("gw/queue"), 1, "the message left the queue before the server took it");
+
+    G = gw_start(PROFILES, FAST_POLL);
+    gw_session s2;
+    gw_logon_ok(G, "u", NULL, MAIL, &s2);
+    cr_assert(wait_count("gw/queue", 0, 20000), "still queued after the restart");
+    cr_assert(srv_smtp_wait_count(&SINK, 1, 10000), "the message was lost");
+    cr_expect(wait_count("gw/Maildir/.Sent Items/cur", 1, 10000));
+    cr_expect_eq(count_in("gw/Maildir/.Outbox/new"), 0);
+    free(marker);
+    gw_session_free(&s2);
     gw_session_free(&s);
 }
