@@ -434,83 +434,13 @@ HRESULT session_message_options(session *s, const char *addrtype, bool *handled,
 
 /* ---- the spooler's second half ----------------------------------------- */
 
-/* The raw value of header field name in msg's header (folded lines kept), or
- * "" when absent; into buf. */
-static void header_value(const char *msg, const char *name, char *buf, size_t len)
+/* A non-delivery or delivery report for o into the store's Inbox; a
+ * report that cannot be written is lost (the row of the store says why the
+ * store fails, if it does). */
+static void put_report(provider_inst *store, const provider_outcome *o)
 {
-    buf[0] = '\0';
-    size_t nl = strlen(name);
-    for (const char *p = msg; *p && !(p[0] == '\r' && p[1] == '\n');) {
-        const char *eol = strstr(p, "\r\n");
-        if (!eol)
-            return;
-        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ')
-                v++;
-            snprintf(buf, len, "%.*s", (int)(eol - v), v);
-            return;
-        }
-        p = eol + 2;
-    }
-}
-
-static void report(provider_inst *store, const provider_outcome *o)
-{
-    char subject[300], to[400], msgid[120], boundary[40];
-    header_value(o->message, "Subject", subject, sizeof subject);
-    header_value(o->message, "From", to, sizeof to);
-    header_value(o->message, "Message-ID", msgid, sizeof msgid);
-    uint8_t rnd[8];
-    randombytes_buf(rnd, sizeof rnd);
-    snprintf(boundary, sizeof boundary, "mapigw-report-");
-    sodium_bin2hex(boundary + 14, sizeof boundary - 14, rnd, sizeof rnd);
     mime_buf b = {0};
-    mime_add(&b, "From: \"Mail Delivery System\" <mailer-daemon@mapigw.invalid>\r\n");
-    if (to[0])
-        mime_addf(&b, "To: %.390s\r\n", to);
-    mime_addf(&b, "Subject: %s: %.290s\r\n", o->delivered ? "Delivered" : "Undeliverable", subject);
-    mime_add(&b, "Date: ");
-    mime_add_date(&b);
-    mime_addf(&b,
-              "\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; "
-              "report-type=delivery-status; boundary=\"%s\"\r\n\r\n",
-              boundary);
-    mime_addf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", boundary);
-    mime_add(&b, o->delivered ? "Your message was delivered to: "
-                              : "Your message could not be "
-                                "delivered to: ");
-    mime_add(&b, o->recipients);
-    if (o->why) {
-        mime_add(&b, "\r\nThe server said: ");
-        mime_add(&b, o->why);
-    }
-    mime_addf(&b,
-              "\r\n\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n"
-              "Reporting-MTA: dns; mapigw.invalid\r\n",
-              boundary);
-    if (msgid[0])
-        mime_addf(&b, "Original-Envelope-Id: %.110s\r\n", msgid);
-    mime_add(&b, "\r\n");
-    /* One block per recipient would need the server's answer per recipient;
-     * libcurl gives one for the transaction. */
-    mime_add(&b, "Final-Recipient: rfc822; ");
-    mime_add(&b, o->recipients);
-    mime_addf(&b, "\r\nAction: %s\r\nStatus: %s\r\n", o->delivered ? "delivered" : "failed",
-              o->delivered ? "2.0.0" : "5.0.0");
-    if (o->why) {
-        mime_add(&b, "Diagnostic-Code: smtp; ");
-        mime_add(&b, o->why);
-        mime_add(&b, "\r\n");
-    }
-    mime_addf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary);
-    const char *end = strstr(o->message, "\r\n\r\n");
-    size_t hl = end ? (size_t)(end - o->message) + 2 : o->len;
-    char *head = strndup(o->message, hl);
-    if (head)
-        mime_add(&b, head);
-    free(head);
-    mime_addf(&b, "\r\n--%s--\r\n", boundary);
+    submit_report(o, &b);
     if (!b.oom) {
         char name[NAME_MAX_LEN];
         (void)store->ops->put_message(store->state, INBOX, b.p, b.len, name, sizeof name);
@@ -538,7 +468,7 @@ void session_spool_outcomes(session *s)
                     (void)store->ops->move_message(store->state, OUTBOX, o->outbox,
                                                    o->delete_after ? NULL : SENT_ITEMS);
                     if (store->ops->put_message && (!o->delivered || o->delivery_report))
-                        report(store, o);
+                        put_report(store, o);
                     pinst_unlock(store);
                 }
                 provider_outcome_clear(o);

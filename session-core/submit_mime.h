@@ -10,6 +10,7 @@
 #pragma once
 
 #include "hresult.h"
+#include "provider.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,3 +39,7 @@ void mime_add_unstructured(mime_buf *b, const char *value);
 void mime_add_qp(mime_buf *b, const char *body);
 /* The RFC 5322 date of now, local time zone as UTC. */
 void mime_add_date(mime_buf *b);
+
+/* submit_report.c: the report of outcome o (delivered with a report asked
+ * for, or refused for good) as an RFC 3464 message, appended to out. */
+void submit_report(const provider_outcome *o, mime_buf *out);

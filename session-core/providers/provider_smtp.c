@@ -32,6 +32,7 @@
 #include "../provider.h"
 #include "provider_fs.h"
 #include "provider_net.h"
+#include "spool_outcome.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -76,8 +77,7 @@ typedef struct {
     long queued_n;    /* as the last refresh counted */
     unsigned retry_s; /* 0: no failure since the last success */
     time_t next_try;
-    provider_outcome outcomes[PROVIDER_OUTCOMES_MAX];
-    size_t outcome_count;
+    outcome_list outcomes;
     provider_status st;
 } smtp_state;
 
@@ -89,8 +89,7 @@ static void smtp_free(smtp_state *s)
     free(s->from);
     free(s->shown_queue);
     outq_free(s->q);
-    for (size_t i = 0; i < s->outcome_count; i++)
-        provider_outcome_clear(&s->outcomes[i]);
+    outcome_list_clear(&s->outcomes);
     free(s);
 }
 
@@ -350,48 +349,12 @@ static HRESULT smtp_deliver(void *ctx, const outq_msg *m, char *why, size_t whyl
     return hr;
 }
 
-/* Keeps what the spooler must do about a finished spooler message. A full
- * list keeps the message queued (MAPI_E_NOT_ENOUGH_RESOURCES) until the
- * spooler has taken the earlier ones. */
-static HRESULT record_outcome(smtp_state *s, const envelope *env, bool delivered, const char *why)
-{
-    if (s->outcome_count == PROVIDER_OUTCOMES_MAX)
-        return MAPI_E_NOT_ENOUGH_RESOURCES;
-    provider_outcome *o = &s->outcomes[s->outcome_count];
-    memset(o, 0, sizeof *o);
-    size_t rl = 1;
-    for (size_t i = 0; i < env->rcpt_count; i++)
-        rl += strlen(env->rcpt[i]) + 2;
-    o->outbox = strdup(env->outbox);
-    o->recipients = calloc(1, rl);
-    o->message = malloc(env->len + 1);
-    o->why = delivered ? NULL : strdup(why && why[0] ? why : "refused");
-    if (!o->outbox || !o->recipients || !o->message || (!delivered && !o->why)) {
-        provider_outcome_clear(o);
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    }
-    for (size_t i = 0; i < env->rcpt_count; i++) {
-        if (i)
-            strcat(o->recipients, ", ");
-        strcat(o->recipients, env->rcpt[i]);
-    }
-    memcpy(o->message, env->data, env->len);
-    o->message[env->len] = '\0';
-    o->len = env->len;
-    o->delivered = delivered;
-    o->delete_after = env->delete_after;
-    o->delivery_report = env->delivery_report;
-    s->outcome_count++;
-    return S_OK;
-}
-
 /* outq undo: the message stays queued after all, so its outcome is not one. */
 static void smtp_undo(void *ctx, const outq_msg *m)
 {
     smtp_state *s = ctx;
     (void)m;
-    if (s->outcome_count)
-        provider_outcome_clear(&s->outcomes[--s->outcome_count]);
+    outcome_drop_last(&s->outcomes);
 }
 
 static HRESULT smtp_deliver_one(smtp_state *s, const outq_msg *m, char *why, size_t whylen,
@@ -428,7 +391,7 @@ static HRESULT smtp_deliver_one(smtp_state *s, const outq_msg *m, char *why, siz
         /* A spooler message leaves the queue once the server decided: sent,
          * or refused for good (the spooler then writes the NDR). */
         if (env.outbox && (hr == S_OK || permanent)) {
-            HRESULT oh = record_outcome(s, &env, hr == S_OK, why);
+            HRESULT oh = outcome_record(&s->outcomes, &env, hr == S_OK, why);
             if (oh != S_OK)
                 hr = oh;
             else if (permanent)
@@ -640,11 +603,7 @@ static bool smtp_sending_due(void *state)
 static size_t smtp_take_outcomes(void *state, provider_outcome *out, size_t max)
 {
     smtp_state *s = state;
-    size_t n = s->outcome_count < max ? s->outcome_count : max;
-    memcpy(out, s->outcomes, n * sizeof *out);
-    memmove(s->outcomes, s->outcomes + n, (s->outcome_count - n) * sizeof *out);
-    s->outcome_count -= n;
-    return n;
+    return outcome_take(&s->outcomes, out, max);
 }
 
 static const char *const REQUIRED_SETTINGS[] = {"url", "queue", NULL};

@@ -31,6 +31,7 @@
 #include "outq.h"
 #include "../provider.h"
 #include "provider_fs.h"
+#include "spool_outcome.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,8 +66,7 @@ typedef struct {
     char addrtypes[SPOOL_ADDRTYPES_MAX];           /* ",SMTP,X400," or "" */
     bool pending;  /* spooler messages to deliver at the next poll */
     long queued_n; /* as the last refresh counted */
-    provider_outcome outcomes[PROVIDER_OUTCOMES_MAX];
-    size_t outcome_count;
+    outcome_list outcomes;
     provider_status st;
 } spool_state;
 
@@ -110,8 +110,7 @@ static void spool_free(spool_state *s)
     free(s->shown_cur);
     free(s->shown_new);
     free(s->shown_tmp);
-    for (size_t i = 0; i < s->outcome_count; i++)
-        provider_outcome_clear(&s->outcomes[i]);
+    outcome_list_clear(&s->outcomes);
     free(s);
 }
 
@@ -223,37 +222,6 @@ static HRESULT spooler_message(int fd, envelope *env, bool *is_spooler)
     return S_OK;
 }
 
-static HRESULT record_outcome(spool_state *s, const envelope *env)
-{
-    if (s->outcome_count == PROVIDER_OUTCOMES_MAX)
-        return MAPI_E_NOT_ENOUGH_RESOURCES;
-    provider_outcome *o = &s->outcomes[s->outcome_count];
-    memset(o, 0, sizeof *o);
-    size_t rl = 1;
-    for (size_t i = 0; i < env->rcpt_count; i++)
-        rl += strlen(env->rcpt[i]) + 2;
-    o->outbox = strdup(env->outbox);
-    o->recipients = calloc(1, rl);
-    o->message = malloc(env->len + 1);
-    if (!o->outbox || !o->recipients || !o->message) {
-        provider_outcome_clear(o);
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    }
-    for (size_t i = 0; i < env->rcpt_count; i++) {
-        if (i)
-            strcat(o->recipients, ", ");
-        strcat(o->recipients, env->rcpt[i]);
-    }
-    memcpy(o->message, env->data, env->len);
-    o->message[env->len] = '\0';
-    o->len = env->len;
-    o->delivered = true;
-    o->delete_after = env->delete_after;
-    o->delivery_report = env->delivery_report;
-    s->outcome_count++;
-    return S_OK;
-}
-
 /* One flush's Maildir sink: the folders stay open for the whole run. */
 typedef struct {
     spool_state *s;
@@ -264,8 +232,8 @@ typedef struct {
 
 static void drop_recorded(maildir_sink *k)
 {
-    if (k->recorded && k->s->outcome_count)
-        provider_outcome_clear(&k->s->outcomes[--k->s->outcome_count]);
+    if (k->recorded)
+        outcome_drop_last(&k->s->outcomes);
     k->recorded = false;
 }
 
@@ -300,7 +268,7 @@ static HRESULT maildir_deliver(void *ctx, const outq_msg *m, char *why, size_t w
     }
     int err = spooled ? pfs_write_all(out, env.data, env.len) : copy_fd(m->fd, out);
     if (!err && spooled) {
-        HRESULT oh = record_outcome(s, &env);
+        HRESULT oh = outcome_record(&s->outcomes, &env, true, NULL);
         err = oh == S_OK ? 0 : oh == MAPI_E_NOT_ENOUGH_MEMORY ? ENOMEM : ENOSPC;
         k->recorded = oh == S_OK;
     }
@@ -520,11 +488,7 @@ static void spool_poll(void *state)
 static size_t spool_take_outcomes(void *state, provider_outcome *out, size_t max)
 {
     spool_state *s = state;
-    size_t n = s->outcome_count < max ? s->outcome_count : max;
-    memcpy(out, s->outcomes, n * sizeof *out);
-    memmove(s->outcomes, s->outcomes + n, (s->outcome_count - n) * sizeof *out);
-    s->outcome_count -= n;
-    return n;
+    return outcome_take(&s->outcomes, out, max);
 }
 
 static const char *const REQUIRED_SETTINGS[] = {"path", "deliver_to", NULL};
