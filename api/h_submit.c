@@ -8,11 +8,17 @@
  */
 #include "api_internal.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const MSG_KEYS[] = {
-    "to", "cc", "bcc", "subject", "body", "delete_after_submit", "options", NULL};
+static const char *const MSG_KEYS[] = {"to",      "cc",        "bcc",         "subject",
+                                       "body",    "html_body", "attachments", "delete_after_submit",
+                                       "options", NULL};
+static const char *const ATT_KEYS[] = {"filename", "content_type", "content_base64", NULL};
+/* An attachment's decoded bytes at most (the request's own limit,
+ * --max-body-bytes, usually binds first). */
+#define ATT_MAX_BYTES (1u << 20)
 static const char *const RCPT_KEYS[] = {"display_name", "address_type", "address", "entry_id",
                                         NULL};
 static const char *const OPT_KEYS[] = {"priority", "read_receipt", "delivery_receipt", NULL};
@@ -25,6 +31,8 @@ typedef struct {
     submit_recipient *rcpt;
     uint8_t **eids; /* entry ids decoded, one slot per recipient */
     size_t count;
+    submit_attachment *att;
+    size_t att_count;
 } rcpt_list;
 
 static void rcpt_list_free(rcpt_list *l)
@@ -33,6 +41,9 @@ static void rcpt_list_free(rcpt_list *l)
         free(l->eids[i]);
     free(l->eids);
     free(l->rcpt);
+    for (size_t i = 0; i < l->att_count; i++)
+        free((void *)l->att[i].data);
+    free(l->att);
 }
 
 static bool opt_string(api_ctx *x, json_t *obj, const char *key, size_t max, const char **out)
@@ -122,6 +133,60 @@ static bool read_recipients(api_ctx *x, json_t *body, rcpt_list *l)
                 out->entry_id = l->eids[l->count - 1];
             }
         }
+    }
+    return true;
+}
+
+static bool read_attachments(api_ctx *x, json_t *body, rcpt_list *l)
+{
+    json_t *a = json_object_get(body, "attachments"), *v;
+    if (!a)
+        return true;
+    if (!json_is_array(a) || json_array_size(a) > SUBMIT_MAX_ATTACHMENTS) {
+        api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "attachments: an array of at most %d objects",
+                    SUBMIT_MAX_ATTACHMENTS);
+        return false;
+    }
+    l->att = calloc(json_array_size(a) + 1, sizeof *l->att);
+    if (!l->att) {
+        x->oom = true;
+        return false;
+    }
+    size_t i;
+    json_array_foreach(a, i, v)
+    {
+        submit_attachment *out = &l->att[l->att_count];
+        const char *b64 = NULL;
+        if (!json_is_object(v)) {
+            api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "attachments[%zu]: an object", i);
+            return false;
+        }
+        if (!request_check_keys(x, v, ATT_KEYS) ||
+            !opt_string(x, v, "filename", SUBMIT_MAX_FILENAME, &out->filename) ||
+            !opt_string(x, v, "content_type", 127, &out->content_type) ||
+            !opt_string(x, v, "content_base64", ATT_MAX_BYTES / 3 * 4 + 4, &b64))
+            return false;
+        if (!out->filename || !b64) {
+            api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
+                        "attachments[%zu]: filename and content_base64 are required", i);
+            return false;
+        }
+        size_t cap = strlen(b64) / 4 * 3 + 3, len = 0;
+        uint8_t *data = malloc(cap);
+        if (!data) {
+            x->oom = true;
+            return false;
+        }
+        if (sodium_base642bin(data, cap, b64, strlen(b64), NULL, &len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0) {
+            free(data);
+            api_problem(x, MAPI_E_INVALID_PARAMETER, 0,
+                        "attachments[%zu].content_base64: not base64 (RFC 4648, with padding)", i);
+            return false;
+        }
+        out->data = data;
+        out->len = len;
+        l->att_count++;
     }
     return true;
 }
@@ -217,11 +282,15 @@ void h_messages_post(api_ctx *x)
               request_check_keys(x, body, MSG_KEYS) && read_recipients(x, body, &l) &&
               opt_string(x, body, "subject", SUBMIT_MAX_SUBJECT, &req.subject) &&
               opt_string(x, body, "body", SUBMIT_MAX_BODY, &req.body) &&
+              opt_string(x, body, "html_body", SUBMIT_MAX_BODY, &req.html_body) &&
+              read_attachments(x, body, &l) &&
               opt_bool(x, body, "delete_after_submit", &req.delete_after) &&
               read_options(x, body, &req);
     if (ok) {
         req.rcpt = l.rcpt;
         req.rcpt_count = l.count;
+        req.att = l.att;
+        req.att_count = l.att_count;
         submit_result res;
         HRESULT hr = session_submit_message(auth.session, &req, &res);
         if (HR_FAILED(hr))

@@ -132,9 +132,24 @@ typedef struct {
     size_t entry_id_len;
 } submit_recipient;
 
+#define SUBMIT_MAX_ATTACHMENTS 10
+#define SUBMIT_MAX_FILENAME 255 /* bytes */
+
+/* An attachment (borrowed): PR_ATTACH_FILENAME, PR_ATTACH_MIME_TAG and the
+ * bytes (PR_ATTACH_DATA_BIN). */
+typedef struct {
+    const char *filename;
+    const char *content_type; /* "type/subtype"; NULL: application/octet-stream */
+    const uint8_t *data;
+    size_t len;
+} submit_attachment;
+
 typedef struct {
     const submit_recipient *rcpt;
     size_t rcpt_count;
+    const char *html_body; /* PR_HTML, may be NULL */
+    const submit_attachment *att;
+    size_t att_count;
     const char *subject;   /* may be NULL */
     const char *body;      /* plain text, may be NULL */
     bool delete_after;     /* DELETE_AFTER_SUBMIT: no Sent Items copy */

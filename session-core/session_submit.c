@@ -213,6 +213,52 @@ static void add_list(mime_buf *b, const char *field, const submit_request *req,
         mime_add(b, "\r\n");
 }
 
+/* The text (text/plain, or multipart/alternative with text/html too), as
+ * header fields, a blank line and the body. */
+static void add_text(mime_buf *b, const submit_request *req)
+{
+    static const char PLAIN[] = "Content-Type: text/plain; charset=utf-8\r\n"
+                                "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
+    if (!req->html_body) {
+        mime_add(b, PLAIN);
+        mime_add_qp(b, req->body ? req->body : "");
+        return;
+    }
+    char bd[MIME_BOUNDARY_LEN];
+    mime_boundary(bd);
+    mime_addf(b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n", bd, bd);
+    mime_add(b, PLAIN);
+    mime_add_qp(b, req->body ? req->body : "");
+    mime_addf(b,
+              "--%s\r\nContent-Type: text/html; charset=utf-8\r\n"
+              "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+              bd);
+    mime_add_qp(b, req->html_body);
+    mime_addf(b, "--%s--\r\n", bd);
+}
+
+/* The content: the text alone, or multipart/mixed with the attachments. */
+static void add_content(mime_buf *b, const submit_request *req)
+{
+    if (!req->att_count) {
+        add_text(b, req);
+        return;
+    }
+    char bd[MIME_BOUNDARY_LEN];
+    mime_boundary(bd);
+    mime_addf(b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n--%s\r\n", bd, bd);
+    add_text(b, req);
+    for (size_t i = 0; i < req->att_count; i++) {
+        const submit_attachment *a = &req->att[i];
+        mime_addf(b, "--%s\r\nContent-Type: %s\r\nContent-Disposition: attachment", bd,
+                  a->content_type ? a->content_type : "application/octet-stream");
+        mime_add_filename_params(b, a->filename);
+        mime_add(b, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+        mime_add_base64(b, a->data, a->len);
+    }
+    mime_addf(b, "--%s--\r\n", bd);
+}
+
 /* The message as the recipients get it (no Bcc field: MAPI_BCC recipients
  * are only in the envelope). */
 static HRESULT build_message(session *s, const submit_request *req, submit_result *r, mime_buf *b)
@@ -247,9 +293,8 @@ static HRESULT build_message(session *s, const submit_request *req, submit_resul
         mime_add_mailbox(b, from_display, from);
         mime_add(b, "\r\n");
     }
-    mime_add(b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-    mime_add_qp(b, req->body ? req->body : "");
+    mime_add(b, "MIME-Version: 1.0\r\n");
+    add_content(b, req);
     free(from_display);
     free(from);
     return b->oom ? MAPI_E_NOT_ENOUGH_MEMORY : S_OK;
@@ -358,6 +403,22 @@ HRESULT session_submit_message(session *s, const submit_request *req, submit_res
     if (req->subject && !mime_header_safe(req->subject)) {
         snprintf(out->why, sizeof out->why, "subject: control characters or not UTF-8");
         return MAPI_E_INVALID_PARAMETER;
+    }
+    if (req->att_count > SUBMIT_MAX_ATTACHMENTS) {
+        snprintf(out->why, sizeof out->why, "at most %d attachments", SUBMIT_MAX_ATTACHMENTS);
+        return MAPI_E_INVALID_PARAMETER;
+    }
+    for (size_t i = 0; i < req->att_count; i++) {
+        const submit_attachment *a = &req->att[i];
+        if (!a->filename || !*a->filename || strlen(a->filename) > SUBMIT_MAX_FILENAME ||
+            !mime_header_safe(a->filename) ||
+            (a->content_type && !mime_content_type_ok(a->content_type))) {
+            snprintf(out->why, sizeof out->why,
+                     "attachments[%zu]: a filename of 1 to %d bytes without control characters "
+                     "and a plain type/subtype are required",
+                     i, SUBMIT_MAX_FILENAME);
+            return MAPI_E_INVALID_PARAMETER;
+        }
     }
     HRESULT hr = resolve_all(s, req, out);
     if (HR_FAILED(hr))

@@ -210,3 +210,65 @@ void mime_add_date(mime_buf *b)
     }
     mime_add(b, buf);
 }
+
+void mime_add_base64(mime_buf *b, const uint8_t *data, size_t len)
+{
+    /* 57 bytes -> one 76-character line (RFC 2045 6.8). */
+    for (size_t pos = 0; pos < len; pos += 57) {
+        size_t n = len - pos < 57 ? len - pos : 57;
+        char line[80];
+        sodium_bin2base64(line, sizeof line, data + pos, n, sodium_base64_VARIANT_ORIGINAL);
+        mime_add(b, line);
+        mime_add(b, "\r\n");
+    }
+}
+
+void mime_boundary(char out[MIME_BOUNDARY_LEN])
+{
+    uint8_t rnd[12];
+    randombytes_buf(rnd, sizeof rnd);
+    memcpy(out, "=_mapigw_", 9);
+    sodium_bin2hex(out + 9, MIME_BOUNDARY_LEN - 9, rnd, sizeof rnd);
+}
+
+bool mime_content_type_ok(const char *t)
+{
+    static const char TOKEN[] = "!#$&^_.+-";
+    size_t n = strlen(t), slash = 0;
+    if (n == 0 || n > 127)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == '/' && i > 0 && i + 1 < n && !slash)
+            slash = i;
+        else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   strchr(TOKEN, c)))
+            return false;
+    }
+    return slash != 0;
+}
+
+void mime_add_filename_params(mime_buf *b, const char *name)
+{
+    bool plain = true;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p >= 0x7F || *p == '"' || *p == '\\')
+            plain = false;
+    if (plain) {
+        mime_addf(b, "; filename=\"%.255s\"", name);
+        return;
+    }
+    /* RFC 2231: UTF-8, percent-encoded. */
+    static const char HEX[] = "0123456789ABCDEF";
+    mime_add(b, "; filename*=UTF-8''");
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p)) {
+            char c[2] = {(char)*p, 0};
+            mime_add(b, c);
+        } else {
+            char e[4] = {'%', HEX[*p >> 4], HEX[*p & 15], 0};
+            mime_add(b, e);
+        }
+    }
+}

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     char *p; /* NUL-terminated; malloc'd, the owner's */
@@ -37,6 +38,15 @@ void mime_add_mailbox(mime_buf *b, const char *display, const char *addr);
 void mime_add_unstructured(mime_buf *b, const char *value);
 /* body as quoted-printable (RFC 2045 6.7) with CRLF line ends. */
 void mime_add_qp(mime_buf *b, const char *body);
+/* data as base64 in 76-character lines (RFC 2045 6.8). */
+void mime_add_base64(mime_buf *b, const uint8_t *data, size_t len);
+/* A fresh random multipart boundary ("=_mapigw_<hex>": never in QP or base64). */
+#define MIME_BOUNDARY_LEN 40
+void mime_boundary(char out[MIME_BOUNDARY_LEN]);
+/* Whether t is a plain "type/subtype" (RFC 2045 tokens, no parameters). */
+bool mime_content_type_ok(const char *t);
+/* ; filename="name" (printable ASCII) or ; filename*=UTF-8''... (RFC 2231). */
+void mime_add_filename_params(mime_buf *b, const char *name);
 /* The RFC 5322 date of now, local time zone as UTC. */
 void mime_add_date(mime_buf *b);
 

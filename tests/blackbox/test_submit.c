@@ -553,3 +553,50 @@ Test(submit, kill_9_during_delivery_loses_nothing)
     gw_session_free(&s2);
     gw_session_free(&s);
 }
+
+Test(submit, html_body_and_attachments_are_sent_as_mime)
+{
+    start(false);
+    gw_session s;
+    gw_logon_ok(G, "u", NULL, MAIL, &s);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"m@example.org\"}],"
+                        "\"subject\":\"mime\",\"body\":\"plain words\","
+                        "\"html_body\":\"<p>rich words</p>\","
+                        "\"attachments\":[{\"filename\":\"note.txt\",\"content_type\":"
+                        "\"text/plain\",\"content_base64\":\"SGVsbG8gYXR0YWNobWVudA==\"},"
+                        "{\"filename\":\"r\\u00e9sum\\u00e9.bin\","
+                        "\"content_base64\":\"AAECAw==\"}]}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert(srv_smtp_wait_count(&SINK, 1, 15000), "nothing arrived");
+    char *got = srv_smtp_message(&SINK, 0);
+    cr_assert_not_null(got);
+    cr_expect(strstr(got, "Content-Type: multipart/mixed; boundary=") != NULL, "%s", got);
+    cr_expect(strstr(got, "Content-Type: multipart/alternative; boundary=") != NULL, "%s", got);
+    cr_expect(strstr(got, "plain words") && strstr(got, "<p>rich words</p>"), "%s", got);
+    cr_expect(strstr(got, "Content-Disposition: attachment; filename=\"note.txt\"") != NULL, "%s",
+              got);
+    cr_expect(strstr(got, "SGVsbG8gYXR0YWNobWVudA==") != NULL, "%s", got);
+    cr_expect(strstr(got, "filename*=UTF-8''r%C3%A9sum%C3%A9.bin") != NULL, "%s", got);
+    cr_expect(strstr(got, "Content-Type: application/octet-stream") != NULL, "%s", got);
+    free(got);
+
+    cr_assert_eq(
+        submit(s.token,
+               "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"m@example.org\"}],"
+               "\"attachments\":[{\"filename\":\"x\",\"content_base64\":\"not base64!\"}]}",
+               &r),
+        400, "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"m@example.org\"}],"
+                        "\"attachments\":[{\"filename\":\"x\",\"content_type\":\"text/plain; "
+                        "x=\\\"y\\\"\",\"content_base64\":\"AA==\"}]}",
+                        &r),
+                 400, "%s", r.body);
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}
