@@ -161,8 +161,6 @@ Test(submit, delivers_and_files_the_message_in_sent_items)
     cr_expect_str_eq(gw_jstr(json_array_get(rc, 0), "transport"), ROW);
     cr_expect_str_eq(gw_jstr(json_array_get(rc, 2), "recipient_type"), "MAPI_BCC");
     cr_expect_str_eq(gw_jstr(r.json, "folder"), "Outbox");
-    char path[256];
-    snprintf(path, sizeof path, "/entries/%s", gw_jstr(r.json, "entry_id"));
     gw_resp_free(&r);
 
     cr_assert(srv_smtp_wait_count(&SINK, 1, 15000), "nothing arrived");
@@ -338,6 +336,12 @@ Test(submit, a_down_server_is_retried_with_backoff_until_it_is_back)
                         "\"subject\":\"patience\"}",
                         &r),
                  202, "%s", r.body);
+    char path[512];
+    snprintf(path, sizeof path, "/entries/%s", gw_jstr(r.json, "entry_id"));
+    gw_resp_free(&r);
+    /* Until it goes, the message waits in the Outbox, where its entry id opens it. */
+    cr_assert_eq(gw_get(G, path, s.token, &r), 200, "%s", r.body);
+    cr_expect_str_eq(gw_jstr(r.json, "subject"), "patience", "%s", r.body);
     gw_resp_free(&r);
     cr_assert(wait_status_has(s.token, "retrying at", 10000), "the row does not say it retries");
     char *text = status_string(s.token);
