@@ -232,7 +232,8 @@ static json_t *render_result(const submit_request *req, const submit_result *res
         ok &= json_array_append_new(list, json_built(o, ok)) == 0;
     }
     ok &= json_set(out, "recipients", list);
-    ok &= json_set(out, "entry_id", render_hex(res->entry_id, res->entry_id_len));
+    ok &= json_set(out, "entry_id",
+                   res->entry_id ? render_hex(res->entry_id, res->entry_id_len) : json_null());
     ok &= json_set(out, "internet_message_id", json_string(res->message_id));
     ok &= json_set(out, "folder", json_string("Outbox"));
     return json_built(out, ok);

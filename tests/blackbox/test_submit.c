@@ -7,6 +7,7 @@
  * followed by a restart on the same folders. */
 #include "../support/gw.h"
 #include "../support/raw_http.h"
+#include "../support/srv_dovecot.h"
 #include "../support/srv_smtp.h"
 
 #include <criterion/criterion.h>
@@ -20,11 +21,14 @@ static gw *G;
 static srv_smtp SINK;
 static char PROFILES[512];
 
+static srv_dovecot DOVE;
+
 static void fini(void)
 {
     gw_finish(G);
     G = NULL;
     srv_smtp_destroy(&SINK);
+    srv_dovecot_destroy(&DOVE);
 }
 
 TestSuite(submit, .fini = fini, .timeout = 90);
@@ -602,5 +606,88 @@ Test(submit, html_body_and_attachments_are_sent_as_mime)
                         &r),
                  400, "%s", r.body);
     gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
+/* The content count of folder name in the default store (the first store
+ * row's), or -1 when the folder is not listed. */
+static long folder_count(const char *token, const char *name)
+{
+    gw_resp r;
+    cr_assert_eq(gw_get(G, "/stores", token, &r), 200, "%s", r.body);
+    char path[512];
+    snprintf(path, sizeof path, "/stores/%s",
+             gw_jstr(json_array_get(json_object_get(r.json, "rows"), 0), "entry_id"));
+    gw_resp_free(&r);
+    cr_assert_eq(gw_get(G, path, token, &r), 200, "%s", r.body);
+    json_t *f;
+    size_t i;
+    long n = -1;
+    json_array_foreach(json_object_get(r.json, "folders"), i, f)
+    {
+        if (strcmp(gw_jstr(f, "display_name"), name) == 0)
+            n = (long)json_integer_value(json_object_get(f, "content_count"));
+    }
+    gw_resp_free(&r);
+    return n;
+}
+
+static bool wait_folder_count(const char *token, const char *name, long n, int ms)
+{
+    int waited = 0, limit = gw_ms(ms);
+    while (folder_count(token, name) != n) {
+        if (waited >= limit)
+            return false;
+        gw_sleep_ms(100);
+        waited += 100;
+    }
+    return true;
+}
+
+/* The default store is an IMAP account on dovecot: the Outbox copy is
+ * APPENDed there, moves to Sent Items after delivery, and a refusal's NDR
+ * is APPENDed to INBOX. */
+Test(submit, an_imap_default_store_holds_outbox_sent_items_and_reports)
+{
+    static const srv_dovecot_user USERS[] = {{"alice", "alice-secret"}};
+    srv_dovecot_start(&DOVE, USERS, 1);
+    srv_smtp_start_refusing(&SINK);
+    char json[4096], imap[64], smtp[64];
+    snprintf(json, sizeof json,
+             "{\"default_profile\":\"a\",\"profiles\":[{\"name\":\"a\",\"auth\":{\"type\":"
+             "\"none\"},\"services\":[{\"name\":\"Mail\",\"providers\":["
+             "{\"type\":\"MAPI_STORE_PROVIDER\",\"kind\":\"imap\",\"display_name\":\"Alice\","
+             "\"resource_flags\":[\"STATUS_DEFAULT_STORE\",\"STATUS_PRIMARY_IDENTITY\"],"
+             "\"identity\":{\"display\":\"Alice\",\"address_type\":\"SMTP\","
+             "\"address\":\"alice@example.com\"},\"settings\":{\"url\":\"%s\","
+             "\"username\":\"alice\",\"password\":\"alice-secret\",\"timeout_ms\":5000}},"
+             "{\"type\":\"MAPI_TRANSPORT_PROVIDER\",\"kind\":\"smtp\",\"display_name\":\"" ROW "\","
+             "\"settings\":{\"url\":\"%s\",\"queue\":\"%s/gw/queue\",\"create\":true,"
+             "\"timeout_ms\":5000}}]}]}]}",
+             srv_dovecot_url(&DOVE, imap, sizeof imap), srv_smtp_url(&SINK, smtp), SINK.proc.dir);
+    srv_write_file(&SINK.proc, "profiles.json", json, PROFILES);
+    G = gw_start(PROFILES, FAST_POLL);
+    gw_add_secret(G, "alice-secret");
+    gw_session s;
+    gw_logon_ok(G, "a", NULL, MAIL, &s);
+    gw_resp r;
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"b@example.org\"}],"
+                        "\"subject\":\"via imap\"}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert(srv_smtp_wait_count(&SINK, 1, 15000), "nothing arrived");
+    cr_expect(wait_folder_count(s.token, "Sent Items", 1, 15000), "no Sent Items copy on dovecot");
+    cr_expect_eq(folder_count(s.token, "Outbox"), 0);
+
+    cr_assert_eq(submit(s.token,
+                        "{\"to\":[{\"address_type\":\"SMTP\",\"address\":\"refused@example.org\"}],"
+                        "\"subject\":\"bounce\"}",
+                        &r),
+                 202, "%s", r.body);
+    gw_resp_free(&r);
+    cr_expect(wait_folder_count(s.token, "INBOX", 1, 15000), "no NDR in the IMAP INBOX");
+    cr_expect(wait_folder_count(s.token, "Sent Items", 2, 15000));
     gw_session_free(&s);
 }
