@@ -50,6 +50,8 @@ static const api_route ROUTES[] = {
     {"POST", "/entries/compare", h_entries_compare, false},
     {"GET", "/entries/{eid}", h_entry_open, false},
     {"GET", "/entries/{eid}/contents", h_entry_contents, false},
+    {"POST", "/messages", h_messages_post, false},
+    {"GET", "/message-options", h_message_options, false},
     {"GET", "/events", h_events, false},
     {"POST", "/events/tickets", h_event_tickets_post, false},
     {"GET", "/healthz", h_healthz, true},

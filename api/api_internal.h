@@ -160,6 +160,12 @@ int api_problem_status(HRESULT hr);
 void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The same with extra members (extra is borrowed: the caller frees it; NULL:
+ * none) added to the problem object, such as the candidates of an
+ * ambiguous recipient. */
+void api_problem_with(api_ctx *x, HRESULT hr, int status, json_t *extra, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* The detail of the out-of-memory answer. */
 #define API_OOM_DETAIL "the gateway ran out of memory while answering"
 /* Renders the out-of-memory answer's body once per process, with the code
@@ -357,6 +363,9 @@ void h_address_book(api_ctx *x);
 void h_entry_open(api_ctx *x);
 void h_entry_contents(api_ctx *x);
 void h_entries_compare(api_ctx *x);
+/* h_submit.c */
+void h_messages_post(api_ctx *x);
+void h_message_options(api_ctx *x);
 /* h_events.c */
 void h_events(api_ctx *x);
 void h_event_tickets_post(api_ctx *x);

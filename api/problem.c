@@ -52,7 +52,7 @@ static const char *problem_title(HRESULT hr)
 /* The problem+json text for hr, a failure of the list (callers normalise
  * it first), or NULL when out of memory. */
 static char *problem_text(HRESULT hr, int status, const char *detail, const char *request_id,
-                          size_t *len)
+                          json_t *extra, size_t *len)
 {
     const char *name = hresult_name(hr);
     char type[96], code[16];
@@ -74,6 +74,8 @@ static char *problem_text(HRESULT hr, int status, const char *detail, const char
     }
     ok &= json_set(body, "mapi_error", json_string(name));
     ok &= json_set(body, "mapi_code", json_string(code));
+    if (extra && ok)
+        ok = json_object_update(body, extra) == 0;
     char *text = ok ? api_dump_json_body(body, len) : NULL;
     json_decref(body);
     return text;
@@ -91,7 +93,7 @@ static void oom_build(void)
     size_t len = 0;
     char *text =
         problem_text(MAPI_E_NOT_ENOUGH_MEMORY, api_problem_status(MAPI_E_NOT_ENOUGH_MEMORY),
-                     API_OOM_DETAIL, NULL, &len);
+                     API_OOM_DETAIL, NULL, NULL, &len);
     if (text && len < sizeof oom_body) {
         memcpy(oom_body, text, len + 1);
         oom_len = len;
@@ -132,7 +134,27 @@ const char *api_problem_oom_body(size_t *len)
     return oom_body;
 }
 
+static void problem_v(api_ctx *x, HRESULT hr, int status, json_t *extra, const char *fmt,
+                      va_list ap) __attribute__((format(printf, 5, 0)));
+
 void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    problem_v(x, hr, status, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void api_problem_with(api_ctx *x, HRESULT hr, int status, json_t *extra, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    problem_v(x, hr, status, extra, fmt, ap);
+    va_end(ap);
+}
+
+static void problem_v(api_ctx *x, HRESULT hr, int status, json_t *extra, const char *fmt,
+                      va_list ap)
 {
     /* A success code is not a problem; callers only get here by mistake. */
     if (!HR_FAILED(hr))
@@ -147,13 +169,10 @@ void api_problem(api_ctx *x, HRESULT hr, int status, const char *fmt, ...)
         status = api_problem_status(hr);
 
     char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
 
     size_t len = 0;
-    char *text = problem_text(hr, status, detail, x->request_id, &len);
+    char *text = problem_text(hr, status, detail, x->request_id, extra, &len);
     if (!text) {
         x->oom = true;
         return;

@@ -67,7 +67,8 @@ typedef int32_t HRESULT;
     X(MAPI_E_END_OF_SESSION, 0x80040200, 401, "Session ended")                                     \
     X(MAPI_E_UNKNOWN_ENTRYID, 0x80040201, 404, "Unknown entry id")                                 \
     X(MAPI_E_TIMEOUT, 0x80040401, 503, "Timeout")                                                  \
-    X(MAPI_E_NOT_INITIALIZED, 0x80040605, 503, "Not initialized")
+    X(MAPI_E_NOT_INITIALIZED, 0x80040605, 503, "Not initialized")                                  \
+    X(MAPI_E_AMBIGUOUS_RECIP, 0x80040700, 409, "Ambiguous recipient")
 
 #define MAPI_HRESULT_ENUM(name, value, status, title) name = MAPI_HR(value),
 enum { MAPI_HRESULTS(MAPI_HRESULT_ENUM) };

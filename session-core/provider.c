@@ -4,6 +4,7 @@
 #include "providers/providers.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PROVIDER_KIND_ENTRY(ops) &ops,
@@ -36,4 +37,15 @@ size_t provider_kind_index(const provider_ops *ops)
         if (KINDS[i] == ops)
             return i;
     return SIZE_MAX;
+}
+
+void provider_outcome_clear(provider_outcome *o)
+{
+    if (!o)
+        return;
+    free(o->outbox);
+    free(o->why);
+    free(o->recipients);
+    free(o->message);
+    memset(o, 0, sizeof *o);
 }

@@ -61,6 +61,26 @@ typedef struct {
     uint8_t uid[MAPIUID_LEN]; /* this instance's MAPIUID (entryid.h) */
 } provider_logon_args;
 
+/* A delivery a transport finished (provider_ops.take_outcomes): the
+ * spooler files the Outbox copy into Sent Items (or deletes it) and, for a
+ * refusal, puts a non-delivery report into the Inbox. All strings malloc'd,
+ * freed with provider_outcome_clear. */
+typedef struct {
+    char *outbox;         /* the Outbox copy's name (X-Mapigw-Outbox) */
+    bool delete_after;    /* the client asked to delete it after submit */
+    bool delivery_report; /* the client asked for a delivery report */
+    bool delivered;       /* false: refused for good (5xx): an NDR is due */
+    char *why;            /* the server's refusal, or NULL */
+    char *recipients;     /* the envelope recipients, comma-separated */
+    char *message;        /* the message as sent, for the NDR */
+    size_t len;
+} provider_outcome;
+
+void provider_outcome_clear(provider_outcome *o); /* NULL is fine */
+
+/* The most outcomes a transport keeps for the spooler between two looks. */
+#define PROVIDER_OUTCOMES_MAX 256
+
 typedef struct provider_ops {
     const char *kind;             /* name in the profiles file */
     uint32_t resource_type;       /* MAPI_STORE_PROVIDER, MAPI_AB_PROVIDER, ... */
@@ -161,6 +181,44 @@ typedef struct provider_ops {
      * 20-byte header (entryid.h conventions). MAPI_E_NOT_FOUND when the
      * provider has no such object. */
     HRESULT (*open_entry)(void *state, const uint8_t *key, size_t key_len, mapi_object *out);
+
+    /* ---- the spooler (session_submit.c; NULL where the kind has none) ---- */
+
+    /* Transports: whether recipients of this address type (PR_ADDRTYPE,
+     * compared case-insensitively) are this transport's to send, as a MAPI
+     * transport registers its address types with the spooler. */
+    bool (*handles)(void *state, const char *addrtype);
+
+    /* Transports: queues msg (an RFC 5322 message headed by the spooler's
+     * X-Mapigw-Rcpt / X-Mapigw-Outbox / X-Mapigw-Options fields, which are
+     * never sent) durably; S_OK once it would survive a crash. The
+     * transport delivers it later (poll, FlushQueues). why: a reason. */
+    HRESULT (*submit)(void *state, const char *msg, size_t len, char *why, size_t whylen);
+
+    /* Transports: the messages waiting in the outbound queue as last
+     * counted (no I/O), for the spooler's row; -1 when unknown. */
+    long (*queued)(void *state);
+
+    /* Transports: whether the next poll will send queued messages (cheap,
+     * no I/O), so the core can show STATUS_OUTBOUND_ACTIVE while it does. */
+    bool (*sending_due)(void *state);
+
+    /* Transports: moves up to max finished deliveries of spooler-queued
+     * messages into out (the caller's), oldest first; returns how many. */
+    size_t (*take_outcomes)(void *state, provider_outcome *out, size_t max);
+
+    /* Stores: writes msg as a new message of folder ("INBOX", "Outbox",
+     * "Sent Items"; created when missing); its name (at most 127 bytes) into
+     * name. Durable (written, synced, renamed) when it returns S_OK. */
+    HRESULT(*put_message)
+    (void *state, const char *folder, const char *msg, size_t len, char *name, size_t namelen);
+    /* Stores: moves message name of folder from into folder to (created when
+     * missing); to NULL deletes it. MAPI_E_NOT_FOUND when it is not there. */
+    HRESULT (*move_message)(void *state, const char *from, const char *name, const char *to);
+    /* Stores: the entry id key of message name in folder (*key malloc'd,
+     * the caller's), so the client can open what it submitted. */
+    HRESULT(*message_key)
+    (void *state, const char *folder, const char *name, uint8_t **key, size_t *key_len);
 
     /* CompareEntryIDs for two keys of this provider; NULL: byte equality. */
     bool (*same_entry)(void *state, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);

@@ -314,6 +314,51 @@ HRESULT session_identity(session *s, identity *out)
  * far stay changed). Called with the session lock held. A shared view is
  * copied before the first change and interned again after the last, so
  * sessions whose rows change alike end up sharing one view again. */
+/* The spooler's row (row 1 unless MAPI_NO_MAIL) sums its transports'
+ * queues and is STATUS_OUTBOUND_ACTIVE while one of them sends. */
+static HRESULT refresh_spooler_row(session *s, bool *changed)
+{
+    if (!s->view || s->view->no_mail || s->view->row_count < 2 ||
+        s->view->rows[1].resource_type != MAPI_SPOOLER)
+        return S_OK;
+    long total = 0;
+    bool active = false;
+    for (size_t i = 0; i < s->view->provider_count; i++) {
+        provider_inst *pi = s->view->providers[i];
+        if (pi->ops->resource_type != MAPI_TRANSPORT_PROVIDER)
+            continue;
+        active |=
+            (s->view->rows[s->view->provider_row[i]].status_code & STATUS_OUTBOUND_ACTIVE) != 0;
+        if (pi->ops->queued) {
+            pinst_lock(pi);
+            long n = pi->ops->queued(pi->state);
+            pinst_unlock(pi);
+            total += n > 0 ? n : 0;
+        }
+    }
+    char text[64];
+    if (total > 0)
+        snprintf(text, sizeof text, "%ld message%s queued", total, total == 1 ? "" : "s");
+    else
+        snprintf(text, sizeof text, "Available");
+    uint32_t code = STATUS_AVAILABLE | (active ? STATUS_OUTBOUND_ACTIVE : 0);
+    const status_row *now = &s->view->rows[1];
+    if (now->status_code == code && now->status_string && strcmp(now->status_string, text) == 0)
+        return S_OK;
+    char *copy = strdup(text);
+    if (!copy || HR_FAILED(view_own(&s->view))) {
+        free(copy);
+        return MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    status_row *row = &s->view->rows[1];
+    free(row->status_string);
+    row->status_string = copy;
+    row->status_code = code;
+    *changed = true;
+    session_events_row_modified(s, 1);
+    return S_OK;
+}
+
 HRESULT session_refresh_rows(session *s)
 {
     bool changed = false;
@@ -341,6 +386,8 @@ HRESULT session_refresh_rows(session *s)
         changed = true;
         session_events_row_modified(s, r);
     }
+    if (HR_SUCCEEDED(hr))
+        hr = refresh_spooler_row(s, &changed);
     if (s->view && !s->view->interned)
         s->view = view_intern(s->view);
     if (changed)
@@ -348,19 +395,42 @@ HRESULT session_refresh_rows(session *s)
     return hr;
 }
 
+/* Tells subscribers that transport i starts sending what the spooler
+ * queued (its row with STATUS_OUTBOUND_ACTIVE); the refresh after the poll
+ * tells them it ended. Session lock held. */
+static void announce_sending(session *s, size_t i)
+{
+    size_t r = s->view->provider_row[i];
+    if ((s->view->rows[r].status_code & STATUS_OUTBOUND_ACTIVE) || HR_FAILED(view_own(&s->view)))
+        return;
+    provider_inst *pi = s->view->providers[i];
+    uint32_t before = s->view->rows[r].status_code;
+    s->view->rows[r].status_code |= STATUS_OUTBOUND_ACTIVE;
+    session_stats_row_changed(s->env->stats, pi->ops, before, s->view->rows[r].status_code);
+    s->version++;
+    session_events_row_modified(s, r);
+    bool changed = false;
+    (void)refresh_spooler_row(s, &changed); /* the spooler is sending too */
+}
+
 void session_poll(session *s)
 {
     session_lock(s);
     if (!atomic_load(&s->ended)) {
-        const session_view *v = session_view_of(s);
-        for (size_t i = 0; i < v->provider_count; i++) {
-            provider_inst *pi = v->providers[i];
+        for (size_t i = 0; i < session_view_of(s)->provider_count; i++) {
+            provider_inst *pi = session_view_of(s)->providers[i];
             if (!pi->ops->poll)
                 continue;
+            pinst_lock(pi);
+            bool sending = pi->ops->sending_due && pi->ops->sending_due(pi->state);
+            pinst_unlock(pi);
+            if (sending && s->view)
+                announce_sending(s, i);
             pinst_lock(pi);
             pi->ops->poll(pi->state);
             pinst_unlock(pi);
         }
+        session_spool_outcomes(s);
         (void)session_refresh_rows(s); /* out of memory: the next poll tries again */
     }
     session_unlock(s);
@@ -501,6 +571,8 @@ static HRESULT status_method_call(session *s, const uint8_t ik[STATUS_INSTANCE_K
         hr = announce_flush(s, r); /* fails only out of memory, before anything ran */
     if (hr == S_OK)
         hr = run_method(s, r, call);
+    if (r != SIZE_MAX && call->method == M_FLUSH && hr != MAPI_E_END_OF_SESSION)
+        session_spool_outcomes(s); /* what the flush delivered goes to Sent Items */
     if (r != SIZE_MAX && hr != MAPI_E_END_OF_SESSION) {
         /* A failed flush or check changes what the provider shows too. */
         HRESULT rh = session_refresh_rows(s);

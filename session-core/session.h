@@ -113,6 +113,90 @@ HRESULT session_open_entry(session *s, const uint8_t *eid, size_t len, mapi_obje
 HRESULT session_compare_entry_ids(session *s, const uint8_t *a, size_t alen, const uint8_t *b,
                                   size_t blen, bool *equal);
 
+/* ---- IMessage::SubmitMessage through the spooler (session_submit.c) ---- */
+
+#define SUBMIT_MAX_RECIPIENTS 100
+#define SUBMIT_MAX_SUBJECT 998     /* bytes: one RFC 5322 line */
+#define SUBMIT_MAX_BODY (1u << 20) /* bytes of plain text */
+#define SUBMIT_MAX_CANDIDATES 20   /* ambiguous names: candidates returned */
+
+typedef enum { SUBMIT_TO = 1, SUBMIT_CC = 2, SUBMIT_BCC = 3 } submit_kind; /* MAPI_TO .. */
+
+/* One recipient as the client gave it (borrowed strings): an address-book
+ * entry id; or an address type and address (display optional); or a
+ * display name alone, resolved as IAddrBook::ResolveName does. */
+typedef struct {
+    submit_kind kind;
+    const char *display;
+    const char *addrtype;
+    const char *address;
+    const uint8_t *entry_id;
+    size_t entry_id_len;
+} submit_recipient;
+
+#define SUBMIT_MAX_ATTACHMENTS 10
+#define SUBMIT_MAX_FILENAME 255 /* bytes */
+
+/* An attachment (borrowed): PR_ATTACH_FILENAME, PR_ATTACH_MIME_TAG and the
+ * bytes (PR_ATTACH_DATA_BIN). */
+typedef struct {
+    const char *filename;
+    const char *content_type; /* "type/subtype"; NULL: application/octet-stream */
+    const uint8_t *data;
+    size_t len;
+} submit_attachment;
+
+typedef struct {
+    const submit_recipient *rcpt;
+    size_t rcpt_count;
+    const char *html_body; /* PR_HTML, may be NULL */
+    const submit_attachment *att;
+    size_t att_count;
+    const char *subject;   /* may be NULL */
+    const char *body;      /* plain text, may be NULL */
+    bool delete_after;     /* DELETE_AFTER_SUBMIT: no Sent Items copy */
+    int priority;          /* PR_PRIORITY: -1 non-urgent, 0 normal, 1 urgent */
+    bool read_receipt;     /* PR_READ_RECEIPT_REQUESTED */
+    bool delivery_receipt; /* PR_ORIGINATOR_DELIVERY_REPORT_REQUESTED */
+} submit_request;
+
+typedef struct {
+    char *display, *addrtype, *address;
+    char *transport; /* the display name of the transport that takes it */
+} submit_resolved;
+
+typedef struct {
+    /* S_OK: the Outbox message's entry id, its Message-ID, each recipient
+     * as resolved and routed. */
+    uint8_t *entry_id;
+    size_t entry_id_len;
+    char message_id[96];
+    submit_resolved *rcpt;
+    size_t rcpt_count;
+    /* A failure: what went wrong in words; for a recipient,
+     * which one (bad_index) and, when ambiguous, the candidates (MAPI_MAILUSER
+     * rows as the address book lists them). */
+    char why[256];
+    size_t bad_index;
+    mapi_rows candidates;
+} submit_result;
+
+/* Creates the message in the default store's Outbox and submits it: each
+ * recipient goes to the first transport, in the profile's order, that
+ * handles its address type, durably queued there. Errors:
+ * MAPI_E_INVALID_PARAMETER (a malformed field), MAPI_E_NOT_FOUND (a name
+ * nobody matches, no default store), MAPI_E_AMBIGUOUS_RECIP (several do),
+ * MAPI_E_NO_SUPPORT (a MAPI_NO_MAIL session, no transport, or none for a
+ * recipient's address type), MAPI_E_UNKNOWN_ENTRYID, the store's or the
+ * transport's error. Nothing is queued unless every recipient routes. */
+HRESULT session_submit_message(session *s, const submit_request *req, submit_result *out);
+void submit_result_clear(submit_result *r);
+
+/* IMAPISession::QueryDefaultMessageOpt: whether some transport of the
+ * session handles addrtype (*handled); the options (names) it supports. */
+HRESULT session_message_options(session *s, const char *addrtype, bool *handled, char *transport,
+                                size_t transport_len);
+
 /* ---- notifications: Advise with a NULL entry id ------------------------- */
 
 typedef enum {

@@ -158,5 +158,10 @@ HRESULT session_refresh_rows(session *s);
  * rows that changed. */
 void session_poll(session *s);
 
+/* The spooler's second half (session_submit.c), with the session lock held,
+ * after transports ran (poll, FlushQueues): files their finished deliveries
+ * into Sent Items, non-delivery and delivery reports into the Inbox. */
+void session_spool_outcomes(session *s);
+
 void session_touch(session *s, time_t now);
 bool session_expired(const session *s, time_t now);

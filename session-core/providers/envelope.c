@@ -270,7 +270,9 @@ HRESULT envelope_parse(const char *msg, size_t len, envelope *out, char *why, si
 {
     memset(out, 0, sizeof *out);
     sbuf data = {0}, value = {0};
-    addr_list rcpt = {0}, from = {0};
+    addr_list rcpt = {0}, from = {0}, spooled = {0};
+    sbuf outbox = {0};
+    bool delete_after = false, report = false;
     HRESULT hr = S_OK;
     bool ok = true, in_headers = true;
     size_t pos = 0;
@@ -289,6 +291,11 @@ HRESULT envelope_parse(const char *msg, size_t len, envelope *out, char *why, si
         bool is_bcc = name_is(msg, pos, nlen, "bcc");
         bool is_rcpt = is_bcc || name_is(msg, pos, nlen, "to") || name_is(msg, pos, nlen, "cc");
         bool is_from = name_is(msg, pos, nlen, "from");
+        /* The spooler's own fields (X-Mapigw-*) are never sent. */
+        bool is_gw = nlen > 9 && strncasecmp(msg + pos, "x-mapigw-", 9) == 0;
+        bool is_gw_rcpt = name_is(msg, pos, nlen, "x-mapigw-rcpt");
+        bool is_gw_outbox = name_is(msg, pos, nlen, "x-mapigw-outbox");
+        bool is_gw_options = name_is(msg, pos, nlen, "x-mapigw-options");
         /* One field: this line and every folded line after it, unfolded into
          * value (the CRLF goes, the leading white space stays). */
         value.len = 0;
@@ -296,7 +303,7 @@ HRESULT envelope_parse(const char *msg, size_t len, envelope *out, char *why, si
         for (;;) {
             ok = ok && sbuf_add(&value, msg + vstart, eol - vstart);
             /* Bcc must not reach the other recipients: it is not sent. */
-            if (!is_bcc)
+            if (!is_bcc && !is_gw)
                 ok = ok && sbuf_add(&data, msg + pos, eol - pos) && sbuf_add(&data, "\r\n", 2);
             pos = next;
             if (pos >= len || (msg[pos] != ' ' && msg[pos] != '\t'))
@@ -306,7 +313,17 @@ HRESULT envelope_parse(const char *msg, size_t len, envelope *out, char *why, si
         }
         if (!ok)
             break;
-        if (is_rcpt && value.p)
+        if (is_gw_rcpt && value.p)
+            hr = parse_list(value.p, value.len, &spooled, why, whylen);
+        else if (is_gw_outbox && value.p && !outbox.p) {
+            size_t b = 0;
+            while (b < value.len && (value.p[b] == ' ' || value.p[b] == '\t'))
+                b++;
+            ok = sbuf_add(&outbox, value.p + b, value.len - b) && sbuf_addc(&outbox, '\0');
+        } else if (is_gw_options && value.p) {
+            delete_after = delete_after || memmem(value.p, value.len, "delete", 6) != NULL;
+            report = report || memmem(value.p, value.len, "delivery-report", 15) != NULL;
+        } else if (is_rcpt && value.p)
             hr = parse_list(value.p, value.len, &rcpt, why, whylen);
         else if (is_from && !from.n && value.p) {
             /* A malformed From is no reason to hold the message: the
@@ -325,11 +342,27 @@ HRESULT envelope_parse(const char *msg, size_t len, envelope *out, char *why, si
     if (hr == S_OK && from.n && !(out->from = strdup(from.v[0])))
         hr = MAPI_E_NOT_ENOUGH_MEMORY;
     addr_list_free(&from);
+    /* A message the spooler queued names its recipients itself: those this
+     * transport is to take, which may be fewer than To, Cc and Bcc hold. */
+    if (spooled.n) {
+        addr_list_free(&rcpt);
+        rcpt = spooled;
+        spooled = (addr_list){0};
+    }
+    addr_list_free(&spooled);
+    if (hr == S_OK && outbox.p && strlen(outbox.p) > 0) {
+        out->outbox = outbox.p;
+        outbox.p = NULL;
+    }
+    free(outbox.p);
+    out->delete_after = delete_after;
+    out->delivery_report = report;
     if (hr != S_OK) {
         if (hr == MAPI_E_NOT_ENOUGH_MEMORY)
             snprintf(why, whylen, "out of memory");
         free(data.p);
         free(out->from);
+        free(out->outbox);
         addr_list_free(&rcpt);
         memset(out, 0, sizeof *out);
         return hr;
@@ -346,6 +379,7 @@ void envelope_free(envelope *e)
     if (!e)
         return;
     free(e->from);
+    free(e->outbox);
     addr_list rcpt = {e->rcpt, e->rcpt_count, e->rcpt_count};
     addr_list_free(&rcpt);
     free(e->data);

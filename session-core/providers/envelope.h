@@ -12,6 +12,7 @@
 
 #include "../hresult.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define ENVELOPE_MAX_RECIPIENTS 1000
@@ -23,6 +24,12 @@ typedef struct {
     size_t rcpt_count;
     char *data; /* the message to send: CRLF line ends, no Bcc header */
     size_t len;
+    /* Set by the spooler (session_submit.c) when it queued the message:
+     * X-Mapigw-Outbox, the Outbox copy's name (NULL for a file dropped into
+     * the queue by others), and X-Mapigw-Options "delete-after-submit". */
+    char *outbox;
+    bool delete_after;
+    bool delivery_report; /* X-Mapigw-Options "delivery-report" */
 } envelope;
 
 /* Reads msg (len bytes, any content) into *out. Headers end at the first
@@ -32,7 +39,9 @@ typedef struct {
  * angle brackets. S_OK; MAPI_E_INVALID_PARAMETER with the reason in why when
  * an address is malformed (control characters, spaces, no '@', too long) or
  * there are more than ENVELOPE_MAX_RECIPIENTS; MAPI_E_NOT_ENOUGH_MEMORY. No
- * recipients is not an error here (rcpt_count 0). On failure *out is empty
+ * recipients is not an error here (rcpt_count 0). X-Mapigw-Rcpt fields (the
+ * spooler's envelope) replace To, Cc and Bcc as the recipients when present;
+ * no X-Mapigw-* field is ever part of data. On failure *out is empty
  * (all NULL). */
 HRESULT envelope_parse(const char *msg, size_t len, envelope *out, char *why, size_t whylen);
 void envelope_free(envelope *e); /* NULL is fine */

@@ -96,3 +96,8 @@ HRESULT imap_contents(void *state, const uint8_t *key, size_t key_len, size_t of
                       mapi_rows *out, size_t *total);
 HRESULT imap_open_entry(void *state, const uint8_t *key, size_t key_len, mapi_object *out);
 bool imap_same_entry(void *state, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+/* imap_spool.c: the spooler's writes (provider_ops.put_message, move_message). */
+HRESULT imap_put_message(void *state, const char *folder, const char *msg, size_t len, char *name,
+                         size_t namelen);
+HRESULT imap_move_message(void *state, const char *from, const char *name, const char *to);

@@ -66,6 +66,22 @@ HRESULT maildir_store_open(const maildir_view *v, const uint8_t *key, size_t key
 HRESULT maildir_store_contents(const maildir_view *v, const uint8_t *key, size_t key_len,
                                size_t offset, size_t max, mapi_rows *out, size_t *total);
 
+/* ---- maildir_write.c: what the spooler writes ---- */
+
+/* A new message of folder ("INBOX" or a Maildir++ folder name, created when
+ * missing) with the Maildir protocol (tmp/, fsync, rename to new/, fsync of
+ * new/); its base name into name (namelen >= 64). */
+HRESULT maildir_store_put(const maildir_view *v, const char *folder, const char *msg, size_t len,
+                          char *name, size_t namelen);
+/* Moves message name (as maildir_store_put made it) of folder from into
+ * folder to's cur/ with the Seen flag; to NULL deletes it.
+ * MAPI_E_NOT_FOUND when it is not there. */
+HRESULT maildir_store_move(const maildir_view *v, const char *from, const char *name,
+                           const char *to);
+/* The key ('M' + folder + NUL + name) OpenEntry takes for it; malloc'd. */
+HRESULT maildir_store_message_key(const char *folder, const char *name, uint8_t **key,
+                                  size_t *key_len);
+
 /* ---- shared by maildir_store.c and maildir_contents.c ---- */
 
 /* Whether a Maildir file name carries the Seen flag (":2,...S..."). */

@@ -223,4 +223,6 @@ const provider_ops PROVIDER_IMAP = {
     .contents = imap_contents,
     .open_entry = imap_open_entry,
     .same_entry = imap_same_entry,
+    .put_message = imap_put_message,
+    .move_message = imap_move_message,
 };

@@ -220,6 +220,28 @@ static HRESULT maildir_contents(void *state, const uint8_t *folder_key, size_t k
     return maildir_store_contents(&v, folder_key, key_len, offset, max, out, total);
 }
 
+static HRESULT maildir_put_message(void *state, const char *folder, const char *msg, size_t len,
+                                   char *name, size_t namelen)
+{
+    maildir_state *s = state;
+    maildir_view v = view_of(s);
+    return maildir_store_put(&v, folder, msg, len, name, namelen);
+}
+
+static HRESULT maildir_move_message(void *state, const char *from, const char *name, const char *to)
+{
+    maildir_state *s = state;
+    maildir_view v = view_of(s);
+    return maildir_store_move(&v, from, name, to);
+}
+
+static HRESULT maildir_message_key(void *state, const char *folder, const char *name, uint8_t **key,
+                                   size_t *key_len)
+{
+    (void)state;
+    return maildir_store_message_key(folder, name, key, key_len);
+}
+
 static const char *const REQUIRED_SETTINGS[] = {"path", NULL};
 
 const provider_ops PROVIDER_MAILDIR = {
@@ -240,4 +262,7 @@ const provider_ops PROVIDER_MAILDIR = {
     .store = maildir_store,
     .contents = maildir_contents,
     .open_entry = maildir_open_entry,
+    .put_message = maildir_put_message,
+    .move_message = maildir_move_message,
+    .message_key = maildir_message_key,
 };

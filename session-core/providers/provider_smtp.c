@@ -32,11 +32,13 @@
 #include "../provider.h"
 #include "provider_fs.h"
 #include "provider_net.h"
+#include "spool_outcome.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,8 @@
 #define SMTP_MAX_MESSAGE (32L * 1024 * 1024) /* aiosmtpd's and many servers' default */
 #define SMTP_REPLY_MAX 4096                  /* what we keep of a server's answer */
 #define SMTP_POLL_RECHECK_S 10               /* an offline server is retried this often */
+#define SMTP_RETRY_FIRST_S 2 /* the spooler's first retry after a 4xx or no server */
+#define SMTP_RETRY_MAX_S 300 /* ... doubling up to this */
 
 typedef enum { NET_UNKNOWN, NET_OK, NET_OFFLINE, NET_REFUSED } net_state;
 
@@ -66,6 +70,14 @@ typedef struct {
     char msg_fail[PROVIDER_STATUS_STRING_MAX];
     bool server_failed;
     time_t last_check;
+    /* The spooler's side: messages it queued (or found queued at logon) are
+     * delivered by the poller, retried with backoff after a temporary
+     * failure; finished ones wait in outcomes for take_outcomes. */
+    bool pending;
+    long queued_n;    /* as the last refresh counted */
+    unsigned retry_s; /* 0: no failure since the last success */
+    time_t next_try;
+    outcome_list outcomes;
     provider_status st;
 } smtp_state;
 
@@ -77,7 +89,20 @@ static void smtp_free(smtp_state *s)
     free(s->from);
     free(s->shown_queue);
     outq_free(s->q);
+    outcome_list_clear(&s->outcomes);
     free(s);
+}
+
+/* ", next attempt at <UTC time>" while a retry is due, else "". */
+static void retry_note(const smtp_state *s, long queued, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!s->pending || !s->retry_s || queued <= 0)
+        return;
+    struct tm tm;
+    char when[32];
+    if (gmtime_r(&s->next_try, &tm) && strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, len, "; retrying at %s (backoff %u s)", when, s->retry_s);
 }
 
 /* Recomputes s->st from the queue folder and what the server last said. */
@@ -91,12 +116,15 @@ static bool smtp_refresh(smtp_state *s)
         return false;
     }
     long n = outq_count(s->q);
+    s->queued_n = n;
     if (n < 0) {
         pfs_set_status(&s->st, STATUS_FAILURE, "folder not readable: %s: %s", s->shown_queue,
                        pfs_errtext(errno, eb, sizeof eb));
         return false;
     }
     const char *plural = n == 1 ? "" : "s";
+    char retry[96];
+    retry_note(s, n, retry, sizeof retry);
     uint32_t code = STATUS_AVAILABLE | STATUS_OUTBOUND_ENABLED;
     if (s->net == NET_OFFLINE)
         code = STATUS_OFFLINE | STATUS_OUTBOUND_ENABLED;
@@ -106,16 +134,16 @@ static bool smtp_refresh(smtp_state *s)
      * server is now wins over how the last flush went; a failure with
      * nothing left queued is over. */
     if (s->net == NET_OFFLINE)
-        pfs_set_status(&s->st, code, "%ld message%s queued; server unreachable: %s", n, plural,
-                       s->net_why);
+        pfs_set_status(&s->st, code, "%ld message%s queued%s; server unreachable: %s", n, plural,
+                       retry, s->net_why);
     else if (s->net == NET_REFUSED)
-        pfs_set_status(&s->st, code, "%ld message%s queued; server refused the login: %s", n,
-                       plural, s->net_why);
+        pfs_set_status(&s->st, code, "%ld message%s queued%s; server refused the login: %s", n,
+                       plural, retry, s->net_why);
     else if (s->last_fail[0] && n > 0)
-        pfs_set_status(&s->st, code, "%ld message%s queued; last delivery failed: %s", n, plural,
-                       s->last_fail);
+        pfs_set_status(&s->st, code, "%ld message%s queued%s; last delivery failed: %s", n, plural,
+                       retry, s->last_fail);
     else
-        pfs_set_status(&s->st, code, "%ld message%s queued", n, plural);
+        pfs_set_status(&s->st, code, "%ld message%s queued%s", n, plural, retry);
     return true;
 }
 
@@ -241,8 +269,9 @@ static size_t upload_read(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 /* Sends one envelope. S_OK when the server accepted it. */
 static HRESULT smtp_send(smtp_state *s, const envelope *env, const char *sender, char *why,
-                         size_t whylen, bool *stop)
+                         size_t whylen, bool *stop, bool *permanent)
 {
+    *permanent = false;
     char errbuf[CURL_ERROR_SIZE];
     pnet_buffer reply = {.max = SMTP_REPLY_MAX};
     struct curl_slist *rcpt = NULL;
@@ -284,6 +313,17 @@ static HRESULT smtp_send(smtp_state *s, const envelope *env, const char *sender,
         } else {
             hr = pnet_hresult(rc) == MAPI_E_NOT_ENOUGH_MEMORY ? MAPI_E_NOT_ENOUGH_MEMORY
                                                               : MAPI_E_CALL_FAILED;
+            /* A 5xx reply refuses this message for good (RFC 5321 4.2.1);
+             * a 4xx one asks us to try again later. */
+            long code = 0;
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+            *permanent = code >= 500 && code < 600;
+            if (reply.len && reply.data) {
+                size_t used = strlen(why), n = 0;
+                while (n < reply.len && n < 200 && reply.data[n] != '\r' && reply.data[n] != '\n')
+                    n++;
+                snprintf(why + used, whylen - used, " (%.*s)", (int)n, reply.data);
+            }
         }
     }
 out:
@@ -307,6 +347,14 @@ static HRESULT smtp_deliver(void *ctx, const outq_msg *m, char *why, size_t whyl
     if (HR_FAILED(hr) && s->server_failed == server_before && !s->msg_fail[0])
         snprintf(s->msg_fail, sizeof s->msg_fail, "%s", why[0] ? why : "delivery failed");
     return hr;
+}
+
+/* outq undo: the message stays queued after all, so its outcome is not one. */
+static void smtp_undo(void *ctx, const outq_msg *m)
+{
+    smtp_state *s = ctx;
+    (void)m;
+    outcome_drop_last(&s->outcomes);
 }
 
 static HRESULT smtp_deliver_one(smtp_state *s, const outq_msg *m, char *why, size_t whylen,
@@ -338,7 +386,17 @@ static HRESULT smtp_deliver_one(smtp_state *s, const outq_msg *m, char *why, siz
         snprintf(why, whylen, "%s: no recipients in To, Cc or Bcc", m->name);
         hr = MAPI_E_CALL_FAILED;
     } else {
-        hr = smtp_send(s, &env, sender, why, whylen, stop);
+        bool permanent = false;
+        hr = smtp_send(s, &env, sender, why, whylen, stop, &permanent);
+        /* A spooler message leaves the queue once the server decided: sent,
+         * or refused for good (the spooler then writes the NDR). */
+        if (env.outbox && (hr == S_OK || permanent)) {
+            HRESULT oh = outcome_record(&s->outcomes, &env, hr == S_OK, why);
+            if (oh != S_OK)
+                hr = oh;
+            else if (permanent)
+                hr = S_OK;
+        }
     }
     envelope_free(&env);
     return hr;
@@ -412,6 +470,8 @@ static HRESULT smtp_logon(const provider_config *cfg, const provider_logon_args 
         smtp_free(s);
         return MAPI_E_NOT_ENOUGH_MEMORY;
     }
+    /* Messages a crash or a stop left queued go out with this logon. */
+    s->pending = outq_count(s->q) > 0;
     smtp_refresh(s);
     *state = s;
     return S_OK;
@@ -455,7 +515,7 @@ static HRESULT smtp_flush_queues(void *state, uint32_t flags)
 
     /* Shown while the flush runs, cleared by the refresh below. */
     s->st.status_code |= STATUS_OUTBOUND_ACTIVE | STATUS_OUTBOUND_FLUSH;
-    outq_sink sink = {smtp_deliver, NULL, s};
+    outq_sink sink = {smtp_deliver, smtp_undo, s};
     outq_report rep;
     s->msg_fail[0] = '\0';
     s->server_failed = false;
@@ -467,6 +527,21 @@ static HRESULT smtp_flush_queues(void *state, uint32_t flags)
                        : s->server_failed ? ""
                                           : rep.why;
     snprintf(s->last_fail, sizeof s->last_fail, "%s", fail);
+    /* The spooler's backoff: doubling from the first failure, reset by a
+     * flush that left nothing behind. */
+    long left = outq_count(s->q);
+    if (hr == S_OK || left == 0) {
+        s->retry_s = 0;
+        s->next_try = 0;
+        s->pending = left > 0;
+    } else if (s->pending) {
+        /* Only the spooler's work is retried by itself: files dropped into
+         * the queue by others wait for a FlushQueues, as before. */
+        s->retry_s = s->retry_s
+                         ? (s->retry_s * 2 > SMTP_RETRY_MAX_S ? SMTP_RETRY_MAX_S : s->retry_s * 2)
+                         : SMTP_RETRY_FIRST_S;
+        s->next_try = time(NULL) + s->retry_s;
+    }
     smtp_refresh(s);
     return hr;
 }
@@ -476,9 +551,59 @@ static HRESULT smtp_flush_queues(void *state, uint32_t flags)
 static void smtp_poll(void *state)
 {
     smtp_state *s = state;
+    if (s->pending && time(NULL) >= s->next_try) {
+        (void)smtp_flush_queues(s, FLUSH_UPLOAD); /* the outcome is in the row */
+        return;
+    }
     if (s->net == NET_OFFLINE && time(NULL) - s->last_check >= SMTP_POLL_RECHECK_S)
         (void)smtp_check(s); /* the answer is in s->net; out of memory: next poll */
     smtp_refresh(s);
+}
+
+static bool smtp_handles(void *state, const char *addrtype)
+{
+    (void)state;
+    return strcasecmp(addrtype, "SMTP") == 0;
+}
+
+static HRESULT smtp_submit(void *state, const char *msg, size_t len, char *why, size_t whylen)
+{
+    smtp_state *s = state;
+    char eb[128];
+    if ((long)len > SMTP_MAX_MESSAGE) {
+        snprintf(why, whylen, "larger than 32 MiB");
+        return MAPI_E_NOT_ENOUGH_RESOURCES;
+    }
+    int err = outq_enqueue(s->q, msg, len, NULL, 0);
+    if (err) {
+        snprintf(why, whylen, "cannot queue in %s: %s", s->shown_queue,
+                 pfs_errtext(err, eb, sizeof eb));
+        return err == ENOMEM ? MAPI_E_NOT_ENOUGH_MEMORY : MAPI_E_CALL_FAILED;
+    }
+    /* A new message is tried at the next poll, backoff or not: the server
+     * may be back, and the client expects its mail to go now. */
+    s->pending = true;
+    s->next_try = 0;
+    smtp_refresh(s);
+    return S_OK;
+}
+
+static long smtp_queued(void *state)
+{
+    const smtp_state *s = state;
+    return s->queued_n;
+}
+
+static bool smtp_sending_due(void *state)
+{
+    const smtp_state *s = state;
+    return s->pending && time(NULL) >= s->next_try;
+}
+
+static size_t smtp_take_outcomes(void *state, provider_outcome *out, size_t max)
+{
+    smtp_state *s = state;
+    return outcome_take(&s->outcomes, out, max);
 }
 
 static const char *const REQUIRED_SETTINGS[] = {"url", "queue", NULL};
@@ -497,4 +622,9 @@ const provider_ops PROVIDER_SMTP = {
     .validate_state = smtp_validate_state,
     .flush_queues = smtp_flush_queues,
     .poll = smtp_poll,
+    .handles = smtp_handles,
+    .submit = smtp_submit,
+    .take_outcomes = smtp_take_outcomes,
+    .sending_due = smtp_sending_due,
+    .queued = smtp_queued,
 };

@@ -31,6 +31,45 @@ static const char AUTH_SINK[] =
     "auth_required=True, auth_require_tls=False), '127.0.0.1', port))\n"
     "loop.run_forever()\n";
 
+/* The Mailbox sink, refusing for good (550) every recipient whose address
+ * starts with "refused" (the suites' non-delivery cases). */
+static const char REFUSING_SINK[] =
+    "import asyncio, sys\n"
+    "from aiosmtpd.handlers import Mailbox\n"
+    "from aiosmtpd.smtp import SMTP\n"
+    "port, maildir = int(sys.argv[1]), sys.argv[2]\n"
+    "class Refusing(Mailbox):\n"
+    "    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):\n"
+    "        if address.startswith('refused'):\n"
+    "            return '550 5.1.1 no such user here'\n"
+    "        envelope.rcpt_tos.append(address)\n"
+    "        return '250 OK'\n"
+    "handler = Refusing(maildir)\n"
+    "loop = asyncio.new_event_loop()\n"
+    "asyncio.set_event_loop(loop)\n"
+    "loop.run_until_complete(loop.create_server(lambda: SMTP(handler), '127.0.0.1', port))\n"
+    "loop.run_forever()\n";
+
+/* The Mailbox sink, slow: on DATA it creates <dir>/in-data, then waits
+ * argv[3] seconds before it stores the message (a gateway can be killed
+ * while it is sending). */
+static const char SLOW_SINK[] =
+    "import asyncio, os, sys\n"
+    "from aiosmtpd.handlers import Mailbox\n"
+    "from aiosmtpd.smtp import SMTP\n"
+    "port, maildir, delay = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])\n"
+    "marker = os.path.join(os.path.dirname(maildir), 'in-data')\n"
+    "class Slow(Mailbox):\n"
+    "    async def handle_DATA(self, server, session, envelope):\n"
+    "        open(marker, 'w').close()\n"
+    "        await asyncio.sleep(delay)\n"
+    "        return await super().handle_DATA(server, session, envelope)\n"
+    "handler = Slow(maildir)\n"
+    "loop = asyncio.new_event_loop()\n"
+    "asyncio.set_event_loop(loop)\n"
+    "loop.run_until_complete(loop.create_server(lambda: SMTP(handler), '127.0.0.1', port))\n"
+    "loop.run_forever()\n";
+
 static void spawn(srv_smtp *s)
 {
     char listen[64], port[16];
@@ -71,6 +110,31 @@ void srv_smtp_start_auth(srv_smtp *s, const char *user, const char *password)
     char out[512];
     snprintf(s->script, sizeof s->script, "%s",
              srv_write_file(&s->proc, "auth_sink.py", AUTH_SINK, out));
+    s->port = srv_free_port();
+    spawn(s);
+}
+
+void srv_smtp_start_refusing(srv_smtp *s)
+{
+    memset(s, 0, sizeof *s);
+    srv_mkdir(&s->proc, "mgw-smtp");
+    snprintf(s->maildir, sizeof s->maildir, "%s/Maildir", s->proc.dir);
+    char out[512];
+    snprintf(s->script, sizeof s->script, "%s",
+             srv_write_file(&s->proc, "refusing_sink.py", REFUSING_SINK, out));
+    s->port = srv_free_port();
+    spawn(s);
+}
+
+void srv_smtp_start_slow(srv_smtp *s, int delay_ms)
+{
+    memset(s, 0, sizeof *s);
+    srv_mkdir(&s->proc, "mgw-smtp");
+    snprintf(s->maildir, sizeof s->maildir, "%s/Maildir", s->proc.dir);
+    snprintf(s->user, sizeof s->user, "%.3f", gw_ms(delay_ms) / 1000.0);
+    char out[512];
+    snprintf(s->script, sizeof s->script, "%s",
+             srv_write_file(&s->proc, "slow_sink.py", SLOW_SINK, out));
     s->port = srv_free_port();
     spawn(s);
 }

@@ -27,6 +27,12 @@ void srv_smtp_start(srv_smtp *s);
 /* The same, but the sink requires AUTH (PLAIN or LOGIN, without TLS) with
  * this user and password and refuses every other login (535). */
 void srv_smtp_start_auth(srv_smtp *s, const char *user, const char *password);
+/* The same, but the sink refuses for good (550 5.1.1) every recipient
+ * whose address starts with "refused"; the others are stored. */
+void srv_smtp_start_refusing(srv_smtp *s);
+/* The same, but slow: on DATA the sink creates <proc.dir>/in-data, then
+ * waits gw_ms(delay_ms) before it stores the message. */
+void srv_smtp_start_slow(srv_smtp *s, int delay_ms);
 /* Stops the server (SIGTERM, then SIGKILL); the Maildir stays. */
 void srv_smtp_stop(srv_smtp *s);
 /* Starts it again on the same port and Maildir (asserts it listens). */

@@ -166,3 +166,34 @@ Test(envelope, random_input_never_breaks_the_parser)
         envelope_free(&e);
     }
 }
+
+Test(envelope, the_spoolers_fields_name_the_recipients_and_are_never_sent)
+{
+    envelope e;
+    char why[256];
+    const char *msg = "X-Mapigw-Rcpt: <only@example.org>\r\n"
+                      "X-Mapigw-Rcpt-Other: X400:c=US;o=Acme\r\n"
+                      "X-Mapigw-Outbox: 123.M4P5Q6.mapigw\r\n"
+                      "X-Mapigw-Options: delete-after-submit delivery-report\r\n"
+                      "From: a@example.org\r\n"
+                      "To: only@example.org, elsewhere@example.org\r\n"
+                      "\r\n"
+                      "X-Mapigw-Rcpt: in the body stays\r\n";
+    cr_assert_eq(parse(msg, &e, why), S_OK, "%s", why);
+    const char *want[] = {"only@example.org"};
+    assert_rcpt(&e, want, 1);
+    cr_expect_str_eq(e.outbox, "123.M4P5Q6.mapigw");
+    cr_expect(e.delete_after);
+    cr_expect(e.delivery_report);
+    cr_expect_str_eq(e.data, "From: a@example.org\r\n"
+                             "To: only@example.org, elsewhere@example.org\r\n"
+                             "\r\n"
+                             "X-Mapigw-Rcpt: in the body stays\r\n");
+    envelope_free(&e);
+
+    /* Without the spooler's fields: To/Cc/Bcc as before, no Outbox. */
+    cr_assert_eq(parse("To: x@example.org\r\n\r\nbody\r\n", &e, why), S_OK, "%s", why);
+    cr_expect_null(e.outbox);
+    cr_expect(!e.delete_after && !e.delivery_report);
+    envelope_free(&e);
+}
