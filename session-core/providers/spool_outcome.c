@@ -8,6 +8,16 @@ HRESULT outcome_record(outcome_list *l, const envelope *env, bool delivered, con
 {
     if (l->count == PROVIDER_OUTCOMES_MAX)
         return MAPI_E_NOT_ENOUGH_RESOURCES;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        if (cap > PROVIDER_OUTCOMES_MAX)
+            cap = PROVIDER_OUTCOMES_MAX;
+        provider_outcome *items = realloc(l->items, cap * sizeof *items);
+        if (!items)
+            return MAPI_E_NOT_ENOUGH_MEMORY;
+        l->items = items;
+        l->cap = cap;
+    }
     provider_outcome *o = &l->items[l->count];
     memset(o, 0, sizeof *o);
     size_t rl = 1;
@@ -45,6 +55,8 @@ void outcome_drop_last(outcome_list *l)
 size_t outcome_take(outcome_list *l, provider_outcome *out, size_t max)
 {
     size_t n = l->count < max ? l->count : max;
+    if (n == 0)
+        return 0;
     memcpy(out, l->items, n * sizeof *out);
     memmove(l->items, l->items + n, (l->count - n) * sizeof *out);
     l->count -= n;
@@ -55,5 +67,7 @@ void outcome_list_clear(outcome_list *l)
 {
     for (size_t i = 0; i < l->count; i++)
         provider_outcome_clear(&l->items[i]);
-    l->count = 0;
+    free(l->items);
+    l->items = NULL;
+    l->count = l->cap = 0;
 }

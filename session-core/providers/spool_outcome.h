@@ -10,9 +10,12 @@
 #include "../provider.h"
 #include "envelope.h"
 
+/* Grown as deliveries finish (up to PROVIDER_OUTCOMES_MAX), so that an idle
+ * transport costs nothing: every logged-on user of a templated profile has
+ * one. Starts zeroed. */
 typedef struct {
-    provider_outcome items[PROVIDER_OUTCOMES_MAX];
-    size_t count;
+    provider_outcome *items;
+    size_t count, cap;
 } outcome_list;
 
 /* Appends the outcome of spooler message env (env->outbox set):
