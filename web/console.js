@@ -145,7 +145,7 @@
     state.closing = false;
     store('tab', TAB_KEY, { token, id: s.id });
     showSession(s);
-    for (const id of ['session-section', 'stores-section', 'ab-section', 'events-section']) $(id).hidden = false;
+    for (const id of ['session-section', 'stores-section', 'ab-section', 'send-section', 'events-section']) $(id).hidden = false;
     $('logon-section').hidden = true;
     // Events first, so that nothing that changes while the rest loads is
     // missed; a part that fails (a store offline) leaves the others working.
@@ -164,7 +164,7 @@
     state.token = null;
     state.session = null;
     store('tab', TAB_KEY, null);
-    for (const id of ['session-section', 'stores-section', 'ab-section', 'events-section']) $(id).hidden = true;
+    for (const id of ['session-section', 'stores-section', 'ab-section', 'send-section', 'events-section']) $(id).hidden = true;
     $('logon-section').hidden = false;
     for (const id of ['status-rows', 'stores', 'folders', 'contents-rows', 'ab-rows', 'events'])
       $(id).replaceChildren();
@@ -310,6 +310,25 @@
     $('password-form').hidden = true;
     updateRow(after, false);
     message('The password of ' + after.display_name + ' was changed.', true);
+  }
+
+  // ---- sending: POST /messages (CreateMessage + SubmitMessage) -------------------
+  // Each comma-separated recipient is an address (it has an @: SMTP) or a
+  // display name the gateway resolves in the address book.
+  async function sendMessage() {
+    const to = $('send-to')
+      .value.split(',')
+      .map((t) => t.trim())
+      .filter((t) => t)
+      .map((t) => (t.includes('@') ? { address_type: 'SMTP', address: t } : { display_name: t }));
+    const body = { to, subject: $('send-subject').value, body: $('send-body').value };
+    const sent = await call('POST', '/messages', body);
+    const who = sent.recipients.map(
+      (r) => (r.display_name ? r.display_name + ' <' + r.address + '>' : r.address) + ' via ' + r.transport
+    );
+    $('send-result').prepend(el('li', 'Submitted ' + sent.internet_message_id + ' to ' + who.join(', ')));
+    $('send-subject').value = $('send-body').value = '';
+    message('The message is in the Outbox and queued; it moves to Sent Items once delivered.', true);
   }
 
   // ---- events: GET /events, a plain EventSource with a ticket --------------------
@@ -561,6 +580,7 @@
     $('ab-form').addEventListener('submit', act(() => searchBook($('ab-search').value.trim(), false)));
     $('ab-more').addEventListener('click', act(() => searchBook(state.ab.search, true)));
     $('events-clear').addEventListener('click', () => $('events').replaceChildren());
+    $('send-form').addEventListener('submit', act(sendMessage));
     resume().catch((err) => message(problemText(err)));
   });
 })();

@@ -4,7 +4,7 @@
 // (validate state, flush queues, change password), live events changing a
 // row and filling the event log, the identity with its address, stores ->
 // folders -> contents (two pages) -> a message, the address book (two pages,
-// a search), a reload that keeps the session (token in sessionStorage only),
+// a search), a message sent to a name and an address, a reload that keeps the session (token in sessionStorage only),
 // log off, a profile picked from the list, log off shared. Any console error
 // or warning, page error, CSP report, request to another origin, or a page
 // wider than the screen fails it. Screenshots of each step go to shotDir.
@@ -166,6 +166,16 @@ export async function consoleWalkthrough({ browser, gwUrl, shotDir, profile, pas
   await waitText('#ab-count', /^1 of 1 shown/);
   assert(/zed@example\.invalid/.test(await text('#ab-rows')), 'search: ' + (await text('#ab-rows')));
   await snap('addressbook');
+
+  // ---- send a message: a name resolved in the address book, an address ----
+  await page.fill('#send-to', 'Zed Zulu, friend@example.org');
+  await page.fill('#send-subject', 'From the console');
+  await page.fill('#send-body', 'Hello.');
+  await page.click('#send-go');
+  await waitText('#send-result', /Submitted/);
+  const sent = await text('#send-result');
+  assert(/zed@example\.invalid/.test(sent) && /friend@example\.org/.test(sent), 'sent: ' + sent);
+  await snap('sent');
 
   // ---- a reload keeps the session, without a new logon ----
   await page.reload();
