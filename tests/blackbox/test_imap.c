@@ -7,6 +7,7 @@
  * The suite and its fixture: imap_fixture.h; messages and contents tables:
  * test_imap_messages.c. */
 #include "imap_fixture.h"
+#include "sse_fixture.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -208,65 +209,14 @@ Test(imap, server_down_at_logon_is_an_offline_row)
 
 /* ---- a minimal GET /events reader (one thread, bounded) ---- */
 
-typedef struct {
-    pthread_t thread;
-    char url[128], auth[256];
-    pthread_mutex_t lock;
-    char *buf;
-    size_t len;
-    atomic_bool stop;
-} events;
-
-static size_t ev_data(char *data, size_t size, size_t n, void *ctx)
-{
-    events *e = ctx;
-    size_t len = size * n;
-    pthread_mutex_lock(&e->lock);
-    char *grown = realloc(e->buf, e->len + len + 1);
-    if (grown) {
-        memcpy(grown + e->len, data, len);
-        e->buf = grown;
-        e->len += len;
-        e->buf[e->len] = '\0';
-    }
-    pthread_mutex_unlock(&e->lock);
-    return grown ? len : 0;
-}
-
-static int ev_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
-{
-    (void)a, (void)b, (void)c, (void)d;
-    return atomic_load(&((events *)ctx)->stop) ? 1 : 0;
-}
-
-static void *ev_reader(void *arg)
-{
-    events *e = arg;
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, e->auth);
-    curl_easy_setopt(c, CURLOPT_URL, e->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ev_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, e);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, ev_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, e);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)gw_ms(40000));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_perform(c);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return NULL;
-}
-
 /* Waits up to gw_ms(timeout_ms) for an event holding a, then b. */
-static bool ev_wait(events *e, const char *a, const char *b, int timeout_ms)
+static bool ev_wait(sse *e, const char *a, const char *b, int timeout_ms)
 {
     long long deadline = srv_now_ms() + gw_ms(timeout_ms);
     for (;;) {
-        pthread_mutex_lock(&e->lock);
+        char *buf = sse_text(e);
         /* both needles in one event: a, then b before the next "event:" */
-        const char *p = e->buf ? strstr(e->buf, a) : NULL;
+        const char *p = buf ? strstr(buf, a) : NULL;
         bool found = false;
         while (p && !found) {
             const char *next = strstr(p + 1, "\nevent:");
@@ -274,7 +224,7 @@ static bool ev_wait(events *e, const char *a, const char *b, int timeout_ms)
             found = hit && (!next || hit < next);
             p = strstr(p + 1, a);
         }
-        pthread_mutex_unlock(&e->lock);
+        free(buf);
         if (found)
             return true;
         if (srv_now_ms() >= deadline)
@@ -292,23 +242,15 @@ Test(imap, server_going_away_turns_the_row_offline_and_validate_state_brings_it_
     cr_assert(wait_row(s.token, "STATUS_AVAILABLE", "3 folders", &r), "%s", r.body);
     gw_resp_free(&r);
 
-    events ev = {0};
-    pthread_mutex_init(&ev.lock, NULL);
-    snprintf(ev.url, sizeof ev.url, "http://127.0.0.1:%d/events", gw_port(imap_gw));
-    snprintf(ev.auth, sizeof ev.auth, "Authorization: Bearer %s", s.token);
-    cr_assert_eq(pthread_create(&ev.thread, NULL, ev_reader, &ev), 0);
-    cr_expect(ev_wait(&ev, ": mapigw events", ": mapigw events", 5000), "no event stream");
+    sse *ev = sse_open_ready_with(imap_gw, s.token, "", NULL);
 
     srv_dovecot_stop(&imap_dovecot);
     cr_expect(wait_row(s.token, "STATUS_OFFLINE", "server unreachable: ", &r),
               "the row did not turn offline: %s", r.body);
     gw_resp_free(&r);
-    cr_expect(ev_wait(&ev, "TABLE_ROW_MODIFIED", "STATUS_OFFLINE", 3000),
-              "no TABLE_ROW_MODIFIED event with STATUS_OFFLINE: %s", ev.buf ? ev.buf : "");
-    atomic_store(&ev.stop, true);
-    pthread_join(ev.thread, NULL);
-    pthread_mutex_destroy(&ev.lock);
-    free(ev.buf);
+    cr_expect(ev_wait(ev, "TABLE_ROW_MODIFIED", "STATUS_OFFLINE", 3000),
+              "no TABLE_ROW_MODIFIED event with STATUS_OFFLINE: %s", ev->buf ? ev->buf : "");
+    sse_close(ev);
 
     /* Reading the store now fails and says so. */
     char path[600];

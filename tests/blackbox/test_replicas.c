@@ -10,6 +10,7 @@
  * within the store's grace (3 s): the tests poll for it with gw_ms deadlines. */
 #include "../support/gw.h"
 #include "../support/srv_redis.h"
+#include "sse_fixture.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -295,73 +296,6 @@ Test(replicas, failed_logons_throttled_across_replicas)
 
 /* ------------------------------------------------------------------ events */
 
-typedef struct {
-    pthread_t thread;
-    char url[128], auth[256];
-    pthread_mutex_t lock;
-    char *buf;
-    size_t len;
-    atomic_bool stop, done;
-} sse;
-
-static size_t sse_data(char *data, size_t size, size_t n, void *ctx)
-{
-    sse *s = ctx;
-    size_t len = size * n;
-    pthread_mutex_lock(&s->lock);
-    char *grown = realloc(s->buf, s->len + len + 1);
-    if (grown) {
-        memcpy(grown + s->len, data, len);
-        s->buf = grown;
-        s->len += len;
-        s->buf[s->len] = '\0';
-    }
-    pthread_mutex_unlock(&s->lock);
-    return grown ? len : 0;
-}
-
-static int sse_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
-{
-    (void)a, (void)b, (void)c, (void)d;
-    return atomic_load(&((sse *)ctx)->stop) ? 1 : 0;
-}
-
-static void *sse_reader(void *arg)
-{
-    sse *s = arg;
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, s->auth);
-    curl_easy_setopt(c, CURLOPT_URL, s->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, sse_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)gw_ms(60000));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_perform(c);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    atomic_store(&s->done, true);
-    return NULL;
-}
-
-static bool sse_wait(sse *s, const char *needle, int ms)
-{
-    long long deadline = clock_ms() + gw_ms(ms);
-    for (;;) {
-        pthread_mutex_lock(&s->lock);
-        bool found = s->buf && strstr(s->buf, needle);
-        pthread_mutex_unlock(&s->lock);
-        if (found)
-            return true;
-        if (clock_ms() >= deadline)
-            return false;
-        gw_sleep_ms(20);
-    }
-}
-
 Test(replicas, logoff_shared_on_a_ends_the_stream_on_b)
 {
     start_replicas(2, NULL);
@@ -369,29 +303,15 @@ Test(replicas, logoff_shared_on_a_ends_the_stream_on_b)
     gw_logon_ok(G[0], "alice", "alice-pw", SHARED, &a);
     gw_logon_ok(G[1], "alice", "alice-pw", "[]", &b);
     cr_assert_str_eq(a.id, b.id, "B did not join A's shared session");
-    sse *s = calloc(1, sizeof *s);
-    cr_assert(s);
-    pthread_mutex_init(&s->lock, NULL);
-    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d/events", gw_port(G[1]));
-    snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", b.token);
-    cr_assert_eq(pthread_create(&s->thread, NULL, sse_reader, s), 0);
-    cr_assert(sse_wait(s, ": mapigw events", 5000), "the stream on B did not open: %s",
-              s->buf ? s->buf : "(nothing)");
+    sse *s = sse_open_ready_with(G[1], b.token, "", NULL);
     logoff_on(0, &a, "MAPI_LOGOFF_SHARED");
     cr_expect(sse_wait(s, "event: critical_error", PROPAGATION_MS), "no critical_error on B: %s",
               s->buf);
     cr_expect(sse_wait(s, "\"reason\":\"logoff_shared\"", 100), "%s", s->buf);
     cr_expect(sse_wait(s, "\"mapi_error\":\"MAPI_E_END_OF_SESSION\"", 100), "%s", s->buf);
-    long long deadline = clock_ms() + gw_ms(5000);
-    while (!atomic_load(&s->done) && clock_ms() < deadline)
-        gw_sleep_ms(20);
-    cr_expect(atomic_load(&s->done), "the stream on B did not end");
+    cr_expect(sse_wait_done(s, 5000), "the stream on B did not end");
     cr_expect_eq(get_on(1, "/identity", b.token), 401);
-    atomic_store(&s->stop, true);
-    pthread_join(s->thread, NULL);
-    pthread_mutex_destroy(&s->lock);
-    free(s->buf);
-    free(s);
+    sse_close(s);
     gw_session_free(&a);
     gw_session_free(&b);
 }
