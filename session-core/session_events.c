@@ -21,6 +21,8 @@
  */
 #include "session_internal.h"
 
+#include "analyzer.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,22 @@ static void remove_at(session_sub *sub, size_t i)
     memset(&sub->queue[sub->count], 0, sizeof sub->queue[0]);
 }
 
+/* Gives sub's queue cap slots; out of memory, it stays as it is (and the
+ * oldest event goes, as when the queue is full). */
+static void grow_queue(session_sub *sub, size_t cap)
+{
+    session_event *q = calloc(cap, sizeof *q);
+    if (!q)
+        return;
+    memcpy(q, sub->queue, sub->count * sizeof *q);
+    free(sub->queue);
+    /* sub owns q from here (session_unadvise frees it); see analyzer.h. */
+    ANALYZER_STORE_FP_BEGIN
+    sub->queue = q;
+    sub->cap = cap;
+    ANALYZER_STORE_FP_END
+}
+
 /* Makes room for one more event (events lock held): removes a queued
  * TABLE_MODIFIED of the same row (row non-NULL), else the oldest event when
  * the queue is full. Returns the free slot. */
@@ -91,14 +109,8 @@ static session_event *make_room(session_sub *sub, const status_row *row)
     size_t max = env->sub_queue_max;
     if (max == 0 || max > SESSION_SUB_QUEUE_MAX)
         max = SESSION_SUB_QUEUE_MAX;
-    if (sub->count == sub->cap && sub->cap < max) {
-        size_t cap = sub->cap * 2 < max ? sub->cap * 2 : max;
-        session_event *q = realloc(sub->queue, cap * sizeof *q);
-        if (q) { /* out of memory: the oldest goes, as when full */
-            sub->queue = q;
-            sub->cap = cap;
-        }
-    }
+    if (sub->count == sub->cap && sub->cap < max)
+        grow_queue(sub, sub->cap * 2 < max ? sub->cap * 2 : max);
     if (sub->count >= max || sub->count == sub->cap) {
         /* Only a closed queue ends with a critical error, and nothing is
          * queued after it: the oldest is never that one. */

@@ -246,6 +246,7 @@ static HRESULT maildir_deliver(void *ctx, const outq_msg *m, char *why, size_t w
     spool_state *s = k->s;
     char eb[128];
     envelope env;
+    memset(&env, 0, sizeof env);
     bool spooled = false;
     k->recorded = false;
     if (spooler_message(m->fd, &env, &spooled) == MAPI_E_NOT_ENOUGH_MEMORY) {

@@ -18,7 +18,9 @@ HRESULT outcome_record(outcome_list *l, const envelope *env, bool delivered, con
         l->items = items;
         l->cap = cap;
     }
-    provider_outcome *o = &l->items[l->count];
+    /* Built aside and stored whole: the list never holds a half-made one. */
+    provider_outcome made;
+    provider_outcome *o = &made;
     memset(o, 0, sizeof *o);
     size_t rl = 1;
     for (size_t i = 0; i < env->rcpt_count; i++)
@@ -42,6 +44,7 @@ HRESULT outcome_record(outcome_list *l, const envelope *env, bool delivered, con
     o->delivered = delivered;
     o->delete_after = env->delete_after;
     o->delivery_report = env->delivery_report;
+    l->items[l->count] = made;
     l->count++;
     return S_OK;
 }
