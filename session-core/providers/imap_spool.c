@@ -17,22 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct {
-    const char *data;
-    size_t len, pos;
-} upload;
-
-static size_t upload_read(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    upload *u = userdata;
-    size_t n = size * nmemb;
-    if (n > u->len - u->pos)
-        n = u->len - u->pos;
-    memcpy(ptr, u->data + u->pos, n);
-    u->pos += n;
-    return n;
-}
-
 /* CREATE folder; "it exists" and every other refusal are the APPEND's or
  * COPY's to report. */
 static void create_folder(imap_state *s, const char *folder)
@@ -87,13 +71,13 @@ HRESULT imap_put_message(void *state, const char *folder, const char *msg, size_
     curl_free(esc);
     if (!url)
         return MAPI_E_NOT_ENOUGH_MEMORY;
-    upload u = {msg, len, 0};
+    pnet_upload u = {msg, len, 0};
     pnet_buffer out = {.max = IMAP_SMALL_MAX_BYTES};
     curl_easy_setopt(s->curl, CURLOPT_URL, url);
     curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, (char *)NULL);
     curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &out);
     curl_easy_setopt(s->curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_READFUNCTION, upload_read);
+    curl_easy_setopt(s->curl, CURLOPT_READFUNCTION, pnet_upload_read);
     curl_easy_setopt(s->curl, CURLOPT_READDATA, &u);
     curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
     CURLcode rc = curl_easy_perform(s->curl);

@@ -152,6 +152,17 @@ const char *pnet_why(CURLcode rc, const char *errbuf, char *out, size_t len)
     return out;
 }
 
+size_t pnet_upload_read(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    pnet_upload *u = userdata;
+    size_t n = size * nmemb;
+    if (n > u->len - u->pos)
+        n = u->len - u->pos;
+    memcpy(ptr, u->data + u->pos, n);
+    u->pos += n;
+    return n;
+}
+
 size_t pnet_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     pnet_buffer *b = userdata;

@@ -82,3 +82,13 @@ typedef struct {
  * data is kept NUL-terminated. */
 size_t pnet_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata);
 void pnet_buffer_free(pnet_buffer *b);
+
+/* What libcurl uploads (an SMTP DATA, an IMAP APPEND): bytes read from data
+ * by pnet_upload_read, passed as CURLOPT_READDATA. Borrows data. */
+typedef struct {
+    const char *data;
+    size_t len, pos;
+} pnet_upload;
+
+/* CURLOPT_READFUNCTION for a pnet_upload. */
+size_t pnet_upload_read(char *ptr, size_t size, size_t nmemb, void *userdata);

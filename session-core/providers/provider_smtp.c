@@ -251,22 +251,6 @@ static int read_message(int fd, char **out, size_t *len)
     return 0;
 }
 
-typedef struct {
-    const char *data;
-    size_t len, pos;
-} upload;
-
-static size_t upload_read(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    upload *u = userdata;
-    size_t n = size * nmemb;
-    if (n > u->len - u->pos)
-        n = u->len - u->pos;
-    memcpy(ptr, u->data + u->pos, n);
-    u->pos += n;
-    return n;
-}
-
 /* Sends one envelope. S_OK when the server accepted it. */
 static HRESULT smtp_send(smtp_state *s, const envelope *env, const char *sender, char *why,
                          size_t whylen, bool *stop, bool *permanent)
@@ -289,11 +273,11 @@ static HRESULT smtp_send(smtp_state *s, const envelope *env, const char *sender,
         *stop = true;
         goto out;
     }
-    upload u = {env->data, env->len, 0};
+    pnet_upload u = {env->data, env->len, 0};
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, sender);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, pnet_upload_read);
     curl_easy_setopt(c, CURLOPT_READDATA, &u);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)env->len);
     CURLcode rc = curl_easy_perform(c);
