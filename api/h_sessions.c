@@ -349,7 +349,8 @@ void h_session_get(api_ctx *x)
     }
     const api_span *id = &x->params[0];
     session *s = NULL;
-    if (auth.admin) {
+    bool admin = auth.admin;
+    if (admin) {
         char buf[SESSION_ID_LEN + 1];
         if (id_string(id, buf))
             s = core_find_session(x->a->core, buf);
@@ -365,9 +366,14 @@ void h_session_get(api_ctx *x)
     core_session_facts facts;
     core_get_session_facts(x->a->core, s, &facts);
     if (facts.handles == 0) {
-        /* It ended between the lookup and now (the store has let it go). */
+        /* It ended between the lookup and now (the store has let it go):
+         * for its own bearer, the token is no longer a handle. */
         session_unref(s);
-        api_problem(x, MAPI_E_NOT_FOUND, 0, "no such session for this bearer");
+        if (admin)
+            api_problem(x, MAPI_E_NOT_FOUND, 0, "no such session for this bearer");
+        else
+            api_problem(x, MAPI_E_END_OF_SESSION, 401,
+                        "the bearer token is not a live session handle");
         return;
     }
     json_t *obj = render_session(s, &facts);
