@@ -14,6 +14,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CC      ?= cc
 PKGS    := libmicrohttpd jansson libcurl libsodium hiredis
+export MAPIGW_PKGS := $(PKGS)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DMAPIGW_VERSION='"$(VERSION)"' $(WARN) -MMD -MP \
                  $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -25,7 +25,8 @@ mapfile -t sources < <(find "${dirs[@]}" -name '*.c' | sort)
 # Include paths of the libraries, as -I options only (cppcheck takes no other
 # compiler flags).
 pkg_incs=()
-for flag in $(pkg-config --cflags libmicrohttpd jansson libcurl libsodium); do
+read -ra pkgs <<< "${MAPIGW_PKGS:-libmicrohttpd jansson libcurl libsodium hiredis}"
+for flag in $(pkg-config --cflags "${pkgs[@]}"); do
   case "$flag" in -I*) pkg_incs+=("$flag") ;; esac
 done
 

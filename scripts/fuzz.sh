@@ -19,7 +19,8 @@ OUT=build/fuzz
 HARNESSES=(router auth request profiles entryid imap ldif message)
 JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 SMOKE_SECONDS=${FUZZ_SMOKE_SECONDS:-8}
-PKGS=(libmicrohttpd jansson libcurl libsodium)
+# The Makefile passes its own list (PKGS), so the two cannot drift apart.
+read -ra PKGS <<< "${MAPIGW_PKGS:-libmicrohttpd jansson libcurl libsodium hiredis}"
 
 die() { echo "fuzz: $*" >&2; exit 1; }
 
