@@ -11,6 +11,7 @@
  */
 #include "api_internal.h"
 #include "status_cache.h"
+#include "profile_views.h"
 #include "json_write.h"
 
 #include "../session-core/analyzer.h"
@@ -37,6 +38,21 @@ static const api_route ROUTES[] = {
     {"POST", "/sessions", h_sessions_post, true},
     {"GET", "/sessions", h_sessions_list, false},
     {"GET", "/profiles", h_profiles_list, false},
+    {"POST", "/profiles", h_profile_create, false},
+    {"GET", "/profiles/{name}", h_profile_get, false},
+    {"PATCH", "/profiles/{name}", h_profile_patch, false},
+    {"DELETE", "/profiles/{name}", h_profile_delete, false},
+    {"PUT", "/profiles/{name}/password", h_profile_password, false},
+    {"GET", "/profiles/{name}/services", h_profile_services, false},
+    {"POST", "/profiles/{name}/services", h_profile_service_add, false},
+    {"GET", "/profiles/{name}/services/{uid}", h_profile_service, false},
+    {"PATCH", "/profiles/{name}/services/{uid}", h_profile_service_patch, false},
+    {"DELETE", "/profiles/{name}/services/{uid}", h_profile_service_delete, false},
+    {"GET", "/profiles/{name}/services/{uid}/providers", h_profile_service_providers, false},
+    {"GET", "/services", h_own_services, false},
+    {"GET", "/services/{uid}", h_own_service, false},
+    {"PATCH", "/services/{uid}", h_own_service_patch, false},
+    {"GET", "/services/{uid}/providers", h_own_service_providers, false},
     {"GET", "/sessions/{id}", h_session_get, false},
     {"DELETE", "/sessions", h_sessions_end, false},
     {"DELETE", "/sessions/{id}", h_session_delete, false},
@@ -476,15 +492,16 @@ static route_choice choose_route(const char *path, const char *method, api_ctx *
  * path (rank: its rank, from choose_route). */
 static void allowed_methods(const char *path, route_rank rank, char *buf, size_t size)
 {
-    static const char *const ORDER[] = {"DELETE", "GET", "HEAD", "POST"};
-    bool allowed[4] = {false, false, false, false};
+    static const char *const ORDER[] = {"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"};
+#define METHOD_COUNT (sizeof ORDER / sizeof ORDER[0])
+    bool allowed[METHOD_COUNT] = {false};
     api_ctx scratch;
     memset(&scratch, 0, sizeof scratch);
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         route_rank r = 0;
         if (!match_pattern(ROUTES[i].pattern, path, &scratch, &r) || r != rank)
             continue;
-        for (size_t m = 0; m < 4; m++)
+        for (size_t m = 0; m < METHOD_COUNT; m++)
             if (strcmp(ROUTES[i].method, ORDER[m]) == 0)
                 allowed[m] = true;
         /* HEAD is served as GET without a body. */
@@ -493,7 +510,7 @@ static void allowed_methods(const char *path, route_rank rank, char *buf, size_t
     }
     buf[0] = '\0';
     size_t used = 0;
-    for (size_t m = 0; m < 4; m++) {
+    for (size_t m = 0; m < METHOD_COUNT; m++) {
         if (!allowed[m])
             continue;
         int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", ORDER[m]);
@@ -501,6 +518,7 @@ static void allowed_methods(const char *path, route_rank rank, char *buf, size_t
             break;
         used += (size_t)n;
     }
+#undef METHOD_COUNT
 }
 
 static void count_request(api *a, size_t route, int status)

@@ -37,6 +37,7 @@ typedef struct {
     const char *content_type;  /* Content-Type header or NULL */
     const char *if_none_match; /* If-None-Match header or NULL */
     const char *last_event_id; /* Last-Event-ID header (GET /events) or NULL */
+    const char *if_match;      /* If-Match header (profile administration) or NULL */
     const char *body;          /* request body (not NUL-terminated) */
     size_t body_len;
     bool body_too_large;     /* the server stopped reading past the limit */

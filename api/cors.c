@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char ALLOW_HEADERS[] = "Authorization, Content-Type, If-None-Match, X-Request-Id";
+static const char ALLOW_HEADERS[] = "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id";
 static const char EXPOSE_HEADERS[] = "Location, ETag, Retry-After, WWW-Authenticate, X-Request-Id";
 static const char MAX_AGE[] = "600";
 

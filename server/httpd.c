@@ -326,6 +326,7 @@ static enum MHD_Result handle_complete_request(httpd *h, struct MHD_Connection *
         .if_none_match =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
         .last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID"),
+        .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
         .body = rs->body ? rs->body : "",
         .body_len = rs->body_len,
         .body_too_large = rs->body_too_large,

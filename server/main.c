@@ -18,6 +18,7 @@
 
 #include "../api/api.h"
 #include "../session-core/core.h"
+#include "../session-core/profile_admin.h"
 
 #include <sodium.h>
 
@@ -193,23 +194,30 @@ static bool may_serve(const config *cfg, const profile_store *store, char *err, 
     return false;
 }
 
-static void reload_profiles(core *c, const config *cfg, const char *data_dir)
+static bool accept_profiles(void *ctx, const profile_store *store, char *err, size_t errlen)
+{
+    return may_serve(ctx, store, err, errlen);
+}
+
+/* Through the profiles administrator, so that a reload and an admin write
+ * (profile_admin.h) never interleave. */
+static void reload_profiles(core *c, const config *cfg)
 {
     char err[1024] = "";
-    profile_store *store = load_profiles(cfg, data_dir, err, sizeof err);
-    if (!store) {
-        log_event(LOG_ERROR, "profiles reload failed, keeping the loaded profiles",
-                  (log_field[]){LOG_STR("detail", err)}, 1);
-        return;
-    }
-    if (!may_serve(cfg, store, err, sizeof err)) {
-        profile_store_unref(store);
+    size_t count = 0, ended = 0;
+    HRESULT hr = profile_admin_reload(core_profile_admin(c), &count, &ended, err, sizeof err);
+    if (hr == MAPI_E_NO_ACCESS) {
         log_event(LOG_ERROR, "profiles reload refused, keeping the loaded profiles",
                   (log_field[]){LOG_STR("detail", err)}, 1);
         return;
     }
-    size_t count = profile_store_count(store);
-    size_t ended = core_replace_profiles(c, store);
+    if (HR_FAILED(hr)) {
+        if (err[0] == '\0')
+            snprintf(err, sizeof err, "%s: %s", cfg->profiles, hresult_name(hr));
+        log_event(LOG_ERROR, "profiles reload failed, keeping the loaded profiles",
+                  (log_field[]){LOG_STR("detail", err)}, 1);
+        return;
+    }
     log_event(LOG_INFO, "profiles reloaded",
               (log_field[]){LOG_STR("file", cfg->profiles), LOG_INT("profiles", count),
                             LOG_INT("sessions_ended", ended)},
@@ -226,7 +234,7 @@ static double mono_s(void)
 }
 
 /* The main thread's life after start-up: returns the signal that ended it. */
-static int wait_for_shutdown(core *c, const config *cfg, const char *data_dir)
+static int wait_for_shutdown(core *c, const config *cfg)
 {
     sigset_t waited;
     sigemptyset(&waited);
@@ -255,7 +263,7 @@ static int wait_for_shutdown(core *c, const config *cfg, const char *data_dir)
         }
         if (sig == SIGHUP) {
             log_msg(LOG_INFO, "SIGHUP: reloading profiles", cfg->profiles);
-            reload_profiles(c, cfg, data_dir);
+            reload_profiles(c, cfg);
             continue;
         }
         return sig;
@@ -299,6 +307,18 @@ static int run(const config *cfg)
         fatal("cannot create the session core: %s", hresult_name(hr));
         return 1;
     }
+    profile_admin *admin = NULL;
+    const profile_admin_config acfg_profiles = {.path = cfg->profiles,
+                                                .base_dir = data_dir,
+                                                .accept = accept_profiles,
+                                                .warn = on_profile_warning,
+                                                .ctx = (void *)cfg};
+    if (profile_admin_new(c, &acfg_profiles, &admin) != S_OK) {
+        fatal("cannot create the profiles administrator: out of memory");
+        core_free(c);
+        return 1;
+    }
+    core_set_profile_admin(c, admin);
 
     static api_asset assets[7];
     const api_asset found[] = {
@@ -320,6 +340,7 @@ static int run(const config *cfg)
     if (!a) {
         fatal("out of memory");
         core_free(c);
+        profile_admin_free(admin);
         return 1;
     }
     api_set_assets(a, assets, sizeof assets / sizeof assets[0]);
@@ -327,6 +348,7 @@ static int run(const config *cfg)
         fatal("out of memory");
         api_free(a);
         core_free(c);
+        profile_admin_free(admin);
         return 1;
     }
 
@@ -340,6 +362,7 @@ static int run(const config *cfg)
         fatal("%s", err);
         api_free(a);
         core_free(c);
+        profile_admin_free(admin);
         return 1;
     }
     unsigned port = httpd_port(h);
@@ -348,6 +371,7 @@ static int run(const config *cfg)
         httpd_stop(h, 0);
         api_free(a);
         core_free(c);
+        profile_admin_free(admin);
         return 1;
     }
     ticker *poller = ticker_start("provider poller", cfg->poll_interval_s, poll_providers, c);
@@ -356,6 +380,7 @@ static int run(const config *cfg)
         httpd_stop(h, 0);
         api_free(a);
         core_free(c);
+        profile_admin_free(admin);
         return 1;
     }
     log_event(LOG_INFO, "listening",
@@ -366,7 +391,7 @@ static int run(const config *cfg)
               6);
     api_set_ready(a, true);
 
-    int sig = wait_for_shutdown(c, cfg, data_dir);
+    int sig = wait_for_shutdown(c, cfg);
 
     log_msg(LOG_INFO, "shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     api_set_ready(a, false); /* /readyz turns 503 while in-flight requests drain */
@@ -381,6 +406,7 @@ static int run(const config *cfg)
      * every remaining session (providers flush and close). */
     api_free(a);
     core_free(c);
+    profile_admin_free(admin);
     log_msg(LOG_INFO, "stopped", NULL);
     return 0;
 }

@@ -1,6 +1,8 @@
 /* core.c - MAPILogonEx, bearer-token authentication, Logoff, admin ends;
  * the core's life (new/free). Housekeeping and listings: core_ops.c. */
 #include "core_internal.h"
+#include "profile_admin.h"
+#include "profile_edit.h"
 
 #include "mapi_flags.h"
 #include "provider_inst.h"
@@ -420,6 +422,32 @@ bool core_logon_checks_password(core *c, const char *name, const char *client)
 
 unsigned core_max_password_checks(const core *c) { return c->max_hashing; }
 
+/* With the memory store, a changed password lasts only as long as the
+ * profiles file says so: it is written there (profile_admin), or undone.
+ * A profile the file no longer has keeps the change until the next reload
+ * (which ends its sessions anyway). */
+static HRESULT persist_password(core *c, session *s, const char *before, status_row *row_out)
+{
+    char now[PROFILE_VERIFIER_MAX];
+    if (!profile_verifier_copy(s->profile, now))
+        return S_OK;
+    profile_change chg = {.op = PROFILE_CHANGE_PASSWORD, .name = profile_name(s->profile),
+                          .verifier = now, .set_default = -1};
+    char err[512];
+    size_t ended;
+    HRESULT hr = profile_admin_edit(c->admin, chg.name, NULL, profile_change_apply, &chg, &ended,
+                                    err, sizeof err);
+    if (hr != S_OK && hr != MAPI_E_NOT_FOUND) {
+        (void)profile_verifier_adopt(s->profile, now, before);
+        status_row_clear(row_out);
+        hr = MAPI_E_DISK_ERROR;
+    } else {
+        hr = S_OK;
+    }
+    sodium_memzero(now, sizeof now);
+    return hr;
+}
+
 HRESULT core_change_password(core *c, session *s, const char *client,
                              const uint8_t ik[STATUS_INSTANCE_KEY_LEN], const char *old_password,
                              const char *new_password, status_row *row_out, unsigned *retry_after_s)
@@ -449,14 +477,15 @@ HRESULT core_change_password(core *c, session *s, const char *client,
     if (!hashing_enter(c))
         return MAPI_E_BUSY;
     char before[PROFILE_VERIFIER_MAX] = "";
-    if (c->shared) {
+    if (c->shared)
         core_shared_sync_password(c, s->profile);
-        profile_verifier_copy(s->profile, before);
-    }
+    profile_verifier_copy(s->profile, before);
     HRESULT hr = session_change_password(s, ik, old_password, new_password, row_out);
     hashing_leave(c);
     if (hr == S_OK && c->shared && before[0])
         core_shared_password_changed(c, s->profile, before);
+    else if (hr == S_OK && c->admin && before[0])
+        hr = persist_password(c, s, before, row_out);
     sodium_memzero(before, sizeof before);
     if (hr == MAPI_E_NO_ACCESS)
         fails_count(c, name, client, now);

@@ -191,6 +191,13 @@ uint64_t core_provider_status(core *c, size_t kind, session_stats_state state);
  * while it has answered within the grace. */
 bool core_store_ready(core *c);
 bool core_store_shared(const core *c);
+
+/* The profiles file's administrator (profile_admin.h), borrowed: set once by
+ * the server before it serves (NULL, as in unit tests: none). With one,
+ * change-password writes the new verifier into the profiles file. */
+struct profile_admin;
+void core_set_profile_admin(core *c, struct profile_admin *admin);
+struct profile_admin *core_profile_admin(core *c);
 /* "memory", or the store's URL without anything secret. */
 const char *core_store_describe(const core *c);
 /* Shared-store calls that failed so far (0 in memory). */

@@ -31,6 +31,9 @@ struct core {
     atomic_uint hashing; /* argon2id verifications running now */
     atomic_uint_fast64_t logons_ok;
     atomic_uint_fast64_t logons_failed;
+    /* The profiles file's administrator (core_set_profile_admin): set once
+     * before serving, then only read. */
+    struct profile_admin *admin;
 };
 
 /* ---- with a shared store (core_shared.c) -------------------------------- */

@@ -158,6 +158,10 @@ bool core_store_ready(core *c) { return !c->shared || shared_store_usable(c->sha
 
 bool core_store_shared(const core *c) { return c->shared != NULL; }
 
+void core_set_profile_admin(core *c, struct profile_admin *admin) { c->admin = admin; }
+
+struct profile_admin *core_profile_admin(core *c) { return c->admin; }
+
 uint64_t core_store_errors(core *c) { return c->shared ? shared_store_errors(c->shared) : 0; }
 
 const char *core_store_describe(const core *c)

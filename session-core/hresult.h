@@ -47,6 +47,9 @@ typedef int32_t HRESULT;
     X(MAPI_E_BUSY, 0x8004010B, 409, "Busy")                                                        \
     X(MAPI_E_NOT_ENOUGH_RESOURCES, 0x8004010E, 503, "Not enough resources")                        \
     X(MAPI_E_NOT_FOUND, 0x8004010F, 404, "Not found")                                              \
+    X(MAPI_E_OBJECT_CHANGED, 0x80040109, 412, "Object changed")                                    \
+    X(MAPI_E_DISK_ERROR, 0x80040116, 500, "Disk error")                                            \
+    X(MAPI_E_COLLISION, 0x80040604, 409, "Collision")                                              \
     X(MAPI_E_VERSION, 0x80040110, 500, "Version mismatch")                                         \
     X(MAPI_E_LOGON_FAILED, 0x80040111, 401, "Logon failed")                                        \
     X(MAPI_E_SESSION_LIMIT, 0x80040112, 429, "Session limit reached")                              \

@@ -319,11 +319,31 @@ static HRESULT parse_settings(const loader *L, const char *pname, const char *wh
     return S_OK;
 }
 
+/* The settings a session may configure itself (AdminServices): names only;
+ * what they hold is checked like any setting when they are set. */
+static HRESULT check_user_settings(const loader *L, const char *pname, const char *where,
+                                   json_t *v)
+{
+    if (!v)
+        return S_OK;
+    if (!json_is_array(v))
+        return fail(L, pname, "%s.user_settings: must be an array of setting names", where);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e) || json_string_length(e) == 0)
+            return fail(L, pname, "%s.user_settings[%zu]: must be a non-empty string", where, i);
+    }
+    return S_OK;
+}
+
 static HRESULT parse_provider(const loader *L, const char *pname, const char *svc,
                               const char *where, json_t *v, provider_config *c)
 {
     static const char *const keys[] = {
-        "type", "kind", "display_name", "resource_flags", "identity", "settings", NULL};
+        "type", "kind", "display_name", "resource_flags", "identity", "settings", "user_settings",
+        NULL};
     if (!json_is_object(v))
         return fail(L, pname, "%s: must be an object", where);
     HRESULT hr = check_keys(L, pname, where, v, keys);
@@ -366,6 +386,8 @@ static HRESULT parse_provider(const loader *L, const char *pname, const char *sv
     if (HR_FAILED(hr = parse_identity(L, pname, where, json_object_get(v, "identity"), c)))
         return hr;
     if (HR_FAILED(hr = parse_settings(L, pname, where, json_object_get(v, "settings"), c)))
+        return hr;
+    if (HR_FAILED(hr = check_user_settings(L, pname, where, json_object_get(v, "user_settings"))))
         return hr;
     if (ops->check_config) {
         /* Kinds word their messages from the provider down ("settings.create:
@@ -426,6 +448,10 @@ static HRESULT parse_services(const loader *L, profile *p, json_t *v)
         json_t *name = json_object_get(sv, "name");
         if (!json_is_string(name) || json_string_length(name) == 0)
             return fail(L, pname, "%s.name: required non-empty string", where);
+        for (size_t k = 0; k + 1 < p->nservices; k++)
+            if (strcmp(p->services[k].name, json_string_value(name)) == 0)
+                return fail(L, pname, "%s.name: \"%s\" is also services[%zu]'s name", where,
+                            json_string_value(name), k);
         if (!(s->name = keep(L, json_string_value(name))))
             return oom(L);
         json_t *provs = json_object_get(sv, "providers");

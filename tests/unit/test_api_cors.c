@@ -94,7 +94,7 @@ Test(api, cors_preflight)
     cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Origin"), ORIGIN);
     cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Methods"), "DELETE, GET, HEAD, POST");
     cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Headers"),
-                     "Authorization, Content-Type, If-None-Match, X-Request-Id");
+                     "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id");
     cr_expect_str_eq(afx_header(&r, "Access-Control-Max-Age"), "600");
     cr_expect_str_eq(afx_header(&r, "Vary"), "Origin");
     cr_expect_str_eq(r.route, "/sessions");
