@@ -80,8 +80,12 @@ async function startGateway(allowedOrigin) {
   const portFile = path.join(dir, 'port');
   const log = fs.openSync(path.join(dir, 'gateway.log'), 'w');
   seedDemo(path.join(dir, 'data'));
+  // A copy: the console changes the demo password, which the gateway writes
+  // into its profiles file.
+  const profiles = path.join(dir, 'profiles.json');
+  fs.copyFileSync(path.join(root, 'server/profiles.default.json'), profiles);
   const child = spawn(bin, ['--listen', '127.0.0.1', '--port', '0', '--port-file', portFile,
-    '--profiles', path.join(root, 'server/profiles.default.json'), '--data-dir', path.join(dir, 'data'),
+    '--profiles', profiles, '--data-dir', path.join(dir, 'data'),
     '--cors-origins', allowedOrigin], { stdio: ['ignore', log, log] });
   let exited = null;
   child.on('exit', (code, sig) => { exited = code ?? sig; });
