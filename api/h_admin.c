@@ -12,17 +12,11 @@
 
 #define NAME_MAX_BYTES 256 /* 64 code points of at most 4 bytes */
 
-profile_admin *views_admin(api_ctx *x, bool write)
+profile_admin *views_admin(api_ctx *x)
 {
     profile_admin *adm = core_profile_admin(x->a->core);
     if (!adm) {
         api_problem(x, MAPI_E_NO_SUPPORT, 0, "this gateway has no profiles file to administer");
-        return NULL;
-    }
-    if (write && core_store_shared(x->a->core)) {
-        api_problem(x, MAPI_E_NO_SUPPORT, 0,
-                    "profile administration writes are not available with a shared session "
-                    "store: edit the profiles file every replica reads and reload them (SIGHUP)");
         return NULL;
     }
     return adm;
@@ -38,7 +32,7 @@ void views_problem(api_ctx *x, HRESULT hr, const char *err)
 }
 
 /* The key and, for routes with a name, the name: false with the answer. */
-static profile_admin *admin_route(api_ctx *x, bool write, char name[NAME_MAX_BYTES])
+static profile_admin *admin_route(api_ctx *x, char name[NAME_MAX_BYTES])
 {
     if (!api_is_admin(x)) {
         api_problem(x, MAPI_E_NO_ACCESS, 0, "profile administration needs the admin key");
@@ -50,7 +44,7 @@ static profile_admin *admin_route(api_ctx *x, bool write, char name[NAME_MAX_BYT
         api_problem(x, MAPI_E_NOT_FOUND, 0, "no such profile");
         return NULL;
     }
-    return views_admin(x, write);
+    return views_admin(x);
 }
 
 /* Answers the profile as it is now, with its version: status 200 or 201. */
@@ -105,7 +99,7 @@ void h_profile_create(api_ctx *x)
 {
     static const char *const KEYS[] = {"name",     "password", "auth",     "services",
                                        "default",  "copy_from", NULL};
-    profile_admin *adm = admin_route(x, true, NULL);
+    profile_admin *adm = admin_route(x, NULL);
     if (!adm)
         return;
     json_t *body = request_json_object(x);
@@ -166,7 +160,7 @@ done:
 void h_profile_get(api_ctx *x)
 {
     char name[NAME_MAX_BYTES];
-    profile_admin *adm = admin_route(x, false, name);
+    profile_admin *adm = admin_route(x, name);
     if (adm)
         reply_profile(x, adm, name, 200, false);
 }
@@ -175,7 +169,7 @@ void h_profile_patch(api_ctx *x)
 {
     static const char *const KEYS[] = {"name", "default", NULL};
     char name[NAME_MAX_BYTES];
-    profile_admin *adm = admin_route(x, true, name);
+    profile_admin *adm = admin_route(x, name);
     if (!adm)
         return;
     json_t *body = request_json_object(x);
@@ -214,7 +208,7 @@ done:
 void h_profile_delete(api_ctx *x)
 {
     char name[NAME_MAX_BYTES];
-    profile_admin *adm = admin_route(x, true, name);
+    profile_admin *adm = admin_route(x, name);
     if (!adm)
         return;
     profile_change chg = {.op = PROFILE_CHANGE_DELETE, .name = name, .set_default = -1};
@@ -232,7 +226,7 @@ void h_profile_password(api_ctx *x)
 {
     static const char *const KEYS[] = {"new_password", "old_password", NULL};
     char name[NAME_MAX_BYTES];
-    profile_admin *adm = admin_route(x, true, name);
+    profile_admin *adm = admin_route(x, name);
     if (!adm)
         return;
     json_t *body = request_json_object(x);

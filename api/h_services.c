@@ -32,7 +32,7 @@ static void target_release(target *t)
 
 /* Fills t for a route: own (a session's) or the admin's; with_uid: the
  * last path parameter is a service uid. false with the answer written. */
-static bool target_of(api_ctx *x, bool own, bool with_uid, bool write, target *t)
+static bool target_of(api_ctx *x, bool own, bool with_uid, target *t)
 {
     memset(t, 0, sizeof *t);
     size_t uid_at = 0;
@@ -63,7 +63,7 @@ static bool target_of(api_ctx *x, bool own, bool with_uid, bool write, target *t
         target_release(t);
         return false;
     }
-    if (!(t->adm = views_admin(x, write))) {
+    if (!(t->adm = views_admin(x))) {
         target_release(t);
         return false;
     }
@@ -133,7 +133,7 @@ static void reply_services(api_ctx *x, const target *t, int kind, int status, bo
 static void get_route(api_ctx *x, bool own, bool with_uid, int kind)
 {
     target t;
-    if (!target_of(x, own, with_uid, false, &t))
+    if (!target_of(x, own, with_uid, &t))
         return;
     reply_services(x, &t, kind, 200, false);
     target_release(&t);
@@ -174,7 +174,7 @@ static void edit_and_reply(api_ctx *x, target *t, profile_change *chg, int statu
 void h_profile_service_add(api_ctx *x)
 {
     target t;
-    if (!target_of(x, false, false, true, &t))
+    if (!target_of(x, false, false, &t))
         return;
     json_t *body = request_json_object(x);
     if (body) {
@@ -189,7 +189,7 @@ void h_profile_service_add(api_ctx *x)
 void h_profile_service_delete(api_ctx *x)
 {
     target t;
-    if (!target_of(x, false, true, true, &t))
+    if (!target_of(x, false, true, &t))
         return;
     profile_change chg = {.op = SERVICE_CHANGE_DELETE, .name = t.name, .service_uid = t.uid,
                           .set_default = -1};
@@ -202,7 +202,7 @@ static void patch_route(api_ctx *x, bool own)
     static const char *const ADMIN_KEYS[] = {"name", "providers", NULL};
     static const char *const OWN_KEYS[] = {"providers", NULL};
     target t;
-    if (!target_of(x, own, true, true, &t))
+    if (!target_of(x, own, true, &t))
         return;
     json_t *body = request_json_object(x);
     if (!body) {

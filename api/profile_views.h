@@ -45,8 +45,8 @@ void h_profile_delete(api_ctx *x);   /* DELETE /profiles/{name} */
 void h_profile_password(api_ctx *x); /* PUT /profiles/{name}/password */
 
 /* The administrator, for a handler: NULL with 501 written when there is
- * none; with write, also 501 when a shared store keeps the sessions. Admin
- * routes check the key first (403). */
-profile_admin *views_admin(api_ctx *x, bool write);
+ * none (a core without a profiles file, as in unit tests). Admin routes
+ * check the key first (403). */
+profile_admin *views_admin(api_ctx *x);
 /* Answers a failed profile_admin call (its err as detail). */
 void views_problem(api_ctx *x, HRESULT hr, const char *err);

@@ -252,6 +252,12 @@ static int wait_for_shutdown(core *c, const config *cfg)
             if (ended > 0)
                 log_event(LOG_INFO, "sessions expired", (log_field[]){LOG_INT("count", ended)}, 1);
             next_reap = mono_s() + cfg->reap_interval_s;
+            /* Replicas of a shared store read one profiles file: a change
+             * another replica wrote (or an edit) is taken without SIGHUP. */
+            if (core_store_shared(c) && profile_admin_changed(core_profile_admin(c))) {
+                log_msg(LOG_INFO, "profiles file changed: reloading", cfg->profiles);
+                reload_profiles(c, cfg);
+            }
             continue;
         }
         struct timespec timeout = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};

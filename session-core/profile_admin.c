@@ -17,6 +17,11 @@
 
 /* Profiles files are trusted input of the operator, but not unbounded. */
 #define PROFILES_FILE_MAX ((size_t)256 << 20)
+/* The parsed document of a file up to this size stays in memory between
+ * calls. A larger one (an organisation's 50,000 profiles: 31 MB of text,
+ * several times that parsed) is read again by each call instead: a second
+ * per administration call rather than the memory the store saves. */
+#define DOC_CACHE_MAX ((off_t)4 << 20)
 
 struct profile_admin {
     core *core;
@@ -28,6 +33,9 @@ struct profile_admin {
      * second to parse). Guarded by lock. */
     json_t *doc;
     struct stat seen;
+    /* The file as last installed or tried (profile_admin_changed). Guarded
+     * by lock. */
+    struct stat tried;
 };
 
 /* Text from json_dumps goes back through jansson's own allocator (the
@@ -72,6 +80,7 @@ HRESULT profile_admin_new(core *c, const profile_admin_config *cfg, profile_admi
     }
     a->cfg.path = a->path;
     a->cfg.base_dir = a->base_dir;
+    (void)stat(a->path, &a->tried); /* the file the server loaded at start */
     *out = a;
     return S_OK;
 }
@@ -133,6 +142,15 @@ done:
     return text;
 }
 
+/* Drops a large file's document at the end of a call (DOC_CACHE_MAX). */
+static void release_if_large(profile_admin *a)
+{
+    if (a->doc && a->seen.st_size > DOC_CACHE_MAX) {
+        json_decref(a->doc);
+        a->doc = NULL;
+    }
+}
+
 /* The cached document, brought up to the file on disk. Under lock. */
 static HRESULT current_doc(profile_admin *a, char *err, size_t errlen)
 {
@@ -178,6 +196,7 @@ HRESULT profile_admin_get(profile_admin *a, const char *name, json_t **entry, bo
         if (!(*entry = json_deep_copy(found)))
             hr = MAPI_E_NOT_ENOUGH_MEMORY;
     }
+    release_if_large(a);
     pthread_mutex_unlock(&a->lock);
     return hr;
 }
@@ -376,12 +395,13 @@ HRESULT profile_admin_edit(profile_admin *a, const char *name, const char *if_ma
         a->doc = doc;
         doc = NULL;
         if (stat(a->path, &sb) == 0)
-            a->seen = sb;
+            a->seen = a->tried = sb;
         else
             memset(&a->seen, 0, sizeof a->seen); /* read again next time */
         *ended = core_replace_profiles(a->core, st);
         st = NULL;
     }
+    release_if_large(a);
     pthread_mutex_unlock(&a->lock);
     profile_store_unref(st);
     json_decref(doc);
@@ -394,6 +414,9 @@ HRESULT profile_admin_reload(profile_admin *a, size_t *profiles, size_t *ended, 
 {
     *profiles = *ended = 0;
     pthread_mutex_lock(&a->lock);
+    /* Taken before the load: a change made meanwhile is seen again. */
+    if (stat(a->path, &a->tried) != 0)
+        memset(&a->tried, 0, sizeof a->tried);
     profile_store *st = NULL;
     HRESULT hr = profile_store_load(a->path, a->base_dir, &st, err, errlen, a->cfg.warn,
                                     a->cfg.ctx);
@@ -408,6 +431,17 @@ HRESULT profile_admin_reload(profile_admin *a, size_t *profiles, size_t *ended, 
     }
     pthread_mutex_unlock(&a->lock);
     return hr;
+}
+
+bool profile_admin_changed(profile_admin *a)
+{
+    struct stat st;
+    if (stat(a->path, &st) != 0)
+        return false; /* a file being replaced by hand: wait for the new one */
+    pthread_mutex_lock(&a->lock);
+    bool changed = !same_file(&st, &a->tried);
+    pthread_mutex_unlock(&a->lock);
+    return changed;
 }
 
 HRESULT profile_admin_make_verifier(const char *password, char out[PROFILE_VERIFIER_MAX])

@@ -55,6 +55,11 @@ void profile_admin_free(profile_admin *a); /* NULL is fine */
 HRESULT profile_admin_reload(profile_admin *a, size_t *profiles, size_t *ended, char *err,
                              size_t errlen);
 
+/* Whether the file on disk is another than the one last installed or tried
+ * (its device, inode, size or modification time differ): replicas that
+ * share one profiles file reload it when another replica wrote it. */
+bool profile_admin_changed(profile_admin *a);
+
 /* The explicit profile of that name as the file has it now: a private copy
  * of its entry (*entry, a new reference), whether it is the default, and
  * its version. NOT_FOUND (also for a name only a template takes),
