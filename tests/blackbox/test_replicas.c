@@ -219,6 +219,47 @@ Test(replicas, logon_on_a_works_on_b_and_c_logoff_on_c_ends_it_everywhere)
     gw_session_free(&s);
 }
 
+/* Logons of a profile on replica i until want (a reload there takes up
+ * to a reap interval), up to gw_ms(ms); the last status. */
+static long logon_until(int i, const char *profile, const char *password, long want, int ms)
+{
+    long long deadline = clock_ms() + gw_ms(ms);
+    for (;;) {
+        gw_session n;
+        long st = gw_logon(G[i], profile, password, NEW, &n);
+        gw_session_free(&n);
+        if (st == want || clock_ms() >= deadline)
+            return st;
+        gw_sleep_ms(100);
+    }
+}
+
+Test(replicas, profile_written_on_a_reaches_b_through_the_shared_file)
+{
+    start_replicas(1, NULL);
+    const char *shared[] = {"--profiles", gw_profiles_path(G[0]), NULL};
+    replica(1, shared);
+    gw_resp r;
+    cr_assert_eq(gw_post(G[0], "/profiles", ADMIN_KEY,
+                         "{\"name\":\"zoe\",\"password\":\"zoe-pw\"}", &r),
+                 201, "%s", r.body);
+    gw_resp_free(&r);
+    /* B reloads the file A wrote, without SIGHUP. */
+    cr_expect_eq(logon_until(1, "zoe", "zoe-pw", 201, 10000), 201,
+                 "replica 1 never took the profile replica 0 created");
+    gw_session s;
+    gw_logon_ok(G[0], "zoe", "zoe-pw", NEW, &s);
+    /* Deleted on B: its session ends on A at once (through Redis), and A
+     * stops logging it on once it has reloaded the file. */
+    cr_assert_eq(gw_delete(G[1], "/profiles/zoe", ADMIN_KEY, &r), 204, "%s", r.body);
+    gw_resp_free(&r);
+    cr_expect_eq(poll_until(0, "/identity", s.token, 401, PROPAGATION_MS), 401,
+                 "replica 0 still serves a session of the deleted profile");
+    cr_expect_eq(logon_until(0, "zoe", "zoe-pw", 401, 10000), 401,
+                 "replica 0 still logs on the deleted profile");
+    gw_session_free(&s);
+}
+
 Test(replicas, shared_session_joined_from_other_replicas)
 {
     start_replicas(3, NULL);
