@@ -595,6 +595,11 @@ size_t core_shared_profiles_changed(core *c, const profile_store *old, const pro
     for (size_t i = 0; i < n; i++) {
         const profile *was = profile_store_at(old, i);
         const profile *is = profile_store_find(now, profile_name(was));
+        /* A password changed through the API lives in Redis, not in the
+         * file: the new store adopts it before it is compared, or every
+         * reload would end the sessions it opened. */
+        if (is && !profile_same_auth(was, is))
+            core_shared_sync_password(c, is);
         changed += !is || !profile_same_auth(was, is);
     }
     if (!changed)

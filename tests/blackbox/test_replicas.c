@@ -260,6 +260,41 @@ Test(replicas, profile_written_on_a_reaches_b_through_the_shared_file)
     gw_session_free(&s);
 }
 
+/* Before: a password changed through the API lives in Redis, not in the
+ * profiles file, so a reload (now also every profile administration write)
+ * compared the file's old verifier with the changed one and ended the
+ * sessions of that profile. */
+Test(replicas, a_profile_write_keeps_the_sessions_of_a_changed_password)
+{
+    start_replicas(1, NULL);
+    gw_session s;
+    gw_logon_ok(G[0], "alice", "alice-pw", NEW, &s);
+    gw_resp r;
+    cr_assert_eq(gw_get(G[0], "/status", s.token, &r), 200);
+    char path[128] = "";
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(r.json, "rows"), i, row)
+    {
+        if (gw_jvalue(json_object_get(row, "resource_methods")) & 0x4u)
+            snprintf(path, sizeof path, "/status/%s/change-password",
+                     gw_jstr(row, "instance_key"));
+    }
+    gw_resp_free(&r);
+    cr_assert(path[0], "no row offers change-password");
+    cr_assert_eq(gw_post(G[0], path, s.token,
+                         "{\"old_password\":\"alice-pw\",\"new_password\":\"alice-new-pw\"}", &r),
+                 200, "%s", r.body);
+    gw_resp_free(&r);
+    cr_assert_eq(gw_post(G[0], "/profiles", ADMIN_KEY, "{\"name\":\"yann\"}", &r), 201, "%s",
+                 r.body);
+    gw_resp_free(&r);
+    cr_expect_eq(get_on(0, "/identity", s.token), 200, "the write ended alice's session");
+    cr_expect_eq(logon_until(0, "alice", "alice-new-pw", 201, 2000), 201,
+                 "the changed password was lost");
+    gw_session_free(&s);
+}
+
 Test(replicas, shared_session_joined_from_other_replicas)
 {
     start_replicas(3, NULL);
