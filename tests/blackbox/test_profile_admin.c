@@ -2145,6 +2145,89 @@ Test(profile_admin, a_write_starts_from_the_file_on_disk)
     free(good);
 }
 
+/* A name POST /profiles takes is one the API can reach again: its Location
+ * answers GET, and DELETE there removes it (a name it cannot serve is a bad
+ * name: 400, nothing written). */
+Test(profile_admin, every_name_created_is_reachable_at_its_location)
+{
+    start();
+    static const char *const names[] = {"Zo\u00eb", "a/b",        " lead",  "x@tmpl.example",
+                                        "100%",     "semi;colon", "q?uery", "h#sh"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        json_t *b = json_pack("{s:s, s:{s:s}}", "name", names[i], "auth", "type", "none");
+        char *body = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        char *before = file_text();
+        gw_resp r;
+        admin("POST", "/profiles", body, &r);
+        free(body);
+        if (r.status == 400) {
+            refused(&r, 400, "MAPI_E_INVALID_PARAMETER", before);
+            free(before);
+            continue;
+        }
+        cr_expect_eq(r.status, 201, "POST %s: %ld %s", names[i], r.status, r.body);
+        char *enc = gw_urlencode(names[i]);
+        char want[256];
+        snprintf(want, sizeof want, "/profiles/%s", enc);
+        free(enc);
+        const char *loc = gw_header(&r, "Location");
+        char location[256];
+        snprintf(location, sizeof location, "%s", loc ? loc : want);
+        gw_resp_free(&r);
+        admin("GET", location, NULL, &r);
+        cr_expect_eq(r.status, 200, "profile \"%s\" was created (201) but GET %s answers %ld %s",
+                     names[i], location, r.status, r.body);
+        if (r.status == 200)
+            cr_expect_str_eq(gw_jstr(r.json, "name") ? gw_jstr(r.json, "name") : "(none)",
+                             names[i]);
+        gw_resp_free(&r);
+        admin("DELETE", location, NULL, &r);
+        cr_expect_eq(r.status, 204, "profile \"%s\": DELETE %s answers %ld %s", names[i], location,
+                     r.status, r.body);
+        gw_resp_free(&r);
+        if (r.status != 204) {
+            /* leave the file as it was for the next name */
+            gw_write_file(gw_profiles_path(G), before);
+            sighup_reload();
+        }
+        free(before);
+    }
+}
+
+/* A profiles file reached through a symbolic link (a shared volume, a
+ * mounted configuration): the write goes to the file the gateway reads, the
+ * link stays a link. */
+Test(profile_admin, a_symlinked_profiles_file_is_written_through_the_link)
+{
+    start();
+    char shared[600], target[700];
+    snprintf(shared, sizeof shared, "%s/shared", gw_tmp_dir(G));
+    snprintf(target, sizeof target, "%s/real.json", shared);
+    cr_assert_eq(mkdir(shared, 0700), 0);
+    cr_assert_eq(rename(gw_profiles_path(G), target), 0);
+    cr_assert_eq(symlink(target, gw_profiles_path(G)), 0);
+    gw_resp r;
+    admin("POST", "/profiles", "{\"name\":\"cat\",\"auth\":{\"type\":\"none\"}}", &r);
+    cr_assert_eq(r.status, 201, "%ld %s", r.status, r.body);
+    gw_resp_free(&r);
+    struct stat st;
+    cr_assert_eq(lstat(gw_profiles_path(G), &st), 0);
+    cr_expect(S_ISLNK(st.st_mode), "the write replaced the symbolic link %s by a regular file",
+              gw_profiles_path(G));
+    char *t = slurp(target);
+    cr_assert(t);
+    json_t *root = json_loads(t, 0, NULL);
+    cr_expect(root && file_profile(root, "cat"),
+              "the file the link points to (%s) does not hold the write", target);
+    json_decref(root);
+    free(t);
+    expect_logon("cat", NULL, 201, "the profile written");
+    /* a reload reads through the link and keeps it */
+    sighup_reload();
+    expect_logon("cat", NULL, 201, "the profile written, after a reload through the link");
+}
+
 /* Writes from two clients while SIGHUPs arrive: no write is lost, neither in
  * the file nor in memory (a reload never installs a file older than a write
  * that already answered). */
