@@ -1664,6 +1664,98 @@ Test(profile_admin, message_services)
     gw_session_free(&live);
 }
 
+/* RFC 7396 on a provider: objects merge, arrays are replaced, null
+ * removes; type and kind are no patch fields. */
+Test(profile_admin, provider_merge_patches)
+{
+    start();
+    char uid[40], path[256];
+    service_uid("ann", "Ann mail", uid);
+    snprintf(path, sizeof path, "/profiles/ann/services/%s", uid);
+    gw_resp r;
+    admin("PATCH", path,
+          "{\"providers\":[{},{\"settings\":{\"create\":false}},{\"resource_flags\":["
+          "\"STATUS_PRIMARY_IDENTITY\",\"STATUS_OWN_STORE\"]}]}",
+          &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    json_t *provs = json_object_get(r.json, "providers");
+    json_t *fl = json_object_get(json_array_get(provs, 2), "resource_flags");
+    bool replaced = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(fl, i, e) replaced |=
+        json_is_string(e) && strcmp(json_string_value(e), "STATUS_OWN_STORE") == 0;
+    cr_expect(replaced, "resource_flags were not replaced: %s", r.body);
+    json_t *st1 = json_object_get(json_array_get(provs, 1), "settings");
+    cr_expect(json_is_false(json_object_get(st1, "create")), "create: %s", r.body);
+    cr_expect_str_eq(gw_jstr(st1, "path") ? gw_jstr(st1, "path") : "(none)", "ann/spool",
+                     "the settings were replaced, not merged: %s", r.body);
+    cr_expect_str_eq(gw_jstr(st1, "deliver_to") ? gw_jstr(st1, "deliver_to") : "(none)",
+                     "ann/Maildir");
+    /* the untouched providers are as they were */
+    json_t *st0 = json_object_get(json_array_get(provs, 0), "settings");
+    cr_expect_str_eq(gw_jstr(st0, "path") ? gw_jstr(st0, "path") : "(none)", "ann/Maildir");
+    json_t *id = json_object_get(json_array_get(provs, 2), "identity");
+    cr_expect_str_eq(gw_jstr(id, "display") ? gw_jstr(id, "display") : "(none)", "Ann Example");
+    gw_resp_free(&r);
+
+    /* identity is an object: a merge patch of one member keeps the others */
+    admin("PATCH", path,
+          "{\"providers\":[{},{},{\"identity\":{\"address\":\"ann.new@example.invalid\"}}]}", &r);
+    cr_expect_eq(r.status, 200,
+                 "a merge patch of identity.address alone (RFC 7396: objects merge): %ld %s",
+                 r.status, r.body);
+    bool identity_patched = r.status == 200;
+    if (identity_patched) {
+        id = json_object_get(json_array_get(json_object_get(r.json, "providers"), 2), "identity");
+        cr_expect_str_eq(gw_jstr(id, "address") ? gw_jstr(id, "address") : "(none)",
+                         "ann.new@example.invalid");
+        cr_expect_str_eq(gw_jstr(id, "display") ? gw_jstr(id, "display") : "(none)", "Ann Example",
+                         "the identity was replaced, not merged: %s", r.body);
+        cr_expect_str_eq(gw_jstr(id, "address_type") ? gw_jstr(id, "address_type") : "(none)",
+                         "SMTP");
+        json_t *root = file_json();
+        json_t *fs = find_named(json_object_get(file_profile(root, "ann"), "services"), "Ann mail");
+        json_t *fid =
+            json_object_get(json_array_get(json_object_get(fs, "providers"), 2), "identity");
+        cr_expect_str_eq(gw_jstr(fid, "address") ? gw_jstr(fid, "address") : "(none)",
+                         "ann.new@example.invalid");
+        cr_expect_str_eq(gw_jstr(fid, "display") ? gw_jstr(fid, "display") : "(none)",
+                         "Ann Example");
+        json_decref(root);
+    }
+    gw_resp_free(&r);
+    /* what is no patch field, or leaves an invalid provider */
+    char *before = file_text();
+    static const char *const bad[] = {
+        "{\"providers\":[{\"kind\":\"spool\"},{},{}]}",
+        "{\"providers\":[{\"type\":\"MAPI_AB_PROVIDER\"},{},{}]}",
+        "{\"providers\":[{\"position\":2},{},{}]}",
+        "{\"providers\":[{\"display_name\":null},{},{}]}",
+        "{\"providers\":[{\"resource_flags\":[\"STATUS_BOGUS\"]},{},{}]}",
+        "{\"providers\":[{\"settings\":{\"path\":{\"nested\":1}}},{},{}]}",
+    };
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        admin("PATCH", path, bad[i], &r);
+        cr_expect_eq(r.status, 400, "PATCH %s: %ld %s", bad[i], r.status, r.body);
+        if (r.status == 400)
+            refused(&r, 400, "MAPI_E_INVALID_PARAMETER", before);
+        else
+            gw_resp_free(&r);
+    }
+    free(before);
+    gw_session s;
+    gw_logon_ok(G, "ann", "ann-pw", NEWS, &s);
+    gw_resp_free(&r);
+    gw_get(G, "/identity", s.token, &r);
+    cr_expect_eq(r.status, 200, "%ld %s", r.status, r.body);
+    if (identity_patched)
+        cr_expect(strstr(r.body, "ann.new@example.invalid") != NULL,
+                  "a new logon does not have the patched identity: %s", r.body);
+    gw_resp_free(&r);
+    gw_session_free(&s);
+}
+
 Test(profile_admin, passwords_in_settings_are_masked)
 {
     start();
