@@ -2320,6 +2320,54 @@ Test(profile_admin, a_symlinked_profiles_file_is_written_through_the_link)
     expect_logon("cat", NULL, 201, "the profile written, after a reload through the link");
 }
 
+/* On an address other machines can reach, a write that would bring in a
+ * profile anyone can log on to is refused as a SIGHUP reload of it would be
+ * (startup_guard); nothing is written. */
+Test(profile_admin, a_public_listener_refuses_writes_of_open_profiles)
+{
+    /* the test file without its open template */
+    const char *dir = getenv("MAPIGW_TEST_PROFILES");
+    cr_assert(dir, "MAPIGW_TEST_PROFILES is not set");
+    char src[4096];
+    snprintf(src, sizeof src, "%s/%s", dir, FILE_NAME);
+    json_error_t je;
+    json_t *doc = json_load_file(src, 0, &je);
+    cr_assert(doc, "%s: %s", src, je.text);
+    json_object_del(doc, "templates");
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    json_decref(doc);
+    const char *safe = gw_test_file(FILE_NAME, text);
+    free(text);
+    static const char *const args[] = {"--listen",    "0.0.0.0", "--store", "memory",
+                                       "--admin-key", KEY,       NULL};
+    start_with(safe, args);
+    secret("pat-pw");
+    char *before = file_text();
+    gw_resp r;
+    static const char *const open_bodies[] = {
+        "{\"name\":\"open\"}",
+        "{\"name\":\"open\",\"auth\":{\"type\":\"none\"}}",
+        "{\"name\":\"open\",\"copy_from\":\"ann\",\"auth\":{\"type\":\"none\"}}",
+    };
+    for (size_t i = 0; i < sizeof open_bodies / sizeof open_bodies[0]; i++) {
+        admin("POST", "/profiles", open_bodies[i], &r);
+        cr_expect(r.status == 400 || r.status == 403, "POST %s on a public listener: %ld %s",
+                  open_bodies[i], r.status, r.body);
+        if (r.status == 400 || r.status == 403)
+            refused(&r, r.status, r.status == 400 ? "MAPI_E_INVALID_PARAMETER" : "MAPI_E_NO_ACCESS",
+                    before);
+        else
+            gw_resp_free(&r);
+    }
+    expect_logon("open", NULL, 401, "an open profile refused on a public listener");
+    /* a profile with a password is fine */
+    admin("POST", "/profiles", "{\"name\":\"pat\",\"password\":\"pat-pw\"}", &r);
+    cr_expect_eq(r.status, 201, "%ld %s", r.status, r.body);
+    gw_resp_free(&r);
+    expect_logon("pat", "pat-pw", 201, "a profile with a password on a public listener");
+    free(before);
+}
+
 /* Writes from two clients while SIGHUPs arrive: no write is lost, neither in
  * the file nor in memory (a reload never installs a file older than a write
  * that already answered). */
@@ -2391,6 +2439,61 @@ Test(profile_admin, writes_and_reloads_never_interleave)
     sighup_reload();
     expect_logon("w0-19", NULL, 201, "after a last reload");
     expect_logon("w1-19", NULL, 201, "after a last reload");
+}
+
+/* Optimistic concurrency: clients that all read one version and write with
+ * If-Match at once: exactly one wins, the others get 412. */
+typedef struct {
+    gw *g;
+    const char *path;
+    const char *etag;
+    int i;
+    pthread_barrier_t *go;
+    long status;
+} racer;
+
+static void *race_write(void *arg)
+{
+    racer *rc = arg;
+    char body[256], auth[128], im[64];
+    snprintf(body, sizeof body, "{\"providers\":[{\"display_name\":\"Archive %d\"}]}", rc->i);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", KEY);
+    snprintf(im, sizeof im, "If-Match: %s", rc->etag);
+    const char *const h[] = {auth, im, NULL};
+    pthread_barrier_wait(rc->go);
+    gw_resp r;
+    rc->status = gw_request(rc->g, "PATCH", rc->path, h, body, &r);
+    gw_resp_free(&r);
+    return NULL;
+}
+
+Test(profile_admin, if_match_lets_one_of_many_concurrent_writers_win)
+{
+    start();
+    char uid[40], path[256], etag[32];
+    service_uid("ann", "Ann extra", uid);
+    snprintf(path, sizeof path, "/profiles/ann/services/%s", uid);
+    for (int round = 0; round < 3; round++) {
+        profile_etag("ann", etag);
+        enum { N = 8 };
+        racer rc[N];
+        pthread_t t[N];
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, N);
+        for (int i = 0; i < N; i++) {
+            rc[i] = (racer){G, path, etag, i, &go, 0};
+            cr_assert_eq(pthread_create(&t[i], NULL, race_write, &rc[i]), 0);
+        }
+        int won = 0, stale = 0;
+        for (int i = 0; i < N; i++) {
+            pthread_join(t[i], NULL);
+            won += rc[i].status == 200;
+            stale += rc[i].status == 412;
+        }
+        pthread_barrier_destroy(&go);
+        cr_expect_eq(won, 1, "round %d: %d writers with the same If-Match won", round, won);
+        cr_expect_eq(stale, N - 1, "round %d: %d of %d got 412", round, stale, N - 1);
+    }
 }
 
 /* Unknown query parameters on every new route: 400. */
