@@ -1,6 +1,7 @@
 // console.js - the mapigw web console: log on, the status table (live through
 // GET /events) with each row's IMAPIStatus methods, the identity, stores ->
-// folders -> contents -> a message, the address book, an event log, log off.
+// folders -> contents -> a message, the address book, sending, the profile's
+// message services (the settings a session may change), an event log, log off.
 // Plain DOM, no framework, no request to anywhere but the gateway that served
 // the page; every text from the gateway goes in through textContent.
 //
@@ -30,6 +31,7 @@
     contents: null,
     ab: null,
     passwordRow: null,
+    services: null, // { version: the ETag read, profile }
   };
   const $ = (id) => document.getElementById(id);
   const el = (tag, text, cls) => {
@@ -84,8 +86,12 @@
   }
 
   // ---- requests -----------------------------------------------------------------
-  async function call(method, path, body) {
-    const headers = { Accept: 'application/json' };
+  async function call(method, path, body, extra) {
+    return (await request(method, path, body, extra)).data;
+  }
+  // call() with the answer's ETag too: { data, etag }. extra: more headers (If-Match).
+  async function request(method, path, body, extra) {
+    const headers = Object.assign({ Accept: 'application/json' }, extra || {});
     if (state.token) headers.Authorization = 'Bearer ' + state.token;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const resp = await fetch(path, {
@@ -104,7 +110,7 @@
       if (resp.status === 401 && state.token && path !== '/sessions') ended('The session has ended.');
       throw err;
     }
-    return data;
+    return { data, etag: resp.headers.get('ETag') };
   }
 
   function problemText(err) {
@@ -145,7 +151,7 @@
     state.closing = false;
     store('tab', TAB_KEY, { token, id: s.id });
     showSession(s);
-    for (const id of ['session-section', 'stores-section', 'ab-section', 'send-section', 'events-section']) $(id).hidden = false;
+    for (const id of ['session-section', 'stores-section', 'ab-section', 'send-section', 'services-section', 'events-section']) $(id).hidden = false;
     $('logon-section').hidden = true;
     // Events first, so that nothing that changes while the rest loads is
     // missed; a part that fails (a store offline) leaves the others working.
@@ -154,6 +160,7 @@
       refreshStatus().then(showIdentity),
       showStores(),
       searchBook(''),
+      showServices(),
     ]);
     const failed = parts.find((p) => p.status === 'rejected');
     if (failed && state.token) message(problemText(failed.reason));
@@ -164,9 +171,10 @@
     state.token = null;
     state.session = null;
     store('tab', TAB_KEY, null);
-    for (const id of ['session-section', 'stores-section', 'ab-section', 'send-section', 'events-section']) $(id).hidden = true;
+    for (const id of ['session-section', 'stores-section', 'ab-section', 'send-section', 'services-section', 'events-section']) $(id).hidden = true;
     $('logon-section').hidden = false;
-    for (const id of ['status-rows', 'stores', 'folders', 'contents-rows', 'ab-rows', 'events'])
+    state.services = null;
+    for (const id of ['status-rows', 'stores', 'folders', 'contents-rows', 'ab-rows', 'services', 'events'])
       $(id).replaceChildren();
     $('contents-box').hidden = $('message-box').hidden = $('password-form').hidden = true;
     message(text, true);
@@ -310,6 +318,9 @@
     $('password-form').hidden = true;
     updateRow(after, false);
     message('The password of ' + after.display_name + ' was changed.', true);
+    // The new verifier is written into the profiles file: a new profile
+    // version, which the services panel needs for its next Save.
+    await showServices();
   }
 
   // ---- sending: POST /messages (CreateMessage + SubmitMessage) -------------------
@@ -552,6 +563,174 @@
     $('ab-more').hidden = !ab.next;
   }
 
+  // ---- message services: GET/PATCH /services (IMAPISession::AdminServices) -------
+  // The session's own profile as it is in the profiles file now (what the next
+  // logon gets). Every setting is shown; those a provider's user_settings lists
+  // get an input, typed by the value read; Save sends one JSON merge patch per
+  // provider with If-Match of the version read, so a change made elsewhere in
+  // between is refused (412) instead of overwritten. Secrets come back masked
+  // and are never filled in: an empty password input leaves the secret as it is.
+  const isSecret = (key) => key === 'password' || /_password$/.test(key);
+  const showValue = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
+
+  async function showServices() {
+    const box = $('services');
+    let r;
+    try {
+      r = await request('GET', '/services');
+    } catch (err) {
+      // A profile derived from a template has no services of its own (501).
+      if (err.status !== 501) throw err;
+      box.replaceChildren(el('p', problemText(err), 'hint'));
+      $('services-profile').textContent = '';
+      $('services-none').hidden = true;
+      state.services = null;
+      return;
+    }
+    state.services = { version: r.etag, profile: r.data.profile };
+    $('services-profile').textContent = 'Profile ' + r.data.profile + ', version ' + (r.etag || '?') + '.';
+    box.replaceChildren();
+    let editable = 0;
+    for (const svc of r.data.services) {
+      const form = el('form', null, 'service');
+      form.autocomplete = 'off';
+      form.dataset.uid = svc.uid;
+      form.append(el('h3', svc.name));
+      const inputs = [];
+      for (const p of svc.providers) {
+        const div = el('div', null, 'provider');
+        div.append(el('h4', p.display_name));
+        const about = el('p', null, 'hint');
+        about.append(el('b', p.kind), ' · ', el('code', p.type));
+        if (p.resource_flags && p.resource_flags.length) about.append(' · ', el('code', p.resource_flags.join(' | ')));
+        div.append(about);
+        const pairs = Object.entries(p.settings || {}).map(([k, v]) => [k, showValue(v)]);
+        if (p.identity) pairs.push(['identity', showValue(p.identity)]);
+        const dl = el('dl', null, 'settings');
+        fillList(dl, pairs.length ? pairs : [['settings', 'none']]);
+        div.append(dl);
+        const allowed = Array.isArray(p.user_settings) ? p.user_settings : [];
+        if (allowed.length) {
+          const set = el('fieldset');
+          set.append(el('legend', 'Settings you may change'));
+          for (const key of allowed) {
+            const input = settingInput(p, key);
+            inputs.push(input);
+            const label = el('label', null, input.type === 'checkbox' ? 'check' : '');
+            if (input.type === 'checkbox') label.append(input, ' ', el('span', key));
+            else label.append(el('span', key), input);
+            set.append(label);
+          }
+          div.append(set);
+        }
+        form.append(div);
+      }
+      if (inputs.length) {
+        editable++;
+        const save = el('button', 'Save ' + svc.name);
+        save.type = 'submit';
+        save.className = 'save';
+        form.append(save);
+        form.addEventListener('submit', act(() => saveService(svc, inputs, save)));
+      } else {
+        form.append(el('p', 'No setting of this service may be changed from a session.', 'hint'));
+      }
+      box.append(form);
+    }
+    $('services-none').hidden = editable > 0;
+  }
+
+  // An input for setting key of provider p, typed by the value it has now.
+  function settingInput(p, key) {
+    const value = p.settings ? p.settings[key] : undefined;
+    const input = el('input');
+    input.dataset.position = String(p.position);
+    input.dataset.setting = key;
+    if (isSecret(key)) {
+      input.type = 'password';
+      input.autocomplete = 'new-password';
+      input.placeholder = value === undefined ? 'not set' : 'unchanged';
+      input.dataset.kind = 'secret';
+    } else if (typeof value === 'boolean') {
+      input.type = 'checkbox';
+      input.checked = value;
+      input.dataset.kind = 'boolean';
+    } else if (typeof value === 'number') {
+      input.type = 'number';
+      input.step = '1';
+      input.value = String(value);
+      input.dataset.kind = 'integer';
+    } else {
+      input.type = 'text';
+      input.maxLength = 1024;
+      input.value = value === undefined || value === null ? '' : String(value);
+      input.placeholder = value === undefined ? 'not set' : '';
+      input.dataset.kind = 'string';
+    }
+    input.dataset.was = value === undefined ? '' : JSON.stringify(value);
+    return input;
+  }
+
+  // One merge patch per provider: the inputs whose value differs from the one read.
+  function servicePatch(svc, inputs) {
+    const patches = svc.providers.map(() => ({}));
+    let changes = 0;
+    for (const input of inputs) {
+      const key = input.dataset.setting;
+      const was = input.dataset.was === '' ? undefined : JSON.parse(input.dataset.was);
+      let v;
+      if (input.dataset.kind === 'secret') {
+        if (input.value === '') continue; // empty: unchanged
+        v = input.value;
+      } else if (input.dataset.kind === 'boolean') {
+        v = input.checked;
+      } else if (input.dataset.kind === 'integer') {
+        v = Number(input.value);
+        if (input.value.trim() === '' || !Number.isInteger(v)) throw new Error(key + ': a whole number is needed');
+      } else {
+        v = input.value;
+        if (v === '' && was === undefined) continue;
+      }
+      if (v === was) continue;
+      const i = svc.providers.findIndex((p) => String(p.position) === input.dataset.position);
+      patches[i].settings = patches[i].settings || {};
+      patches[i].settings[key] = v;
+      changes++;
+    }
+    return changes ? { providers: patches } : null;
+  }
+
+  async function saveService(svc, inputs, button) {
+    const body = servicePatch(svc, inputs);
+    if (!body) {
+      message('Nothing changed in ' + svc.name + '.', true);
+      return;
+    }
+    const headers = state.services && state.services.version ? { 'If-Match': state.services.version } : {};
+    button.disabled = true;
+    try {
+      await call('PATCH', '/services/' + q(svc.uid), body, headers);
+    } catch (err) {
+      // Refused: say why, and show the services as they are now (after a 412,
+      // someone else's change; the edit has to be made again on top of it).
+      message(problemText(err));
+      if (state.token) await showServices().catch(() => {});
+      noteOnService(svc.uid, 'Not saved: ' + (err.problem ? err.problem.detail : err.message), false);
+      return;
+    } finally {
+      button.disabled = false;
+    }
+    message('Saved ' + svc.name + ': the change applies from the next logon.', true);
+    await showServices();
+    noteOnService(svc.uid, 'Saved at ' + new Date().toLocaleTimeString() + '.', true);
+  }
+  // The outcome next to the Save button as well: on a phone the message area
+  // at the top of the page is out of sight.
+  function noteOnService(uid, text, ok) {
+    const form = Array.from($('services').querySelectorAll('form.service')).find((f) => f.dataset.uid === uid);
+    if (form) form.append(el('p', text, ok ? 'outcome ok' : 'outcome'));
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
     showProfiles();
     $('profile-pick').addEventListener('change', () => {
@@ -581,6 +760,10 @@
     $('ab-more').addEventListener('click', act(() => searchBook(state.ab.search, true)));
     $('events-clear').addEventListener('click', () => $('events').replaceChildren());
     $('send-form').addEventListener('submit', act(sendMessage));
+    $('services-reload').addEventListener('click', act(async () => {
+      await showServices();
+      message('Message services read again.', true);
+    }));
     resume().catch((err) => message(problemText(err)));
   });
 })();

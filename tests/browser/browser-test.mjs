@@ -81,9 +81,15 @@ async function startGateway(allowedOrigin) {
   const log = fs.openSync(path.join(dir, 'gateway.log'), 'w');
   seedDemo(path.join(dir, 'data'));
   // A copy: the console changes the demo password, which the gateway writes
-  // into its profiles file.
+  // into its profiles file, and a setting of its Mailbox (the Services panel):
+  // the copy lets a session change the maildir provider's "create" (its
+  // user_settings; by default a maildir provider has none).
   const profiles = path.join(dir, 'profiles.json');
-  fs.copyFileSync(path.join(root, 'server/profiles.default.json'), profiles);
+  const demo = JSON.parse(fs.readFileSync(path.join(root, 'server/profiles.default.json'), 'utf8'));
+  const maildir = demo.profiles.find((p) => p.name === PROFILE).services
+    .flatMap((s) => s.providers).find((p) => p.kind === 'maildir');
+  maildir.user_settings = ['create'];
+  fs.writeFileSync(profiles, JSON.stringify(demo, null, 2) + '\n');
   const child = spawn(bin, ['--listen', '127.0.0.1', '--port', '0', '--port-file', portFile,
     '--profiles', profiles, '--data-dir', path.join(dir, 'data'),
     '--cors-origins', allowedOrigin], { stdio: ['ignore', log, log] });
@@ -92,7 +98,7 @@ async function startGateway(allowedOrigin) {
   for (let i = 0; i < 100; i++) {
     if (exited !== null) break;
     const text = fs.existsSync(portFile) ? fs.readFileSync(portFile, 'utf8') : '';
-    if (text.endsWith('\n')) return { child, dir, url: 'http://127.0.0.1:' + text.trim() };
+    if (text.endsWith('\n')) return { child, dir, profiles, url: 'http://127.0.0.1:' + text.trim() };
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
@@ -171,7 +177,8 @@ try {
   });
 
   await check('console: every feature clicked through at 390 px (screenshots)', async () => {
-    await consoleWalkthrough({ browser, gwUrl: gw.url, shotDir, profile: PROFILE, password: PASSWORD, assert });
+    await consoleWalkthrough({ browser, gwUrl: gw.url, shotDir, profile: PROFILE, password: PASSWORD,
+      profilesFile: gw.profiles, assert });
   });
 
   await check('docs: /docs renders from the gateway alone', async () => {
