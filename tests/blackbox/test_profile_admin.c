@@ -834,6 +834,7 @@ Test(profile_admin, create_variants_and_refusals)
         "{\"password\":\"x-pw-3\"}",
         "{\"name\":\"jo\",\"colour\":1}",
         "{\"name\":\"jo\",\"password\":7}",
+        "{\"name\":\"jo\",\"password\":\"\"}",
         "{\"name\":\"jo\",\"default\":\"yes\"}",
         "{\"name\":\"jo\",\"services\":{}}",
         "{\"name\":\"jo\",\"services\":[5]}",
