@@ -2448,7 +2448,7 @@ typedef struct {
     gw *g;
     const char *path;
     const char *etag;
-    int i;
+    int round, i;
     pthread_barrier_t *go;
     long status;
 } racer;
@@ -2457,7 +2457,10 @@ static void *race_write(void *arg)
 {
     racer *rc = arg;
     char body[256], auth[128], im[64];
-    snprintf(body, sizeof body, "{\"providers\":[{\"display_name\":\"Archive %d\"}]}", rc->i);
+    /* a different content per writer and per round: a write that changed
+     * nothing would leave the version, and a second writer would rightly win */
+    snprintf(body, sizeof body, "{\"providers\":[{\"display_name\":\"Archive %d.%d\"}]}", rc->round,
+             rc->i);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", KEY);
     snprintf(im, sizeof im, "If-Match: %s", rc->etag);
     const char *const h[] = {auth, im, NULL};
@@ -2482,7 +2485,7 @@ Test(profile_admin, if_match_lets_one_of_many_concurrent_writers_win)
         pthread_barrier_t go;
         pthread_barrier_init(&go, NULL, N);
         for (int i = 0; i < N; i++) {
-            rc[i] = (racer){G, path, etag, i, &go, 0};
+            rc[i] = (racer){G, path, etag, round, i, &go, 0};
             cr_assert_eq(pthread_create(&t[i], NULL, race_write, &rc[i]), 0);
         }
         int won = 0, stale = 0;
