@@ -1417,6 +1417,29 @@ Test(profile_admin, validation_refusals_name_the_field)
         else
             gw_resp_free(&r);
     }
+    /* a body that is not JSON by its type: 415 (the existing policy) */
+    {
+        char auth[160];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", KEY);
+        const char *const h[] = {auth, "Content-Type: text/plain", NULL};
+        gw_request(G, "POST", "/profiles", h, "{\"name\":\"typed\"}", &r);
+        cr_expect_eq(r.status, 415, "POST /profiles as text/plain: %ld %s", r.status, r.body);
+        expect_file_unchanged(before, "a text/plain body");
+        gw_resp_free(&r);
+    }
+    /* a uid in lower case names the same service */
+    {
+        char lower[40], lpath[256];
+        for (size_t k = 0; k < sizeof lower && uid[k]; k++)
+            lower[k] = (char)(uid[k] >= 'A' && uid[k] <= 'F' ? uid[k] - 'A' + 'a' : uid[k]);
+        lower[32] = '\0';
+        snprintf(lpath, sizeof lpath, "/profiles/ann/services/%s", lower);
+        admin("GET", lpath, NULL, &r);
+        cr_expect_eq(r.status, 200, "GET %s: %ld %s", lpath, r.status, r.body);
+        if (r.status == 200)
+            cr_expect_str_eq(gw_jstr(r.json, "uid") ? gw_jstr(r.json, "uid") : "(none)", uid);
+        gw_resp_free(&r);
+    }
     /* unknown things */
     admin("POST", "/profiles/nobody/services", "{\"name\":\"X\",\"providers\":[]}", &r);
     refused(&r, 404, "MAPI_E_NOT_FOUND", before);
