@@ -164,6 +164,18 @@ static void edit_and_reply(api_ctx *x, target *t, profile_change *chg, int statu
         return;
     }
     if (status == 204) {
+        /* Every write says the profile's new version, a deletion too. */
+        json_t *entry;
+        bool is_default;
+        char version[PROFILE_VERSION_LEN + 1];
+        if (profile_admin_get(t->adm, chg->result_name, &entry, &is_default, version, err,
+                              sizeof err) == S_OK) {
+            json_decref(entry);
+            if (!views_etag(x, version)) {
+                api_reply_oom(x);
+                return;
+            }
+        }
         api_reply_empty(x, 204);
         return;
     }
@@ -210,6 +222,12 @@ static void patch_route(api_ctx *x, bool own)
         return;
     }
     json_t *name = json_object_get(body, "name"), *provs = json_object_get(body, "providers");
+    if (own && name) {
+        api_problem(x, MAPI_E_NO_ACCESS, 0,
+                    "name: a session configures its providers' user settings only, not the "
+                    "service's name");
+        goto done;
+    }
     if (!request_check_keys(x, body, own ? OWN_KEYS : ADMIN_KEYS))
         goto done;
     if (name && (!json_is_string(name) || json_string_length(name) == 0)) {

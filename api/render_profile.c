@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SECRET_SHOWN "********"
 
 static json_t *provider_flags(json_t *v)
 {
@@ -53,7 +52,7 @@ static json_t *shown_settings(json_t *settings)
     json_t *v;
     json_object_foreach(settings, key, v)
     {
-        json_t *shown = profile_setting_is_secret(key) ? json_string(SECRET_SHOWN) : json_incref(v);
+        json_t *shown = profile_setting_is_secret(key) ? json_string(PROFILE_SECRET_SHOWN) : json_incref(v);
         if (!out || json_object_set_new(out, key, shown) != 0) {
             json_decref(out);
             return NULL;

@@ -288,20 +288,39 @@ static bool write_all(int fd, const char *s, size_t len)
     return true;
 }
 
-/* text over the profiles file: temporary file, fsync, rename, folder fsync. */
+static HRESULT replace_file(const char *path, const char *dir, const char *text, size_t len,
+                            char *err, size_t errlen);
+
+/* text over the profiles file. */
 static HRESULT write_durably(profile_admin *a, const char *text, size_t len, char *err,
                              size_t errlen)
 {
-    const char *base = strrchr(a->path, '/');
-    base = base ? base + 1 : a->path;
-    size_t tlen = strlen(a->dir) + strlen(base) + 16;
+    /* Through a symbolic link (a file kept elsewhere, a mounted secret):
+     * the file it names is replaced, in its own folder, and the link stays. */
+    char *target = realpath(a->path, NULL);
+    char *tdir = target ? dup_dir(target) : NULL;
+    const char *file = target && tdir ? target : a->path;
+    const char *dir = target && tdir ? tdir : a->dir;
+    HRESULT hr = replace_file(file, dir, text, len, err, errlen);
+    free(target);
+    free(tdir);
+    return hr;
+}
+
+/* text over file (in folder dir): temporary file, fsync, rename, folder fsync. */
+static HRESULT replace_file(const char *path, const char *dir, const char *text, size_t len,
+                            char *err, size_t errlen)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t tlen = strlen(dir) + strlen(base) + 16;
     char *tmp = malloc(tlen);
     if (!tmp)
         return MAPI_E_NOT_ENOUGH_MEMORY;
-    snprintf(tmp, tlen, "%s/.%s.XXXXXX", a->dir, base);
+    snprintf(tmp, tlen, "%s/.%s.XXXXXX", dir, base);
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot write the profiles file's folder: %s", a->path,
+        snprintf(err, errlen, "%s: cannot write the profiles file's folder: %s", path,
                  strerror(errno));
         free(tmp);
         return MAPI_E_DISK_ERROR;
@@ -309,7 +328,7 @@ static HRESULT write_durably(profile_admin *a, const char *text, size_t len, cha
     struct stat st;
     bool ok = true;
     const char *step = "write";
-    if (stat(a->path, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0)
+    if (stat(path, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0)
         ok = false, step = "chmod";
     if (ok && !write_all(fd, text, len))
         ok = false, step = "write";
@@ -318,11 +337,11 @@ static HRESULT write_durably(profile_admin *a, const char *text, size_t len, cha
     int saved = errno;
     if (close(fd) != 0 && ok)
         ok = false, step = "close", saved = errno;
-    if (ok && rename(tmp, a->path) != 0)
+    if (ok && rename(tmp, path) != 0)
         ok = false, step = "rename", saved = errno;
     if (!ok) {
         unlink(tmp);
-        snprintf(err, errlen, "%s: cannot %s the new profiles file: %s", a->path, step,
+        snprintf(err, errlen, "%s: cannot %s the new profiles file: %s", path, step,
                  strerror(saved));
         free(tmp);
         return MAPI_E_DISK_ERROR;
@@ -330,7 +349,7 @@ static HRESULT write_durably(profile_admin *a, const char *text, size_t len, cha
     free(tmp);
     /* The rename is durable once the folder is: until then a crash could
      * bring the old file back, which is allowed; the answer waits for it. */
-    int dfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         (void)fsync(dfd);
         close(dfd);

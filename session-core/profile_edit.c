@@ -123,9 +123,35 @@ static HRESULT merge_settings(json_t *prov, json_t *patch, char *err, size_t err
     json_t *v;
     json_object_foreach(patch, key, v)
     {
+        /* A view shows a secret as SECRET_SHOWN: sent back unchanged, it
+         * keeps the stored value rather than becoming those characters. */
+        if (profile_setting_is_secret(key) && json_is_string(v) &&
+            strcmp(json_string_value(v), PROFILE_SECRET_SHOWN) == 0)
+            continue;
         if (json_is_null(v))
             json_object_del(settings, key);
         else if (json_object_set(settings, key, v) != 0)
+            return NOMEM(err, errlen);
+    }
+    return S_OK;
+}
+
+/* identity merges member by member (RFC 7396); null removes a member. */
+static HRESULT merge_identity(json_t *prov, json_t *patch, char *err, size_t errlen)
+{
+    json_t *id = json_object_get(prov, "identity");
+    if (!json_is_object(id)) {
+        id = json_object();
+        if (!id || json_object_set_new(prov, "identity", id) != 0)
+            return NOMEM(err, errlen);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(patch, key, v)
+    {
+        if (json_is_null(v))
+            json_object_del(id, key);
+        else if (json_object_set(id, key, v) != 0)
             return NOMEM(err, errlen);
     }
     return S_OK;
@@ -184,6 +210,8 @@ static HRESULT patch_provider(json_t *prov, json_t *patch, bool user_only, size_
         HRESULT hr = S_OK;
         if (strcmp(key, "settings") == 0 && json_is_object(v))
             hr = merge_settings(prov, v, err, errlen);
+        else if (strcmp(key, "identity") == 0 && json_is_object(v))
+            hr = merge_identity(prov, v, err, errlen);
         else if (json_is_null(v))
             json_object_del(prov, key);
         else if (json_object_set(prov, key, v) != 0)
@@ -265,8 +293,22 @@ static HRESULT add_profile(profile_change *c, json_t *doc, json_t *entry, char *
     return set_default(doc, c->new_name, c->set_default, err, errlen);
 }
 
+/* A name the API gives must be reachable at /profiles/{name}: the HTTP
+ * server decodes %2F before routing, so a '/' could never be. */
+static HRESULT check_new_name(const char *name, char *err, size_t errlen)
+{
+    if (strchr(name, '/')) {
+        snprintf(err, errlen, "name: \"%s\" holds a '/', which no URL of this API can name", name);
+        return MAPI_E_INVALID_PARAMETER;
+    }
+    return S_OK;
+}
+
 static HRESULT create_profile(profile_change *c, json_t *doc, char *err, size_t errlen)
 {
+    HRESULT hr = check_new_name(c->new_name, err, errlen);
+    if (hr != S_OK)
+        return hr;
     json_t *from = NULL;
     if (c->op == PROFILE_CHANGE_COPY && !(from = profile_admin_find(doc, c->from))) {
         snprintf(err, errlen, "no profile \"%s\" to copy", c->from);
@@ -313,6 +355,9 @@ HRESULT profile_change_apply(void *ctx, json_t *doc, char *err, size_t errlen)
     switch (c->op) {
     case PROFILE_CHANGE_UPDATE:
         if (c->new_name && strcmp(c->new_name, c->name) != 0) {
+            HRESULT hr = check_new_name(c->new_name, err, errlen);
+            if (hr != S_OK)
+                return hr;
             if (profile_admin_find(doc, c->new_name)) {
                 snprintf(err, errlen, "a profile named \"%s\" exists", c->new_name);
                 return MAPI_E_COLLISION;

@@ -63,5 +63,8 @@ json_t *profile_entry_service(json_t *entry, const char *uid);
  * smtp: those and from; ldap: timeout_ms; others none). A new array. */
 json_t *profile_provider_user_settings(json_t *provider);
 
-/* Whether a setting holds a secret (never shown): "password", "*_password". */
+/* Whether a setting holds a secret (never shown): "password", "*_password".
+ * Views show a secret as PROFILE_SECRET_SHOWN; a patch that sends that
+ * string back leaves the stored value as it is. */
+#define PROFILE_SECRET_SHOWN "********"
 bool profile_setting_is_secret(const char *key);
