@@ -88,7 +88,10 @@ static bool string_member(api_ctx *x, json_t *body, const char *key, bool requir
 /* Hashes password into verifier: false with the answer. */
 static bool make_verifier(api_ctx *x, const char *password, char verifier[PROFILE_VERIFIER_MAX])
 {
-    if (profile_admin_make_verifier(password, verifier) != S_OK) {
+    profile_store *st = core_profiles(x->a->core);
+    HRESULT hr = profile_store_hash_password(st, password, verifier);
+    profile_store_unref(st);
+    if (hr != S_OK) {
         api_problem(x, MAPI_E_NOT_ENOUGH_MEMORY, 0, "the password could not be hashed");
         return false;
     }

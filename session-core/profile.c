@@ -262,6 +262,22 @@ typedef struct {
     size_t n; /* profiles using them */
 } param_tally;
 
+HRESULT profile_store_hash_password(const profile_store *st, const char *password,
+                                    char out[PROFILE_VERIFIER_MAX])
+{
+    _Static_assert(PROFILE_VERIFIER_MAX >= crypto_pwhash_STRBYTES, "verifier size");
+    unsigned long m = crypto_pwhash_MEMLIMIT_INTERACTIVE / 1024,
+                  t = crypto_pwhash_OPSLIMIT_INTERACTIVE, par;
+    if (st && !verifier_params(st->dummy, &m, &t, &par)) {
+        m = crypto_pwhash_MEMLIMIT_INTERACTIVE / 1024;
+        t = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    }
+    if (!profile_sodium_ready() ||
+        crypto_pwhash_str(out, password, strlen(password), t, (size_t)m * 1024) != 0)
+        return MAPI_E_NOT_ENOUGH_MEMORY; /* libsodium's only failure: the memory limit */
+    return S_OK;
+}
+
 void profile_store_make_dummy(profile_store *st)
 {
     /* The parameters most profiles of the file use (the costlier of a tie),

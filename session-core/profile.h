@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #define PROFILE_NAME_MAX_CHARS 64
+#define PROFILE_VERIFIER_MAX 128 /* an argon2id verifier string with its NUL */
 
 typedef struct profile_store profile_store;
 typedef struct profile profile;
@@ -106,6 +107,13 @@ HRESULT profile_check_password(const profile *p, const char *password);
  * so that it costs what a wrong password costs. NULL counts as "". */
 void profile_store_dummy_check(const profile_store *store, const char *password);
 
+/* A new argon2id verifier for password, with the cost parameters of the
+ * store's dummy verifier (those most of its profiles use), so that a
+ * profile made through the API costs at logon what an unknown name costs.
+ * NULL store: libsodium's interactive limits. S_OK or NOT_ENOUGH_MEMORY. */
+HRESULT profile_store_hash_password(const profile_store *st, const char *password,
+                                    char out[PROFILE_VERIFIER_MAX]);
+
 /* Argon2id verifications run so far by this process (profile and dummy
  * checks, change-password's check of the old password). */
 uint64_t profile_password_checks(void);
@@ -117,8 +125,9 @@ bool profile_same_auth(const profile *a, const profile *b);
 /* Replaces the verifier after checking old_password (one argon2id
  * verification, also for a missing or empty one): S_OK, MAPI_E_NO_ACCESS
  * (wrong old password), MAPI_E_NO_SUPPORT (profile without authentication),
- * MAPI_E_INVALID_PARAMETER (empty new password). Lasts until the profiles file
- * is reloaded or the gateway restarts. */
+ * MAPI_E_INVALID_PARAMETER (empty new password). In memory: the core writes
+ * it into the profiles file (profile_admin.h) or, with a shared store, into
+ * Redis. */
 HRESULT profile_change_password(const profile *p, const char *old_password,
                                 const char *new_password);
 
@@ -128,7 +137,6 @@ bool profile_verifier_is(const profile *p, const char *verifier);
 
 /* The verifier as p holds it now (NUL-terminated): false for a profile
  * that is not argon2id. */
-#define PROFILE_VERIFIER_MAX 128
 bool profile_verifier_copy(const profile *p, char out[PROFILE_VERIFIER_MAX]);
 /* Makes verifier p's verifier if p's is still expected (a password
  * changed on another gateway: shared_store.h); false otherwise or when it

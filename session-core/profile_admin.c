@@ -462,12 +462,3 @@ bool profile_admin_changed(profile_admin *a)
     pthread_mutex_unlock(&a->lock);
     return changed;
 }
-
-HRESULT profile_admin_make_verifier(const char *password, char out[PROFILE_VERIFIER_MAX])
-{
-    _Static_assert(PROFILE_VERIFIER_MAX >= crypto_pwhash_STRBYTES, "verifier size");
-    if (crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-        return MAPI_E_NOT_ENOUGH_MEMORY;
-    return S_OK;
-}

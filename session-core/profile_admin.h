@@ -87,7 +87,3 @@ typedef HRESULT (*profile_admin_edit_fn)(void *ctx, json_t *doc, char *err, size
 HRESULT profile_admin_edit(profile_admin *a, const char *name, const char *if_match,
                            profile_admin_edit_fn edit, void *ctx, size_t *ended, char *err,
                            size_t errlen);
-
-/* An argon2id verifier for password (libsodium's interactive limits, as
- * `mapigw hash-password` makes): S_OK, NOT_ENOUGH_MEMORY. Slow on purpose. */
-HRESULT profile_admin_make_verifier(const char *password, char out[PROFILE_VERIFIER_MAX]);
