@@ -1773,9 +1773,14 @@ Test(profile_admin, provider_merge_patches)
     gw_resp_free(&r);
     gw_get(G, "/identity", s.token, &r);
     cr_expect_eq(r.status, 200, "%ld %s", r.status, r.body);
-    if (identity_patched)
-        cr_expect(strstr(r.body, "ann.new@example.invalid") != NULL,
-                  "a new logon does not have the patched identity: %s", r.body);
+    if (identity_patched) {
+        /* the address is in the identity's one-off entry id, hex-encoded */
+        static const char addr[] = "ann.new@example.invalid";
+        char *hex = gw_hex(addr, sizeof addr - 1);
+        cr_expect(strstr(r.body, hex) != NULL, "a new logon does not have the patched identity: %s",
+                  r.body);
+        free(hex);
+    }
     gw_resp_free(&r);
     gw_session_free(&s);
 }
