@@ -2,6 +2,7 @@
 #include "fuzz_common.h"
 
 #include "../../server/config.h"
+#include "../../session-core/profile_admin.h"
 #include "../../session-core/status_row.h"
 #include "../../server/secmem.h"
 
@@ -29,6 +30,9 @@ static struct {
     char sid[SESSION_ID_LEN + 1];
     char ik[MAX_ROWS][2 * STATUS_INSTANCE_KEY_LEN + 1];
     size_t rows;
+    profile_admin *admin; /* administers profiles_path, whose text is profiles_text */
+    char profiles_path[300];
+    char *profiles_text;
 } G;
 
 _Noreturn void fz_fail(const char *fmt, ...)
@@ -111,8 +115,12 @@ static void gateway_free(void)
     G.session = NULL;
     api_free(G.api);
     core_free(G.core);
+    profile_admin_free(G.admin);
+    free(G.profiles_text);
     G.api = NULL;
     G.core = NULL;
+    G.admin = NULL;
+    G.profiles_text = NULL;
 }
 
 void fz_gateway_init(void)
@@ -178,11 +186,15 @@ void fz_gateway_init(void)
             verifier);
     if (fclose(f) != 0)
         fz_fail("open_memstream");
+    /* In a file, so that the profile administration routes (which rewrite
+     * it) are reached too; fz_profiles_restore puts it back. */
+    snprintf(G.profiles_path, sizeof G.profiles_path, "%s/profiles.json", fz_tmpdir());
+    G.profiles_text = json;
+    put_file("profiles.json", json);
     profile_store *store = NULL;
     char err[512] = "";
-    HRESULT hr = profile_store_load_string(json, "fuzz.json", fz_tmpdir(), &store, err, sizeof err,
-                                           NULL, NULL);
-    free(json);
+    HRESULT hr = profile_store_load(G.profiles_path, fz_tmpdir(), &store, err, sizeof err, NULL,
+                                    NULL);
     if (hr != S_OK)
         fz_fail("profiles: %s", err);
     config defaults;
@@ -190,6 +202,10 @@ void fz_gateway_init(void)
         fz_fail("config_defaults");
     if (core_new(&defaults.core, store, &G.core) != S_OK)
         fz_fail("core_new");
+    const profile_admin_config pcfg = {.path = G.profiles_path, .base_dir = fz_tmpdir()};
+    if (profile_admin_new(G.core, &pcfg, &G.admin) != S_OK)
+        fz_fail("profile_admin_new");
+    core_set_profile_admin(G.core, G.admin);
     api_config acfg = defaults.api;
     acfg.admin_key = FZ_ADMIN_KEY;
     acfg.max_body_bytes = 65536;
@@ -317,6 +333,15 @@ static bool leaks(const api_request *req, const char *text, size_t len)
 {
     return (contains(text, len, G.token) && !sent_elsewhere(req, G.token)) ||
            (contains(text, len, FZ_ADMIN_KEY) && !sent_elsewhere(req, FZ_ADMIN_KEY));
+}
+
+void fz_profiles_restore(void)
+{
+    put_file("profiles.json", G.profiles_text);
+    size_t n, ended;
+    char err[512];
+    if (profile_admin_reload(G.admin, &n, &ended, err, sizeof err) != S_OK)
+        fz_fail("restoring the profiles: %s", err);
 }
 
 void fz_handle(const api_request *req, api_response *resp)

@@ -42,6 +42,11 @@ session *fz_session(void); /* borrowed */
 size_t fz_row_count(void);
 const char *fz_row_ik(size_t i); /* 16 hex digits */
 
+/* Puts the profiles file back as fz_gateway_init wrote it and reloads it:
+ * after an input that may have changed the profiles (a write to
+ * /profiles... or /services...), so that inputs do not drift. */
+void fz_profiles_restore(void);
+
 /* Ends every session other than the long-lived one (sessions an input made
  * through POST /sessions), so inputs do not pile up state. */
 void fz_end_other_sessions(void);

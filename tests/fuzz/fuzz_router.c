@@ -96,7 +96,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < 4 && api_stream_read(resp.stream, buf, sizeof buf) > 0; i++)
             ;
     }
+    /* A write that changed the profiles (or a password, which is written
+     * to the profiles file) is undone, so the next input starts alike. */
+    bool wrote = resp.status >= 200 && resp.status < 300 && strcmp(method, "GET") != 0 &&
+                 strcmp(method, "HEAD") != 0 &&
+                 (strncmp(full_path, "/profiles", 9) == 0 || strncmp(full_path, "/services", 9) == 0 ||
+                  strstr(full_path, "change-password"));
     api_response_clear(&resp);
+    if (wrote)
+        fz_profiles_restore();
 
     free(method);
     free(full_path);
