@@ -1849,6 +1849,21 @@ Test(profile_admin, passwords_in_settings_are_masked)
     cr_expect_str_eq(gw_jstr(fst, "password") ? gw_jstr(fst, "password") : "(none)",
                      "smtp-secret-pw");
     json_decref(root);
+    /* the view sent back as it was read: the mask keeps the stored secret */
+    admin("PATCH", path,
+          "{\"providers\":[{\"settings\":{\"password\":\"********\",\"relay_password\":"
+          "\"********\",\"timeout_ms\":6000}}]}",
+          &r);
+    cr_expect_eq(r.status, 200, "%ld %s", r.status, r.body);
+    gw_resp_free(&r);
+    root = file_json();
+    fs = find_named(json_object_get(file_profile(root, "ben"), "services"), "Ben smtp");
+    fst = json_object_get(json_array_get(json_object_get(fs, "providers"), 0), "settings");
+    cr_expect_str_eq(gw_jstr(fst, "password") ? gw_jstr(fst, "password") : "(none)",
+                     "smtp-secret-pw", "the mask sent back replaced the stored password");
+    cr_expect_str_eq(gw_jstr(fst, "relay_password") ? gw_jstr(fst, "relay_password") : "(none)",
+                     "smtp-other-pw", "the mask sent back replaced the stored secret");
+    json_decref(root);
     admin("DELETE", path, NULL, &r);
     cr_expect_eq(r.status, 204, "%ld %s", r.status, r.body);
     gw_resp_free(&r);
@@ -2062,6 +2077,17 @@ Test(profile_admin, session_patches_follow_user_settings)
                   (json_is_string(t) && strcmp(json_string_value(t), "3000") == 0),
               "the file's timeout_ms");
     cr_expect_str_eq(gw_jstr(fst, "url") ? gw_jstr(fst, "url") : "(none)", "smtp://127.0.0.1:1");
+    json_decref(root);
+    /* the mask sent back by a session keeps the stored password */
+    req("PATCH", path, s.token, NULL,
+        "{\"providers\":[{},{\"settings\":{\"password\":\"********\"}}]}", &r);
+    cr_expect_eq(r.status, 200, "%ld %s", r.status, r.body);
+    gw_resp_free(&r);
+    root = file_json();
+    fs = json_array_get(json_object_get(file_profile(root, "sam"), "services"), 0);
+    fst = json_object_get(json_array_get(json_object_get(fs, "providers"), 1), "settings");
+    cr_expect_str_eq(gw_jstr(fst, "password") ? gw_jstr(fst, "password") : "(none)",
+                     "smtp-second-pw", "the mask a session sent back replaced its password");
     json_decref(root);
     /* a value the kind refuses is refused by the loader */
     before = file_text();
