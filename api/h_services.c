@@ -146,6 +146,25 @@ void h_own_services(api_ctx *x) { get_route(x, true, false, 0); }
 void h_own_service(api_ctx *x) { get_route(x, true, true, 1); }
 void h_own_service_providers(api_ctx *x) { get_route(x, true, true, 2); }
 
+/* A session's refusal: the loader's and the file system's messages name the
+ * profiles file and may name other profiles, which are the operator's
+ * business. A message about the session's own profile keeps its part from
+ * the profile on; anything else is said in general words. */
+static void own_problem(api_ctx *x, const target *t, HRESULT hr, const char *err)
+{
+    char own[NAME_MAX_BYTES + 16];
+    snprintf(own, sizeof own, "profile \"%s\": ", t->name);
+    const char *at = strstr(err, own);
+    if (strncmp(err, "providers", 9) == 0) /* about the request itself (profile_edit.c) */
+        api_problem(x, hr, 0, "%s", err);
+    else if (hr == MAPI_E_INVALID_PARAMETER && at)
+        api_problem(x, hr, 0, "%s", at);
+    else if (hr == MAPI_E_INVALID_PARAMETER || hr == MAPI_E_DISK_ERROR || hr == MAPI_E_NO_ACCESS)
+        api_problem(x, hr, 0, "the profiles file cannot take this change now: ask its administrator");
+    else
+        views_problem(x, hr, err);
+}
+
 /* One change to the target's profile, then the service (or 204). */
 static void edit_and_reply(api_ctx *x, target *t, profile_change *chg, int status, bool location)
 {
@@ -157,6 +176,10 @@ static void edit_and_reply(api_ctx *x, target *t, profile_change *chg, int statu
         api_problem(x, MAPI_E_NO_SUPPORT, 0,
                     "this session's profile has no entry of its own in the profiles file (a "
                     "template derived it, or it was removed): nothing to administer");
+        return;
+    }
+    if (hr != S_OK && t->has_auth) {
+        own_problem(x, t, hr, err);
         return;
     }
     if (hr != S_OK) {

@@ -301,6 +301,12 @@ static HRESULT check_new_name(const char *name, char *err, size_t errlen)
         snprintf(err, errlen, "name: \"%s\" holds a '/', which no URL of this API can name", name);
         return MAPI_E_INVALID_PARAMETER;
     }
+    /* Names end up in logs, headers (Location) and file names of data. */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(err, errlen, "name: control characters are not allowed in a profile name");
+            return MAPI_E_INVALID_PARAMETER;
+        }
     return S_OK;
 }
 
