@@ -69,6 +69,24 @@ static void reply_profile(api_ctx *x, profile_admin *adm, const char *name, int 
     api_reply_json(x, status, view);
 }
 
+/* One change (profile_admin_edit, If-Match against name's version when
+ * name is given), then the answer: 204, or the changed profile as it is now
+ * (with its Location when location). */
+static void edit_then_reply(api_ctx *x, profile_admin *adm, const char *name, profile_change *chg,
+                            int status, bool location)
+{
+    char err[1024] = "";
+    size_t ended;
+    HRESULT hr = profile_admin_edit(adm, name, name ? x->req->if_match : NULL,
+                                    profile_change_apply, chg, &ended, err, sizeof err);
+    if (hr != S_OK)
+        views_problem(x, hr, err);
+    else if (status == 204)
+        api_reply_empty(x, 204);
+    else
+        reply_profile(x, adm, chg->result_name, status, location);
+}
+
 static bool string_member(api_ctx *x, json_t *body, const char *key, bool required,
                           const char **out)
 {
@@ -144,17 +162,11 @@ void h_profile_create(api_ctx *x)
                           .auth = made_auth ? made_auth : auth,
                           .services = services,
                           .set_default = json_is_true(def) ? 1 : -1};
-    char err[1024] = "";
-    size_t ended;
-    HRESULT hr = (password && !made_auth)
-                     ? MAPI_E_NOT_ENOUGH_MEMORY
-                     : profile_admin_edit(adm, NULL, NULL, profile_change_apply, &chg, &ended, err,
-                                          sizeof err);
-    json_decref(made_auth);
-    if (hr != S_OK)
-        views_problem(x, hr, err);
+    if (password && !made_auth)
+        api_reply_oom(x);
     else
-        reply_profile(x, adm, name, 201, true);
+        edit_then_reply(x, adm, NULL, &chg, 201, true);
+    json_decref(made_auth);
 done:
     sodium_memzero(verifier, sizeof verifier);
     json_decref(body);
@@ -195,15 +207,7 @@ void h_profile_patch(api_ctx *x)
                           .name = name,
                           .new_name = new_name,
                           .set_default = def ? (json_is_true(def) ? 1 : 0) : -1};
-    char err[1024] = "";
-    size_t ended;
-    HRESULT hr = profile_admin_edit(adm, name, x->req->if_match, profile_change_apply, &chg,
-                                    &ended, err, sizeof err);
-    if (hr != S_OK)
-        views_problem(x, hr, err);
-    else
-        reply_profile(x, adm, new_name ? new_name : name, 200,
-                      new_name && strcmp(new_name, name) != 0);
+    edit_then_reply(x, adm, name, &chg, 200, new_name && strcmp(new_name, name) != 0);
 done:
     json_decref(body);
 }
@@ -215,14 +219,7 @@ void h_profile_delete(api_ctx *x)
     if (!adm)
         return;
     profile_change chg = {.op = PROFILE_CHANGE_DELETE, .name = name, .set_default = -1};
-    char err[1024] = "";
-    size_t ended;
-    HRESULT hr = profile_admin_edit(adm, name, x->req->if_match, profile_change_apply, &chg,
-                                    &ended, err, sizeof err);
-    if (hr != S_OK)
-        views_problem(x, hr, err);
-    else
-        api_reply_empty(x, 204);
+    edit_then_reply(x, adm, name, &chg, 204, false);
 }
 
 void h_profile_password(api_ctx *x)
@@ -253,14 +250,7 @@ void h_profile_password(api_ctx *x)
                           .verifier = verifier,
                           .old_password = old_pw,
                           .set_default = -1};
-    char err[1024] = "";
-    size_t ended;
-    HRESULT hr = profile_admin_edit(adm, name, x->req->if_match, profile_change_apply, &chg,
-                                    &ended, err, sizeof err);
-    if (hr != S_OK)
-        views_problem(x, hr, err);
-    else
-        reply_profile(x, adm, name, 200, false);
+    edit_then_reply(x, adm, name, &chg, 200, false);
 done:
     sodium_memzero(verifier, sizeof verifier);
     json_decref(body);
