@@ -278,3 +278,48 @@ Test(profile_admin, the_loader_refuses_two_services_of_one_name)
                  MAPI_E_INVALID_PARAMETER);
     cr_expect(strstr(err, "user_settings[0]") != NULL, "%s", err);
 }
+
+Test(profile_admin, names_no_url_can_reach_are_refused)
+{
+    json_t *d = doc();
+    char err[256];
+    static const char *const BAD[] = {"a/b", "line\nbreak", "tab\there", "del\x7f"};
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        profile_change c = {.op = PROFILE_CHANGE_CREATE, .new_name = BAD[i], .set_default = -1};
+        cr_expect_eq(profile_change_apply(&c, d, err, sizeof err), MAPI_E_INVALID_PARAMETER,
+                     "create %zu", i);
+        profile_change r = {.op = PROFILE_CHANGE_UPDATE, .name = "q", .new_name = BAD[i],
+                            .set_default = -1};
+        cr_expect_eq(profile_change_apply(&r, d, err, sizeof err), MAPI_E_INVALID_PARAMETER,
+                     "rename %zu", i);
+    }
+    cr_expect_not_null(profile_admin_find(d, "q"), "a refused rename left q alone");
+    profile_change ok = {.op = PROFILE_CHANGE_CREATE, .new_name = "bob smith@example.org",
+                         .set_default = -1};
+    cr_expect_eq(profile_change_apply(&ok, d, err, sizeof err), S_OK, "%s", err);
+    json_decref(d);
+}
+
+Test(profile_admin, a_masked_secret_sent_back_keeps_its_value)
+{
+    json_t *d = json_loads(
+        "{\"profiles\":[{\"name\":\"p\",\"auth\":{\"type\":\"none\"},\"services\":[{\"name\":\"Mail\","
+        "\"providers\":[{\"type\":\"MAPI_STORE_PROVIDER\",\"kind\":\"imap\",\"display_name\":\"I\","
+        "\"settings\":{\"url\":\"imap://127.0.0.1:1\",\"password\":\"s3cret\"}}]}]}]}",
+        0, NULL);
+    cr_assert_not_null(d);
+    char err[256];
+    json_t *patches = json_loads("[{\"settings\":{\"password\":\"" PROFILE_SECRET_SHOWN "\"}}]", 0,
+                                 NULL);
+    profile_change c = {.op = SERVICE_CHANGE_UPDATE, .name = "p", .service_uid = mail_uid(),
+                        .patches = patches, .user_only = true, .set_default = -1};
+    cr_assert_eq(profile_change_apply(&c, d, err, sizeof err), S_OK, "%s", err);
+    json_t *settings = json_object_get(
+        json_array_get(json_object_get(profile_entry_service(profile_admin_find(d, "p"), mail_uid()),
+                                       "providers"),
+                       0),
+        "settings");
+    cr_expect_str_eq(json_string_value(json_object_get(settings, "password")), "s3cret");
+    json_decref(patches);
+    json_decref(d);
+}
