@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -142,13 +145,21 @@ done:
     return text;
 }
 
-/* Drops a large file's document at the end of a call (DOC_CACHE_MAX). */
+static bool is_large(const profile_admin *a) { return a->seen.st_size > DOC_CACHE_MAX; }
+
+/* Drops a large file's document at the end of a call (DOC_CACHE_MAX), and
+ * gives the memory its parse took back to the system (tens of megabytes of
+ * small blocks that malloc would otherwise keep). */
 static void release_if_large(profile_admin *a)
 {
-    if (a->doc && a->seen.st_size > DOC_CACHE_MAX) {
+    if (a->doc && is_large(a)) {
         json_decref(a->doc);
         a->doc = NULL;
     }
+#ifdef __GLIBC__
+    if (is_large(a))
+        malloc_trim(0);
+#endif
 }
 
 /* The cached document, brought up to the file on disk. Under lock. */
@@ -386,8 +397,14 @@ HRESULT profile_admin_edit(profile_admin *a, const char *name, const char *if_ma
     HRESULT hr = current_doc(a, err, errlen);
     if (hr == S_OK && name)
         hr = check_if_match(a->doc, name, if_match, err, errlen);
-    if (hr == S_OK && !(doc = json_deep_copy(a->doc)))
+    /* The edit needs a private copy; a large file's document is not kept
+     * anyway, so it is taken rather than copied. */
+    if (hr == S_OK && is_large(a)) {
+        doc = a->doc;
+        a->doc = NULL;
+    } else if (hr == S_OK && !(doc = json_deep_copy(a->doc))) {
         hr = MAPI_E_NOT_ENOUGH_MEMORY;
+    }
     if (hr == S_OK)
         hr = edit(ctx, doc, err, errlen);
     size_t len = 0;
