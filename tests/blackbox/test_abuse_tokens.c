@@ -306,15 +306,7 @@ Test(abuse, error_bodies_never_echo_passwords)
     logon("alice", "alice-pw", &a);
     gw_resp t;
     json_t *tab = get_ok("/status", a.token, &t);
-    json_t *rows = json_object_get(tab, "rows");
-    json_t *row;
-    size_t i;
-    const char *ik = NULL;
-    json_array_foreach(rows, i, row)
-    {
-        if (gw_jnames_has(json_object_get(row, "resource_methods"), "STATUS_CHANGE_PASSWORD"))
-            ik = gw_jstr(row, "instance_key");
-    }
+    const char *ik = gw_row_with_method(tab, 0x4u); /* STATUS_CHANGE_PASSWORD */
     cr_assert(ik, "no row offers change-password: %s", t.body);
     char path[128];
     snprintf(path, sizeof path, "/status/%s/change-password", ik);

@@ -276,14 +276,7 @@ Test(auth_hardening, change_password_guesses_are_throttled)
     gw_logon_ok(G, "alice", "alice-pw", "[\"MAPI_NEW_SESSION\"]", &s);
     gw_resp r;
     cr_assert_eq(gw_get(G, "/status", s.token, &r), 200);
-    const char *ik = NULL;
-    size_t i;
-    json_t *row;
-    json_array_foreach(json_object_get(r.json, "rows"), i, row)
-    {
-        if (gw_jvalue(json_object_get(row, "resource_methods")) & 0x4u)
-            ik = gw_jstr(row, "instance_key");
-    }
+    const char *ik = gw_row_with_method(r.json, 0x4u);
     cr_assert_not_null(ik, "no row offers change-password: %s", r.body);
     char path[128];
     snprintf(path, sizeof path, "/status/%s/change-password", ik);

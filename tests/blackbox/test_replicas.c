@@ -271,17 +271,11 @@ Test(replicas, a_profile_write_keeps_the_sessions_of_a_changed_password)
     gw_logon_ok(G[0], "alice", "alice-pw", NEW, &s);
     gw_resp r;
     cr_assert_eq(gw_get(G[0], "/status", s.token, &r), 200);
-    char path[128] = "";
-    size_t i;
-    json_t *row;
-    json_array_foreach(json_object_get(r.json, "rows"), i, row)
-    {
-        if (gw_jvalue(json_object_get(row, "resource_methods")) & 0x4u)
-            snprintf(path, sizeof path, "/status/%s/change-password",
-                     gw_jstr(row, "instance_key"));
-    }
+    const char *ik = gw_row_with_method(r.json, 0x4u);
+    cr_assert(ik, "no row offers change-password");
+    char path[128];
+    snprintf(path, sizeof path, "/status/%s/change-password", ik);
     gw_resp_free(&r);
-    cr_assert(path[0], "no row offers change-password");
     cr_assert_eq(gw_post(G[0], path, s.token,
                          "{\"old_password\":\"alice-pw\",\"new_password\":\"alice-new-pw\"}", &r),
                  200, "%s", r.body);

@@ -156,6 +156,9 @@ json_t *gw_find_row(json_t *status_body, const char *display);
 size_t gw_count_rows_of_type(json_t *status_body, unsigned type);
 /* The first row with resource_type.value == type, or NULL. */
 json_t *gw_row_of_type(json_t *status_body, unsigned type);
+/* The instance_key of the last row whose resource_methods value has bit
+ * (e.g. 0x4, STATUS_CHANGE_PASSWORD), or NULL; points into status_body. */
+const char *gw_row_with_method(json_t *status_body, unsigned long long bit);
 
 /* Filesystem helpers for provider folders. */
 /* printf-style path under the data dir; malloc'd. */

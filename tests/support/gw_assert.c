@@ -266,3 +266,16 @@ json_t *gw_row_of_type(json_t *status_body, unsigned type)
     }
     return NULL;
 }
+
+const char *gw_row_with_method(json_t *status_body, unsigned long long bit)
+{
+    const char *ik = NULL;
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(status_body, "rows"), i, row)
+    {
+        if (gw_jvalue(json_object_get(row, "resource_methods")) & bit)
+            ik = gw_jstr(row, "instance_key");
+    }
+    return ik;
+}
