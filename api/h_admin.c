@@ -47,6 +47,21 @@ static profile_admin *admin_route(api_ctx *x, char name[NAME_MAX_BYTES])
     return views_admin(x);
 }
 
+/* admin_route, then the body: a JSON object with only keys among keys.
+ * NULL with the answer written. */
+static json_t *admin_body(api_ctx *x, char name[NAME_MAX_BYTES], const char *const *keys,
+                          profile_admin **adm)
+{
+    if (!(*adm = admin_route(x, name)))
+        return NULL;
+    json_t *body = request_json_object(x);
+    if (body && !request_check_keys(x, body, keys)) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 /* Answers the profile as it is now, with its version: status 200 or 201. */
 static void reply_profile(api_ctx *x, profile_admin *adm, const char *name, int status,
                           bool location)
@@ -120,17 +135,15 @@ void h_profile_create(api_ctx *x)
 {
     static const char *const KEYS[] = {"name",     "password", "auth",     "services",
                                        "default",  "copy_from", NULL};
-    profile_admin *adm = admin_route(x, NULL);
-    if (!adm)
-        return;
-    json_t *body = request_json_object(x);
+    profile_admin *adm;
+    json_t *body = admin_body(x, NULL, KEYS, &adm);
     if (!body)
         return;
     const char *name, *password, *from;
     json_t *auth = json_object_get(body, "auth"), *services = json_object_get(body, "services"),
            *def = json_object_get(body, "default");
     char verifier[PROFILE_VERIFIER_MAX] = "";
-    if (!request_check_keys(x, body, KEYS) || !string_member(x, body, "name", true, &name) ||
+    if (!string_member(x, body, "name", true, &name) ||
         !string_member(x, body, "password", false, &password) ||
         !string_member(x, body, "copy_from", false, &from))
         goto done;
@@ -184,16 +197,13 @@ void h_profile_patch(api_ctx *x)
 {
     static const char *const KEYS[] = {"name", "default", NULL};
     char name[NAME_MAX_BYTES];
-    profile_admin *adm = admin_route(x, name);
-    if (!adm)
-        return;
-    json_t *body = request_json_object(x);
+    profile_admin *adm;
+    json_t *body = admin_body(x, name, KEYS, &adm);
     if (!body)
         return;
     const char *new_name;
     json_t *def = json_object_get(body, "default");
-    if (!request_check_keys(x, body, KEYS) ||
-        !string_member(x, body, "name", false, &new_name))
+    if (!string_member(x, body, "name", false, &new_name))
         goto done;
     if (def && !json_is_boolean(def)) {
         api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "default: must be a boolean");
@@ -226,17 +236,14 @@ void h_profile_password(api_ctx *x)
 {
     static const char *const KEYS[] = {"new_password", "old_password", NULL};
     char name[NAME_MAX_BYTES];
-    profile_admin *adm = admin_route(x, name);
-    if (!adm)
-        return;
-    json_t *body = request_json_object(x);
+    profile_admin *adm;
+    json_t *body = admin_body(x, name, KEYS, &adm);
     if (!body)
         return;
     const char *new_pw, *old_pw = NULL;
     char verifier[PROFILE_VERIFIER_MAX] = "";
     json_t *old = json_object_get(body, "old_password");
-    if (!request_check_keys(x, body, KEYS) ||
-        !string_member(x, body, "new_password", true, &new_pw))
+    if (!string_member(x, body, "new_password", true, &new_pw))
         goto done;
     if (old && !json_is_string(old)) {
         api_problem(x, MAPI_E_INVALID_PARAMETER, 0, "old_password: must be a string");
