@@ -17,6 +17,18 @@
 #define PRELUDE                                                                                    \
     "local P = ARGV[1]\n"                                                                          \
     "local function now_s() return tonumber(redis.call('TIME')[1]) end\n"                          \
+    "local function now_ms()\n"                                                                    \
+    "  local t = redis.call('TIME')\n"                                                             \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                        \
+    "end\n"                                                                                        \
+    "local function blocked_s(keys)\n"                                                             \
+    "  local now, wait = now_ms(), 0\n"                                                            \
+    "  for _, k in ipairs(keys) do\n"                                                              \
+    "    local u = tonumber(redis.call('HGET', k, 'u') or '0')\n"                                  \
+    "    if u - now > wait then wait = u - now end\n"                                              \
+    "  end\n"                                                                                      \
+    "  return math.ceil(wait / 1000)\n"                                                            \
+    "end\n"                                                                                        \
     "local function ev(...) redis.call('XADD', P..'x', 'MAXLEN', '~', " STREAM_MAXLEN              \
     ", '*', ...) end\n"                                                                            \
     "local function end_session(sid, reason)\n"                                                    \
@@ -51,11 +63,7 @@ redis_script SHARED_LOGON = REDIS_SCRIPT(
     "local pk = P..'p:'..prof\n"
     "local now = now_s()\n"
     "if ARGV[12] ~= '' then\n"
-    "  local wait = 0\n"
-    "  for j = 12, 13 do\n"
-    "    local u = tonumber(redis.call('HGET', P..'t:'..ARGV[j], 'u') or '0')\n"
-    "    if u - now > wait then wait = u - now end\n"
-    "  end\n"
+    "  local wait = blocked_s({P..'t:'..ARGV[12], P..'t:'..ARGV[13]})\n"
     "  if wait > 0 then return {5, wait} end\n"
     "end\n"
     "if tonumber(redis.call('GET', P..'c') or '0') >= tonumber(ARGV[10]) then return {1} end\n"
@@ -143,19 +151,18 @@ redis_script SHARED_TOUCH = REDIS_SCRIPT(
             "return {0, n}\n");
 
 redis_script SHARED_THROTTLE_CHECK =
-    REDIS_SCRIPT(PRELUDE "local now, wait = now_s(), 0\n"
-                         "for j = 2, 3 do\n"
-                         "  local u = tonumber(redis.call('HGET', P..'t:'..ARGV[j], 'u') or '0')\n"
-                         "  if u - now > wait then wait = u - now end\n"
-                         "end\n"
-                         "return {0, wait, redis.call('EXISTS', P..'t:'..ARGV[2])}\n");
+    REDIS_SCRIPT(PRELUDE "return {0, blocked_s({P..'t:'..ARGV[2], P..'t:'..ARGV[3]}),\n"
+                         "        redis.call('EXISTS', P..'t:'..ARGV[2])}\n");
 
 /* The same budgets as the in-memory throttle (throttle.h): the pair key
- * blocks for 1 s at its threshold, doubling per failure past it up to the
+ * blocks for 1 s at its threshold (to the millisecond: 'u' is in ms, so a
+ * block never ends early at a second's boundary, and every replica sees it
+ * whole), doubling per failure past it up to the
  * cap; the client key the same at its own threshold, leaking one failure
  * per leak_s. Keys idle for 15 minutes past their block go by themselves. */
 redis_script SHARED_THROTTLE_FAIL = REDIS_SCRIPT(
-    PRELUDE "local now, maxd, leak = now_s(), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    PRELUDE "local now, nowms = now_s(), now_ms()\n"
+            "local maxd, leak = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
             "local function bump(k, thr, leaks)\n"
             "  local r = redis.call('HMGET', k, 'n', 't')\n"
             "  local n, t = tonumber(r[1] or '0'), tonumber(r[2] or now)\n"
@@ -168,10 +175,10 @@ redis_script SHARED_THROTTLE_FAIL = REDIS_SCRIPT(
             "  if n >= thr then\n"
             "    local d = 1\n"
             "    for _ = 1, math.min(n - thr, 64) do if d < maxd then d = d * 2 end end\n"
-            "    u = now + math.min(d, maxd)\n"
+            "    u = nowms + math.min(d, maxd) * 1000\n"
             "  end\n"
             "  redis.call('HSET', k, 'n', n, 't', leaks and t or now, 'u', u)\n"
-            "  redis.call('EXPIREAT', k, math.max(u, now) + 900)\n"
+            "  redis.call('PEXPIREAT', k, math.max(u, nowms) + 900000)\n"
             "end\n"
             "bump(P..'t:'..ARGV[2], tonumber(ARGV[4]), false)\n"
             "bump(P..'t:'..ARGV[3], tonumber(ARGV[5]), true)\n"
