@@ -128,32 +128,9 @@ void pa_start(void) { pa_start_with(FILE_NAME, ARGS); }
 
 /* --------------------------------------------------------------- files */
 
-/* The whole file (malloc'd), or NULL when it cannot be read. */
-char *pa_slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *d = malloc(cap);
-    cr_assert(d);
-    size_t n;
-    while ((n = fread(d + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            cap *= 2;
-            d = realloc(d, cap);
-            cr_assert(d);
-        }
-    }
-    fclose(f);
-    d[len] = '\0';
-    return d;
-}
-
 char *pa_file_text(void)
 {
-    char *t = pa_slurp(gw_profiles_path(pa_gw));
+    char *t = gw_read_whole(gw_profiles_path(pa_gw), NULL);
     cr_assert(t, "cannot read %s", gw_profiles_path(pa_gw));
     return t;
 }
@@ -166,18 +143,7 @@ json_t *pa_file_json(void)
     return j;
 }
 
-json_t *pa_find_named(json_t *arr, const char *name)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(arr, i, e)
-    {
-        const char *n = gw_jstr(e, "name");
-        if (n && strcmp(n, name) == 0)
-            return e;
-    }
-    return NULL;
-}
+json_t *pa_find_named(json_t *arr, const char *name) { return gw_find_named(arr, "name", name); }
 
 json_t *pa_file_profile(json_t *root, const char *name)
 {

@@ -64,8 +64,6 @@ void pa_unlock_dir(void);
 
 /* --------------------------------------------------------------- files */
 
-/* The whole file (malloc'd), or NULL when it cannot be read. */
-char *pa_slurp(const char *path);
 /* pa_gw's profiles file as text (asserted), and as JSON (asserted). */
 char *pa_file_text(void);
 json_t *pa_file_json(void);

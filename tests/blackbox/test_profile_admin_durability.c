@@ -328,7 +328,7 @@ Test(profile_admin, a_symlinked_profiles_file_is_written_through_the_link)
     cr_assert_eq(lstat(gw_profiles_path(pa_gw), &st), 0);
     cr_expect(S_ISLNK(st.st_mode), "the write replaced the symbolic link %s by a regular file",
               gw_profiles_path(pa_gw));
-    char *t = pa_slurp(target);
+    char *t = gw_read_whole(target, NULL);
     cr_assert(t);
     json_t *root = json_loads(t, 0, NULL);
     cr_expect(root && pa_file_profile(root, "cat"),

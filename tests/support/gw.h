@@ -98,6 +98,12 @@ void gw_add_secret(gw *g, const char *secret);
 void gw_check_log_secrets(gw *g);
 /* The whole log file (malloc'd, NUL-terminated; "" when missing). */
 char *gw_read_log(const gw *g);
+/* The whole file in a malloc'd, NUL-terminated string (length in *len_out
+ * when not NULL), or NULL when it cannot be opened. */
+char *gw_read_whole(const char *path, size_t *len_out);
+/* The first object of arr whose member key is the string value
+ * (borrowed), or NULL. */
+json_t *gw_find_named(json_t *arr, const char *key, const char *value);
 /* The whole stdout file of a gw_*_split gateway (malloc'd; "" when missing
  * or not split). */
 char *gw_read_stdout(const gw *g);

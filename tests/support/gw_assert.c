@@ -220,18 +220,22 @@ unsigned long long gw_jvalue(const json_t *flagset)
     return (unsigned long long)json_integer_value(v);
 }
 
-json_t *gw_find_row(json_t *status_body, const char *display)
+json_t *gw_find_named(json_t *arr, const char *key, const char *value)
 {
-    json_t *rows = json_object_get(status_body, "rows");
     size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
+    json_t *e;
+    json_array_foreach(arr, i, e)
     {
-        const char *d = gw_jstr(row, "display_name");
-        if (d && strcmp(d, display) == 0)
-            return row;
+        const char *v = gw_jstr(e, key);
+        if (v && strcmp(v, value) == 0)
+            return e;
     }
     return NULL;
+}
+
+json_t *gw_find_row(json_t *status_body, const char *display)
+{
+    return gw_find_named(json_object_get(status_body, "rows"), "display_name", display);
 }
 
 static long long row_type(json_t *row)

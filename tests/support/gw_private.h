@@ -27,6 +27,3 @@ struct gw {
 
 /* strdup that asserts on failure. */
 char *gw_xstrdup(const char *s);
-/* The whole file in a malloc'd, NUL-terminated string (length in *len_out
- * when not NULL), or NULL when it cannot be opened. */
-char *gw_read_whole(const char *path, size_t *len_out);

@@ -216,21 +216,7 @@ char *srv_smtp_message(const srv_smtp *s, int i)
         return NULL;
     char path[700];
     snprintf(path, sizeof path, "%s/%s", s->maildir, names[i]);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    cr_assert_not_null(buf);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-    }
-    fclose(f);
-    buf[len] = '\0';
+    char *buf = gw_read_whole(path, NULL);
+    cr_assert_not_null(buf, "open %s: %s", path, strerror(errno));
     return buf;
 }
