@@ -105,6 +105,15 @@ Test(api, cors_preflight)
     cr_assert_eq(r.status, 204);
     cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Methods"), "DELETE, GET, HEAD");
     api_response_clear(&r);
+    /* Profile administration's methods (PATCH, PUT) are listed too. */
+    r = call("OPTIONS", "/profiles/p", ORIGIN, "PATCH", NULL);
+    cr_assert_eq(r.status, 204);
+    cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Methods"), "DELETE, GET, HEAD, PATCH");
+    api_response_clear(&r);
+    r = call("OPTIONS", "/profiles/p/password", ORIGIN, "PUT", NULL);
+    cr_assert_eq(r.status, 204);
+    cr_expect_str_eq(afx_header(&r, "Access-Control-Allow-Methods"), "PUT");
+    api_response_clear(&r);
 
     r = call("OPTIONS", "/sessions", "http://evil.example", "POST", NULL);
     json_decref(afx_assert_problem(&r, 403, "MAPI_E_NO_ACCESS"));

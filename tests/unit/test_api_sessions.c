@@ -292,3 +292,22 @@ Test(api, admin_endpoints)
     afx_expect_problem((rq){.method = "GET", .path = "/identity", .auth = afx.bearer}, 401,
                        "MAPI_E_END_OF_SESSION");
 }
+
+/* A core without a profiles file behind it (as the api fixture's, loaded
+ * from a string): the administration routes say so, after their own
+ * authentication, instead of crashing on the missing administrator. */
+Test(api, profile_administration_without_a_profiles_file)
+{
+    afx_logon_p();
+    const char *admin = "Bearer " ADMIN_KEY;
+    afx_expect_problem((rq){.method = "GET", .path = "/profiles/p", .auth = admin}, 501,
+                       "MAPI_E_NO_SUPPORT");
+    afx_expect_problem((rq){.method = "POST", .path = "/profiles", .auth = admin,
+                            .ctype = "application/json", .body = "{\"name\":\"x\"}"},
+                       501, "MAPI_E_NO_SUPPORT");
+    afx_expect_problem((rq){.method = "GET", .path = "/services", .auth = afx.bearer}, 501,
+                       "MAPI_E_NO_SUPPORT");
+    afx_expect_problem((rq){.method = "GET", .path = "/profiles/p", .auth = afx.bearer}, 403,
+                       "MAPI_E_NO_ACCESS");
+    afx_expect_problem((rq){.method = "GET", .path = "/services"}, 401, "MAPI_E_LOGON_FAILED");
+}

@@ -323,3 +323,57 @@ Test(profile_admin, a_masked_secret_sent_back_keeps_its_value)
     json_decref(patches);
     json_decref(d);
 }
+
+/* A file over DOC_CACHE_MAX (4 MiB) is parsed per call and its document is
+ * taken, not copied, for a write: the same answers as a small file's, and
+ * an edit by hand between two calls is seen. */
+Test(profile_admin, a_large_file_is_read_and_written_alike, .init = setup, .fini = teardown)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"default_profile\":\"p\",\"profiles\":[", f);
+    fputs("{\"name\":\"p\",\"auth\":{\"type\":\"none\"},\"services\":[]}", f);
+    for (int i = 0; i < 40000; i++) /* 40,000 entries of about 120 bytes */
+        fprintf(f, ",{\"name\":\"%056d\",\"auth\":{\"type\":\"none\"},\"services\":[]}", i);
+    fputs("]}", f);
+    long size = ftell(f);
+    fclose(f);
+    cr_assert_gt(size, 4L << 20, "the file must be past the cache limit: %ld", size);
+    char err[512] = "", v1[PROFILE_VERSION_LEN + 1], v2[PROFILE_VERSION_LEN + 1];
+    json_t *entry;
+    bool def;
+    cr_assert_eq(profile_admin_get(A, "p", &entry, &def, v1, err, sizeof err), S_OK, "%s", err);
+    cr_expect(def);
+    json_decref(entry);
+    size_t ended;
+    profile_change c = {.op = PROFILE_CHANGE_UPDATE, .name = "p", .new_name = "p2",
+                        .set_default = -1};
+    cr_assert_eq(profile_admin_edit(A, "p", v1, profile_change_apply, &c, &ended, err, sizeof err),
+                 S_OK, "%s", err);
+    cr_expect_eq(profile_admin_get(A, "p", &entry, &def, v2, err, sizeof err), MAPI_E_NOT_FOUND);
+    cr_assert_eq(profile_admin_get(A, "p2", &entry, &def, v2, err, sizeof err), S_OK, "%s", err);
+    cr_expect(def, "the default followed the rename");
+    json_decref(entry);
+    profile_store *st = core_profiles(C);
+    cr_expect_not_null(profile_store_find(st, "p2"), "the core has the written store");
+    cr_expect_eq(profile_store_count(st), 40001);
+    profile_store_unref(st);
+    /* A refused write (stale version) leaves the next call a whole file. */
+    cr_expect_eq(profile_admin_edit(A, "p2", v1, profile_change_apply, &c, &ended, err,
+                                    sizeof err),
+                 MAPI_E_OBJECT_CHANGED);
+    cr_expect_eq(profile_admin_get(A, "p2", &entry, &def, v1, err, sizeof err), S_OK, "%s", err);
+    cr_expect_str_eq(v1, v2);
+    json_decref(entry);
+    /* A change refused after the document was taken (a name in use). */
+    char taken[64];
+    snprintf(taken, sizeof taken, "%056d", 7);
+    profile_change clash = {.op = PROFILE_CHANGE_UPDATE, .name = "p2", .new_name = taken,
+                            .set_default = -1};
+    cr_expect_eq(profile_admin_edit(A, "p2", NULL, profile_change_apply, &clash, &ended, err,
+                                    sizeof err),
+                 MAPI_E_COLLISION);
+    cr_expect_eq(profile_admin_get(A, "p2", &entry, &def, v1, err, sizeof err), S_OK, "%s", err);
+    cr_expect_str_eq(v1, v2, "the refused change reached the file");
+    json_decref(entry);
+}
